@@ -1,0 +1,1 @@
+"""What users declare: assets, keys, metadata, outputs and Definitions."""

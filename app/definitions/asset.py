@@ -1,0 +1,388 @@
+"""``@asset`` and what it builds: an AssetsDefinition, plus AssetIn, AssetDep and AssetSpec."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, overload
+
+from ..errors import DefinitionsError
+from .keys import (
+    AssetKey,
+    CoercibleToAssetKey,
+    CoercibleToAssetKeyPrefix,
+    coerce_key,
+    coerce_key_prefix,
+)
+from .metadata import MetadataValue, normalize_metadata
+from .source import SourceLocation, caller_location, location_of
+
+DEFAULT_GROUP = "default"
+DEFAULT_IO_MANAGER_KEY = "io_manager"
+
+
+@dataclass(frozen=True)
+class AssetIn:
+    """How a parameter maps to an upstream asset: ``AssetIn(key="raw")`` or ``AssetIn(key_prefix="db")``."""
+
+    key: CoercibleToAssetKey | None = None
+    metadata: Mapping[str, Any] | None = None
+    key_prefix: CoercibleToAssetKeyPrefix = None
+    input_manager_key: str | None = None
+    partition_mapping: Any = None
+    dagster_type: Any = None
+
+    def __post_init__(self) -> None:
+        if self.key is not None and self.key_prefix is not None:
+            raise DefinitionsError("AssetIn takes key or key_prefix, not both")
+
+    def resolve(self, param_name: str) -> AssetKey:
+        if self.key is not None:
+            return coerce_key(self.key)
+        return AssetKey([*coerce_key_prefix(self.key_prefix), param_name])
+
+
+@dataclass(frozen=True)
+class AssetDep:
+    """An order-only dependency: the upstream must be materialized first, its value is not loaded."""
+
+    asset: Any
+    partition_mapping: Any = None
+
+    @property
+    def key(self) -> AssetKey:
+        return coerce_key(self.asset)
+
+
+class Backoff(Enum):
+    LINEAR = "LINEAR"
+    EXPONENTIAL = "EXPONENTIAL"
+
+
+class Jitter(Enum):
+    FULL = "FULL"
+    PLUS_MINUS = "PLUS_MINUS"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry a failed step ``max_retries`` times, waiting ``delay`` seconds (with backoff) between."""
+
+    max_retries: int = 1
+    delay: float | None = None
+    backoff: Backoff | None = None
+    jitter: Jitter | None = None
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based); jitter-free, so testable."""
+        base = self.delay or 0.0
+        if self.backoff is Backoff.EXPONENTIAL:
+            return base * (2 ** (attempt - 1))
+        if self.backoff is Backoff.LINEAR:
+            return base * attempt
+        return base
+
+
+def _coerce_dep_keys(deps: Iterable[Any] | None) -> tuple[AssetKey, ...]:
+    return tuple(coerce_key(d) for d in deps or ())
+
+
+@dataclass(frozen=True, eq=False)
+class AssetSpec:
+    """An asset produced outside Millrace (a source): it can be depended on, not materialized."""
+
+    key: AssetKey
+    deps: tuple[AssetKey, ...] = ()
+    description: str | None = None
+    metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
+    group_name: str = DEFAULT_GROUP
+    code_version: str | None = None
+    owners: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    kinds: frozenset[str] = frozenset()
+    partitions_def: Any = None
+    io_manager_key: str = DEFAULT_IO_MANAGER_KEY
+    source: SourceLocation | None = None
+
+    def __init__(
+        self,
+        key: CoercibleToAssetKey,
+        *,
+        deps: Iterable[Any] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        group_name: str | None = None,
+        code_version: str | None = None,
+        owners: Sequence[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        kinds: Iterable[str] | None = None,
+        partitions_def: Any = None,
+        io_manager_key: str | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "key", coerce_key(key))
+        set_(self, "deps", _coerce_dep_keys(deps))
+        set_(self, "description", description)
+        set_(self, "metadata", normalize_metadata(metadata, where=f"asset spec {key}"))
+        set_(self, "group_name", group_name or DEFAULT_GROUP)
+        set_(self, "code_version", code_version)
+        set_(self, "owners", tuple(owners or ()))
+        set_(self, "tags", dict(tags or {}))
+        set_(self, "kinds", frozenset(kinds or ()))
+        set_(self, "partitions_def", partitions_def)
+        set_(self, "io_manager_key", io_manager_key or DEFAULT_IO_MANAGER_KEY)
+        set_(self, "source", caller_location(depth=2))
+
+    @property
+    def is_executable(self) -> bool:
+        return False
+
+    @property
+    def upstream_keys(self) -> tuple[AssetKey, ...]:
+        return self.deps
+
+    def __repr__(self) -> str:
+        return f"AssetSpec({self.key.to_user_string()!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """One data input of an asset function: the parameter it fills and the asset it comes from."""
+
+    param: str
+    key: AssetKey
+    annotation: Any
+    metadata: Mapping[str, Any]
+
+
+def _is_context_param(param: inspect.Parameter) -> bool:
+    if param.name == "context":
+        return True
+    ann = param.annotation
+    name = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
+    return name.rsplit(".", 1)[-1] in {"AssetExecutionContext", "OpExecutionContext"}
+
+
+class AssetsDefinition:
+    """An asset declared with ``@asset``: its key, inputs, and the function that computes it."""
+
+    def __init__(
+        self,
+        *,
+        fn: Callable[..., Any],
+        key: AssetKey,
+        inputs: tuple[InputSpec, ...],
+        deps: tuple[AssetKey, ...],
+        context_param: str | None,
+        description: str | None,
+        group_name: str,
+        metadata: Mapping[str, MetadataValue],
+        code_version: str | None,
+        tags: Mapping[str, str],
+        kinds: frozenset[str],
+        owners: tuple[str, ...],
+        required_resource_keys: frozenset[str],
+        io_manager_key: str,
+        retry_policy: RetryPolicy | None,
+        partitions_def: Any,
+        check_specs: tuple[Any, ...],
+        output_annotation: Any,
+    ) -> None:
+        self.fn = fn
+        self.key = key
+        self.inputs = inputs
+        self.deps = deps
+        self.context_param = context_param
+        self.description = description
+        self.group_name = group_name
+        self.metadata = metadata
+        self.code_version = code_version
+        self.tags = tags
+        self.kinds = kinds
+        self.owners = owners
+        self.required_resource_keys = required_resource_keys
+        self.io_manager_key = io_manager_key
+        self.retry_policy = retry_policy
+        self.partitions_def = partitions_def
+        self.check_specs = check_specs
+        self.output_annotation = output_annotation
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.source = location_of(fn)
+
+    @property
+    def keys(self) -> frozenset[AssetKey]:
+        return frozenset((self.key,))
+
+    @property
+    def name(self) -> str:
+        return self.key.path[-1]
+
+    @property
+    def is_executable(self) -> bool:
+        return True
+
+    @property
+    def upstream_keys(self) -> tuple[AssetKey, ...]:
+        """Data inputs first, then order-only deps, without repeats."""
+        return tuple(dict.fromkeys([*(i.key for i in self.inputs), *self.deps]))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Direct invocation for unit tests: ``my_asset(build_asset_context(), upstream_df)``."""
+        if self.context_param is not None:
+            context = kwargs.get(self.context_param, args[0] if args else None)
+            bind = getattr(context, "bind", None)
+            if callable(bind):
+                bind(self.key, self)
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<AssetsDefinition {self.key.to_user_string()} at {self.source}>"
+
+
+@overload
+def asset(compute_fn: Callable[..., Any]) -> AssetsDefinition: ...
+
+
+@overload
+def asset(
+    compute_fn: None = None,
+    *,
+    name: str | None = None,
+    key_prefix: CoercibleToAssetKeyPrefix = None,
+    key: CoercibleToAssetKey | None = None,
+    ins: Mapping[str, AssetIn] | None = None,
+    deps: Iterable[Any] | None = None,
+    description: str | None = None,
+    group_name: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    code_version: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    kinds: Iterable[str] | None = None,
+    owners: Sequence[str] | None = None,
+    required_resource_keys: Iterable[str] | None = None,
+    io_manager_key: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    partitions_def: Any = None,
+    check_specs: Sequence[Any] | None = None,
+    compute_kind: str | None = None,
+) -> Callable[[Callable[..., Any]], AssetsDefinition]: ...
+
+
+def asset(
+    compute_fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    key_prefix: CoercibleToAssetKeyPrefix = None,
+    key: CoercibleToAssetKey | None = None,
+    ins: Mapping[str, AssetIn] | None = None,
+    deps: Iterable[Any] | None = None,
+    description: str | None = None,
+    group_name: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    code_version: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    kinds: Iterable[str] | None = None,
+    owners: Sequence[str] | None = None,
+    required_resource_keys: Iterable[str] | None = None,
+    io_manager_key: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    partitions_def: Any = None,
+    check_specs: Sequence[Any] | None = None,
+    compute_kind: str | None = None,
+) -> AssetsDefinition | Callable[[Callable[..., Any]], AssetsDefinition]:
+    """Declare a data asset computed by the decorated function (Dagster's ``@asset``)."""
+
+    def decorate(fn: Callable[..., Any]) -> AssetsDefinition:
+        where = location_of(fn)
+        if key is not None and (name is not None or key_prefix is not None):
+            raise DefinitionsError(
+                f"@asset at {where}: pass key, or name/key_prefix, not both"
+            )
+        asset_key = (
+            coerce_key(key)
+            if key is not None
+            else AssetKey([*coerce_key_prefix(key_prefix), name or fn.__name__])
+        )
+        label = f"asset '{asset_key.to_user_string()}' ({where})"
+        try:
+            signature = inspect.signature(fn)
+        except (TypeError, ValueError) as exc:
+            raise DefinitionsError(f"{label}: cannot read the function's signature: {exc}") from exc
+        hints = _type_hints(fn)
+        context_param, inputs = _inputs_from_signature(
+            signature, hints, dict(ins or {}), asset_key.path[:-1], label
+        )
+        kinds_set = frozenset(kinds or ()) | ({compute_kind} if compute_kind else frozenset())
+        return AssetsDefinition(
+            fn=fn,
+            key=asset_key,
+            inputs=inputs,
+            deps=_coerce_dep_keys(deps),
+            context_param=context_param,
+            description=description if description is not None else inspect.getdoc(fn),
+            group_name=group_name or DEFAULT_GROUP,
+            metadata=normalize_metadata(metadata, where=label),
+            code_version=code_version,
+            tags=dict(tags or {}),
+            kinds=kinds_set,
+            owners=tuple(owners or ()),
+            required_resource_keys=frozenset(required_resource_keys or ()),
+            io_manager_key=io_manager_key or DEFAULT_IO_MANAGER_KEY,
+            retry_policy=retry_policy,
+            partitions_def=partitions_def,
+            check_specs=tuple(check_specs or ()),
+            output_annotation=hints.get("return", signature.return_annotation),
+        )
+
+    if compute_fn is not None:
+        return decorate(compute_fn)
+    return decorate
+
+
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Resolved annotations; string ones that cannot be resolved are kept as strings."""
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:
+        return {}
+
+
+def returns_none(annotation: Any) -> bool:
+    """True for ``-> None``: such an asset has no value to store."""
+    return annotation is None or annotation is type(None) or annotation == "None"
+
+
+def _inputs_from_signature(
+    signature: inspect.Signature,
+    hints: dict[str, Any],
+    ins: dict[str, AssetIn],
+    key_prefix: tuple[str, ...],
+    label: str,
+) -> tuple[str | None, tuple[InputSpec, ...]]:
+    context_param: str | None = None
+    inputs: list[InputSpec] = []
+    for param in signature.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise DefinitionsError(
+                f"{label}: *args and **kwargs are not supported; name each upstream asset"
+            )
+        if _is_context_param(param):
+            context_param = param.name
+            continue
+        asset_in = ins.pop(param.name, None)
+        if asset_in is None:
+            upstream = AssetKey([*key_prefix, param.name])
+            meta: Mapping[str, Any] = {}
+        else:
+            upstream = asset_in.resolve(param.name)
+            meta = asset_in.metadata or {}
+        annotation = hints.get(param.name, param.annotation)
+        inputs.append(InputSpec(param.name, upstream, annotation, meta))
+    if ins:
+        raise DefinitionsError(
+            f"{label}: ins names {sorted(ins)} but the function has no such parameter"
+        )
+    return context_param, tuple(inputs)

@@ -1,0 +1,90 @@
+"""Definitions: everything a code location declares, validated when it is built."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import DefinitionsError
+from ..graph import AssetGraph, describe
+from .asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
+from .keys import AssetKey, coerce_key
+
+
+class Definitions:
+    """The assets, resources, checks and automation of one code location (Dagster's shape)."""
+
+    def __init__(
+        self,
+        assets: Iterable[AssetsDefinition | AssetSpec] | None = None,
+        schedules: Iterable[Any] | None = None,
+        sensors: Iterable[Any] | None = None,
+        jobs: Iterable[Any] | None = None,
+        resources: Mapping[str, Any] | None = None,
+        executor: Any = None,
+        loggers: Mapping[str, Any] | None = None,
+        asset_checks: Iterable[Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.assets = list(assets or ())
+        for item in self.assets:
+            if not isinstance(item, AssetsDefinition | AssetSpec):
+                raise DefinitionsError(
+                    f"Definitions(assets=...) got {item!r}; expected @asset functions or AssetSpecs"
+                )
+        self.schedules = list(schedules or ())
+        self.sensors = list(sensors or ())
+        self.jobs = list(jobs or ())
+        self.resources = dict(resources or {})
+        self.executor = executor
+        self.loggers = dict(loggers or {})
+        self.asset_checks = list(asset_checks or ())
+        self.metadata = dict(metadata or {})
+        self.graph = AssetGraph(self.assets)
+        _check_resources(self.graph, self.resources)
+
+    def get_asset_graph(self) -> AssetGraph:
+        return self.graph
+
+    def get_assets_def(self, key: Any) -> AssetsDefinition:
+        node = self.graph.nodes.get(coerce_key(key))
+        if not isinstance(node, AssetsDefinition):
+            raise KeyError(f"no materializable asset {coerce_key(key).to_user_string()!r}")
+        return node
+
+    @property
+    def asset_keys(self) -> tuple[AssetKey, ...]:
+        return self.graph.keys
+
+    @staticmethod
+    def merge(*defs: Definitions) -> Definitions:
+        resources: dict[str, Any] = {}
+        for d in defs:
+            for name, res in d.resources.items():
+                if name in resources and resources[name] is not res:
+                    raise DefinitionsError(f"Definitions.merge: resource {name!r} defined twice")
+                resources[name] = res
+        return Definitions(
+            assets=[a for d in defs for a in d.assets],
+            schedules=[s for d in defs for s in d.schedules],
+            sensors=[s for d in defs for s in d.sensors],
+            jobs=[j for d in defs for j in d.jobs],
+            resources=resources,
+            asset_checks=[c for d in defs for c in d.asset_checks],
+        )
+
+
+def _check_resources(graph: AssetGraph, resources: Mapping[str, Any]) -> None:
+    problems: list[str] = []
+    for node in graph.nodes.values():
+        needed = set(getattr(node, "required_resource_keys", ()))
+        if node.io_manager_key != DEFAULT_IO_MANAGER_KEY:
+            needed.add(node.io_manager_key)
+        for missing in sorted(needed - resources.keys()):
+            have = ", ".join(sorted(resources)) or "none"
+            problems.append(
+                f"{describe(node)} requires resource '{missing}', which Definitions does not "
+                f"provide (resources: {have})"
+            )
+    if problems:
+        raise DefinitionsError("Missing resources:\n  - " + "\n  - ".join(problems))

@@ -1,0 +1,102 @@
+"""Asset keys: the identity of every asset, as a path of strings."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, Union
+
+_SEPARATOR = "/"
+_VALID_PART = re.compile(r"^[A-Za-z0-9_\-.]+$")
+
+
+class AssetKey:
+    """An asset's identity: ``AssetKey("a")``, ``AssetKey(["a", "b"])`` -> ``a/b``."""
+
+    __slots__ = ("_hash", "path")
+
+    path: tuple[str, ...]
+
+    def __init__(self, path: str | Sequence[str]) -> None:
+        parts = (path,) if isinstance(path, str) else tuple(path)
+        if not parts:
+            raise ValueError("AssetKey needs at least one path component")
+        for part in parts:
+            if not isinstance(part, str) or not _VALID_PART.match(part):
+                raise ValueError(
+                    f"Invalid asset key component {part!r} in {list(parts)!r}: use letters, "
+                    "digits, '_', '-' and '.'"
+                )
+        object.__setattr__(self, "path", parts)
+        object.__setattr__(self, "_hash", hash(parts))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("AssetKey is immutable")
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AssetKey) and other.path == self.path
+
+    def __lt__(self, other: AssetKey) -> bool:
+        return self.path < other.path
+
+    def __repr__(self) -> str:
+        return f"AssetKey({list(self.path)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AssetKey, (self.path,))
+
+    def to_user_string(self) -> str:
+        return _SEPARATOR.join(self.path)
+
+    def to_string(self) -> str:
+        """The JSON form Dagster uses in its storage: ``'["a", "b"]'``."""
+        return json.dumps(list(self.path))
+
+    def to_python_identifier(self, suffix: str | None = None) -> str:
+        name = "__".join(self.path).replace("-", "_").replace(".", "_")
+        return f"{name}_{suffix}" if suffix else name
+
+    def with_prefix(self, prefix: CoercibleToAssetKeyPrefix) -> AssetKey:
+        return AssetKey([*coerce_key_prefix(prefix), *self.path])
+
+    @property
+    def parent(self) -> AssetKey:
+        return AssetKey(self.path[:-1])
+
+    @staticmethod
+    def from_user_string(value: str) -> AssetKey:
+        return AssetKey(value.split(_SEPARATOR))
+
+    @staticmethod
+    def from_coercible(value: CoercibleToAssetKey) -> AssetKey:
+        return coerce_key(value)
+
+
+CoercibleToAssetKey = Union[AssetKey, str, Sequence[str]]
+CoercibleToAssetKeyPrefix = Union[str, Sequence[str], None]
+
+
+def coerce_key(value: Any) -> AssetKey:
+    """Turn a key, a ``"a/b"`` string, a list of parts or an asset definition into an AssetKey."""
+    if isinstance(value, AssetKey):
+        return value
+    if isinstance(value, str):
+        return AssetKey.from_user_string(value)
+    key = getattr(value, "key", None)
+    if isinstance(key, AssetKey):
+        return key
+    if isinstance(value, Sequence):
+        return AssetKey(value)
+    raise TypeError(f"Cannot use {value!r} as an asset key")
+
+
+def coerce_key_prefix(prefix: CoercibleToAssetKeyPrefix) -> tuple[str, ...]:
+    if prefix is None:
+        return ()
+    if isinstance(prefix, str):
+        return (prefix,)
+    return tuple(prefix)

@@ -1,0 +1,187 @@
+"""Metadata values attached to assets and materializations, with Dagster's constructors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class TableColumn:
+    name: str
+    type: str = "string"
+    description: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "description": self.description}
+
+
+@dataclass(frozen=True, slots=True)
+class TableSchema:
+    columns: Sequence[TableColumn] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"columns": [c.to_json() for c in self.columns]}
+
+
+@dataclass(frozen=True, slots=True)
+class TableRecord:
+    data: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataValue:
+    """A typed metadata value; build one with ``MetadataValue.int(5)``, ``.md("# x")``, ..."""
+
+    type: str
+    value: Any
+
+    @staticmethod
+    def int(value: int) -> MetadataValue:
+        return MetadataValue("int", int(value))
+
+    @staticmethod
+    def float(value: float) -> MetadataValue:
+        return MetadataValue("float", float(value))
+
+    @staticmethod
+    def text(value: str) -> MetadataValue:
+        return MetadataValue("text", str(value))
+
+    @staticmethod
+    def md(value: str) -> MetadataValue:
+        return MetadataValue("md", str(value))
+
+    @staticmethod
+    def json(value: Any) -> MetadataValue:
+        json.dumps(value)  # reject what cannot be stored, at the call that made it
+        return MetadataValue("json", value)
+
+    @staticmethod
+    def url(value: str) -> MetadataValue:
+        return MetadataValue("url", str(value))
+
+    @staticmethod
+    def path(value: str | os.PathLike[str]) -> MetadataValue:
+        return MetadataValue("path", os.fspath(value))
+
+    @staticmethod
+    def bool(value: bool) -> MetadataValue:
+        return MetadataValue("bool", bool(value))
+
+    @staticmethod
+    def null() -> MetadataValue:
+        return MetadataValue("null", None)
+
+    @staticmethod
+    def timestamp(value: float) -> MetadataValue:
+        return MetadataValue("timestamp", float(value))
+
+    @staticmethod
+    def table(records: Sequence[TableRecord], schema: TableSchema | None = None) -> MetadataValue:
+        return MetadataValue("table", {"records": tuple(records), "schema": schema})
+
+    @staticmethod
+    def table_schema(schema: TableSchema) -> MetadataValue:
+        return MetadataValue("table_schema", schema)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "value": _jsonable(self.value)}
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> MetadataValue:
+        kind, value = data["type"], data["value"]
+        if kind == "table_schema":
+            value = _schema_from_json(value)
+        elif kind == "table":
+            value = {
+                "records": tuple(TableRecord(r) for r in value["records"]),
+                "schema": _schema_from_json(value["schema"]) if value["schema"] else None,
+            }
+        return MetadataValue(kind, value)
+
+    def __str__(self) -> str:
+        if self.type == "table_schema":
+            return ", ".join(f"{c.name}: {c.type}" for c in self.value.columns)
+        if self.type == "table":
+            return f"table of {len(self.value['records'])} rows"
+        if self.type == "json":
+            return json.dumps(self.value)
+        return str(self.value)
+
+
+def _schema_from_json(value: Mapping[str, Any]) -> TableSchema:
+    return TableSchema([TableColumn(**c) for c in value["columns"]])
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+RawMetadata = Mapping[str, Any]
+
+
+def normalize_metadata(metadata: RawMetadata | None, *, where: str = "") -> dict[str, MetadataValue]:
+    """Coerce plain Python values (ints, strings, dicts, paths, numpy scalars) to MetadataValues."""
+    if not metadata:
+        return {}
+    return {str(k): coerce_metadata_value(v, key=k, where=where) for k, v in metadata.items()}
+
+
+def coerce_metadata_value(value: Any, *, key: str = "", where: str = "") -> MetadataValue:
+    if isinstance(value, MetadataValue):
+        return value
+    if value is None:
+        return MetadataValue.null()
+    if isinstance(value, bool):
+        return MetadataValue.bool(value)
+    if isinstance(value, int):
+        return MetadataValue.int(value)
+    if isinstance(value, float):
+        return MetadataValue.float(value)
+    if isinstance(value, str):
+        return MetadataValue.text(value)
+    if isinstance(value, os.PathLike):
+        return MetadataValue.path(value)
+    if isinstance(value, TableSchema):
+        return MetadataValue.table_schema(value)
+    # numpy scalars and similar: .item() gives the Python value without importing numpy.
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        return coerce_metadata_value(item(), key=key, where=where)
+    if isinstance(value, Mapping | list | tuple):
+        try:
+            return MetadataValue.json(_jsonable(value))
+        except TypeError:
+            pass
+    place = f" of {where}" if where else ""
+    raise TypeError(
+        f"Metadata entry {key!r}{place} has a value of type {type(value).__name__} that cannot be "
+        "stored; wrap it in a MetadataValue (e.g. MetadataValue.text(str(value)))"
+    )
+
+
+def metadata_to_json(metadata: Mapping[str, MetadataValue]) -> dict[str, Any]:
+    return {k: v.to_json() for k, v in metadata.items()}
+
+
+def metadata_from_json(data: Mapping[str, Any] | None) -> dict[str, MetadataValue]:
+    return {k: MetadataValue.from_json(v) for k, v in (data or {}).items()}

@@ -1,0 +1,31 @@
+"""The errors Millrace raises; each message names the asset and where it is defined."""
+
+from __future__ import annotations
+
+
+class MillraceError(Exception):
+    """Base class of every error Millrace raises on purpose."""
+
+
+class DefinitionsError(MillraceError):
+    """The declared assets do not form a valid graph (duplicate, unknown dep, cycle, ...)."""
+
+
+class SelectionError(MillraceError):
+    """A selection matched nothing, or could not be parsed."""
+
+
+class CodeLoadError(MillraceError):
+    """User code could not be imported, or exposes no definitions."""
+
+
+class MissingInputError(MillraceError):
+    """An asset needs an upstream value that was never materialized."""
+
+
+class RunFailedError(MillraceError):
+    """Raised by ``materialize(raise_on_error=True)`` when a step fails; carries the result."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result

@@ -1,0 +1,1 @@
+"""Running a plan: events, the scheduler, step launchers, contexts and results."""

@@ -1,0 +1,210 @@
+"""Typed run events and the in-memory bus that carries them to storage and to every view.
+
+One frozen dataclass per kind; each event is created in one place and published once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar
+
+from ..definitions.keys import AssetKey
+from ..definitions.metadata import MetadataValue, metadata_from_json, metadata_to_json
+
+
+class RunStatus(str, Enum):
+    STARTED = "STARTED"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    CANCELED = "CANCELED"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """An exception as data: safe to store, print and send across processes."""
+
+    type: str
+    message: str
+    traceback: str = ""  # the user-code frames only
+    cause: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}" if self.message else self.type
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    kind: ClassVar[str] = "EVENT"
+
+    run_id: str
+    asset_key: AssetKey | None = None
+    partition_key: str | None = None
+    timestamp: float = field(default_factory=time.time)
+
+    def payload(self) -> dict[str, Any]:
+        """The kind-specific fields, as JSON-ready data."""
+        return {f: _to_json(getattr(self, f)) for f in _payload_fields(type(self))}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.kind,
+            "run_id": self.run_id,
+            "asset_key": self.asset_key.to_user_string() if self.asset_key else None,
+            "partition_key": self.partition_key,
+            "timestamp": self.timestamp,
+            **self.payload(),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "RUN_STARTED"
+    selection: tuple[str, ...] = ()
+    config: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished(Event):
+    kind: ClassVar[str] = "RUN_FINISHED"
+    status: RunStatus = RunStatus.SUCCESS
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted(Event):
+    kind: ClassVar[str] = "STEP_STARTED"
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSucceeded(Event):
+    kind: ClassVar[str] = "STEP_SUCCEEDED"
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFailed(Event):
+    kind: ClassVar[str] = "STEP_FAILED"
+    error: ErrorInfo = ErrorInfo("Error", "")
+    duration: float = 0.0
+    will_retry: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSkipped(Event):
+    kind: ClassVar[str] = "STEP_SKIPPED"
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetMaterialized(Event):
+    kind: ClassVar[str] = "ASSET_MATERIALIZED"
+    metadata: dict[str, MetadataValue] = field(default_factory=dict)
+    code_version: str | None = None
+    data_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogMessage(Event):
+    kind: ClassVar[str] = "LOG"
+    level: str = "INFO"
+    message: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        RunStarted,
+        RunFinished,
+        StepStarted,
+        StepSucceeded,
+        StepFailed,
+        StepSkipped,
+        AssetMaterialized,
+        LogMessage,
+    )
+}
+
+_BASE_FIELDS = {"run_id", "asset_key", "partition_key", "timestamp"}
+_FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
+
+
+def _payload_fields(cls: type) -> tuple[str, ...]:
+    fields = _FIELDS_CACHE.get(cls)
+    if fields is None:
+        fields = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _BASE_FIELDS)
+        _FIELDS_CACHE[cls] = fields
+    return fields
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, ErrorInfo):
+        return dataclasses.asdict(value)
+    if isinstance(value, dict) and value and isinstance(next(iter(value.values())), MetadataValue):
+        return metadata_to_json(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def event_from_record(
+    kind: str,
+    run_id: str,
+    asset_key: str | None,
+    partition_key: str | None,
+    timestamp: float,
+    payload: dict[str, Any],
+) -> Event:
+    """Rebuild a stored event; the inverse of ``Event.payload``."""
+    cls = EVENT_TYPES[kind]
+    if cls is RunFinished:
+        payload["status"] = RunStatus(payload["status"])
+    elif cls is StepFailed:
+        payload["error"] = ErrorInfo(**payload["error"])
+    elif cls is AssetMaterialized:
+        payload["metadata"] = metadata_from_json(payload["metadata"])
+    elif cls is RunStarted:
+        payload["selection"] = tuple(payload["selection"])
+    return cls(
+        run_id=run_id,
+        asset_key=AssetKey.from_user_string(asset_key) if asset_key else None,
+        partition_key=partition_key,
+        timestamp=timestamp,
+        **payload,
+    )
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous fan-out on the event loop's thread; subscribers must not block."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def publish(self, event: Event) -> None:
+        for subscriber in self._subscribers:
+            subscriber(event)
+
+    async def stream(self) -> AsyncIterator[Event]:
+        """Every event published from now on, for async consumers (a UI, a test)."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        unsubscribe = self.subscribe(queue.put_nowait)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            unsubscribe()

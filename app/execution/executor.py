@@ -1,0 +1,283 @@
+"""The asyncio scheduler: starts every step whose upstreams are done, up to a concurrency bound.
+
+It is driven by completion callbacks, not polling: finishing a step decrements its children's
+pending counts and launches whatever became ready, so each step costs O(its edges).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..definitions.keys import AssetKey
+from .events import (
+    AssetMaterialized,
+    ErrorInfo,
+    Event,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
+from .failure import error_info
+from .launcher import RunServices, StepLauncher, StepOutcome, StepRequest
+from .plan import ExecutionPlan
+
+# The standard library's own default for thread pools: room for I/O-bound assets without
+# oversubscribing CPU-bound ones, which Polars already parallelizes inside each asset.
+DEFAULT_MAX_CONCURRENCY = min(32, (os.cpu_count() or 1) + 4)
+
+
+class StepStatus(str, Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    SKIPPED = "SKIPPED"
+
+
+@dataclass
+class ExecutionSummary:
+    statuses: list[StepStatus]
+    errors: dict[int, ErrorInfo] = field(default_factory=dict)
+    exceptions: dict[int, BaseException] = field(default_factory=dict)
+    values: dict[int, Any] = field(default_factory=dict)
+    canceled: bool = False
+
+    @property
+    def success(self) -> bool:
+        return not self.canceled and all(s is StepStatus.SUCCESS for s in self.statuses)
+
+
+def logical_data_version(code_version: str, upstream: list[str | None]) -> str:
+    """Dagster's rule: equal code and equal inputs give an equal data version."""
+    text = "\x1f".join([code_version, *sorted(v or "" for v in upstream)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class Executor:
+    """Runs one plan to completion (or cancellation); publishes step events as it goes."""
+
+    def __init__(
+        self,
+        plan: ExecutionPlan,
+        launcher: StepLauncher,
+        services: RunServices,
+        publish: Callable[[Event], None],
+        *,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        data_versions: Mapping[AssetKey, str] | None = None,
+        capture_values: bool = False,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.plan = plan
+        self._launcher = launcher
+        self._services = services
+        self._publish = publish
+        self._limit = max_concurrency
+        self._capture = capture_values
+        steps = plan.steps
+        self._status = [StepStatus.PENDING] * len(steps)
+        self._pending = [len(s.upstream) for s in steps]
+        self._consumers_left = [s.consumers for s in steps]
+        self._values: dict[int, Any] = {}
+        self._versions: dict[AssetKey, str] = dict(data_versions or {})
+        self._ready: deque[int] = deque(i for i, n in enumerate(self._pending) if n == 0)
+        self._running: dict[int, asyncio.Future[StepOutcome]] = {}
+        self._requests: dict[int, StepRequest] = {}
+        self._timers: set[int] = set()  # steps waiting out a retry delay
+        self._remaining = len(steps)
+        self._summary = ExecutionSummary(self._status)
+        self._finished: asyncio.Future[None] | None = None
+        self._canceled = False
+
+    async def run(self) -> ExecutionSummary:
+        self._finished = asyncio.get_running_loop().create_future()
+        self._pump()
+        try:
+            await asyncio.shield(self._finished)
+        except asyncio.CancelledError:
+            # The caller was cancelled (Ctrl-C): stop launching, wait for what is in flight.
+            self.cancel()
+            await self._finished
+        if self._capture:
+            self._summary.values = self._values
+        return self._summary
+
+    def cancel(self) -> None:
+        """Launch nothing more; cancel running async steps; threads finish what they started."""
+        if self._canceled:
+            return
+        self._canceled = True
+        self._summary.canceled = True
+        for i, future in list(self._running.items()):
+            if self.plan.steps[i].asset.is_async or i in self._timers:
+                future.cancel()
+        self._pump()
+
+    # -- scheduling ------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        ready, running = self._ready, self._running
+        while ready and not self._canceled and len(running) < self._limit:
+            self._launch(ready.popleft(), attempt=1)
+        if not running and (self._canceled or not ready):
+            self._finish()
+
+    def _launch(self, i: int, attempt: int) -> None:
+        step = self.plan.steps[i]
+        request = self._requests.get(i)
+        if request is None:
+            args = {}
+            for spec in step.inputs:
+                if spec.source >= 0:
+                    args[spec.param] = self._values[spec.source]
+                    self._release(spec.source)
+            request = self._requests[i] = StepRequest(step, args, attempt)
+        else:
+            request.attempt = attempt
+        self._status[i] = StepStatus.RUNNING
+        self._publish(
+            StepStarted(
+                run_id=self._services.run_id,
+                asset_key=step.key,
+                partition_key=self._services.partition_key,
+                attempt=attempt,
+            )
+        )
+        future = self._launcher.launch(self._services, request)
+        self._running[i] = future
+        future.add_done_callback(lambda f, i=i: self._on_done(i, f))
+
+    def _on_done(self, i: int, future: asyncio.Future[StepOutcome]) -> None:
+        del self._running[i]
+        if future.cancelled():
+            self._fail(i, asyncio.CancelledError("canceled with the run"), retry=False)
+        elif (exc := future.exception()) is not None:
+            self._fail(i, exc, retry=not self._canceled)
+        else:
+            self._succeed(i, future.result())
+        self._pump()
+
+    def _succeed(self, i: int, outcome: StepOutcome) -> None:
+        step = self.plan.steps[i]
+        run_id, partition = self._services.run_id, self._services.partition_key
+        del self._requests[i]
+        code_version = step.asset.code_version or run_id
+        version = outcome.data_version or logical_data_version(
+            code_version, [self._versions.get(u) for u in step.asset.upstream_keys]
+        )
+        self._versions[step.key] = version
+        self._publish(
+            AssetMaterialized(
+                run_id=run_id,
+                asset_key=step.key,
+                partition_key=partition,
+                metadata=outcome.metadata,
+                code_version=step.asset.code_version,
+                data_version=version,
+            )
+        )
+        self._publish(
+            StepSucceeded(
+                run_id=run_id, asset_key=step.key, partition_key=partition, duration=outcome.duration
+            )
+        )
+        self._status[i] = StepStatus.SUCCESS
+        self._remaining -= 1
+        if self._capture or self._consumers_left[i] > 0:
+            self._values[i] = outcome.value
+        pending = self._pending
+        for child in step.downstream:
+            pending[child] -= 1
+            if pending[child] == 0 and self._status[child] is StepStatus.PENDING:
+                self._ready.append(child)
+
+    def _fail(self, i: int, exc: BaseException, *, retry: bool) -> None:
+        step = self.plan.steps[i]
+        request = self._requests[i]
+        policy = step.asset.retry_policy
+        will_retry = retry and policy is not None and request.attempt <= policy.max_retries
+        info = error_info(exc)
+        self._publish(
+            StepFailed(
+                run_id=self._services.run_id,
+                asset_key=step.key,
+                partition_key=self._services.partition_key,
+                error=info,
+                will_retry=will_retry,
+            )
+        )
+        if will_retry:
+            assert policy is not None
+            loop = asyncio.get_running_loop()
+            self._status[i] = StepStatus.PENDING
+            timer = loop.create_future()
+            handle = loop.call_later(policy.delay_before(request.attempt), timer.set_result, None)
+            timer.add_done_callback(lambda f: (handle.cancel(), self._retry(i, f)))
+            self._running[i] = timer
+            self._timers.add(i)
+            return
+        del self._requests[i]
+        self._status[i] = StepStatus.FAILURE
+        self._summary.errors[i] = info
+        self._summary.exceptions[i] = exc
+        self._remaining -= 1
+        reason = "run canceled" if self._canceled else f"upstream {step.name} failed"
+        self._skip_downstream(i, reason)
+
+    def _retry(self, i: int, timer: asyncio.Future[None]) -> None:
+        del self._running[i]
+        self._timers.discard(i)
+        if timer.cancelled():
+            self._fail(i, asyncio.CancelledError("canceled with the run"), retry=False)
+            self._pump()
+        else:
+            self._launch(i, self._requests[i].attempt + 1)
+
+    def _skip_downstream(self, i: int, reason: str) -> None:
+        stack = list(self.plan.steps[i].downstream)
+        while stack:
+            child = stack.pop()
+            if self._status[child] is not StepStatus.PENDING:
+                continue
+            self._skip(child, reason)
+            stack.extend(self.plan.steps[child].downstream)
+
+    def _skip(self, i: int, reason: str) -> None:
+        step = self.plan.steps[i]
+        self._status[i] = StepStatus.SKIPPED
+        self._remaining -= 1
+        for spec in step.inputs:
+            if spec.source >= 0:
+                self._release(spec.source)
+        self._publish(
+            StepSkipped(
+                run_id=self._services.run_id,
+                asset_key=step.key,
+                partition_key=self._services.partition_key,
+                reason=reason,
+            )
+        )
+
+    def _release(self, source: int) -> None:
+        """One consumer took (or will never take) this value; drop it when none is left."""
+        self._consumers_left[source] -= 1
+        if self._consumers_left[source] == 0 and not self._capture:
+            self._values.pop(source, None)
+
+    def _finish(self) -> None:
+        if self._finished is None or self._finished.done():
+            return
+        if self._canceled:
+            for i, status in enumerate(self._status):
+                if status is StepStatus.PENDING:
+                    self._skip(i, "run canceled")
+        self._finished.set_result(None)

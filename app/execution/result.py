@@ -1,0 +1,76 @@
+"""RunResult: what ``materialize()`` and ``Runtime.submit()`` give back once a run ends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..definitions.keys import AssetKey, coerce_key
+from ..errors import MillraceError
+from .events import AssetMaterialized, ErrorInfo, Event, RunStatus, StepFailed, StepSkipped
+
+
+class RunResult:
+    """The outcome of one run: status, events, and (when captured) each asset's value."""
+
+    def __init__(
+        self,
+        run_id: str,
+        status: RunStatus,
+        events: Sequence[Event],
+        values: dict[AssetKey, Any] | None = None,
+        exceptions: dict[AssetKey, BaseException] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.status = status
+        self.all_events = list(events)
+        self._values = values
+        self.exceptions = exceptions or {}
+
+    @property
+    def success(self) -> bool:
+        return self.status is RunStatus.SUCCESS
+
+    def asset_value(self, asset_key: Any) -> Any:
+        key = coerce_key(asset_key)
+        if self._values is None:
+            raise MillraceError(
+                "this run did not keep values in memory; load them from storage instead"
+            )
+        if key not in self._values:
+            raise MillraceError(f"no value for asset '{key.to_user_string()}' in run {self.run_id}")
+        return self._values[key]
+
+    def output_for_node(self, node_str: str, output_name: str = "result") -> Any:
+        """The value of the asset whose node (op) name is ``node_str``: ``a__b`` for ``a/b``."""
+        for key in self._values or {}:
+            if key.to_python_identifier() == node_str:
+                return self._values[key]  # type: ignore[index]
+        return self.asset_value(node_str)
+
+    def get_asset_materialization_events(self) -> list[AssetMaterialized]:
+        return [e for e in self.all_events if isinstance(e, AssetMaterialized)]
+
+    def asset_materializations_for_node(self, node_name: str) -> list[AssetMaterialized]:
+        return [
+            e
+            for e in self.get_asset_materialization_events()
+            if e.asset_key is not None and e.asset_key.path[-1] == node_name
+        ]
+
+    def get_step_failure_events(self) -> list[StepFailed]:
+        return [e for e in self.all_events if isinstance(e, StepFailed) and not e.will_retry]
+
+    def get_step_skipped_events(self) -> list[StepSkipped]:
+        return [e for e in self.all_events if isinstance(e, StepSkipped)]
+
+    @property
+    def failures(self) -> dict[AssetKey, ErrorInfo]:
+        return {e.asset_key: e.error for e in self.get_step_failure_events() if e.asset_key}
+
+    @property
+    def materialized_keys(self) -> list[AssetKey]:
+        return [e.asset_key for e in self.get_asset_materialization_events() if e.asset_key]
+
+    def __repr__(self) -> str:
+        return f"<RunResult {self.run_id} {self.status.value}>"

@@ -1,0 +1,141 @@
+"""``materialize()`` and ``materialize_to_memory()``: run assets from plain Python code.
+
+Both are thin synchronous clients of Runtime. Where an event loop already runs in this thread
+(a notebook), the run goes to a helper thread with its own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .definitions.asset import AssetsDefinition, AssetSpec
+from .definitions.definitions import Definitions
+from .errors import RunFailedError
+from .execution.executor import DEFAULT_MAX_CONCURRENCY
+from .execution.result import RunResult
+from .runtime.runtime import Runtime, Selection, resolve_home
+
+T = TypeVar("T")
+
+
+def materialize(
+    assets: Sequence[AssetsDefinition | AssetSpec],
+    instance: Any = None,
+    partition_key: str | None = None,
+    raise_on_error: bool = True,
+    tags: Mapping[str, str] | None = None,
+    resources: Mapping[str, Any] | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    selection: Selection = None,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+) -> RunResult:
+    """Materialize ``assets`` (or ``selection`` of them), persisting events and values.
+
+    History goes to ``home``, else $MILLRACE_HOME, else ``.millrace`` beside the file that
+    defines the first asset, as the CLI does for that code.
+    """
+    if instance is not None:
+        raise TypeError("Millrace has no DagsterInstance; pass home= to choose where runs are kept")
+    defs = Definitions(assets=assets, resources=resources)
+    where = resolve_home(_code_dir(assets), home)
+    return _run_sync(
+        lambda: _materialize(
+            Runtime(defs, home=where, max_concurrency=max_concurrency),
+            selection, partition_key, tags, run_config, raise_on_error,
+        )
+    )
+
+
+def materialize_to_memory(
+    assets: Sequence[AssetsDefinition | AssetSpec],
+    instance: Any = None,
+    partition_key: str | None = None,
+    raise_on_error: bool = True,
+    tags: Mapping[str, str] | None = None,
+    resources: Mapping[str, Any] | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    selection: Selection = None,
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+) -> RunResult:
+    """Like materialize(), but values stay in memory and nothing is written to disk."""
+    if instance is not None:
+        raise TypeError("Millrace has no DagsterInstance; materialize_to_memory keeps no history")
+    defs = Definitions(assets=assets, resources=resources)
+    return _run_sync(
+        lambda: _materialize(
+            Runtime(defs, persist=False, max_concurrency=max_concurrency),
+            selection, partition_key, tags, run_config, raise_on_error,
+        )
+    )
+
+
+async def _materialize(
+    runtime: Runtime,
+    selection: Selection,
+    partition_key: str | None,
+    tags: Mapping[str, str] | None,
+    run_config: Mapping[str, Any] | None,
+    raise_on_error: bool,
+) -> RunResult:
+    async with runtime:
+        result = await runtime.materialize(
+            selection,
+            partition_key=partition_key,
+            tags=tags,
+            run_config=run_config,
+            capture_values=True,
+        )
+    if raise_on_error and not result.success:
+        raise_first_failure(result)
+    return result
+
+
+def raise_first_failure(result: RunResult) -> None:
+    """Re-raise the user's own exception (so ``pytest.raises(ValueError)`` works), with a note."""
+    for key, exc in result.exceptions.items():
+        if isinstance(exc, asyncio.CancelledError):
+            continue
+        exc.add_note(f"raised by asset '{key.to_user_string()}' in run {result.run_id}")
+        raise exc
+    raise RunFailedError(f"run {result.run_id} ended {result.status.value}", result)
+
+
+def _code_dir(assets: Iterable[Any]) -> Path | None:
+    for item in assets:
+        source = getattr(item, "source", None)
+        if source is not None and os.path.isfile(source.file):
+            return Path(source.file).resolve().parent
+    return None
+
+
+def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_await(make))
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(_await(make))
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="millrace-materialize")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
+
+
+async def _await(make: Callable[[], Awaitable[T]]) -> T:
+    return await make()

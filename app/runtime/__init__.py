@@ -1,0 +1,1 @@
+"""The long-lived runtime and the loading of user code."""

@@ -1,0 +1,253 @@
+"""Runtime: the long-lived object the CLI, ``materialize()`` and (later) the TUI all drive.
+
+It owns the loaded definitions, the event bus, the event store and the step launcher:
+``plan`` a selection, ``submit`` a run (a handle to await or cancel), ``subscribe`` to events,
+and query history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import Callable, Generator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..definitions.asset import DEFAULT_IO_MANAGER_KEY
+from ..definitions.definitions import Definitions
+from ..definitions.keys import AssetKey
+from ..execution.events import Event, EventBus, RunFinished, RunStarted, RunStatus
+from ..execution.executor import DEFAULT_MAX_CONCURRENCY, Executor
+from ..execution.launcher import InProcessLauncher, RunServices, StepLauncher
+from ..execution.plan import ExecutionPlan, build_plan
+from ..execution.result import RunResult
+from ..selection import AssetSelection, resolve_selection
+from ..storage.event_store import EventStore
+from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
+
+HOME_ENV = "MILLRACE_HOME"
+HOME_DIRNAME = ".millrace"
+
+Selection = str | AssetSelection | Iterable[Any] | None
+
+
+def resolve_home(code_dir: Path | None, home: str | os.PathLike[str] | None = None) -> Path:
+    """``home`` if given, else $MILLRACE_HOME, else ``.millrace`` beside the code."""
+    if home is not None:
+        return Path(home)
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV])
+    return (code_dir or Path.cwd()) / HOME_DIRNAME
+
+
+class RunHandle:
+    """A submitted run: ``await handle`` for its RunResult, ``handle.cancel()`` to stop it."""
+
+    def __init__(self, run_id: str, plan: ExecutionPlan) -> None:
+        self.run_id = run_id
+        self.plan = plan
+        self._task: asyncio.Task[RunResult] | None = None
+        self._executor: Executor | None = None
+        self._cancel_requested = False
+
+    def cancel(self) -> None:
+        """Launch no new step, cancel running async steps; threads finish what they started."""
+        self._cancel_requested = True
+        if self._executor is not None:
+            self._executor.cancel()
+
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def __await__(self) -> Generator[Any, None, RunResult]:
+        assert self._task is not None
+        return self._task.__await__()
+
+
+class Runtime:
+    """Use as ``async with Runtime(defs, home=...) as rt: result = await rt.submit("a*")``."""
+
+    def __init__(
+        self,
+        defs: Definitions,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        persist: bool = True,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        launcher: StepLauncher | None = None,
+    ) -> None:
+        self.defs = defs
+        self.home = resolve_home(None, home)
+        self.persist = persist
+        self.max_concurrency = max_concurrency
+        self.bus = EventBus()
+        self.store: EventStore | None = None
+        self._launcher = launcher
+        self._resources = dict(defs.resources)
+        if DEFAULT_IO_MANAGER_KEY not in self._resources:
+            self._resources[DEFAULT_IO_MANAGER_KEY] = (
+                ParquetIOManager(self.home / "storage") if persist else InMemoryIOManager()
+            )
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        if self.persist and self.store is None:
+            self.store = await EventStore.open(self.home)
+            self.bus.subscribe(self.store.append)
+
+    async def close(self) -> None:
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+        if self._launcher is not None:
+            self._launcher.close()
+            self._launcher = None
+
+    @property
+    def launcher(self) -> StepLauncher:
+        if self._launcher is None:
+            self._launcher = InProcessLauncher(max_workers=max(self.max_concurrency, 1))
+        return self._launcher
+
+    def subscribe(self, subscriber: Callable[[Event], None]) -> Callable[[], None]:
+        return self.bus.subscribe(subscriber)
+
+    def plan(self, selection: Selection = None, partition_key: str | None = None) -> ExecutionPlan:
+        graph = self.defs.graph
+        return build_plan(graph, resolve_selection(selection, graph), partition_key)
+
+    def submit(
+        self,
+        selection: Selection = None,
+        *,
+        tags: Mapping[str, str] | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        partition_key: str | None = None,
+        max_concurrency: int | None = None,
+        capture_values: bool = False,
+        plan: ExecutionPlan | None = None,
+    ) -> RunHandle:
+        """Plan now (so a bad selection raises here), run in a task; returns at once."""
+        plan = plan or self.plan(selection, partition_key)
+        handle = RunHandle(uuid.uuid4().hex, plan)
+        handle._task = asyncio.get_running_loop().create_task(
+            self._run(
+                handle,
+                tags=dict(tags or {}),
+                run_config=dict(run_config or {}),
+                max_concurrency=max_concurrency or self.max_concurrency,
+                capture_values=capture_values,
+            )
+        )
+        return handle
+
+    async def materialize(self, selection: Selection = None, **kwargs: Any) -> RunResult:
+        return await self.submit(selection, **kwargs)
+
+    async def _run(
+        self,
+        handle: RunHandle,
+        *,
+        tags: dict[str, str],
+        run_config: dict[str, Any],
+        max_concurrency: int,
+        capture_values: bool,
+    ) -> RunResult:
+        run_id, plan = handle.run_id, handle.plan
+        events: list[Event] = []
+
+        def collect(event: Event) -> None:
+            if event.run_id == run_id:
+                events.append(event)
+
+        unsubscribe = self.bus.subscribe(collect)
+        publish = self.bus.publish
+        try:
+            publish(
+                RunStarted(
+                    run_id=run_id,
+                    partition_key=plan.partition_key,
+                    selection=tuple(k.to_user_string() for k in plan.keys),
+                    config=run_config,
+                    tags=tags,
+                )
+            )
+            executor = Executor(
+                plan,
+                self.launcher,
+                RunServices(run_id, self._resources, _threadsafe(publish), plan.partition_key),
+                publish,
+                max_concurrency=max_concurrency,
+                data_versions=await self._stored_data_versions(plan),
+                capture_values=capture_values,
+            )
+            handle._executor = executor
+            if handle._cancel_requested:
+                executor.cancel()
+            try:
+                summary = await executor.run()
+            except Exception as exc:  # a Millrace bug, not user code: still close the run
+                publish(RunFinished(run_id=run_id, status=RunStatus.FAILURE, message=repr(exc)))
+                raise
+            if summary.canceled:
+                status = RunStatus.CANCELED
+            else:
+                status = RunStatus.SUCCESS if summary.success else RunStatus.FAILURE
+            failed = [plan.steps[i].name for i in summary.errors]
+            message = f"failed: {', '.join(failed)}" if failed else ""
+            publish(RunFinished(run_id=run_id, status=status, message=message))
+            if self.store is not None:
+                await self.store.flush()
+        finally:
+            unsubscribe()
+        steps = plan.steps
+        return RunResult(
+            run_id,
+            status,
+            events,
+            values={steps[i].key: v for i, v in summary.values.items()} if capture_values else None,
+            exceptions={steps[i].key: e for i, e in summary.exceptions.items()},
+        )
+
+    async def _stored_data_versions(self, plan: ExecutionPlan) -> dict[AssetKey, str]:
+        """Data versions of upstreams outside the plan, which feed this run's versions."""
+        if self.store is None:
+            return {}
+        in_plan = set(plan.keys)
+        outside = {
+            up
+            for step in plan.steps
+            for up in step.asset.upstream_keys
+            if up not in in_plan
+        }
+        if not outside:
+            return {}
+        latest = await self.store.latest_materializations()
+        return {
+            key: record.data_version
+            for key in outside
+            if (record := latest.get(key.to_user_string())) and record.data_version
+        }
+
+
+def _threadsafe(publish: Callable[[Event], None]) -> Callable[[Event], None]:
+    """Publish from any thread: worker threads hop onto the loop, the loop thread goes direct."""
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+
+    def emit(event: Event) -> None:
+        if threading.get_ident() == loop_thread:
+            publish(event)
+        else:
+            loop.call_soon_threadsafe(publish, event)
+
+    return emit
+

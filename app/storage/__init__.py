@@ -1,0 +1,1 @@
+"""Where runs and values live: the SQLite event store and the IO managers."""

@@ -1,0 +1,231 @@
+"""IO managers decide where asset values live; the default writes frames to Parquet.
+
+Polars, Arrow and pandas are imported only when a value of theirs is stored or loaded, so
+``import millrace`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..definitions.keys import AssetKey
+from ..definitions.metadata import MetadataValue, normalize_metadata
+
+
+class OutputContext:
+    """What an IO manager knows about the value it is asked to store."""
+
+    def __init__(
+        self,
+        asset_key: AssetKey,
+        *,
+        run_id: str | None = None,
+        partition_key: str | None = None,
+        definition_metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.asset_key = asset_key
+        self.run_id = run_id
+        self.partition_key = partition_key
+        self.definition_metadata = dict(definition_metadata or {})
+        self.output_metadata: dict[str, MetadataValue] = {}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.definition_metadata
+
+    @property
+    def has_partition_key(self) -> bool:
+        return self.partition_key is not None
+
+    def add_output_metadata(self, metadata: Mapping[str, Any]) -> None:
+        self.output_metadata.update(normalize_metadata(metadata, where=self.asset_key.to_user_string()))
+
+
+class InputContext:
+    """What an IO manager knows about the value it is asked to load."""
+
+    def __init__(
+        self,
+        asset_key: AssetKey,
+        *,
+        annotation: Any = None,
+        partition_key: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        upstream_output: OutputContext | None = None,
+    ) -> None:
+        self.asset_key = asset_key
+        self.annotation = annotation
+        self.partition_key = partition_key
+        self.metadata = dict(metadata or {})
+        self.upstream_output = upstream_output or OutputContext(asset_key)
+
+    @property
+    def has_partition_key(self) -> bool:
+        return self.partition_key is not None
+
+
+class IOManager(ABC):
+    """Stores an asset's value after it runs and loads it for the assets downstream."""
+
+    @abstractmethod
+    def handle_output(self, context: OutputContext, obj: Any) -> None: ...
+
+    @abstractmethod
+    def load_input(self, context: InputContext) -> Any: ...
+
+
+class InMemoryIOManager(IOManager):
+    """Keeps values in a dict: for tests and ``materialize_to_memory``."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[AssetKey, str | None], Any] = {}
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        self.values[(context.asset_key, context.partition_key)] = obj
+
+    def load_input(self, context: InputContext) -> Any:
+        try:
+            return self.values[(context.asset_key, context.partition_key)]
+        except KeyError:
+            raise FileNotFoundError(f"no value in memory for {context.asset_key.to_user_string()}") from None
+
+
+def frame_kind(obj: Any) -> str | None:
+    """'polars', 'lazy', 'arrow' or 'pandas' for a frame of a loaded library, else None."""
+    root = type(obj).__module__.partition(".")[0]
+    if root == "polars":
+        pl = sys.modules["polars"]
+        if isinstance(obj, pl.DataFrame):
+            return "polars"
+        if isinstance(obj, pl.LazyFrame):
+            return "lazy"
+    elif root == "pyarrow" and isinstance(obj, sys.modules["pyarrow"].Table):
+        return "arrow"
+    elif root == "pandas" and isinstance(obj, sys.modules["pandas"].DataFrame):
+        return "pandas"
+    return None
+
+
+_KIND_KEY = b"millrace.kind"
+
+
+class ParquetIOManager(IOManager):
+    """Frames to ``<base>/<key path>.parquet``, anything else pickled to ``.pkl``.
+
+    Each file is written beside its final name and renamed into place, so a crash never
+    leaves a half-written file where a reader would find it.
+    """
+
+    def __init__(self, base_dir: str | os.PathLike[str]) -> None:
+        self.base_dir = Path(base_dir)
+        self._made_dirs: set[Path] = set()
+
+    def path_for(self, asset_key: AssetKey, partition_key: str | None = None) -> Path:
+        parts = list(asset_key.path)
+        if partition_key is not None:
+            parts.append(partition_key)
+        return self.base_dir.joinpath(*parts)
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        stem = self.path_for(context.asset_key, context.partition_key)
+        kind = frame_kind(obj)
+        if kind == "lazy":
+            obj, kind = obj.collect(), "polars"
+        final = stem.with_name(stem.name + (".pkl" if kind is None else ".parquet"))
+        directory = final.parent
+        if directory not in self._made_dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(directory)
+        tmp = directory / f".{final.name}.{os.getpid()}-{threading.get_ident()}.tmp"
+        try:
+            if kind is None:
+                with open(tmp, "wb") as f:
+                    pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+            else:
+                _write_frame(obj, kind, tmp)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        other = final.with_suffix(".parquet" if kind is None else ".pkl")
+        other.unlink(missing_ok=True)
+        context.add_output_metadata({"path": MetadataValue.path(final)})
+        if kind is not None:
+            context.add_output_metadata({"dagster/row_count": _row_count(obj, kind)})
+
+    def load_input(self, context: InputContext) -> Any:
+        stem = self.path_for(context.asset_key, context.partition_key)
+        parquet = stem.with_name(stem.name + ".parquet")
+        if parquet.exists():
+            return _read_frame(parquet, context.annotation)
+        with open(stem.with_name(stem.name + ".pkl"), "rb") as f:
+            return pickle.load(f)
+
+
+def _row_count(obj: Any, kind: str) -> int:
+    return int(obj.num_rows if kind == "arrow" else len(obj))
+
+
+def _write_frame(obj: Any, kind: str, path: Path) -> None:
+    if kind == "polars":
+        obj.write_parquet(path)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if kind == "pandas":
+        table = pa.Table.from_pandas(obj)  # keeps the index in pandas' schema metadata
+    else:
+        table = obj.replace_schema_metadata({**(obj.schema.metadata or {}), _KIND_KEY: b"arrow"})
+    pq.write_table(table, path)
+
+
+def _annotation_kind(annotation: Any) -> str | None:
+    if annotation is None or isinstance(annotation, str):
+        return None
+    module = getattr(annotation, "__module__", "").partition(".")[0]
+    name = getattr(annotation, "__name__", "")
+    if module == "polars" and name in ("DataFrame", "LazyFrame"):
+        return "lazy" if name == "LazyFrame" else "polars"
+    if module == "pyarrow" and name == "Table":
+        return "arrow"
+    if module == "pandas" and name == "DataFrame":
+        return "pandas"
+    return None
+
+
+def _read_frame(path: Path, annotation: Any) -> Any:
+    kind = _annotation_kind(annotation)
+    if kind is None:
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(path).metadata or {}
+        if b"pandas" in meta and _pandas_available():
+            kind = "pandas"
+        elif meta.get(_KIND_KEY) == b"arrow":
+            kind = "arrow"
+        else:
+            kind = "polars"
+    if kind in ("polars", "lazy"):
+        import polars as pl
+
+        return pl.scan_parquet(path) if kind == "lazy" else pl.read_parquet(path)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return table.to_pandas() if kind == "pandas" else table
+
+
+def _pandas_available() -> bool:
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return False
+    return True

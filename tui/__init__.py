@@ -1,0 +1,1 @@
+"""The Textual terminal UI (``millrace.tui``), imported only when the UI opens."""
