@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Union
 
 from .definitions.asset import AssetsDefinition, AssetSpec
 from .definitions.keys import AssetKey
 from .errors import DefinitionsError
 
-AssetNode = Union[AssetsDefinition, AssetSpec]
+AssetNode = AssetsDefinition | AssetSpec
 
 
 def describe(node: AssetNode) -> str:

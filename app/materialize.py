@@ -48,7 +48,11 @@ def materialize(
     return _run_sync(
         lambda: _materialize(
             Runtime(defs, home=where, max_concurrency=max_concurrency),
-            selection, partition_key, tags, run_config, raise_on_error,
+            selection,
+            partition_key,
+            tags,
+            run_config,
+            raise_on_error,
         )
     )
 
@@ -72,7 +76,11 @@ def materialize_to_memory(
     return _run_sync(
         lambda: _materialize(
             Runtime(defs, persist=False, max_concurrency=max_concurrency),
-            selection, partition_key, tags, run_config, raise_on_error,
+            selection,
+            partition_key,
+            tags,
+            run_config,
+            raise_on_error,
         )
     )
 

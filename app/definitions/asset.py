@@ -26,7 +26,7 @@ DEFAULT_IO_MANAGER_KEY = "io_manager"
 
 @dataclass(frozen=True)
 class AssetIn:
-    """How a parameter maps to an upstream asset: ``AssetIn(key="raw")`` or ``AssetIn(key_prefix="db")``."""
+    """Maps a parameter to an upstream asset, by ``key`` or by ``key_prefix`` + parameter name."""
 
     key: CoercibleToAssetKey | None = None
     metadata: Mapping[str, Any] | None = None
@@ -47,7 +47,7 @@ class AssetIn:
 
 @dataclass(frozen=True)
 class AssetDep:
-    """An order-only dependency: the upstream must be materialized first, its value is not loaded."""
+    """An order-only dependency: the upstream runs first; its value is not loaded."""
 
     asset: Any
     partition_mapping: Any = None
@@ -69,7 +69,7 @@ class Jitter(Enum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry a failed step ``max_retries`` times, waiting ``delay`` seconds (with backoff) between."""
+    """Retry a failed step ``max_retries`` times, ``delay`` seconds apart (with backoff)."""
 
     max_retries: int = 1
     delay: float | None = None
@@ -298,9 +298,7 @@ def asset(
     def decorate(fn: Callable[..., Any]) -> AssetsDefinition:
         where = location_of(fn)
         if key is not None and (name is not None or key_prefix is not None):
-            raise DefinitionsError(
-                f"@asset at {where}: pass key, or name/key_prefix, not both"
-            )
+            raise DefinitionsError(f"@asset at {where}: pass key, or name/key_prefix, not both")
         asset_key = (
             coerce_key(key)
             if key is not None

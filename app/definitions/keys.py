@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
 _SEPARATOR = "/"
 _VALID_PART = re.compile(r"^[A-Za-z0-9_\-.]+$")
@@ -76,8 +76,8 @@ class AssetKey:
         return coerce_key(value)
 
 
-CoercibleToAssetKey = Union[AssetKey, str, Sequence[str]]
-CoercibleToAssetKeyPrefix = Union[str, Sequence[str], None]
+CoercibleToAssetKey = AssetKey | str | Sequence[str]
+CoercibleToAssetKeyPrefix = str | Sequence[str] | None
 
 
 def coerce_key(value: Any) -> AssetKey:

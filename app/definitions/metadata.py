@@ -139,7 +139,9 @@ def _jsonable(value: Any) -> Any:
 RawMetadata = Mapping[str, Any]
 
 
-def normalize_metadata(metadata: RawMetadata | None, *, where: str = "") -> dict[str, MetadataValue]:
+def normalize_metadata(
+    metadata: RawMetadata | None, *, where: str = ""
+) -> dict[str, MetadataValue]:
     """Coerce plain Python values (ints, strings, dicts, paths, numpy scalars) to MetadataValues."""
     if not metadata:
         return {}

@@ -10,14 +10,14 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, metadata_from_json, metadata_to_json
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     STARTED = "STARTED"
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"

@@ -12,7 +12,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from ..definitions.keys import AssetKey
@@ -34,7 +34,7 @@ from .plan import ExecutionPlan
 DEFAULT_MAX_CONCURRENCY = min(32, (os.cpu_count() or 1) + 4)
 
 
-class StepStatus(str, Enum):
+class StepStatus(StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     SUCCESS = "SUCCESS"
@@ -187,7 +187,10 @@ class Executor:
         )
         self._publish(
             StepSucceeded(
-                run_id=run_id, asset_key=step.key, partition_key=partition, duration=outcome.duration
+                run_id=run_id,
+                asset_key=step.key,
+                partition_key=partition,
+                duration=outcome.duration,
             )
         )
         self._status[i] = StepStatus.SUCCESS

@@ -55,8 +55,11 @@ class StepLauncher(ABC):
     """Runs one step of a run; the returned future resolves to its outcome or raises."""
 
     @abstractmethod
-    def launch(self, services: RunServices, request: StepRequest) -> asyncio.Future[StepOutcome]: ...
+    def launch(
+        self, services: RunServices, request: StepRequest
+    ) -> asyncio.Future[StepOutcome]: ...
 
+    @abstractmethod
     def close(self) -> None:
         """Release what the launcher holds (threads, connections)."""
 
@@ -107,7 +110,11 @@ def _context(services: RunServices, request: StepRequest) -> AssetExecutionConte
     )
 
     def sink(level: str, message: str) -> None:
-        emit(LogMessage(run_id=run_id, asset_key=key, partition_key=partition, level=level, message=message))
+        emit(
+            LogMessage(
+                run_id=run_id, asset_key=key, partition_key=partition, level=level, message=message
+            )
+        )
 
     return AssetExecutionContext(
         run_id=run_id,

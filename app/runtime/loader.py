@@ -1,4 +1,4 @@
-"""Load user code: a file, a package directory, a plain directory or a module name -> Definitions."""
+"""Load user code (a file, a package, a directory or a module name) and find its Definitions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -89,14 +90,15 @@ def _import_submodules(package: ModuleType) -> list[ModuleType]:
     return [m for name, m in list(sys.modules.items()) if name.startswith(prefix) and m]
 
 
-def _guard(what: str, load: object) -> ModuleType:
+def _guard(what: str, load: Callable[[], ModuleType]) -> ModuleType:
     try:
-        return load()  # type: ignore[operator,no-any-return]
+        return load()
     except SyntaxError as exc:
         where = f"{exc.filename}:{exc.lineno}" if exc.filename else what
-        line = (exc.text or "").rstrip()
-        caret = " " * max((exc.offset or 1) - 1 - (len(exc.text or "") - len((exc.text or "").lstrip())), 0)
-        detail = f"\n    {line.strip()}\n    {caret}^" if line else ""
+        text = (exc.text or "").rstrip("\n")
+        indent = len(text) - len(text.lstrip())
+        caret = " " * max((exc.offset or 1) - 1 - indent, 0)
+        detail = f"\n    {text.strip()}\n    {caret}^" if text.strip() else ""
         raise CodeLoadError(f"Syntax error in {where}: {exc.msg}{detail}") from exc
     except MillraceError as exc:
         raise CodeLoadError(f"Cannot load {what}: {exc}") from exc

@@ -223,10 +223,7 @@ class Runtime:
             return {}
         in_plan = set(plan.keys)
         outside = {
-            up
-            for step in plan.steps
-            for up in step.asset.upstream_keys
-            if up not in in_plan
+            up for step in plan.steps for up in step.asset.upstream_keys if up not in in_plan
         }
         if not outside:
             return {}
@@ -250,4 +247,3 @@ def _threadsafe(publish: Callable[[Event], None]) -> Callable[[Event], None]:
             loop.call_soon_threadsafe(publish, event)
 
     return emit
-

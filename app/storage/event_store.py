@@ -175,7 +175,9 @@ class EventStore:
         if not dead:
             return
         now = time.time()
-        finished = [RunFinished(run_id=r, status=RunStatus.FAILURE, message=INTERRUPTED) for r in dead]
+        finished = [
+            RunFinished(run_id=r, status=RunStatus.FAILURE, message=INTERRUPTED) for r in dead
+        ]
         await self._write_batch(finished, now)
 
     # -- writing ---------------------------------------------------------------------------

@@ -45,7 +45,9 @@ class OutputContext:
         return self.partition_key is not None
 
     def add_output_metadata(self, metadata: Mapping[str, Any]) -> None:
-        self.output_metadata.update(normalize_metadata(metadata, where=self.asset_key.to_user_string()))
+        self.output_metadata.update(
+            normalize_metadata(metadata, where=self.asset_key.to_user_string())
+        )
 
 
 class InputContext:
@@ -94,7 +96,9 @@ class InMemoryIOManager(IOManager):
         try:
             return self.values[(context.asset_key, context.partition_key)]
         except KeyError:
-            raise FileNotFoundError(f"no value in memory for {context.asset_key.to_user_string()}") from None
+            raise FileNotFoundError(
+                f"no value in memory for {context.asset_key.to_user_string()}"
+            ) from None
 
 
 def frame_kind(obj: Any) -> str | None:
