@@ -91,6 +91,8 @@ class AssetGraph:
             index[nxt] = len(walk)
             walk.append(nxt)
         cycle.reverse()  # upstream walk -> dependency direction
+        first = cycle.index(min(cycle))  # start at the smallest key: a stable, readable path
+        cycle = cycle[first:] + cycle[:first]
         path = " -> ".join(k.to_user_string() for k in [*cycle, cycle[0]])
         where = "\n".join(f"    {describe(self.nodes[k])}" for k in cycle)
         return f"Cycle in the asset graph: {path}\n{where}"

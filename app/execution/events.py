@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -183,6 +184,7 @@ def event_from_record(
 
 
 Subscriber = Callable[[Event], None]
+_log = logging.getLogger("millrace")
 
 
 class EventBus:
@@ -196,8 +198,13 @@ class EventBus:
         return lambda: self._subscribers.remove(subscriber)
 
     def publish(self, event: Event) -> None:
-        for subscriber in self._subscribers:
-            subscriber(event)
+        for subscriber in tuple(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception:
+                # A broken view (a closed pipe, a UI bug) must not stop the run or the store.
+                _log.exception("event subscriber %r failed; unsubscribing it", subscriber)
+                self._subscribers.remove(subscriber)
 
     async def stream(self) -> AsyncIterator[Event]:
         """Every event published from now on, for async consumers (a UI, a test)."""

@@ -157,14 +157,20 @@ class Executor:
         future.add_done_callback(lambda f, i=i: self._on_done(i, f))
 
     def _on_done(self, i: int, future: asyncio.Future[StepOutcome]) -> None:
-        del self._running[i]
-        if future.cancelled():
-            self._fail(i, asyncio.CancelledError("canceled with the run"), retry=False)
-        elif (exc := future.exception()) is not None:
-            self._fail(i, exc, retry=not self._canceled)
-        else:
-            self._succeed(i, future.result())
-        self._pump()
+        try:
+            del self._running[i]
+            if future.cancelled():
+                self._fail(i, asyncio.CancelledError("canceled with the run"), retry=False)
+            elif (exc := future.exception()) is not None:
+                self._fail(i, exc, retry=not self._canceled)
+            else:
+                self._succeed(i, future.result())
+            self._pump()
+        except BaseException as exc:
+            # A bug here would otherwise leave run() waiting forever.
+            if self._finished is not None and not self._finished.done():
+                self._finished.set_exception(exc)
+            raise
 
     def _succeed(self, i: int, outcome: StepOutcome) -> None:
         step = self.plan.steps[i]

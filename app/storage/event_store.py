@@ -130,7 +130,11 @@ class EventStore:
         path = home / "millrace.db"
         db = await aiosqlite.connect(path, isolation_level=None)
         store = cls(db, path)
-        await store._prepare()
+        try:
+            await store._prepare()
+        except BaseException:
+            await db.close()  # else its worker thread outlives the loop (newer schema, I/O error)
+            raise
         store._writer = asyncio.get_running_loop().create_task(store._drain_forever())
         return store
 

@@ -1,0 +1,178 @@
+"""Headless views of a run: live progress on a terminal, plain lines in a pipe, JSON for scripts.
+
+Each printer is an event-bus subscriber; none of them reaches into the executor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import IO, Any
+
+from .execution.events import (
+    Event,
+    LogMessage,
+    RunFinished,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
+from .execution.result import RunResult
+
+_SHOWN_LOG_LEVELS = {"INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+def _name(event: Event) -> str:
+    return event.asset_key.to_user_string() if event.asset_key else "-"
+
+
+class Tally:
+    """Counts of step outcomes, kept from the events alone."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = self.failed = self.skipped = 0
+        self.running: dict[str, float] = {}
+        self.started = time.monotonic()
+
+    def update(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self.running[_name(event)] = time.monotonic()
+        elif isinstance(event, StepSucceeded):
+            self.running.pop(_name(event), None)
+            self.done += 1
+        elif isinstance(event, StepFailed):
+            self.running.pop(_name(event), None)
+            if not event.will_retry:
+                self.failed += 1
+        elif isinstance(event, StepSkipped):
+            self.skipped += 1
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+class LinePrinter:
+    """One line per finished step, for logs and pipes."""
+
+    def __init__(self, total: int, out: IO[str] | None = None) -> None:
+        self.tally = Tally(total)
+        self.out = out or sys.stdout
+
+    def __call__(self, event: Event) -> None:
+        self.tally.update(event)
+        line = describe_event(event)
+        if line is not None:
+            _write(self.out, line + "\n")
+
+    def close(self) -> None:
+        return None
+
+
+class JsonPrinter:
+    """Every event as one JSON object per line."""
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
+
+    def __call__(self, event: Event) -> None:
+        _write(self.out, json.dumps(event.to_json(), default=str) + "\n")
+
+    def close(self) -> None:
+        _write(self.out, "")
+
+
+class LivePrinter:
+    """A Rich progress display: done / running / failed / skipped, elapsed, what runs now."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.tally = Tally(total)
+        self.console = Console(stderr=True)
+        self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+        self.live.start()
+
+    def __call__(self, event: Event) -> None:
+        self.tally.update(event)
+        if isinstance(event, StepFailed | LogMessage):
+            line = describe_event(event)
+            if line is not None:
+                self.live.console.print(line, markup=False, highlight=False)
+        self.live.update(self._render())
+
+    def _render(self) -> Any:
+        from rich.text import Text
+
+        t = self.tally
+        text = Text()
+        text.append(f"{t.done + t.failed + t.skipped}/{t.total} ", style="bold")
+        text.append(f"done {t.done}", style="green")
+        text.append(f"  running {len(t.running)}", style="cyan")
+        text.append(f"  failed {t.failed}", style="red" if t.failed else "dim")
+        text.append(f"  skipped {t.skipped}", style="yellow" if t.skipped else "dim")
+        text.append(f"  {t.elapsed:6.1f}s", style="dim")
+        if t.running:
+            names = sorted(t.running, key=t.running.__getitem__)
+            shown = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+            text.append(f"\n  now: {shown}", style="cyan")
+        return text
+
+    def close(self) -> None:
+        self.live.stop()
+
+
+def _write(out: IO[str], text: str) -> None:
+    """Write and flush; when the reader has gone (``| head``), go quiet, as Unix tools do."""
+    try:
+        out.write(text)
+        out.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+
+
+def describe_event(event: Event) -> str | None:
+    """A one-line, human description of an event (None for events not worth a line)."""
+    name = _name(event)
+    if isinstance(event, StepSucceeded):
+        return f"✓ {name} ({event.duration:.2f}s)"
+    if isinstance(event, StepFailed):
+        retry = " (will retry)" if event.will_retry else ""
+        return f"✗ {name}: {event.error}{retry}"
+    if isinstance(event, StepSkipped):
+        return f"- {name} skipped: {event.reason}"
+    if isinstance(event, LogMessage) and event.level in _SHOWN_LOG_LEVELS:
+        return f"  {name} {event.level}: {event.message}"
+    if isinstance(event, RunFinished):
+        return f"run {event.run_id} {event.status.value}" + (
+            f" ({event.message})" if event.message else ""
+        )
+    return None
+
+
+def summarize(result: RunResult, elapsed: float) -> str:
+    """The closing report: counts, and for each failure its error and user-code frames."""
+    materialized = len(result.get_asset_materialization_events())
+    failures = result.get_step_failure_events()
+    skipped = len(result.get_step_skipped_events())
+    parts = [f"{materialized} materialized"]
+    if failures:
+        parts.append(f"{len(failures)} failed")
+    if skipped:
+        parts.append(f"{skipped} skipped")
+    lines = [f"Run {result.run_id} {result.status.value}: {', '.join(parts)} in {elapsed:.2f}s"]
+    for failure in failures:
+        error = failure.error
+        lines.append("")
+        lines.append(f"asset '{_name(failure)}' failed: {error}")
+        if error.traceback:
+            lines.append(error.traceback.rstrip())
+        if error.cause:
+            lines.append(f"  caused by {error.cause}")
+    return "\n".join(lines)
