@@ -13,6 +13,14 @@ from .definitions.asset import (
     RetryPolicy,
     asset,
 )
+from .definitions.checks import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    asset_check,
+)
 from .definitions.definitions import Definitions
 from .definitions.keys import AssetKey
 from .definitions.metadata import MetadataValue, TableColumn, TableRecord, TableSchema
@@ -42,6 +50,11 @@ from .storage.io_managers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AssetCheckKey",
+    "AssetCheckResult",
+    "AssetCheckSeverity",
+    "AssetCheckSpec",
+    "AssetChecksDefinition",
     "AssetDep",
     "AssetExecutionContext",
     "AssetIn",
@@ -76,6 +89,7 @@ __all__ = [
     "TableSchema",
     "__version__",
     "asset",
+    "asset_check",
     "build_asset_context",
     "materialize",
     "materialize_to_memory",

@@ -16,22 +16,29 @@ from typing import Any
 
 from .errors import MillraceError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
-from .runtime.loader import CodeLocation, load_code_location
-from .runtime.runtime import Runtime, resolve_home
+from .runtime.loader import CodeLocation, code_directory, load_code_location
+from .runtime.runtime import HOME_ENV, Runtime, resolve_home
 from .storage.event_store import EventStore
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CANCELED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return int(args.command(args) or 0)
+        code = int(args.command(args) or 0)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+        return code
     except MillraceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader left early (``millrace list --json | head``): go quiet, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,11 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--select", "-s", help="e.g. 'customer_features', '*features', 'group:raw'")
     p.add_argument(
         "--max-concurrency",
-        type=int,
+        type=_positive_int,
         default=DEFAULT_MAX_CONCURRENCY,
         help=f"steps running at once (default: {DEFAULT_MAX_CONCURRENCY}, i.e. min(32, CPUs + 4))",
     )
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="run tag")
+    p.add_argument("--json", action="store_true", help="print every event as a JSON line")
+
+    p = command("check", _check, "Run the checks of the selected assets on stored data.")
+    p.add_argument("--select", "-s", help="the assets whose checks run (default: all)")
     p.add_argument("--json", action="store_true", help="print every event as a JSON line")
 
     p = command("list", _list, "List assets, their groups and dependencies.")
@@ -93,15 +104,31 @@ def _materialize(args: argparse.Namespace) -> int:
         home=resolve_home(location.directory, args.home),
         max_concurrency=args.max_concurrency,
     )
-    return asyncio.run(_run_materialize(runtime, args.select, tags, args.json))
+    return asyncio.run(_run(runtime, runtime.plan(args.select), tags, args.json))
 
 
-async def _run_materialize(
-    runtime: Runtime, select: str | None, tags: dict[str, str], as_json: bool
+def _check(args: argparse.Namespace) -> int:
+    location = load_code_location(args.path)
+    runtime = Runtime(location.defs, home=resolve_home(location.directory, args.home))
+    plan = runtime.plan(args.select, checks_only=True)
+    return asyncio.run(_run(runtime, plan, {}, args.json, fail_on_error_checks=True))
+
+
+async def _run(
+    runtime: Runtime,
+    plan: Any,
+    tags: dict[str, str],
+    as_json: bool,
+    *,
+    fail_on_error_checks: bool = False,
 ) -> int:
+    """Run a plan (made before anything is opened, so a bad selection fails first).
+
+    ``fail_on_error_checks``: any failed ERROR check fails the command, blocking or not, so
+    ``millrace check`` can gate CI.
+    """
     from .console import JsonPrinter, LinePrinter, LivePrinter, summarize
 
-    plan = runtime.plan(select)  # a bad selection fails before anything is opened
     async with runtime:
         if as_json:
             printer: Any = JsonPrinter()
@@ -121,7 +148,12 @@ async def _run_materialize(
         print(summarize(result, time.monotonic() - started))
     if result.status.value == "CANCELED":
         return EXIT_CANCELED
-    return 0 if result.success else EXIT_FAILURE
+    failed_checks = [
+        e for e in result.get_asset_check_evaluations() if not e.passed and e.severity == "ERROR"
+    ]
+    if not result.success or (fail_on_error_checks and failed_checks):
+        return EXIT_FAILURE
+    return 0
 
 
 def _cancel_on_interrupt(handle: Any, total: int) -> None:
@@ -148,6 +180,13 @@ def _cancel_on_interrupt(handle: Any, total: int) -> None:
         pass
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _key_value(text: str, flag: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -160,7 +199,7 @@ def _key_value(text: str, flag: str) -> tuple[str, str]:
 
 def _list(args: argparse.Namespace) -> int:
     location = load_code_location(args.path)
-    latest = asyncio.run(_latest(_home_of(location, args.home)))
+    latest, checks = asyncio.run(_latest(_home_of(location, args.home)))
     graph = location.defs.graph
     rows = []
     for key in graph.keys:
@@ -180,6 +219,7 @@ def _list(args: argparse.Namespace) -> int:
                 "source": str(node.source) if node.source else None,
                 "last_materialized": record.timestamp if record else None,
                 "last_run_id": record.run_id if record else None,
+                "checks": _checks_of(graph, key, checks.get(name, [])),
             }
         )
     if args.json:
@@ -193,14 +233,37 @@ def _list(args: argparse.Namespace) -> int:
             when = _when(row["last_materialized"]) if row["last_materialized"] else "never"
             kind = "" if row["materializable"] else " (external)"
             print(f"  {row['key']}{kind}{deps}   [last: {when}]")
+            for check in row["checks"]:
+                state = {True: "passed", False: "FAILED", None: "not run"}[check["passed"]]
+                gate = ", blocking" if check["blocking"] else ""
+                print(f"    check {check['name']}{gate}: {state}")
     return 0
 
 
-async def _latest(home: Path) -> dict[str, Any]:
+def _checks_of(graph: Any, key: Any, results: list[Any]) -> list[dict[str, Any]]:
+    by_name = {r.check_name: r for r in results}
+    out = []
+    for check_key in graph.checks_by_asset.get(key, ()):
+        node, last = graph.checks[check_key], by_name.get(check_key.name)
+        out.append(
+            {
+                "name": check_key.name,
+                "blocking": node.blocking,
+                "description": node.description,
+                "passed": last.passed if last else None,
+                "severity": last.severity if last else None,
+                "last_run_id": last.run_id if last else None,
+                "last_evaluated": last.timestamp if last else None,
+            }
+        )
+    return out
+
+
+async def _latest(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not (home / "millrace.db").exists():
-        return {}
+        return {}, {}
     async with await EventStore.open(home) as store:
-        return await store.latest_materializations()
+        return await store.latest_materializations(), await store.latest_check_results()
 
 
 # -- runs and logs ---------------------------------------------------------------------------
@@ -209,9 +272,9 @@ async def _latest(home: Path) -> dict[str, Any]:
 def _home_of(location: CodeLocation | None, home: str | None, path: str = ".") -> Path:
     if location is not None:
         return resolve_home(location.directory, home)
-    target = Path(path)
-    directory = target.parent if target.is_file() else target
-    return resolve_home(directory.resolve(), home)
+    if home is not None or os.environ.get(HOME_ENV):
+        return resolve_home(None, home)
+    return resolve_home(code_directory(path), home)
 
 
 def _runs(args: argparse.Namespace) -> int:

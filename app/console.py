@@ -12,6 +12,7 @@ import time
 from typing import IO, Any
 
 from .execution.events import (
+    AssetCheckEvaluated,
     Event,
     LogMessage,
     RunFinished,
@@ -26,7 +27,8 @@ _SHOWN_LOG_LEVELS = {"INFO", "WARNING", "ERROR", "CRITICAL"}
 
 
 def _name(event: Event) -> str:
-    return event.asset_key.to_user_string() if event.asset_key else "-"
+    name = event.asset_key.to_user_string() if event.asset_key else "-"
+    return f"{name}:{event.check_name}" if event.check_name else name
 
 
 class Tally:
@@ -100,7 +102,9 @@ class LivePrinter:
 
     def __call__(self, event: Event) -> None:
         self.tally.update(event)
-        if isinstance(event, StepFailed | LogMessage):
+        if isinstance(event, StepFailed | LogMessage) or (
+            isinstance(event, AssetCheckEvaluated) and not event.passed
+        ):
             line = describe_event(event)
             if line is not None:
                 self.live.console.print(line, markup=False, highlight=False)
@@ -141,7 +145,10 @@ def describe_event(event: Event) -> str | None:
     """A one-line, human description of an event (None for events not worth a line)."""
     name = _name(event)
     if isinstance(event, StepSucceeded):
-        return f"✓ {name} ({event.duration:.2f}s)"
+        # A check's verdict has its own line (below); its step finishing says nothing more.
+        return None if event.check_name else f"✓ {name} ({event.duration:.2f}s)"
+    if isinstance(event, AssetCheckEvaluated):
+        return describe_check(event)
     if isinstance(event, StepFailed):
         retry = " (will retry)" if event.will_retry else ""
         return f"✗ {name}: {event.error}{retry}"
@@ -156,16 +163,30 @@ def describe_event(event: Event) -> str | None:
     return None
 
 
+def describe_check(event: AssetCheckEvaluated) -> str:
+    if event.passed:
+        return f"✓ check {_name(event)} passed"
+    gate = ", blocking" if event.blocking else ""
+    why = f": {event.description}" if event.description else ""
+    facts = ", ".join(f"{k}={v}" for k, v in event.metadata.items() if v.type != "table")
+    tail = f" [{facts}]" if facts else ""
+    return f"✗ check {_name(event)} failed ({event.severity}{gate}){why}{tail}"
+
+
 def summarize(result: RunResult, elapsed: float) -> str:
     """The closing report: counts, and for each failure its error and user-code frames."""
     materialized = len(result.get_asset_materialization_events())
     failures = result.get_step_failure_events()
     skipped = len(result.get_step_skipped_events())
+    evaluations = result.get_asset_check_evaluations()
+    failed_checks = [e for e in evaluations if not e.passed]
     parts = [f"{materialized} materialized"]
     if failures:
         parts.append(f"{len(failures)} failed")
     if skipped:
         parts.append(f"{skipped} skipped")
+    if evaluations:
+        parts.append(f"{len(evaluations) - len(failed_checks)}/{len(evaluations)} checks passed")
     lines = [f"Run {result.run_id} {result.status.value}: {', '.join(parts)} in {elapsed:.2f}s"]
     for failure in failures:
         error = failure.error
@@ -175,4 +196,9 @@ def summarize(result: RunResult, elapsed: float) -> str:
             lines.append(error.traceback.rstrip())
         if error.cause:
             lines.append(f"  caused by {error.cause}")
+    for check in failed_checks:
+        lines.append("")
+        lines.append(describe_check(check))
+        if check.error is not None and check.error.traceback:
+            lines.append(check.error.traceback.rstrip())
     return "\n".join(lines)

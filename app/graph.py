@@ -6,15 +6,18 @@ import difflib
 from collections.abc import Iterable, Mapping
 
 from .definitions.asset import AssetsDefinition, AssetSpec
+from .definitions.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
 from .definitions.keys import AssetKey
 from .errors import DefinitionsError
 
 AssetNode = AssetsDefinition | AssetSpec
+CheckNode = AssetChecksDefinition | AssetCheckSpec
 
 
-def describe(node: AssetNode) -> str:
+def describe(node: AssetNode | AssetChecksDefinition) -> str:
     where = f" ({node.source})" if node.source else ""
-    return f"asset '{node.key.to_user_string()}'{where}"
+    kind = "check" if isinstance(node, AssetChecksDefinition) else "asset"
+    return f"{kind} '{node.key.to_user_string()}'{where}"
 
 
 def closest_keys(wanted: str, candidates: Iterable[str], n: int = 1) -> list[str]:
@@ -24,7 +27,9 @@ def closest_keys(wanted: str, candidates: Iterable[str], n: int = 1) -> list[str
 class AssetGraph:
     """Assets and their edges, in one topological order computed once at build time."""
 
-    def __init__(self, nodes: Iterable[AssetNode]) -> None:
+    def __init__(
+        self, nodes: Iterable[AssetNode], checks: Iterable[AssetChecksDefinition] = ()
+    ) -> None:
         problems: list[str] = []
         self.nodes: dict[AssetKey, AssetNode] = {}
         for node in nodes:
@@ -45,23 +50,33 @@ class AssetGraph:
             for up in ups:
                 if up in downstream:
                     downstream[up].append(key)
-                    continue
-                wanted = up.to_user_string()
-                hint = closest_keys(wanted, names)
-                suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
-                problems.append(
-                    f"{describe(node)} depends on '{wanted}', which these Definitions do not "
-                    f"define.{suggestion} Add the asset to Definitions(assets=[...]), or declare "
-                    f"it with AssetSpec('{wanted}') if it is produced outside Millrace."
-                )
+                else:
+                    problems.append(_unknown_dependency(node, up, names))
             self.upstream[key] = ups
         self.downstream: dict[AssetKey, tuple[AssetKey, ...]] = {
             k: tuple(v) for k, v in downstream.items()
         }
+        self.checks: dict[AssetCheckKey, CheckNode] = {}
+        self.checks_by_asset: dict[AssetKey, list[AssetCheckKey]] = {}
+        specs = [s for n in self.nodes.values() for s in getattr(n, "check_specs", ())]
+        for check in [*specs, *checks]:
+            where = describe(check) if isinstance(check, AssetChecksDefinition) else repr(check)
+            if check.key in self.checks:
+                problems.append(f"{where}: a check of that name is already defined for the asset")
+                continue
+            missing = [u for u in _check_upstream(check) if u not in self.nodes]
+            for up in missing:
+                problems.append(_unknown_dependency(check, up, names))
+            if not missing:
+                self.checks[check.key] = check
+                self.checks_by_asset.setdefault(check.asset_key, []).append(check.key)
         if problems:
             raise DefinitionsError("Invalid definitions:\n  - " + "\n  - ".join(problems))
         self.toposort: tuple[AssetKey, ...] = self._toposort()
         self.position: dict[AssetKey, int] = {k: i for i, k in enumerate(self.toposort)}
+
+    def checks_of(self, keys: Iterable[AssetKey]) -> list[AssetCheckKey]:
+        return [c for k in keys for c in self.checks_by_asset.get(k, ())]
 
     def _toposort(self) -> tuple[AssetKey, ...]:
         pending = {k: len(set(ups)) for k, ups in self.upstream.items()}
@@ -128,6 +143,24 @@ class AssetGraph:
 
     def toposorted(self, keys: Iterable[AssetKey]) -> list[AssetKey]:
         return sorted(keys, key=self.position.__getitem__)
+
+
+def _check_upstream(check: CheckNode) -> tuple[AssetKey, ...]:
+    if isinstance(check, AssetChecksDefinition):
+        return check.upstream_keys
+    return (check.asset_key, *check.additional_deps)
+
+
+def _unknown_dependency(node: AssetNode | CheckNode, wanted_key: AssetKey, names: list[str]) -> str:
+    wanted = wanted_key.to_user_string()
+    hint = closest_keys(wanted, names)
+    suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
+    who = repr(node) if isinstance(node, AssetCheckSpec) else describe(node)
+    return (
+        f"{who} depends on '{wanted}', which these Definitions do not define.{suggestion} "
+        f"Add the asset to Definitions(assets=[...]), or declare it with AssetSpec('{wanted}') "
+        "if it is produced outside Millrace."
+    )
 
 
 def _closure(

@@ -67,7 +67,7 @@ def wal_commits(db_path: Path) -> int:
 
 def test_schema_version_and_wal_mode_on_the_real_file(db: Db) -> None:
     materialize([source_rows, doubled])
-    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 1
+    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 2
     assert db.value("PRAGMA journal_mode") == "wal"
     tables = {r[0] for r in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"runs", "events", "latest_materializations"} <= tables
@@ -172,7 +172,7 @@ async def test_failed_run_message_and_typed_events_round_trip(home: Path, db: Db
         raise KeyError("missing column")
 
     result = materialize([broken], raise_on_error=False)
-    assert db.rows("SELECT status, message FROM runs") == [("FAILURE", "failed: broken")]
+    assert db.rows("SELECT status, message FROM runs") == [("FAILURE", "broken failed")]
 
     async with await EventStore.open(home) as store:
         record = await store.run(result.run_id[:8])  # a unique prefix finds the run

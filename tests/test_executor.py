@@ -270,7 +270,7 @@ def test_failure_skips_only_downstream_and_keeps_old_values(home: Path, db: Db) 
     # c's earlier value is untouched on disk and still the latest materialization
     assert c_file.read_bytes() == good_bytes
     assert db.rows("SELECT status, message FROM runs WHERE run_id = ?", (second.run_id,)) == [
-        ("FAILURE", "failed: b")
+        ("FAILURE", "b failed")
     ]
     assert db.rows("SELECT run_id FROM latest_materializations WHERE asset_key = 'c'") == [
         (first.run_id,)

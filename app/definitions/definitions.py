@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import DefinitionsError
 from ..graph import AssetGraph, describe
 from .asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
+from .checks import AssetChecksDefinition
 from .keys import AssetKey, coerce_key
 
 
@@ -39,8 +40,13 @@ class Definitions:
         self.executor = executor
         self.loggers = dict(loggers or {})
         self.asset_checks = list(asset_checks or ())
+        for item in self.asset_checks:
+            if not isinstance(item, AssetChecksDefinition):
+                raise DefinitionsError(
+                    f"Definitions(asset_checks=...) got {item!r}; expected @asset_check functions"
+                )
         self.metadata = dict(metadata or {})
-        self.graph = AssetGraph(self.assets)
+        self.graph = AssetGraph(self.assets, self.asset_checks)
         _check_resources(self.graph, self.resources)
 
     def get_asset_graph(self) -> AssetGraph:
@@ -76,10 +82,11 @@ class Definitions:
 
 def _check_resources(graph: AssetGraph, resources: Mapping[str, Any]) -> None:
     problems: list[str] = []
-    for node in graph.nodes.values():
+    for node in [*graph.nodes.values(), *graph.checks.values()]:
         needed = set(getattr(node, "required_resource_keys", ()))
-        if node.io_manager_key != DEFAULT_IO_MANAGER_KEY:
-            needed.add(node.io_manager_key)
+        io_manager_key = getattr(node, "io_manager_key", DEFAULT_IO_MANAGER_KEY)
+        if io_manager_key != DEFAULT_IO_MANAGER_KEY:
+            needed.add(io_manager_key)
         for missing in sorted(needed - resources.keys()):
             have = ", ".join(sorted(resources)) or "none"
             problems.append(

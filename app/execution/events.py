@@ -45,6 +45,7 @@ class Event:
     run_id: str
     asset_key: AssetKey | None = None
     partition_key: str | None = None
+    check_name: str | None = None  # set on the steps and results of asset checks
     timestamp: float = field(default_factory=time.time)
 
     def payload(self) -> dict[str, Any]:
@@ -57,6 +58,7 @@ class Event:
             "run_id": self.run_id,
             "asset_key": self.asset_key.to_user_string() if self.asset_key else None,
             "partition_key": self.partition_key,
+            "check_name": self.check_name,
             "timestamp": self.timestamp,
             **self.payload(),
         }
@@ -112,6 +114,21 @@ class AssetMaterialized(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AssetCheckEvaluated(Event):
+    kind: ClassVar[str] = "ASSET_CHECK_EVALUATED"
+    passed: bool = True
+    severity: str = "ERROR"
+    blocking: bool = False
+    description: str | None = None
+    metadata: dict[str, MetadataValue] = field(default_factory=dict)
+    error: ErrorInfo | None = None  # the check raised instead of returning a result
+
+    @property
+    def check_key(self) -> str:
+        return f"{self.asset_key.to_user_string() if self.asset_key else '?'}:{self.check_name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LogMessage(Event):
     kind: ClassVar[str] = "LOG"
     level: str = "INFO"
@@ -128,11 +145,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StepFailed,
         StepSkipped,
         AssetMaterialized,
+        AssetCheckEvaluated,
         LogMessage,
     )
 }
 
-_BASE_FIELDS = {"run_id", "asset_key", "partition_key", "timestamp"}
+_BASE_FIELDS = {"run_id", "asset_key", "partition_key", "check_name", "timestamp"}
 _FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
 
 
@@ -161,6 +179,7 @@ def event_from_record(
     run_id: str,
     asset_key: str | None,
     partition_key: str | None,
+    check_name: str | None,
     timestamp: float,
     payload: dict[str, Any],
 ) -> Event:
@@ -172,12 +191,17 @@ def event_from_record(
         payload["error"] = ErrorInfo(**payload["error"])
     elif cls is AssetMaterialized:
         payload["metadata"] = metadata_from_json(payload["metadata"])
+    elif cls is AssetCheckEvaluated:
+        payload["metadata"] = metadata_from_json(payload["metadata"])
+        if payload.get("error"):
+            payload["error"] = ErrorInfo(**payload["error"])
     elif cls is RunStarted:
         payload["selection"] = tuple(payload["selection"])
     return cls(
         run_id=run_id,
         asset_key=AssetKey.from_user_string(asset_key) if asset_key else None,
         partition_key=partition_key,
+        check_name=check_name,
         timestamp=timestamp,
         **payload,
     )

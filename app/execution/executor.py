@@ -17,6 +17,7 @@ from typing import Any
 
 from ..definitions.keys import AssetKey
 from .events import (
+    AssetCheckEvaluated,
     AssetMaterialized,
     ErrorInfo,
     Event,
@@ -26,7 +27,7 @@ from .events import (
     StepSucceeded,
 )
 from .failure import error_info
-from .launcher import RunServices, StepLauncher, StepOutcome, StepRequest
+from .launcher import CheckOutcome, RunServices, StepLauncher, StepOutcome, StepRequest
 from .plan import ExecutionPlan
 
 # The standard library's own default for thread pools: room for I/O-bound assets without
@@ -48,11 +49,16 @@ class ExecutionSummary:
     errors: dict[int, ErrorInfo] = field(default_factory=dict)
     exceptions: dict[int, BaseException] = field(default_factory=dict)
     values: dict[int, Any] = field(default_factory=dict)
+    blocking_failures: list[str] = field(default_factory=list)  # failed blocking checks
     canceled: bool = False
 
     @property
     def success(self) -> bool:
-        return not self.canceled and all(s is StepStatus.SUCCESS for s in self.statuses)
+        return (
+            not self.canceled
+            and not self.blocking_failures
+            and all(s is StepStatus.SUCCESS for s in self.statuses)
+        )
 
 
 def logical_data_version(code_version: str, upstream: list[str | None]) -> str:
@@ -118,7 +124,7 @@ class Executor:
         self._canceled = True
         self._summary.canceled = True
         for i, future in list(self._running.items()):
-            if self.plan.steps[i].asset.is_async or i in self._timers:
+            if self.plan.steps[i].node.is_async or i in self._timers:
                 future.cancel()
         self._pump()
 
@@ -130,6 +136,16 @@ class Executor:
             self._launch(ready.popleft(), attempt=1)
         if not running and (self._canceled or not ready):
             self._finish()
+
+    def _step_fields(self, i: int) -> dict[str, Any]:
+        """The fields every event about step ``i`` carries."""
+        step = self.plan.steps[i]
+        return {
+            "run_id": self._services.run_id,
+            "asset_key": step.key,
+            "partition_key": self._services.partition_key,
+            "check_name": step.check.name if step.check else None,
+        }
 
     def _launch(self, i: int, attempt: int) -> None:
         step = self.plan.steps[i]
@@ -144,14 +160,7 @@ class Executor:
         else:
             request.attempt = attempt
         self._status[i] = StepStatus.RUNNING
-        self._publish(
-            StepStarted(
-                run_id=self._services.run_id,
-                asset_key=step.key,
-                partition_key=self._services.partition_key,
-                attempt=attempt,
-            )
-        )
+        self._publish(StepStarted(**self._step_fields(i), attempt=attempt))
         future = self._launcher.launch(self._services, request)
         self._running[i] = future
         future.add_done_callback(lambda f, i=i: self._on_done(i, f))
@@ -174,35 +183,38 @@ class Executor:
 
     def _succeed(self, i: int, outcome: StepOutcome) -> None:
         step = self.plan.steps[i]
-        run_id, partition = self._services.run_id, self._services.partition_key
+        fields = self._step_fields(i)
         del self._requests[i]
-        code_version = step.asset.code_version or run_id
-        version = outcome.data_version or logical_data_version(
-            code_version, [self._versions.get(u) for u in step.asset.upstream_keys]
-        )
-        self._versions[step.key] = version
-        self._publish(
-            AssetMaterialized(
-                run_id=run_id,
-                asset_key=step.key,
-                partition_key=partition,
-                metadata=outcome.metadata,
-                code_version=step.asset.code_version,
-                data_version=version,
+        if step.check is None:
+            asset = step.asset
+            code_version = asset.code_version or fields["run_id"]
+            version = outcome.data_version or logical_data_version(
+                code_version, [self._versions.get(u) for u in asset.upstream_keys]
             )
-        )
-        self._publish(
-            StepSucceeded(
-                run_id=run_id,
-                asset_key=step.key,
-                partition_key=partition,
-                duration=outcome.duration,
+            self._versions[step.key] = version
+            self._publish(
+                AssetMaterialized(
+                    **fields,
+                    metadata=outcome.metadata,
+                    code_version=asset.code_version,
+                    data_version=version,
+                )
             )
-        )
+        self._publish(StepSucceeded(**fields, duration=outcome.duration))
+        blocked_by = None
+        for check in outcome.checks:
+            self._publish(_evaluation(fields, check))
+            if check.blocks:
+                blocked_by = blocked_by or check.name
+                self._summary.blocking_failures.append(f"{step.key.to_user_string()}:{check.name}")
         self._status[i] = StepStatus.SUCCESS
         self._remaining -= 1
-        if self._capture or self._consumers_left[i] > 0:
+        if outcome.stored and (self._capture or self._consumers_left[i] > 0):
             self._values[i] = outcome.value
+        if blocked_by is not None:
+            reason = f"blocked by check {blocked_by} on {step.key.to_user_string()}"
+            self._skip_downstream(i, reason)
+            return
         pending = self._pending
         for child in step.downstream:
             pending[child] -= 1
@@ -212,18 +224,10 @@ class Executor:
     def _fail(self, i: int, exc: BaseException, *, retry: bool) -> None:
         step = self.plan.steps[i]
         request = self._requests[i]
-        policy = step.asset.retry_policy
+        policy = step.node.retry_policy
         will_retry = retry and policy is not None and request.attempt <= policy.max_retries
         info = error_info(exc)
-        self._publish(
-            StepFailed(
-                run_id=self._services.run_id,
-                asset_key=step.key,
-                partition_key=self._services.partition_key,
-                error=info,
-                will_retry=will_retry,
-            )
-        )
+        self._publish(StepFailed(**self._step_fields(i), error=info, will_retry=will_retry))
         if will_retry:
             assert policy is not None
             loop = asyncio.get_running_loop()
@@ -267,14 +271,7 @@ class Executor:
         for spec in step.inputs:
             if spec.source >= 0:
                 self._release(spec.source)
-        self._publish(
-            StepSkipped(
-                run_id=self._services.run_id,
-                asset_key=step.key,
-                partition_key=self._services.partition_key,
-                reason=reason,
-            )
-        )
+        self._publish(StepSkipped(**self._step_fields(i), reason=reason))
 
     def _release(self, source: int) -> None:
         """One consumer took (or will never take) this value; drop it when none is left."""
@@ -285,8 +282,23 @@ class Executor:
     def _finish(self) -> None:
         if self._finished is None or self._finished.done():
             return
-        if self._canceled:
-            for i, status in enumerate(self._status):
-                if status is StepStatus.PENDING:
-                    self._skip(i, "run canceled")
+        # Steps still pending can never start: the run was canceled, or (a plan bug) they
+        # wait on each other; either way they are reported, never left hanging.
+        reason = "run canceled" if self._canceled else "its upstream steps never finished"
+        for i, status in enumerate(self._status):
+            if status is StepStatus.PENDING:
+                self._skip(i, reason)
         self._finished.set_result(None)
+
+
+def _evaluation(fields: dict[str, Any], check: CheckOutcome) -> AssetCheckEvaluated:
+    result = check.result
+    return AssetCheckEvaluated(
+        **{**fields, "check_name": check.name},
+        passed=result.passed,
+        severity=result.severity.value,
+        blocking=check.blocking,
+        description=result.description,
+        metadata=result.metadata,
+        error=check.error,
+    )

@@ -16,7 +16,7 @@ _HIDDEN = (_PACKAGE_DIR + os.sep, _STDLIB_DIR + os.sep)
 def user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
     """The frames of ``exc``'s traceback that belong to user code, not Millrace or asyncio."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return [f for f in frames if not f.filename.startswith(_HIDDEN)]
+    return [f for f in frames if not f.filename.startswith(_HIDDEN) and f.filename[0] != "<"]
 
 
 def error_info(exc: BaseException) -> ErrorInfo:

@@ -1,6 +1,6 @@
 """Step launchers run one step and hand back its outcome; the scheduler never runs user code.
 
-The in-process launcher runs ``async def`` assets on the event loop and plain ``def`` assets
+The in-process launcher runs ``async def`` functions on the event loop and plain ``def`` ones
 in a persistent thread pool (input loading, compute and storage in one hop). A Dask launcher
 plugs in behind the same two methods.
 """
@@ -8,6 +8,7 @@ plugs in behind the same two methods.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -16,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..definitions.asset import AssetsDefinition, returns_none
+from ..definitions.checks import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, truth
 from ..definitions.metadata import MetadataValue, normalize_metadata
 from ..definitions.outputs import MaterializeResult, Output
 from ..errors import MillraceError, MissingInputError
 from ..storage.io_managers import InputContext, IOManager, OutputContext, frame_kind
 from .context import AssetExecutionContext
-from .events import Event, LogMessage
+from .events import ErrorInfo, Event, LogMessage
+from .failure import error_info
 from .plan import FROM_STORAGE, Step
 
 
@@ -43,12 +46,30 @@ class StepRequest:
 
 
 @dataclass(slots=True)
+class CheckOutcome:
+    name: str
+    result: AssetCheckResult
+    blocking: bool
+    error: ErrorInfo | None = None  # the check raised; ``result`` then says it failed
+
+    @property
+    def blocks(self) -> bool:
+        """A failed ERROR check that gates its asset's downstream."""
+        return (
+            self.blocking
+            and not self.result.passed
+            and (self.result.severity is AssetCheckSeverity.ERROR)
+        )
+
+
+@dataclass(slots=True)
 class StepOutcome:
-    value: Any
-    stored: bool  # False for MaterializeResult and ``-> None`` assets: nothing to hand over
+    value: Any = None
+    stored: bool = False  # False for checks, MaterializeResult and ``-> None``: nothing to pass
     metadata: dict[str, MetadataValue] = field(default_factory=dict)
     data_version: str | None = None
     duration: float = 0.0
+    checks: list[CheckOutcome] = field(default_factory=list)
 
 
 class StepLauncher(ABC):
@@ -70,7 +91,7 @@ class InProcessLauncher(StepLauncher):
 
     def launch(self, services: RunServices, request: StepRequest) -> asyncio.Future[StepOutcome]:
         loop = asyncio.get_running_loop()
-        if request.step.asset.is_async:
+        if request.step.node.is_async:
             return loop.create_task(self._run_async(services, request))
         return loop.run_in_executor(self._pool, _run_sync, services, request)
 
@@ -82,7 +103,18 @@ class InProcessLauncher(StepLauncher):
         if any(i.source == FROM_STORAGE for i in step.inputs):
             kwargs = await loop.run_in_executor(self._pool, _load_inputs, services, request)
         context = _context(services, request)
-        result = await step.asset.fn(**_with_context(step.asset, kwargs, context))
+        call = _with_context(step.node, kwargs, context)
+        if step.check is not None:
+            try:
+                result = await step.node.fn(**call)
+            except Exception as exc:
+                return _check_outcome(step, None, exc, started)
+            return _check_outcome(step, result, None, started)
+        produced = step.node.fn(**call)
+        if inspect.isasyncgen(produced):
+            result: Any = Yielded([item async for item in produced])
+        else:
+            result = await produced
         return await loop.run_in_executor(
             self._pool, _store, services, step, context, result, started
         )
@@ -96,7 +128,16 @@ def _run_sync(services: RunServices, request: StepRequest) -> StepOutcome:
     step = request.step
     kwargs = _load_inputs(services, request)
     context = _context(services, request)
-    result = step.asset.fn(**_with_context(step.asset, kwargs, context))
+    call = _with_context(step.node, kwargs, context)
+    if step.check is not None:
+        try:
+            result = step.node.fn(**call)
+        except Exception as exc:
+            return _check_outcome(step, None, exc, started)
+        return _check_outcome(step, result, None, started)
+    result = step.node.fn(**call)
+    if inspect.isgenerator(result):
+        result = Yielded(result)
     return _store(services, step, context, result, started)
 
 
@@ -108,11 +149,17 @@ def _context(services: RunServices, request: StepRequest) -> AssetExecutionConte
         step.key,
         services.partition_key,
     )
+    check_name = step.check.name if step.check else None
 
     def sink(level: str, message: str) -> None:
         emit(
             LogMessage(
-                run_id=run_id, asset_key=key, partition_key=partition, level=level, message=message
+                run_id=run_id,
+                asset_key=key,
+                partition_key=partition,
+                check_name=check_name,
+                level=level,
+                message=message,
             )
         )
 
@@ -123,16 +170,18 @@ def _context(services: RunServices, request: StepRequest) -> AssetExecutionConte
         partition_key=partition,
         log_sink=sink,
         retry_number=request.attempt - 1,
-        assets_def=step.asset,
+        assets_def=step.node,
     )
 
 
 def _with_context(
-    asset: AssetsDefinition, kwargs: dict[str, Any], context: AssetExecutionContext
+    node: AssetsDefinition | AssetChecksDefinition,
+    kwargs: dict[str, Any],
+    context: AssetExecutionContext,
 ) -> dict[str, Any]:
-    if asset.context_param is None:
+    if node.context_param is None:
         return kwargs
-    return {asset.context_param: context, **kwargs}
+    return {node.context_param: context, **kwargs}
 
 
 def _io_manager(services: RunServices, key: str) -> IOManager:
@@ -150,7 +199,6 @@ def _load_inputs(services: RunServices, request: StepRequest) -> dict[str, Any]:
     for spec in step.inputs:
         if spec.source != FROM_STORAGE:
             continue
-        manager = _io_manager(services, step.asset.io_manager_key)
         context = InputContext(
             spec.key,
             annotation=spec.annotation,
@@ -158,14 +206,42 @@ def _load_inputs(services: RunServices, request: StepRequest) -> dict[str, Any]:
             metadata=spec.metadata,
         )
         try:
-            kwargs[spec.param] = manager.load_input(context)
+            kwargs[spec.param] = _io_manager(services, spec.io_manager_key).load_input(context)
         except FileNotFoundError:
             up = spec.key.to_user_string()
             raise MissingInputError(
-                f"asset '{step.name}' needs '{up}', which has never been materialized. "
-                f"Materialize it first, or select it too (e.g. --select +{step.name})."
+                f"{'check' if step.check else 'asset'} '{step.name}' needs '{up}', which has "
+                "never been materialized. "
+                f"Materialize it first, or select it too (e.g. --select +{step.key.path[-1]})."
             ) from None
     return kwargs
+
+
+def _check_outcome(
+    step: Step, result: Any, exc: BaseException | None, started: float
+) -> StepOutcome:
+    """A check's verdict; a check that raised or returned nonsense is a failed check."""
+    node = step.node
+    assert isinstance(node, AssetChecksDefinition)
+    error = None
+    if exc is None:
+        try:
+            result = _as_check_result(result, node.name)
+        except Exception as bad:
+            exc = bad
+    if exc is not None:
+        error = error_info(exc)
+        result = AssetCheckResult(passed=False, description=f"the check raised {error}")
+    outcome = CheckOutcome(node.name, result, node.blocking, error)
+    return StepOutcome(checks=[outcome], duration=time.perf_counter() - started)
+
+
+def _as_check_result(result: Any, name: str) -> AssetCheckResult:
+    if isinstance(result, AssetCheckResult):
+        return result
+    if isinstance(result, bool) or type(result).__module__ == "numpy":
+        return AssetCheckResult(passed=truth(result, where=f"check {name}"))
+    raise TypeError(f"check '{name}' returned {type(result).__name__}; return AssetCheckResult")
 
 
 def _store(
@@ -175,25 +251,14 @@ def _store(
     result: Any,
     started: float,
 ) -> StepOutcome:
-    """Unpack what the asset returned, hand it to the IO manager, gather its metadata."""
+    """Unpack what the asset returned, hand its value to the IO manager, gather metadata."""
     asset = step.asset
-    metadata = dict(context.output_metadata)
-    data_version = None
-    if isinstance(result, MaterializeResult):
-        metadata.update(normalize_metadata(result.metadata, where=step.name))
-        data_version = result.data_version
-        outcome = StepOutcome(None, stored=False)
-    else:
-        value = result
-        if isinstance(result, Output):
-            value = result.value
-            metadata.update(normalize_metadata(result.metadata, where=step.name))
-            data_version = result.data_version
+    outcome = StepOutcome(metadata=dict(context.output_metadata))
+    has_value, value, check_results = _unpack(step, result, outcome)
+    if has_value:
         if frame_kind(value) == "lazy":
             value = value.collect()
-        if value is None and returns_none(asset.output_annotation):
-            outcome = StepOutcome(None, stored=False)
-        else:
+        if value is not None or not returns_none(asset.output_annotation):
             out = OutputContext(
                 step.key,
                 run_id=services.run_id,
@@ -208,9 +273,61 @@ def _store(
                     f"({type(value).__name__}) with IO manager '{asset.io_manager_key}'"
                 )
                 raise
-            metadata.update(out.output_metadata)
-            outcome = StepOutcome(value, stored=True)
-    outcome.metadata = metadata
-    outcome.data_version = str(data_version) if data_version is not None else None
+            outcome.metadata.update(out.output_metadata)
+            outcome.value, outcome.stored = value, True
+    outcome.checks = _match_checks(asset, check_results)
     outcome.duration = time.perf_counter() - started
     return outcome
+
+
+def _unpack(
+    step: Step, result: Any, outcome: StepOutcome
+) -> tuple[bool, Any, list[AssetCheckResult]]:
+    """(has a value, the value, check results) from a return value or a generator's items."""
+    items = result if isinstance(result, Yielded) else [result]
+    has_value, value, checks = False, None, []
+    for item in items:
+        if isinstance(item, AssetCheckResult):
+            checks.append(item)
+        elif isinstance(item, MaterializeResult):
+            outcome.metadata.update(normalize_metadata(item.metadata, where=step.name))
+            outcome.data_version = _version(item.data_version)
+            checks.extend(item.check_results)
+        elif isinstance(item, Output):
+            has_value, value = True, item.value
+            outcome.metadata.update(normalize_metadata(item.metadata, where=step.name))
+            outcome.data_version = _version(item.data_version)
+        else:
+            has_value, value = True, item
+    return has_value, value, checks
+
+
+class Yielded(list[Any]):
+    """What a generator asset yielded, told apart from an asset that returns a list."""
+
+
+def _version(data_version: Any) -> str | None:
+    return str(data_version) if data_version is not None else None
+
+
+def _match_checks(asset: AssetsDefinition, results: list[AssetCheckResult]) -> list[CheckOutcome]:
+    """Pair results an asset reported with its check_specs; a declared, unreported check fails."""
+    specs = {spec.name: spec for spec in asset.check_specs}
+    outcomes: dict[str, CheckOutcome] = {}
+    for result in results:
+        name = result.check_name or (next(iter(specs)) if len(specs) == 1 else None)
+        if name not in specs:
+            declared = ", ".join(specs) or "none"
+            raise MillraceError(
+                f"asset '{asset.key.to_user_string()}' reported a result for check "
+                f"{result.check_name!r}, which its check_specs do not declare "
+                f"(declared: {declared})"
+            )
+        outcomes[name] = CheckOutcome(name, result, specs[name].blocking)
+    for name, spec in specs.items():
+        if name not in outcomes:
+            missing = AssetCheckResult(
+                passed=False, description="the asset did not report a result for this check"
+            )
+            outcomes[name] = CheckOutcome(name, missing, spec.blocking)
+    return list(outcomes.values())

@@ -7,7 +7,15 @@ from typing import Any
 
 from ..definitions.keys import AssetKey, coerce_key
 from ..errors import MillraceError
-from .events import AssetMaterialized, ErrorInfo, Event, RunStatus, StepFailed, StepSkipped
+from .events import (
+    AssetCheckEvaluated,
+    AssetMaterialized,
+    ErrorInfo,
+    Event,
+    RunStatus,
+    StepFailed,
+    StepSkipped,
+)
 
 
 class RunResult:
@@ -57,6 +65,9 @@ class RunResult:
             for e in self.get_asset_materialization_events()
             if e.asset_key is not None and e.asset_key.path[-1] == node_name
         ]
+
+    def get_asset_check_evaluations(self) -> list[AssetCheckEvaluated]:
+        return [e for e in self.all_events if isinstance(e, AssetCheckEvaluated)]
 
     def get_step_failure_events(self) -> list[StepFailed]:
         return [e for e in self.all_events if isinstance(e, StepFailed) and not e.will_retry]

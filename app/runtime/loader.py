@@ -40,7 +40,7 @@ def load_code_location(target: str | Path) -> CodeLocation:
             modules = [_import_file(p) for p in sorted(directory.glob("*.py"))]
             if not modules:
                 raise CodeLoadError(f"{target}: no Python files in this directory")
-    elif not path.exists() and _looks_like_module(str(target)):
+    elif not path.exists() and path.suffix != ".py" and _looks_like_module(str(target)):
         if "" not in sys.path and str(Path.cwd()) not in sys.path:
             sys.path.insert(0, str(Path.cwd()))
         module = _guard(str(target), lambda: importlib.import_module(str(target)))
@@ -49,6 +49,27 @@ def load_code_location(target: str | Path) -> CodeLocation:
     else:
         raise CodeLoadError(f"{target}: no such file, directory or module")
     return CodeLocation(_find_definitions(modules, str(target)), directory, str(target))
+
+
+def code_directory(target: str | Path) -> Path:
+    """The directory ``load_code_location(target)`` would report, without running user code
+    (for a dotted module name, its parent packages are imported to find it)."""
+    path = Path(target)
+    if path.is_file():
+        return path.resolve().parent
+    if path.exists() or not _looks_like_module(str(target)):
+        return path.resolve()
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        spec = importlib.util.find_spec(str(target))
+    except (ImportError, ValueError):
+        spec = None
+    except Exception as exc:  # a parent package failed to import
+        raise CodeLoadError(f"Cannot locate {target}: {type(exc).__name__}: {exc}") from exc
+    if spec is None or not spec.origin:
+        raise CodeLoadError(f"{target}: no such file, directory or module")
+    return Path(spec.origin).resolve().parent
 
 
 def _looks_like_module(name: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from ..definitions.asset import DEFAULT_IO_MANAGER_KEY
 from ..definitions.definitions import Definitions
 from ..definitions.keys import AssetKey
+from ..errors import SelectionError
 from ..execution.events import Event, EventBus, RunFinished, RunStarted, RunStatus
 from ..execution.executor import DEFAULT_MAX_CONCURRENCY, Executor
 from ..execution.launcher import InProcessLauncher, RunServices, StepLauncher
@@ -120,9 +121,23 @@ class Runtime:
     def subscribe(self, subscriber: Callable[[Event], None]) -> Callable[[], None]:
         return self.bus.subscribe(subscriber)
 
-    def plan(self, selection: Selection = None, partition_key: str | None = None) -> ExecutionPlan:
+    def plan(
+        self,
+        selection: Selection = None,
+        partition_key: str | None = None,
+        *,
+        checks_only: bool = False,
+    ) -> ExecutionPlan:
+        """Steps for the selected assets and their checks; ``checks_only`` evaluates the
+        checks of the selected assets against stored data, materializing nothing."""
         graph = self.defs.graph
-        return build_plan(graph, resolve_selection(selection, graph), partition_key)
+        keys = resolve_selection(selection, graph)
+        if not checks_only:
+            return build_plan(graph, keys, partition_key)
+        checks = graph.checks_of(graph.toposorted(keys))
+        if not checks:
+            raise SelectionError("the selected assets have no checks")
+        return build_plan(graph, (), partition_key, checks=checks)
 
     def submit(
         self,
@@ -175,7 +190,7 @@ class Runtime:
                 RunStarted(
                     run_id=run_id,
                     partition_key=plan.partition_key,
-                    selection=tuple(k.to_user_string() for k in plan.keys),
+                    selection=tuple(step.name for step in plan.steps),
                     config=run_config,
                     tags=tags,
                 )
@@ -201,8 +216,9 @@ class Runtime:
                 status = RunStatus.CANCELED
             else:
                 status = RunStatus.SUCCESS if summary.success else RunStatus.FAILURE
-            failed = [plan.steps[i].name for i in summary.errors]
-            message = f"failed: {', '.join(failed)}" if failed else ""
+            problems = [f"{plan.steps[i].name} failed" for i in summary.errors]
+            problems += [f"check {c} blocked its downstream" for c in summary.blocking_failures]
+            message = "; ".join(problems)
             publish(RunFinished(run_id=run_id, status=status, message=message))
             if self.store is not None:
                 await self.store.flush()
@@ -223,7 +239,11 @@ class Runtime:
             return {}
         in_plan = set(plan.keys)
         outside = {
-            up for step in plan.steps for up in step.asset.upstream_keys if up not in in_plan
+            up
+            for step in plan.steps
+            if step.check is None
+            for up in step.asset.upstream_keys
+            if up not in in_plan
         }
         if not outside:
             return {}

@@ -20,6 +20,7 @@ import aiosqlite
 
 from ..definitions.metadata import MetadataValue, metadata_from_json, metadata_to_json
 from ..execution.events import (
+    AssetCheckEvaluated,
     AssetMaterialized,
     Event,
     RunFinished,
@@ -65,6 +66,23 @@ MIGRATIONS: tuple[str, ...] = (
         data_version  TEXT,
         metadata      TEXT NOT NULL,
         PRIMARY KEY (asset_key, partition_key)
+    );
+    """,
+    """
+    ALTER TABLE events ADD COLUMN check_name TEXT;
+    CREATE TABLE latest_check_results (
+        asset_key     TEXT NOT NULL,
+        check_name    TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        run_id        TEXT NOT NULL,
+        timestamp     REAL NOT NULL,
+        passed        INTEGER NOT NULL,
+        severity      TEXT NOT NULL,
+        blocking      INTEGER NOT NULL,
+        description   TEXT,
+        metadata      TEXT NOT NULL,
+        error         TEXT,
+        PRIMARY KEY (asset_key, check_name, partition_key)
     );
     """,
 )
@@ -243,10 +261,18 @@ class EventStore:
                     )
             rows = [_event_row(e) for e in batch]
             await db.executemany(
-                "INSERT INTO events (run_id, asset_key, partition_key, type, timestamp, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (run_id, asset_key, partition_key, check_name, type,"
+                " timestamp, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            evaluations = [e for e in batch if isinstance(e, AssetCheckEvaluated)]
+            if evaluations:
+                await db.executemany(
+                    "INSERT OR REPLACE INTO latest_check_results (asset_key, check_name,"
+                    " partition_key, run_id, timestamp, passed, severity, blocking, description,"
+                    " metadata, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [_check_row(e) for e in evaluations],
+                )
             materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
             if materialized:
                 await db.executemany(
@@ -308,7 +334,10 @@ class EventStore:
         return _run_record(rows[0])
 
     async def events(self, run_id: str, kinds: Iterable[str] | None = None) -> list[Event]:
-        sql = "SELECT type, run_id, asset_key, partition_key, timestamp, payload FROM events"
+        sql = (
+            "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload"
+            " FROM events"
+        )
         sql += " WHERE run_id = ?"
         args: list[Any] = [run_id]
         if kinds is not None:
@@ -317,7 +346,9 @@ class EventStore:
             args.extend(kinds)
         async with self._db.execute(sql + " ORDER BY id", args) as cur:
             rows = await cur.fetchall()
-        return [event_from_record(t, r, a, p, ts, json.loads(pl)) for t, r, a, p, ts, pl in rows]
+        return [
+            event_from_record(t, r, a, p, c, ts, json.loads(pl)) for t, r, a, p, c, ts, pl in rows
+        ]
 
     async def latest_materializations(self) -> dict[str, MaterializationRecord]:
         """The newest materialization of every unpartitioned asset, by user key string."""
@@ -338,6 +369,46 @@ class EventStore:
             )
             for row in rows
         }
+
+    async def latest_check_results(self) -> dict[str, list[CheckResultRecord]]:
+        """The newest result of every check of unpartitioned assets, by asset key string."""
+        async with self._db.execute(
+            "SELECT asset_key, check_name, run_id, timestamp, passed, severity, blocking,"
+            " description, metadata, error FROM latest_check_results WHERE partition_key = ''"
+            " ORDER BY asset_key, check_name"
+        ) as cur:
+            rows = await cur.fetchall()
+        out: dict[str, list[CheckResultRecord]] = {}
+        for row in rows:
+            out.setdefault(row[0], []).append(
+                CheckResultRecord(
+                    asset_key=row[0],
+                    check_name=row[1],
+                    run_id=row[2],
+                    timestamp=row[3],
+                    passed=bool(row[4]),
+                    severity=row[5],
+                    blocking=bool(row[6]),
+                    description=row[7],
+                    metadata=metadata_from_json(json.loads(row[8])),
+                    error=json.loads(row[9]) if row[9] else None,
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResultRecord:
+    asset_key: str
+    check_name: str
+    run_id: str
+    timestamp: float
+    passed: bool
+    severity: str
+    blocking: bool
+    description: str | None
+    metadata: dict[str, MetadataValue]
+    error: dict[str, Any] | None
 
 
 _RUN_COLUMNS = "run_id, status, selection, config, tags, start_time, end_time, message"
@@ -361,9 +432,27 @@ def _event_row(event: Event) -> tuple[Any, ...]:
         event.run_id,
         event.asset_key.to_user_string() if event.asset_key else None,
         event.partition_key,
+        event.check_name,
         event.kind,
         event.timestamp,
         json.dumps(event.payload(), default=str),
+    )
+
+
+def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:
+    payload = e.payload()
+    return (
+        e.asset_key.to_user_string() if e.asset_key else "",
+        e.check_name,
+        e.partition_key or "",
+        e.run_id,
+        e.timestamp,
+        int(e.passed),
+        e.severity,
+        int(e.blocking),
+        e.description,
+        json.dumps(payload["metadata"], default=str),
+        json.dumps(payload["error"]) if e.error else None,
     )
 
 

@@ -1,0 +1,528 @@
+"""Resources: the clients and connections assets use, configured once and set up per run.
+
+``ConfigurableResource`` (typed fields, validated when built), ``EnvVar`` (a field value read
+from the environment when a run starts), Dagster's function-style ``@resource``, and
+``open_resources``, which readies them all for one run and tears them down after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Annotated, Any, Self, TypeVar, get_origin, overload
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    create_model,
+    field_validator,
+)
+
+from ..errors import DefinitionsError
+from .source import caller_location
+from .validation import suggestion, validation_problems
+
+_log = logging.getLogger("millrace.resources")
+
+
+class ResourceConfigError(DefinitionsError):
+    """A resource's fields or config are invalid, or an environment variable it reads is unset."""
+
+
+def _problems_error(header: str, problems: list[str]) -> ResourceConfigError:
+    return ResourceConfigError(header + "\n  - " + "\n  - ".join(problems))
+
+
+class EnvVar(str):
+    """A field value read from the environment when a run starts: ``EnvVar("WAREHOUSE_URL")``.
+
+    The string is the variable's name; its value never enters the definitions, their repr or
+    Millrace's error messages.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def int(cls, name: str) -> EnvVar:
+        """Dagster's spelling for a number; the field's type converts the value when it is read."""
+        return cls(name)
+
+    @property
+    def env_var_name(self) -> str:
+        return str.__str__(self)
+
+    def get_value(self, default: str | None = None) -> str | None:
+        return os.environ.get(self.env_var_name, default)
+
+    def __repr__(self) -> str:
+        return f"EnvVar({self.env_var_name!r})"
+
+
+class InitResourceContext:
+    """What a resource gets when a run sets it up: its config, the resources it requires
+    (``context.resources.<key>``), the run id and a logger."""
+
+    def __init__(
+        self,
+        *,
+        resource_config: Any = None,
+        resources: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.resource_config = resource_config
+        self.resources = SimpleNamespace(**(resources or {}))
+        self.run_id = run_id
+        self.log = log or _log
+
+
+def build_init_resource_context(
+    config: Any = None, resources: Mapping[str, Any] | None = None
+) -> InitResourceContext:
+    """A context for calling a resource function directly in a unit test."""
+    return InitResourceContext(resource_config=config, resources=resources)
+
+
+class ConfigurableResource(BaseModel):
+    """Subclass with typed fields: ``class Warehouse(ConfigurableResource): url: str``.
+
+    Values are checked when the resource is built; a field given as ``EnvVar`` is checked when
+    a run reads the variable. Override ``setup_for_execution`` and ``teardown_after_execution``
+    (or ``yield_for_execution``) to open and close connections around each run; keep what they
+    open in private attributes (``_conn: Any = PrivateAttr(None)``), as fields are frozen.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # field name -> the EnvVar it was read from, so repr shows the variable, not its value
+    _env_vars: dict[str, EnvVar] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            where = caller_location(depth=2)
+            at = f" ({where})" if where else ""
+            raise _problems_error(
+                f"{type(self).__name__}{at} is misconfigured:", validation_problems(exc, type(self))
+            ) from None
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _defer_env_vars(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # The variable's value is unknown until a run starts; resolve_env_vars checks it then.
+        return value if isinstance(value, EnvVar) else handler(value)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        env_vars = self._env_vars
+        for name, value in super().__repr_args__():
+            yield name, env_vars.get(name, value) if name else value
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Called once per run before any asset uses the resource."""
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        """Called once per run after its last step, also when the run failed or was canceled."""
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[Self]:
+        """Set up, hand the resource to the run, tear down; override to wrap both in a ``with``."""
+        self.setup_for_execution(context)
+        try:
+            yield self
+        finally:
+            self.teardown_after_execution(context)
+
+
+R = TypeVar("R", bound=ConfigurableResource)
+
+
+def resolve_env_vars(key: str, resource: R) -> R:
+    """A copy of ``resource`` whose EnvVar fields hold their variables' values, validated.
+
+    Nested resources are resolved too. Every unset variable and bad value is reported at once,
+    naming the resource key, the field and the variable, never the value.
+    """
+    copy = resource.model_copy()
+    problems = _resolve_in_place(key, copy)
+    if problems:
+        raise _problems_error("Cannot read the environment variables of resources:", problems)
+    return copy
+
+
+def _resolve_in_place(key: str, resource: ConfigurableResource) -> list[str]:
+    """Resolve the EnvVar fields of ``resource``, a private copy; returns the problems."""
+    label = f"resource '{key}' ({type(resource).__name__})"
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    env_vars: dict[str, EnvVar] = {}
+    for name, value in resource:
+        if isinstance(value, ConfigurableResource):
+            nested = value.model_copy()
+            problems += _resolve_in_place(f"{key}.{name}", nested)
+            values[name] = nested
+        elif isinstance(value, EnvVar):
+            env_vars[name] = value
+            found = value.get_value()
+            if found is None:
+                problems.append(
+                    f"{label}: field '{name}' reads environment variable "
+                    f"{value.env_var_name}, which is not set"
+                )
+            else:
+                values[name] = found
+    from_env = {name: var.env_var_name for name, var in env_vars.items()}
+    problems += [f"{label}: {line}" for line in _assign(resource, values, from_env)]
+    if env_vars:
+        # a new dict: model_copy shares private values with the original
+        resource._env_vars = {**resource._env_vars, **env_vars}
+    return problems
+
+
+def _assign(
+    resource: ConfigurableResource, values: Mapping[str, Any], from_env: Mapping[str, str]
+) -> list[str]:
+    """Validate ``values`` into the fields of ``resource`` (a private copy) one at a time, with
+    the fields' own validators and constraints; returns the problems."""
+    validator = type(resource).__pydantic_validator__
+    problems: list[str] = []
+    for name, value in values.items():
+        try:
+            validator.validate_assignment(resource, name, value)
+        except ValidationError as exc:
+            problems += validation_problems(exc, type(resource), from_env=from_env)
+    return problems
+
+
+class ResourceDefinition:
+    """A resource built by a function at the start of each run (what ``@resource`` makes)."""
+
+    def __init__(
+        self,
+        resource_fn: Callable[..., Any],
+        config_schema: Any = None,
+        description: str | None = None,
+        required_resource_keys: Iterable[str] | None = None,
+    ) -> None:
+        self.resource_fn = resource_fn
+        self.config_schema = config_schema
+        self.description = description
+        self.required_resource_keys = frozenset(required_resource_keys or ())
+        self._takes_context = bool(inspect.signature(resource_fn).parameters)
+        self._config_adapter = _config_adapter(config_schema)
+
+    def __call__(self, context: InitResourceContext | None = None) -> Any:
+        """Direct invocation for tests: ``my_resource(build_init_resource_context(config))``."""
+        if not self._takes_context:
+            return self.resource_fn()
+        return self.resource_fn(context or build_init_resource_context())
+
+    def validated_config(self, config: Any) -> Any:
+        """``config`` checked against ``config_schema``; raises ValidationError."""
+        if self._config_adapter is None:
+            return config
+        if isinstance(self.config_schema, Mapping):
+            return self._config_adapter.validate_python(config or {}).model_dump()
+        return self._config_adapter.validate_python(config)
+
+    def __repr__(self) -> str:
+        return f"<ResourceDefinition {getattr(self.resource_fn, '__qualname__', self.resource_fn)}>"
+
+
+def _config_adapter(schema: Any) -> TypeAdapter[Any] | None:
+    """A validator for ``schema``: a type, or a mapping of names to types or (type, default)."""
+    if schema is None:
+        return None
+    if isinstance(schema, Mapping):
+        fields: dict[str, Any] = dict(schema)
+        return TypeAdapter(create_model("ResourceConfig", __config__=_STRICT_KEYS, **fields))
+    return TypeAdapter(schema)
+
+
+_STRICT_KEYS = ConfigDict(extra="forbid")
+
+
+@overload
+def resource(config_schema: Callable[..., Any]) -> ResourceDefinition: ...
+
+
+@overload
+def resource(
+    config_schema: Any = None,
+    description: str | None = None,
+    required_resource_keys: Iterable[str] | None = None,
+) -> Callable[[Callable[..., Any]], ResourceDefinition]: ...
+
+
+def resource(
+    config_schema: Any = None,
+    description: str | None = None,
+    required_resource_keys: Iterable[str] | None = None,
+) -> ResourceDefinition | Callable[[Callable[..., Any]], ResourceDefinition]:
+    """Dagster's function-style resource. The function takes an ``init_context`` (or nothing)
+    and returns the resource, yields it once (code after the yield is teardown), or is a
+    ``@contextmanager``. ``config_schema`` is a type or ``{"name": type}``; the run config's
+    ``resources.<key>.config`` is checked against it and lands in ``context.resource_config``.
+    """
+    if inspect.isroutine(config_schema):  # bare @resource
+        return ResourceDefinition(config_schema, description=inspect.getdoc(config_schema))
+
+    def decorate(fn: Callable[..., Any]) -> ResourceDefinition:
+        return ResourceDefinition(
+            fn,
+            config_schema=config_schema,
+            description=description if description is not None else inspect.getdoc(fn),
+            required_resource_keys=required_resource_keys,
+        )
+
+    return decorate
+
+
+T = TypeVar("T")
+_RESOURCE_PARAM = "resource_param"  # Dagster's marker
+
+ResourceParam = Annotated[T, _RESOURCE_PARAM]
+"""``def my_asset(client: ResourceParam[Client])`` receives the plain object ``client``."""
+
+
+def is_resource_annotation(annotation: Any) -> bool:
+    """True for a ConfigurableResource subclass or ``ResourceParam[...]``: a parameter with
+    such an annotation receives the resource of the same name, not an upstream asset."""
+    if get_origin(annotation) is Annotated:
+        return _RESOURCE_PARAM in annotation.__metadata__
+    return isinstance(annotation, type) and issubclass(annotation, ConfigurableResource)
+
+
+# -- one run's resources ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Configured:
+    """A ResourceDefinition with its checked config, ready to be called."""
+
+    definition: ResourceDefinition
+    config: Any
+
+
+Teardowns = list[tuple[str, Callable[[], Any]]]
+
+
+@contextlib.contextmanager
+def open_resources(
+    resources: Mapping[str, Any],
+    *,
+    run_id: str,
+    run_config: Mapping[str, Any] | None = None,
+    log: logging.Logger | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Ready every resource for one run: ``with open_resources(...) as live: live["db"]``.
+
+    First, for all resources, what needs no side effect: run config and environment variables
+    (so an unset variable fails before anything is set up). Then each is set up, after the
+    resources it requires; objects that are not resources pass through. On exit, also on error
+    or cancellation, they are torn down in reverse; a teardown error never hides the body's.
+    """
+    log = log or _log
+    prepared = _prepare(resources, (run_config or {}).get("resources") or {})
+    order = _setup_order(prepared)
+    teardowns: Teardowns = []
+    live: dict[str, Any] = {}
+    try:
+        for key in order:
+            live[key] = _set_up(key, prepared[key], live, run_id, log, teardowns)
+        yield live
+    except BaseException as exc:
+        _tear_down(teardowns, log, failure=exc)
+        raise
+    _tear_down(teardowns, log, failure=None)
+
+
+def _prepare(resources: Mapping[str, Any], configs: Mapping[str, Any]) -> dict[str, Any]:
+    """Resources with their run config applied and EnvVars resolved, or one error for all."""
+    problems = [
+        f"run config sets resources.{key}, but there is no resource '{key}'"
+        f"{suggestion(key, resources)}"
+        for key in configs
+        if key not in resources
+    ]
+    prepared: dict[str, Any] = {}
+    for key, value in resources.items():
+        config = _entry_config(key, configs.get(key), problems)
+        if isinstance(value, ConfigurableResource):
+            copy = value.model_copy()  # each run sets up its own instance
+            if config is not None:
+                problems += _override_fields(key, copy, config)
+            problems += _resolve_in_place(key, copy)
+            prepared[key] = copy
+        elif isinstance(value, ResourceDefinition):
+            try:
+                prepared[key] = _Configured(value, value.validated_config(config))
+            except ValidationError as exc:
+                problems += [
+                    f"resources.{key}.config: {line}"
+                    for line in validation_problems(exc, _config_model(value))
+                ]
+        else:
+            if config is not None:
+                problems.append(f"run config sets resources.{key}.config, but '{key}' takes none")
+            prepared[key] = value
+    if problems:
+        raise _problems_error("Cannot set up resources:", problems)
+    return prepared
+
+
+def _entry_config(key: str, entry: Any, problems: list[str]) -> Any:
+    """The ``config`` of ``resources.<key>`` in the run config (Dagster's shape), or None."""
+    if entry is None:
+        return None
+    if not isinstance(entry, Mapping) or set(entry) - {"config"}:
+        problems.append(f"run config resources.{key} must be {{'config': ...}}, got {entry!r}")
+        return None
+    return entry.get("config")
+
+
+def _override_fields(key: str, resource: ConfigurableResource, config: Any) -> list[str]:
+    label = f"resources.{key}.config"
+    if not isinstance(config, Mapping):
+        return [f"{label} must map field names to values, got {config!r}"]
+    fields = type(resource).model_fields
+    unknown = [name for name in config if name not in fields]
+    problems = [f"{label}.{name}: unknown field{suggestion(name, fields)}" for name in unknown]
+    known = {name: value for name, value in config.items() if name in fields}
+    return problems + [f"{label}.{line}" for line in _assign(resource, known, {})]
+
+
+def _config_model(definition: ResourceDefinition) -> type[BaseModel] | None:
+    schema = definition._config_adapter
+    core = getattr(schema, "_type", None)
+    return core if isinstance(core, type) and issubclass(core, BaseModel) else None
+
+
+def _setup_order(prepared: Mapping[str, Any]) -> list[str]:
+    """Mapping order, except that a resource comes after the resources it requires."""
+    order: dict[str, None] = {}
+    path: list[str] = []
+
+    def visit(key: str) -> None:
+        if key in order:
+            return
+        if key in path:
+            cycle = " -> ".join([*path[path.index(key) :], key])
+            raise ResourceConfigError(f"Resources require each other in a cycle: {cycle}")
+        path.append(key)
+        item = prepared[key]
+        needed = item.definition.required_resource_keys if isinstance(item, _Configured) else ()
+        for name in sorted(needed):
+            if name not in prepared:
+                raise ResourceConfigError(
+                    f"Resource '{key}' requires resource '{name}', which is not provided"
+                    f"{suggestion(name, prepared)}"
+                )
+            visit(name)
+        path.pop()
+        order[key] = None
+
+    for key in prepared:
+        visit(key)
+    return list(order)
+
+
+def _set_up(
+    key: str,
+    item: Any,
+    live: Mapping[str, Any],
+    run_id: str,
+    log: logging.Logger,
+    teardowns: Teardowns,
+) -> Any:
+    """The ready-to-use value of one resource; registers its teardown."""
+    try:
+        if isinstance(item, ConfigurableResource):
+            return _enter_configurable(key, item, run_id, log, teardowns)
+        if isinstance(item, _Configured):
+            required = {name: live[name] for name in item.definition.required_resource_keys}
+            context = InitResourceContext(
+                resource_config=item.config, resources=required, run_id=run_id, log=log
+            )
+            return _enter_result(key, item.definition(context), teardowns)
+    except Exception as exc:
+        exc.add_note(f"while setting up resource '{key}'")
+        raise
+    return item
+
+
+def _enter_configurable(
+    key: str, resource: ConfigurableResource, run_id: str, log: logging.Logger, teardowns: Teardowns
+) -> Any:
+    # nested resources first, as Dagster does: the outer one may use them in its own setup
+    for name, value in resource:
+        if isinstance(value, ConfigurableResource):
+            _enter_configurable(f"{key}.{name}", value, run_id, log, teardowns)
+    context = InitResourceContext(resource_config=resource.model_dump(), run_id=run_id, log=log)
+    manager = resource.yield_for_execution(context)
+    value = manager.__enter__()
+    teardowns.append((key, lambda: manager.__exit__(None, None, None)))
+    return value
+
+
+def _enter_result(key: str, result: Any, teardowns: Teardowns) -> Any:
+    """What a resource function made: a generator or ``@contextmanager`` is entered, and left
+    normally at teardown (as Dagster does, so code after a bare ``yield`` always runs)."""
+    if inspect.isgenerator(result):
+        try:
+            value = next(result)
+        except StopIteration:
+            raise ResourceConfigError(
+                f"Resource '{key}': its function returned without yielding the resource"
+            ) from None
+        teardowns.append((key, lambda: _finish_generator(key, result)))
+        return value
+    if isinstance(result, contextlib.ContextDecorator) and hasattr(result, "__enter__"):
+        value = result.__enter__()
+        teardowns.append((key, lambda: result.__exit__(None, None, None)))
+        return value
+    return result
+
+
+def _finish_generator(key: str, generator: Any) -> None:
+    try:
+        next(generator)
+    except StopIteration:
+        return
+    generator.close()
+    raise ResourceConfigError(f"Resource '{key}': its function yielded more than once")
+
+
+def _tear_down(teardowns: Teardowns, log: logging.Logger, failure: BaseException | None) -> None:
+    """Run every teardown, the last set up first.
+
+    A teardown error is logged with its traceback (a note carries only its message). It never
+    replaces ``failure``, the error that ended the run: it becomes a note on it. Without one,
+    the first teardown error is raised once all teardowns ran.
+    """
+    first: Exception | None = None
+    while teardowns:
+        key, teardown = teardowns.pop()
+        try:
+            teardown()
+        except Exception as exc:
+            log.error("tearing down resource '%s' failed", key, exc_info=exc)
+            summary = f"tearing down resource '{key}' also failed: {type(exc).__name__}: {exc}"
+            if failure is not None:
+                failure.add_note(summary)
+            elif first is None:
+                exc.add_note(f"while tearing down resource '{key}'")
+                first = exc
+            else:
+                first.add_note(summary)
+    if first is not None:
+        raise first

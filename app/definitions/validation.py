@@ -1,0 +1,71 @@
+"""Pydantic's validation errors as one readable line per bad field, for resources and config."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+_MAX_SHOWN = 80
+
+
+def validation_problems(
+    exc: ValidationError,
+    model: type[BaseModel] | None = None,
+    *,
+    from_env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """``field.path: problem (given value)`` for each error in ``exc``.
+
+    ``from_env`` maps field names to the environment variables they were read from: those
+    values may be secrets, so their lines name the variable and never show the value.
+    """
+    from_env = from_env or {}
+    lines: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        path = format_loc(loc) or "value"
+        kind = error["type"]
+        if kind == "missing":
+            lines.append(f"{path}: required, not given")
+        elif kind in ("extra_forbidden", "no_such_attribute"):
+            lines.append(f"{path}: unknown field{suggestion(str(loc[-1]), _fields_at(model, loc))}")
+        elif loc and loc[0] in from_env:
+            lines.append(f"{path} (from ${from_env[str(loc[0])]}): {error['msg']}")
+        else:
+            lines.append(f"{path}: {error['msg']} (given {shown(error['input'])})")
+    return lines
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """``("layers", 0, "size")`` -> ``layers[0].size``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def suggestion(wanted: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or nothing."""
+    close = difflib.get_close_matches(wanted, list(candidates), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _fields_at(model: type[BaseModel] | None, loc: tuple[str | int, ...]) -> tuple[str, ...]:
+    """The field names of the (nested) model that holds ``loc``'s last part."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if model and isinstance(part, str) else None
+        annotation = field.annotation if field else None
+        model = annotation if _is_model(annotation) else None
+    return tuple(model.model_fields) if model else ()
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
