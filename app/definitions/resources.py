@@ -125,7 +125,7 @@ class ConfigurableResource(BaseModel):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         env_vars = self._env_vars
         for name, value in super().__repr_args__():
-            yield name, env_vars.get(name, value) if name else value
+            yield name, env_vars.get(name, value)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Called once per run before any asset uses the resource."""
@@ -218,7 +218,10 @@ class ResourceDefinition:
         self.description = description
         self.required_resource_keys = frozenset(required_resource_keys or ())
         self._takes_context = bool(inspect.signature(resource_fn).parameters)
-        self._config_adapter = _config_adapter(config_schema)
+        # a mapping schema becomes a model, so unknown keys are errors with suggestions
+        self.config_model = _config_model(config_schema)
+        config_type = self.config_model or config_schema
+        self._config_adapter = None if config_schema is None else TypeAdapter(config_type)
 
     def __call__(self, context: InitResourceContext | None = None) -> Any:
         """Direct invocation for tests: ``my_resource(build_init_resource_context(config))``."""
@@ -230,7 +233,7 @@ class ResourceDefinition:
         """``config`` checked against ``config_schema``; raises ValidationError."""
         if self._config_adapter is None:
             return config
-        if isinstance(self.config_schema, Mapping):
+        if self.config_model is not None:
             return self._config_adapter.validate_python(config or {}).model_dump()
         return self._config_adapter.validate_python(config)
 
@@ -238,17 +241,12 @@ class ResourceDefinition:
         return f"<ResourceDefinition {getattr(self.resource_fn, '__qualname__', self.resource_fn)}>"
 
 
-def _config_adapter(schema: Any) -> TypeAdapter[Any] | None:
-    """A validator for ``schema``: a type, or a mapping of names to types or (type, default)."""
-    if schema is None:
+def _config_model(schema: Any) -> type[BaseModel] | None:
+    """For a ``{"name": type or (type, default)}`` schema, the model that checks it."""
+    if not isinstance(schema, Mapping):
         return None
-    if isinstance(schema, Mapping):
-        fields: dict[str, Any] = dict(schema)
-        return TypeAdapter(create_model("ResourceConfig", __config__=_STRICT_KEYS, **fields))
-    return TypeAdapter(schema)
-
-
-_STRICT_KEYS = ConfigDict(extra="forbid")
+    fields: dict[str, Any] = dict(schema)
+    return create_model("ResourceConfig", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 @overload
@@ -348,6 +346,8 @@ def open_resources(
 
 def _prepare(resources: Mapping[str, Any], configs: Mapping[str, Any]) -> dict[str, Any]:
     """Resources with their run config applied and EnvVars resolved, or one error for all."""
+    if not isinstance(configs, Mapping):
+        raise ResourceConfigError(f"run config 'resources' must be a mapping, got {configs!r}")
     problems = [
         f"run config sets resources.{key}, but there is no resource '{key}'"
         f"{suggestion(key, resources)}"
@@ -369,7 +369,7 @@ def _prepare(resources: Mapping[str, Any], configs: Mapping[str, Any]) -> dict[s
             except ValidationError as exc:
                 problems += [
                     f"resources.{key}.config: {line}"
-                    for line in validation_problems(exc, _config_model(value))
+                    for line in validation_problems(exc, value.config_model)
                 ]
         else:
             if config is not None:
@@ -399,12 +399,6 @@ def _override_fields(key: str, resource: ConfigurableResource, config: Any) -> l
     problems = [f"{label}.{name}: unknown field{suggestion(name, fields)}" for name in unknown]
     known = {name: value for name, value in config.items() if name in fields}
     return problems + [f"{label}.{line}" for line in _assign(resource, known, {})]
-
-
-def _config_model(definition: ResourceDefinition) -> type[BaseModel] | None:
-    schema = definition._config_adapter
-    core = getattr(schema, "_type", None)
-    return core if isinstance(core, type) and issubclass(core, BaseModel) else None
 
 
 def _setup_order(prepared: Mapping[str, Any]) -> list[str]:
@@ -445,19 +439,19 @@ def _set_up(
     teardowns: Teardowns,
 ) -> Any:
     """The ready-to-use value of one resource; registers its teardown."""
+    if not isinstance(item, ConfigurableResource | _Configured):
+        return item
     try:
         if isinstance(item, ConfigurableResource):
             return _enter_configurable(key, item, run_id, log, teardowns)
-        if isinstance(item, _Configured):
-            required = {name: live[name] for name in item.definition.required_resource_keys}
-            context = InitResourceContext(
-                resource_config=item.config, resources=required, run_id=run_id, log=log
-            )
-            return _enter_result(key, item.definition(context), teardowns)
+        required = {name: live[name] for name in item.definition.required_resource_keys}
+        context = InitResourceContext(
+            resource_config=item.config, resources=required, run_id=run_id, log=log
+        )
+        return _enter_result(key, item.definition(context), teardowns)
     except Exception as exc:
         exc.add_note(f"while setting up resource '{key}'")
         raise
-    return item
 
 
 def _enter_configurable(

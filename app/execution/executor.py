@@ -240,8 +240,10 @@ class Executor:
             return
         del self._requests[i]
         self._status[i] = StepStatus.FAILURE
-        self._summary.errors[i] = info
-        self._summary.exceptions[i] = exc
+        if not (self._canceled and isinstance(exc, asyncio.CancelledError)):
+            # Steps stopped by a cancel are reported as such, not as failures of their own.
+            self._summary.errors[i] = info
+            self._summary.exceptions[i] = exc
         self._remaining -= 1
         reason = "run canceled" if self._canceled else f"upstream {step.name} failed"
         self._skip_downstream(i, reason)

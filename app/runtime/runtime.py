@@ -20,7 +20,7 @@ from ..definitions.definitions import Definitions
 from ..definitions.keys import AssetKey
 from ..errors import SelectionError
 from ..execution.events import Event, EventBus, RunFinished, RunStarted, RunStatus
-from ..execution.executor import DEFAULT_MAX_CONCURRENCY, Executor
+from ..execution.executor import DEFAULT_MAX_CONCURRENCY, ExecutionSummary, Executor
 from ..execution.launcher import InProcessLauncher, RunServices, StepLauncher
 from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
@@ -195,43 +195,52 @@ class Runtime:
                     tags=tags,
                 )
             )
-            executor = Executor(
-                plan,
-                self.launcher,
-                RunServices(run_id, self._resources, _threadsafe(publish), plan.partition_key),
-                publish,
-                max_concurrency=max_concurrency,
-                data_versions=await self._stored_data_versions(plan),
-                capture_values=capture_values,
-            )
-            handle._executor = executor
-            if handle._cancel_requested:
-                executor.cancel()
+            if self.store is not None:
+                await self.store.flush()  # a run killed from here on is still in the history
             try:
-                summary = await executor.run()
+                summary = await self._execute(handle, run_config, max_concurrency, capture_values)
             except Exception as exc:  # a Millrace bug, not user code: still close the run
                 publish(RunFinished(run_id=run_id, status=RunStatus.FAILURE, message=repr(exc)))
                 raise
-            if summary.canceled:
-                status = RunStatus.CANCELED
-            else:
-                status = RunStatus.SUCCESS if summary.success else RunStatus.FAILURE
-            problems = [f"{plan.steps[i].name} failed" for i in summary.errors]
-            problems += [f"check {c} blocked its downstream" for c in summary.blocking_failures]
-            message = "; ".join(problems)
-            publish(RunFinished(run_id=run_id, status=status, message=message))
-            if self.store is not None:
-                await self.store.flush()
+            finally:
+                if self.store is not None:
+                    await self.store.flush()
         finally:
             unsubscribe()
         steps = plan.steps
         return RunResult(
             run_id,
-            status,
+            _status(summary),
             events,
             values={steps[i].key: v for i, v in summary.values.items()} if capture_values else None,
             exceptions={steps[i].key: e for i, e in summary.exceptions.items()},
         )
+
+    async def _execute(
+        self,
+        handle: RunHandle,
+        run_config: dict[str, Any],
+        max_concurrency: int,
+        capture_values: bool,
+    ) -> ExecutionSummary:
+        run_id, plan, publish = handle.run_id, handle.plan, self.bus.publish
+        executor = Executor(
+            plan,
+            self.launcher,
+            RunServices(run_id, self._resources, _threadsafe(publish), plan.partition_key),
+            publish,
+            max_concurrency=max_concurrency,
+            data_versions=await self._stored_data_versions(plan),
+            capture_values=capture_values,
+        )
+        handle._executor = executor
+        if handle._cancel_requested:
+            executor.cancel()
+        summary = await executor.run()
+        problems = [f"{plan.steps[i].name} failed" for i in summary.errors]
+        problems += [f"check {c} blocked its downstream" for c in summary.blocking_failures]
+        publish(RunFinished(run_id=run_id, status=_status(summary), message="; ".join(problems)))
+        return summary
 
     async def _stored_data_versions(self, plan: ExecutionPlan) -> dict[AssetKey, str]:
         """Data versions of upstreams outside the plan, which feed this run's versions."""
@@ -253,6 +262,12 @@ class Runtime:
             for key in outside
             if (record := latest.get(key.to_user_string())) and record.data_version
         }
+
+
+def _status(summary: ExecutionSummary) -> RunStatus:
+    if summary.canceled:
+        return RunStatus.CANCELED
+    return RunStatus.SUCCESS if summary.success else RunStatus.FAILURE
 
 
 def _threadsafe(publish: Callable[[Event], None]) -> Callable[[Event], None]:

@@ -11,7 +11,7 @@ import pickle
 import sys
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,10 +121,10 @@ _KIND_KEY = b"millrace.kind"
 
 
 class ParquetIOManager(IOManager):
-    """Frames to ``<base>/<key path>.parquet``, anything else pickled to ``.pkl``.
+    """Frames to ``<base_dir>/<key path>.parquet``, anything else pickled to ``.pkl``.
 
-    Each file is written beside its final name and renamed into place, so a crash never
-    leaves a half-written file where a reader would find it.
+    ``ParquetIOManager("data")`` or ``ParquetIOManager(base_dir="data")``. Files are written
+    beside their final name and renamed into place (see ``write_atomically``).
     """
 
     def __init__(self, base_dir: str | os.PathLike[str]) -> None:
@@ -132,10 +132,7 @@ class ParquetIOManager(IOManager):
         self._made_dirs: set[Path] = set()
 
     def path_for(self, asset_key: AssetKey, partition_key: str | None = None) -> Path:
-        parts = list(asset_key.path)
-        if partition_key is not None:
-            parts.append(partition_key)
-        return self.base_dir.joinpath(*parts)
+        return key_path(self.base_dir, asset_key, partition_key)
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         stem = self.path_for(context.asset_key, context.partition_key)
@@ -143,21 +140,10 @@ class ParquetIOManager(IOManager):
         if kind == "lazy":
             obj, kind = obj.collect(), "polars"
         final = stem.with_name(stem.name + (".pkl" if kind is None else ".parquet"))
-        directory = final.parent
-        if directory not in self._made_dirs:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._made_dirs.add(directory)
-        tmp = directory / f".{final.name}.{os.getpid()}-{threading.get_ident()}.tmp"
-        try:
-            if kind is None:
-                with open(tmp, "wb") as f:
-                    pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-            else:
-                _write_frame(obj, kind, tmp)
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        if kind is None:
+            write_atomically(final, self._made_dirs, lambda tmp: write_pickle(obj, tmp))
+        else:
+            write_atomically(final, self._made_dirs, lambda tmp: _write_frame(obj, kind, tmp))
         other = final.with_suffix(".parquet" if kind is None else ".pkl")
         other.unlink(missing_ok=True)
         context.add_output_metadata({"path": MetadataValue.path(final)})
@@ -169,8 +155,47 @@ class ParquetIOManager(IOManager):
         parquet = stem.with_name(stem.name + ".parquet")
         if parquet.exists():
             return _read_frame(parquet, context.annotation)
-        with open(stem.with_name(stem.name + ".pkl"), "rb") as f:
-            return pickle.load(f)
+        return read_pickle(stem.with_name(stem.name + ".pkl"))
+
+    def __repr__(self) -> str:
+        return f"ParquetIOManager(base_dir={str(self.base_dir)!r})"
+
+
+def key_path(base_dir: Path, asset_key: AssetKey, partition_key: str | None) -> Path:
+    """``<base_dir>/<key path>[/<partition>]``, without a suffix."""
+    if partition_key is None:
+        return base_dir.joinpath(*asset_key.path)
+    return base_dir.joinpath(*asset_key.path, partition_key)
+
+
+def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], None]) -> None:
+    """Write ``final`` through ``write(tmp)`` beside it, then rename it into place, so a crash
+    never leaves a half-written file where a reader would find it.
+
+    ``made_dirs`` is the caller's cache of directories it created: one mkdir per directory,
+    not one per value.
+    """
+    directory = final.parent
+    if directory not in made_dirs:
+        directory.mkdir(parents=True, exist_ok=True)
+        made_dirs.add(directory)
+    tmp = directory / f".{final.name}.{os.getpid()}-{threading.get_ident()}.tmp"
+    try:
+        write(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_pickle(obj: Any, path: Path) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_pickle(path: Path) -> Any:
+    with open(path, "rb") as f:
+        return pickle.load(f)
 
 
 def _row_count(obj: Any, kind: str) -> int:

@@ -1,0 +1,210 @@
+"""Run configuration: typed ``Config`` parameters of assets, and the run config that fills them.
+
+The run config has Dagster's shape, ``{"ops": {"<op name>": {"config": {...}}}, "resources":
+{"<key>": {"config": ...}}}``, where an asset's op name is its key as a Python identifier
+(``a/b`` -> ``a__b``). It comes from Python, from a JSON or YAML file, and from
+``asset.field=value`` overrides laid over the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import MillraceError
+from .keys import AssetKey
+from .validation import suggestion, validation_problems
+
+RUN_CONFIG_KEYS = ("ops", "resources", "execution", "loggers")
+
+
+class ConfigError(MillraceError):
+    """The run config is malformed, or does not fit the Config of the assets it configures."""
+
+
+class Config(BaseModel):
+    """Typed parameters of an asset: subclass it, then ``def train(config: TrainConfig)``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def is_config_annotation(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, Config)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Dagster's typed run config: ``RunConfig(ops={"train_model": TrainConfig(epochs=3)})``."""
+
+    ops: Mapping[str, Any] | None = None
+    resources: Mapping[str, Any] | None = None
+
+    def to_config_dict(self) -> dict[str, Any]:
+        """The plain shape: a Config (or any model) ``c`` becomes ``{"config": {...}}``."""
+        return {
+            "ops": {name: _entry(value) for name, value in (self.ops or {}).items()},
+            "resources": {name: _entry(value) for name, value in (self.resources or {}).items()},
+        }
+
+
+def _entry(value: Any) -> Any:
+    return {"config": value.model_dump()} if isinstance(value, BaseModel) else value
+
+
+def resolve_asset_configs(
+    config_params: Mapping[AssetKey, tuple[str, type[Config]]],
+    run_config: Mapping[str, Any],
+) -> dict[AssetKey, Config]:
+    """The Config object of every asset in ``config_params`` (key -> parameter, Config class).
+
+    Everything is checked before anything runs, and every problem of every asset is reported
+    in one ConfigError: bad values, missing required fields, unknown fields and op names.
+    """
+    problems = [
+        f"unknown top-level key '{key}'{suggestion(key, RUN_CONFIG_KEYS)}; "
+        f"expected {', '.join(RUN_CONFIG_KEYS)}"
+        for key in run_config
+        if key not in RUN_CONFIG_KEYS
+    ]
+    ops = run_config.get("ops") or {}
+    if not isinstance(ops, Mapping):
+        raise ConfigError(f"Invalid run config: 'ops' must be a mapping, got {ops!r}")
+    by_op = {key.to_python_identifier(): key for key in config_params}
+    problems += [_unknown_op(name, by_op) for name in ops if name not in by_op]
+    configs: dict[AssetKey, Config] = {}
+    for key, (_, config_class) in config_params.items():
+        op = key.to_python_identifier()
+        where = f"asset '{key.to_user_string()}' (ops.{op}.config)"
+        entry = ops.get(op)
+        if entry is not None and (not isinstance(entry, Mapping) or set(entry) - {"config"}):
+            problems.append(f"{where}: ops.{op} must be {{'config': {{...}}}}, got {entry!r}")
+            continue
+        given = entry.get("config") if entry is not None else None
+        if isinstance(given, config_class):
+            configs[key] = given
+            continue
+        if isinstance(given, BaseModel):
+            given = given.model_dump()
+        try:
+            configs[key] = config_class.model_validate({} if given is None else given)
+        except ValidationError as exc:
+            problems += [f"{where}: {line}" for line in validation_problems(exc, config_class)]
+    if problems:
+        raise ConfigError("Invalid run config:\n  - " + "\n  - ".join(problems))
+    return configs
+
+
+def _unknown_op(name: str, by_op: Mapping[str, AssetKey]) -> str:
+    if "/" in name:
+        try:
+            op = AssetKey.from_user_string(name).to_python_identifier()
+        except ValueError:
+            op = None
+        if op in by_op:
+            return f"ops.{name}: write the op name '{op}' for asset '{name}'"
+    takes = ", ".join(sorted(by_op)) or "none"
+    return (
+        f"ops.{name}: no asset with a Config parameter has this op name"
+        f"{suggestion(name, by_op)} (assets with config: {takes})"
+    )
+
+
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The run config in a ``.json``, ``.yaml`` or ``.yml`` file; an empty file is ``{}``."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        raise ConfigError(f"{file}: a config file must end in .json, .yaml or .yml")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {file}: {exc.strerror or exc}") from None
+    data = _parse_json(file, text) if suffix == ".json" else _parse_yaml(file, text)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{file}: the run config must be a mapping (ops:, resources:), "
+            f"not a {type(data).__name__}"
+        )
+    return data
+
+
+def _parse_json(file: Path, text: str) -> Any:
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+
+
+def _parse_yaml(file: Path, text: str) -> Any:
+    import yaml  # only config files need it
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ConfigError(f"{at}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: invalid YAML: {exc}") from None
+
+
+def parse_config_overrides(overrides: Iterable[str]) -> dict[str, Any]:
+    """``["train.epochs=3", "a/b.opt.lr=0.1"]`` as a run config; later overrides win.
+
+    The asset is everything before the first dot (``a/b`` is op ``a__b``); a value is read as
+    JSON when it parses (``3``, ``true``, ``[1, 2]``, ``"3"``) and kept as a string otherwise.
+    """
+    ops: dict[str, Any] = {}
+    for item in overrides:
+        target, equals, raw = item.partition("=")
+        asset, _, field_path = target.strip().partition(".")
+        fields = field_path.split(".")
+        if not equals or not asset or not all(fields):
+            raise ConfigError(
+                f"config override {item!r}: expected ASSET.FIELD=VALUE, e.g. train.epochs=3"
+            )
+        try:
+            op = AssetKey.from_user_string(asset).to_python_identifier()
+        except ValueError as exc:
+            raise ConfigError(f"config override {item!r}: {exc}") from None
+        node = ops.setdefault(op, {"config": {}})["config"]
+        for depth, name in enumerate(fields[:-1]):
+            node = node.setdefault(name, {})
+            if not isinstance(node, dict):
+                set_before = ".".join([asset, *fields[: depth + 1]])
+                raise ConfigError(
+                    f"config override {item!r}: {set_before} is set to a value, so it has no fields"
+                )
+        node[fields[-1]] = _parse_value(raw)
+    return {"ops": ops} if ops else {}
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def merge_run_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: mappings merge key by key, anything else is replaced.
+
+    Neither input is modified.
+    """
+    merged = dict(base)
+    for key, value in override.items():
+        old = merged.get(key)
+        both_mappings = isinstance(old, Mapping) and isinstance(value, Mapping)
+        merged[key] = merge_run_config(old, value) if both_mappings else value
+    return merged
