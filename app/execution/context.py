@@ -92,6 +92,7 @@ class AssetExecutionContext:
         log_sink: LogSink | None = None,
         retry_number: int = 0,
         assets_def: Any = None,
+        previous_materialization: Any = None,
     ) -> None:
         self.run_id = run_id
         self._asset_key = asset_key
@@ -101,6 +102,9 @@ class AssetExecutionContext:
         self.retry_number = retry_number
         self.assets_def = assets_def
         self.output_metadata: dict[str, MetadataValue] = {}
+        # The asset's latest materialization from before this run (None if never, or for
+        # assets this run neither checks nor reads from storage): what a check compares to.
+        self.previous_materialization = previous_materialization
 
     @property
     def asset_key(self) -> AssetKey:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..definitions.asset import AssetsDefinition, returns_none
 from ..definitions.checks import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, truth
+from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
 from ..definitions.outputs import MaterializeResult, Output
 from ..errors import MillraceError, MissingInputError
@@ -36,6 +37,8 @@ class RunServices:
     resources: Mapping[str, Any]
     emit: Callable[[Event], None]
     partition_key: str | None = None
+    # The latest materializations from before this run, of assets it reads or checks.
+    history: Mapping[AssetKey, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -171,6 +174,7 @@ def _context(services: RunServices, request: StepRequest) -> AssetExecutionConte
         log_sink=sink,
         retry_number=request.attempt - 1,
         assets_def=step.node,
+        previous_materialization=services.history.get(key),
     )
 
 

@@ -25,7 +25,7 @@ from ..execution.launcher import InProcessLauncher, RunServices, StepLauncher
 from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
 from ..selection import AssetSelection, resolve_selection
-from ..storage.event_store import EventStore
+from ..storage.event_store import EventStore, MaterializationRecord
 from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
 
 HOME_ENV = "MILLRACE_HOME"
@@ -224,13 +224,17 @@ class Runtime:
         capture_values: bool,
     ) -> ExecutionSummary:
         run_id, plan, publish = handle.run_id, handle.plan, self.bus.publish
+        history = await self._history(plan)
+        services = RunServices(
+            run_id, self._resources, _threadsafe(publish), plan.partition_key, history
+        )
         executor = Executor(
             plan,
             self.launcher,
-            RunServices(run_id, self._resources, _threadsafe(publish), plan.partition_key),
+            services,
             publish,
             max_concurrency=max_concurrency,
-            data_versions=await self._stored_data_versions(plan),
+            data_versions={k: r.data_version for k, r in history.items() if r.data_version},
             capture_values=capture_values,
         )
         handle._executor = executor
@@ -242,26 +246,24 @@ class Runtime:
         publish(RunFinished(run_id=run_id, status=_status(summary), message="; ".join(problems)))
         return summary
 
-    async def _stored_data_versions(self, plan: ExecutionPlan) -> dict[AssetKey, str]:
-        """Data versions of upstreams outside the plan, which feed this run's versions."""
+    async def _history(self, plan: ExecutionPlan) -> dict[AssetKey, MaterializationRecord]:
+        """Latest materializations from before this run, of the assets the run reads from
+        storage (their data versions feed this run's) or checks (a check may compare)."""
         if self.store is None:
             return {}
         in_plan = set(plan.keys)
-        outside = {
+        wanted = {
             up
             for step in plan.steps
             if step.check is None
             for up in step.asset.upstream_keys
             if up not in in_plan
         }
-        if not outside:
+        wanted.update(step.key for step in plan.steps if step.check is not None)
+        if not wanted:
             return {}
         latest = await self.store.latest_materializations()
-        return {
-            key: record.data_version
-            for key in outside
-            if (record := latest.get(key.to_user_string())) and record.data_version
-        }
+        return {k: r for k in wanted if (r := latest.get(k.to_user_string())) is not None}
 
 
 def _status(summary: ExecutionSummary) -> RunStatus:
