@@ -19,13 +19,14 @@ from typing import Annotated, Any, Self, TypeVar, get_origin, overload
 from pydantic import (
     BaseModel,
     ConfigDict,
+    GetCoreSchemaHandler,
     PrivateAttr,
     TypeAdapter,
     ValidationError,
     ValidatorFunctionWrapHandler,
     create_model,
-    field_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from ..errors import DefinitionsError
 from .source import caller_location
@@ -92,6 +93,27 @@ def build_init_resource_context(
     return InitResourceContext(resource_config=config, resources=resources)
 
 
+def _defer_env_vars(schema: CoreSchema, cls: type) -> None:
+    """Let an EnvVar through the whole validation of every field, the subclass's own field
+    validators included: its value is unknown until a run reads it, and resolve_env_vars
+    validates that value then. (A ``@field_validator("*", mode="wrap")`` here would run inside
+    the subclass's validators, which would see the EnvVar.)"""
+    node: Any = schema
+    while node.get("type") != "model-fields":  # through definitions and model validators
+        if "schema" not in node:
+            raise TypeError(f"{cls.__name__}: no fields in pydantic's schema {schema['type']!r}")
+        node = node["schema"]
+    for field in node["fields"].values():
+        holder = field["schema"] if field["schema"]["type"] == "default" else field
+        holder["schema"] = core_schema.no_info_wrap_validator_function(
+            _keep_env_var, holder["schema"]
+        )
+
+
+def _keep_env_var(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    return value if isinstance(value, EnvVar) else handler(value)
+
+
 class ConfigurableResource(BaseModel):
     """Subclass with typed fields: ``class Warehouse(ConfigurableResource): url: str``.
 
@@ -116,11 +138,13 @@ class ConfigurableResource(BaseModel):
                 f"{type(self).__name__}{at} is misconfigured:", validation_problems(exc, type(self))
             ) from None
 
-    @field_validator("*", mode="wrap")
     @classmethod
-    def _defer_env_vars(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        # The variable's value is unknown until a run starts; resolve_env_vars checks it then.
-        return value if isinstance(value, EnvVar) else handler(value)
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        schema = handler(source)
+        _defer_env_vars(schema, cls)
+        return schema
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         env_vars = self._env_vars
@@ -220,8 +244,8 @@ class ResourceDefinition:
         self._takes_context = bool(inspect.signature(resource_fn).parameters)
         # a mapping schema becomes a model, so unknown keys are errors with suggestions
         self.config_model = _config_model(config_schema)
-        config_type = self.config_model or config_schema
-        self._config_adapter = None if config_schema is None else TypeAdapter(config_type)
+        plain_type = config_schema is not None and self.config_model is None
+        self._config_adapter = TypeAdapter(config_schema) if plain_type else None
 
     def __call__(self, context: InitResourceContext | None = None) -> Any:
         """Direct invocation for tests: ``my_resource(build_init_resource_context(config))``."""
@@ -231,11 +255,11 @@ class ResourceDefinition:
 
     def validated_config(self, config: Any) -> Any:
         """``config`` checked against ``config_schema``; raises ValidationError."""
-        if self._config_adapter is None:
-            return config
         if self.config_model is not None:
-            return self._config_adapter.validate_python(config or {}).model_dump()
-        return self._config_adapter.validate_python(config)
+            return self.config_model.model_validate(config or {}).model_dump()
+        if self._config_adapter is not None:
+            return self._config_adapter.validate_python(config)
+        return config
 
     def __repr__(self) -> str:
         return f"<ResourceDefinition {getattr(self.resource_fn, '__qualname__', self.resource_fn)}>"

@@ -42,3 +42,11 @@ def customer_features(clean_transactions: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("customer_id")
     )
+
+
+@asset(
+    description="The 100 customers who spent the most, for the sales team",
+    group_name="reports",
+)
+def top_customers(customer_features: pl.DataFrame) -> pl.DataFrame:
+    return customer_features.sort("total_spend", descending=True).head(100)
