@@ -219,6 +219,7 @@ def _list(args: argparse.Namespace) -> int:
                 "source": str(node.source) if node.source else None,
                 "last_materialized": record.timestamp if record else None,
                 "last_run_id": record.run_id if record else None,
+                "last_config": record.config if record else None,
                 "checks": _checks_of(graph, key, checks.get(name, [])),
             }
         )

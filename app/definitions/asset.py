@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,7 +177,7 @@ class AssetsDefinition:
         key: AssetKey,
         inputs: tuple[InputSpec, ...],
         deps: tuple[AssetKey, ...],
-        context_param: str | None,
+        special: SpecialParams,
         description: str | None,
         group_name: str,
         metadata: Mapping[str, MetadataValue],
@@ -195,7 +196,7 @@ class AssetsDefinition:
         self.key = key
         self.inputs = inputs
         self.deps = deps
-        self.context_param = context_param
+        self.special = special
         self.description = description
         self.group_name = group_name
         self.metadata = metadata
@@ -215,6 +216,10 @@ class AssetsDefinition:
     @property
     def keys(self) -> frozenset[AssetKey]:
         return frozenset((self.key,))
+
+    @property
+    def context_param(self) -> str | None:
+        return self.special.context
 
     @property
     def name(self) -> str:
@@ -310,16 +315,15 @@ def asset(
         except (TypeError, ValueError) as exc:
             raise DefinitionsError(f"{label}: cannot read the function's signature: {exc}") from exc
         hints = _type_hints(fn)
-        context_param, inputs = _inputs_from_signature(
-            signature, hints, dict(ins or {}), asset_key.path[:-1], label
-        )
+        special, rest = split_params(signature, hints, label)
+        inputs = _inputs_from_params(rest, dict(ins or {}), asset_key.path[:-1], label)
         kinds_set = frozenset(kinds or ()) | ({compute_kind} if compute_kind else frozenset())
         return AssetsDefinition(
             fn=fn,
             key=asset_key,
             inputs=inputs,
             deps=_coerce_dep_keys(deps),
-            context_param=context_param,
+            special=special,
             description=description if description is not None else inspect.getdoc(fn),
             group_name=group_name or DEFAULT_GROUP,
             metadata=normalize_metadata(metadata, where=label),
@@ -327,7 +331,7 @@ def asset(
             tags=dict(tags or {}),
             kinds=kinds_set,
             owners=tuple(owners or ()),
-            required_resource_keys=frozenset(required_resource_keys or ()),
+            required_resource_keys=frozenset(required_resource_keys or ()) | set(special.resources),
             io_manager_key=io_manager_key or DEFAULT_IO_MANAGER_KEY,
             retry_policy=retry_policy,
             partitions_def=partitions_def,
@@ -353,23 +357,59 @@ def returns_none(annotation: Any) -> bool:
     return annotation is None or annotation is type(None) or annotation == "None"
 
 
-def _inputs_from_signature(
-    signature: inspect.Signature,
-    hints: dict[str, Any],
-    ins: dict[str, AssetIn],
-    key_prefix: tuple[str, ...],
-    label: str,
-) -> tuple[str | None, tuple[InputSpec, ...]]:
-    context_param: str | None = None
-    inputs: list[InputSpec] = []
+@dataclass(frozen=True, slots=True)
+class SpecialParams:
+    """The parameters that are not upstream assets: the context, resources, the config."""
+
+    context: str | None = None
+    resources: tuple[str, ...] = ()  # each parameter's name is its resource key
+    config: tuple[str, type] | None = None  # (parameter, Config subclass)
+
+
+def _annotated_as(module: str, predicate: str, annotation: Any) -> bool:
+    """Ask a module only if it is loaded: a ConfigurableResource or Config annotation means
+    the user imported it, so ``import millrace`` never pays for pydantic."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and getattr(loaded, predicate)(annotation)
+
+
+def split_params(
+    signature: inspect.Signature, hints: dict[str, Any], label: str
+) -> tuple[SpecialParams, list[tuple[inspect.Parameter, Any]]]:
+    """The special parameters, and the rest (with resolved annotations) in order."""
+    context, resources, config = None, [], None
+    rest: list[tuple[inspect.Parameter, Any]] = []
     for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise DefinitionsError(
                 f"{label}: *args and **kwargs are not supported; name each upstream asset"
             )
+        annotation = hints.get(param.name, param.annotation)
         if _is_context_param(param):
-            context_param = param.name
-            continue
+            context = param.name
+        elif _annotated_as(_RESOURCES, "is_resource_annotation", annotation):
+            resources.append(param.name)
+        elif _annotated_as(_CONFIG, "is_config_annotation", annotation):
+            if config is not None:
+                raise DefinitionsError(f"{label}: only one parameter can take a Config")
+            config = (param.name, annotation)
+        else:
+            rest.append((param, annotation))
+    return SpecialParams(context, tuple(resources), config), rest
+
+
+_RESOURCES = "millrace.definitions.resources"
+_CONFIG = "millrace.definitions.config"
+
+
+def _inputs_from_params(
+    params: list[tuple[inspect.Parameter, Any]],
+    ins: dict[str, AssetIn],
+    key_prefix: tuple[str, ...],
+    label: str,
+) -> tuple[InputSpec, ...]:
+    inputs: list[InputSpec] = []
+    for param, annotation in params:
         asset_in = ins.pop(param.name, None)
         if asset_in is None:
             upstream = AssetKey([*key_prefix, param.name])
@@ -377,10 +417,9 @@ def _inputs_from_signature(
         else:
             upstream = asset_in.resolve(param.name)
             meta = asset_in.metadata or {}
-        annotation = hints.get(param.name, param.annotation)
         inputs.append(InputSpec(param.name, upstream, annotation, meta))
     if ins:
         raise DefinitionsError(
             f"{label}: ins names {sorted(ins)} but the function has no such parameter"
         )
-    return context_param, tuple(inputs)
+    return tuple(inputs)

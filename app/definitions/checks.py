@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any, overload
 
 from ..errors import DefinitionsError
-from .asset import AssetIn, InputSpec, _coerce_dep_keys, _is_context_param, _type_hints
+from .asset import AssetIn, InputSpec, SpecialParams, _coerce_dep_keys, _type_hints, split_params
 from .keys import AssetKey, CoercibleToAssetKey, coerce_key
 from .metadata import MetadataValue, normalize_metadata
 from .source import location_of
@@ -115,7 +115,7 @@ class AssetChecksDefinition:
         key: AssetCheckKey,
         inputs: tuple[InputSpec, ...],
         deps: tuple[AssetKey, ...],
-        context_param: str | None,
+        special: SpecialParams,
         description: str | None,
         blocking: bool,
         required_resource_keys: frozenset[str],
@@ -125,7 +125,7 @@ class AssetChecksDefinition:
         self.key = key
         self.inputs = inputs
         self.deps = deps
-        self.context_param = context_param
+        self.special = special
         self.description = description
         self.blocking = blocking
         self.required_resource_keys = required_resource_keys
@@ -137,6 +137,10 @@ class AssetChecksDefinition:
     @property
     def asset_key(self) -> AssetKey:
         return self.key.asset_key
+
+    @property
+    def context_param(self) -> str | None:
+        return self.special.context
 
     @property
     def name(self) -> str:
@@ -190,21 +194,19 @@ def asset_check(
     def decorate(fn: Callable[..., Any]) -> AssetChecksDefinition:
         key = AssetCheckKey(asset_key, name or fn.__name__)
         label = f"check '{key.to_user_string()}' ({location_of(fn)})"
-        hints = _type_hints(fn)
+        special, rest = split_params(inspect.signature(fn), _type_hints(fn), label)
+        if special.config is not None:
+            raise DefinitionsError(f"{label}: checks take no Config parameter")
         extra = dict(additional_ins or {})
-        context_param = None
         inputs: list[InputSpec] = []
-        candidates: list[inspect.Parameter] = []
-        for param in inspect.signature(fn).parameters.values():
-            if _is_context_param(param):
-                context_param = param.name
-            elif param.name in extra:
+        candidates: list[tuple[inspect.Parameter, Any]] = []
+        for param, annotation in rest:
+            if param.name in extra:
                 asset_in = extra.pop(param.name)
-                annotation = hints.get(param.name, param.annotation)
                 key_in = asset_in.resolve(param.name)
                 inputs.append(InputSpec(param.name, key_in, annotation, asset_in.metadata or {}))
             else:
-                candidates.append(param)
+                candidates.append((param, annotation))
         if extra:
             raise DefinitionsError(
                 f"{label}: additional_ins names {sorted(extra)} but the function has no such "
@@ -212,23 +214,23 @@ def asset_check(
             )
         if len(candidates) > 1:
             raise DefinitionsError(
-                f"{label}: parameters {[p.name for p in candidates]} are not in additional_ins; "
+                f"{label}: parameters {[p.name for p, _ in candidates]} are not in "
+                "additional_ins; "
                 f"a check takes one parameter for its asset ('{asset_key.path[-1]}'), the rest "
                 "through additional_ins"
             )
         if candidates:
-            param = candidates[0]
-            annotation = hints.get(param.name, param.annotation)
+            param, annotation = candidates[0]
             inputs.insert(0, InputSpec(param.name, asset_key, annotation, {}))
         return AssetChecksDefinition(
             fn=fn,
             key=key,
             inputs=tuple(inputs),
             deps=_coerce_dep_keys(additional_deps),
-            context_param=context_param,
+            special=special,
             description=description if description is not None else inspect.getdoc(fn),
             blocking=blocking,
-            required_resource_keys=frozenset(required_resource_keys or ()),
+            required_resource_keys=frozenset(required_resource_keys or ()) | set(special.resources),
             metadata=normalize_metadata(metadata, where=label),
         )
 

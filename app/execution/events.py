@@ -111,6 +111,7 @@ class AssetMaterialized(Event):
     metadata: dict[str, MetadataValue] = field(default_factory=dict)
     code_version: str | None = None
     data_version: str | None = None
+    config: dict[str, Any] | None = None  # the asset's resolved Config: part of its lineage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

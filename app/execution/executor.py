@@ -198,6 +198,7 @@ class Executor:
                     metadata=outcome.metadata,
                     code_version=asset.code_version,
                     data_version=version,
+                    config=_config_json(self._services.configs.get(step.key)),
                 )
             )
         self._publish(StepSucceeded(**fields, duration=outcome.duration))
@@ -291,6 +292,10 @@ class Executor:
             if status is StepStatus.PENDING:
                 self._skip(i, reason)
         self._finished.set_result(None)
+
+
+def _config_json(config: Any) -> dict[str, Any] | None:
+    return None if config is None else config.model_dump(mode="json")
 
 
 def _evaluation(fields: dict[str, Any], check: CheckOutcome) -> AssetCheckEvaluated:

@@ -39,6 +39,7 @@ class RunServices:
     partition_key: str | None = None
     # The latest materializations from before this run, of assets it reads or checks.
     history: Mapping[AssetKey, Any] = field(default_factory=dict)
+    configs: Mapping[AssetKey, Any] = field(default_factory=dict)  # each asset's Config
 
 
 @dataclass(slots=True)
@@ -106,7 +107,7 @@ class InProcessLauncher(StepLauncher):
         if any(i.source == FROM_STORAGE for i in step.inputs):
             kwargs = await loop.run_in_executor(self._pool, _load_inputs, services, request)
         context = _context(services, request)
-        call = _with_context(step.node, kwargs, context)
+        call = _call_args(services, step, kwargs, context)
         if step.check is not None:
             try:
                 result = await step.node.fn(**call)
@@ -131,7 +132,7 @@ def _run_sync(services: RunServices, request: StepRequest) -> StepOutcome:
     step = request.step
     kwargs = _load_inputs(services, request)
     context = _context(services, request)
-    call = _with_context(step.node, kwargs, context)
+    call = _call_args(services, step, kwargs, context)
     if step.check is not None:
         try:
             result = step.node.fn(**call)
@@ -178,14 +179,24 @@ def _context(services: RunServices, request: StepRequest) -> AssetExecutionConte
     )
 
 
-def _with_context(
-    node: AssetsDefinition | AssetChecksDefinition,
+def _call_args(
+    services: RunServices,
+    step: Step,
     kwargs: dict[str, Any],
     context: AssetExecutionContext,
 ) -> dict[str, Any]:
-    if node.context_param is None:
+    """Upstream values plus what the signature asks for: context, resources, config."""
+    special = step.node.special
+    if special.context is None and not special.resources and special.config is None:
         return kwargs
-    return {node.context_param: context, **kwargs}
+    call = dict(kwargs)
+    if special.context is not None:
+        call[special.context] = context
+    for name in special.resources:
+        call[name] = services.resources[name]
+    if special.config is not None:
+        call[special.config[0]] = services.configs[step.key]
+    return call
 
 
 def _io_manager(services: RunServices, key: str) -> IOManager:

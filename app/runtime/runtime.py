@@ -8,17 +8,20 @@ and query history.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
+import sys
 import threading
 import uuid
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..definitions.asset import DEFAULT_IO_MANAGER_KEY
 from ..definitions.definitions import Definitions
 from ..definitions.keys import AssetKey
-from ..errors import SelectionError
+from ..errors import MillraceError, SelectionError
 from ..execution.events import Event, EventBus, RunFinished, RunStarted, RunStatus
 from ..execution.executor import DEFAULT_MAX_CONCURRENCY, ExecutionSummary, Executor
 from ..execution.launcher import InProcessLauncher, RunServices, StepLauncher
@@ -150,14 +153,18 @@ class Runtime:
         capture_values: bool = False,
         plan: ExecutionPlan | None = None,
     ) -> RunHandle:
-        """Plan now (so a bad selection raises here), run in a task; returns at once."""
+        """Plan and resolve config now (so a bad selection or config raises here, before
+        anything runs), run in a task; returns at once."""
         plan = plan or self.plan(selection, partition_key)
+        raw_config = _as_dict(run_config)
+        configs = _resolve_configs(plan, raw_config)
         handle = RunHandle(uuid.uuid4().hex, plan)
         handle._task = asyncio.get_running_loop().create_task(
             self._run(
                 handle,
                 tags=dict(tags or {}),
-                run_config=dict(run_config or {}),
+                run_config=raw_config,
+                configs=configs,
                 max_concurrency=max_concurrency or self.max_concurrency,
                 capture_values=capture_values,
             )
@@ -173,6 +180,7 @@ class Runtime:
         *,
         tags: dict[str, str],
         run_config: dict[str, Any],
+        configs: dict[AssetKey, Any],
         max_concurrency: int,
         capture_values: bool,
     ) -> RunResult:
@@ -191,16 +199,19 @@ class Runtime:
                     run_id=run_id,
                     partition_key=plan.partition_key,
                     selection=tuple(step.name for step in plan.steps),
-                    config=run_config,
+                    config=_resolved_run_config(run_config, configs),
                     tags=tags,
                 )
             )
             if self.store is not None:
                 await self.store.flush()  # a run killed from here on is still in the history
             try:
-                summary = await self._execute(handle, run_config, max_concurrency, capture_values)
-            except Exception as exc:  # a Millrace bug, not user code: still close the run
-                publish(RunFinished(run_id=run_id, status=RunStatus.FAILURE, message=repr(exc)))
+                summary = await self._execute(
+                    handle, run_config, configs, max_concurrency, capture_values
+                )
+            except Exception as exc:  # resources failed to set up, or a Millrace bug
+                message = str(exc) if isinstance(exc, MillraceError) else repr(exc)
+                publish(RunFinished(run_id=run_id, status=RunStatus.FAILURE, message=message))
                 raise
             finally:
                 if self.store is not None:
@@ -220,31 +231,62 @@ class Runtime:
         self,
         handle: RunHandle,
         run_config: dict[str, Any],
+        configs: dict[AssetKey, Any],
         max_concurrency: int,
         capture_values: bool,
     ) -> ExecutionSummary:
         run_id, plan, publish = handle.run_id, handle.plan, self.bus.publish
         history = await self._history(plan)
-        services = RunServices(
-            run_id, self._resources, _threadsafe(publish), plan.partition_key, history
-        )
-        executor = Executor(
-            plan,
-            self.launcher,
-            services,
-            publish,
-            max_concurrency=max_concurrency,
-            data_versions={k: r.data_version for k, r in history.items() if r.data_version},
-            capture_values=capture_values,
-        )
-        handle._executor = executor
-        if handle._cancel_requested:
-            executor.cancel()
-        summary = await executor.run()
+        async with self._live_resources(plan, run_id, run_config) as resources:
+            services = RunServices(
+                run_id, resources, _threadsafe(publish), plan.partition_key, history, configs
+            )
+            executor = Executor(
+                plan,
+                self.launcher,
+                services,
+                publish,
+                max_concurrency=max_concurrency,
+                data_versions={k: r.data_version for k, r in history.items() if r.data_version},
+                capture_values=capture_values,
+            )
+            handle._executor = executor
+            if handle._cancel_requested:
+                executor.cancel()
+            summary = await executor.run()
         problems = [f"{plan.steps[i].name} failed" for i in summary.errors]
         problems += [f"check {c} blocked its downstream" for c in summary.blocking_failures]
         publish(RunFinished(run_id=run_id, status=_status(summary), message="; ".join(problems)))
         return summary
+
+    @contextlib.asynccontextmanager
+    async def _live_resources(
+        self, plan: ExecutionPlan, run_id: str, run_config: Mapping[str, Any]
+    ) -> AsyncIterator[Mapping[str, Any]]:
+        """The run's resources, set up before its first step and torn down after its last,
+        also when it fails or is canceled. Only what the plan needs is set up."""
+        needed = _needed_resources(plan, self._resources)
+        if _RESOURCES not in sys.modules and not run_config.get("resources"):
+            yield needed  # no ConfigurableResource or @resource exists: nothing to set up
+            return
+        from ..definitions.resources import open_resources
+
+        scoped = dict(run_config)
+        if isinstance(run_config.get("resources"), Mapping):
+            scoped["resources"] = {
+                k: v
+                for k, v in run_config["resources"].items()
+                if k in needed or k not in self._resources  # unknown keys stay, to be reported
+            }
+        opened = open_resources(needed, run_id=run_id, run_config=scoped, log=_log)
+        live = await asyncio.to_thread(opened.__enter__)
+        try:
+            yield live
+        except BaseException as exc:
+            if not await asyncio.to_thread(opened.__exit__, type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            await asyncio.to_thread(opened.__exit__, None, None, None)
 
     async def _history(self, plan: ExecutionPlan) -> dict[AssetKey, MaterializationRecord]:
         """Latest materializations from before this run, of the assets the run reads from
@@ -264,6 +306,62 @@ class Runtime:
             return {}
         latest = await self.store.latest_materializations()
         return {k: r for k in wanted if (r := latest.get(k.to_user_string())) is not None}
+
+
+_RESOURCES = "millrace.definitions.resources"
+_log = logging.getLogger("millrace.resources")
+
+
+def _needed_resources(plan: ExecutionPlan, resources: Mapping[str, Any]) -> dict[str, Any]:
+    """Resources the plan's steps use (IO managers included), with those they require."""
+    keys = {DEFAULT_IO_MANAGER_KEY}
+    for step in plan.steps:
+        keys |= step.node.required_resource_keys
+        keys.update(i.io_manager_key for i in step.inputs)
+        if step.check is None:
+            keys.add(step.asset.io_manager_key)
+    stack = list(keys)
+    while stack:
+        for dep in getattr(resources.get(stack.pop()), "required_resource_keys", None) or ():
+            if dep not in keys:
+                keys.add(dep)
+                stack.append(dep)
+    return {k: resources[k] for k in keys if k in resources}
+
+
+def _as_dict(run_config: Any) -> dict[str, Any]:
+    """Dagster's RunConfig object or a plain dict, as a dict."""
+    if run_config is None:
+        return {}
+    to_dict = getattr(run_config, "to_config_dict", None)
+    return dict(to_dict() if callable(to_dict) else run_config)
+
+
+def _resolve_configs(plan: ExecutionPlan, run_config: Mapping[str, Any]) -> dict[AssetKey, Any]:
+    """Each planned asset's Config object; every bad field of every asset in one error."""
+    params = {
+        step.key: step.node.special.config
+        for step in plan.steps
+        if step.check is None and step.node.special.config is not None
+    }
+    if not params and not run_config:
+        return {}
+    from ..definitions.config import resolve_asset_configs
+
+    return resolve_asset_configs(params, run_config)  # type: ignore[arg-type]
+
+
+def _resolved_run_config(
+    run_config: Mapping[str, Any], configs: Mapping[AssetKey, Any]
+) -> dict[str, Any]:
+    """What the run record keeps: the config each asset really got, defaults included."""
+    resolved = dict(run_config)
+    if configs:
+        resolved["ops"] = {
+            key.to_python_identifier(): {"config": config.model_dump(mode="json")}
+            for key, config in configs.items()
+        }
+    return resolved
 
 
 def _status(summary: ExecutionSummary) -> RunStatus:

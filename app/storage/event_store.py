@@ -85,6 +85,9 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (asset_key, check_name, partition_key)
     );
     """,
+    """
+    ALTER TABLE latest_materializations ADD COLUMN config TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 INTERRUPTED = "the process running this run exited before it finished"
@@ -126,6 +129,7 @@ class MaterializationRecord:
     code_version: str | None
     data_version: str | None
     metadata: dict[str, MetadataValue]
+    config: dict[str, Any] | None = None
 
 
 class EventStore:
@@ -277,13 +281,14 @@ class EventStore:
             if materialized:
                 await db.executemany(
                     "INSERT INTO latest_materializations (asset_key, partition_key, run_id,"
-                    " event_id, timestamp, code_version, data_version, metadata)"
+                    " event_id, timestamp, code_version, data_version, metadata, config)"
                     " VALUES (?, ?, ?, (SELECT MAX(id) FROM events WHERE run_id = ? AND"
-                    " asset_key = ? AND type = ?), ?, ?, ?, ?)"
+                    " asset_key = ? AND type = ?), ?, ?, ?, ?, ?)"
                     " ON CONFLICT (asset_key, partition_key) DO UPDATE SET"
                     " run_id = excluded.run_id, event_id = excluded.event_id,"
                     " timestamp = excluded.timestamp, code_version = excluded.code_version,"
-                    " data_version = excluded.data_version, metadata = excluded.metadata",
+                    " data_version = excluded.data_version, metadata = excluded.metadata,"
+                    " config = excluded.config",
                     [
                         (
                             key := e.asset_key.to_user_string(),  # type: ignore[union-attr]
@@ -296,6 +301,7 @@ class EventStore:
                             e.code_version,
                             e.data_version,
                             json.dumps(metadata_to_json(e.metadata)),
+                            json.dumps(e.config) if e.config is not None else None,
                         )
                         for e in materialized
                     ],
@@ -354,7 +360,7 @@ class EventStore:
         """The newest materialization of every unpartitioned asset, by user key string."""
         async with self._db.execute(
             "SELECT asset_key, partition_key, run_id, timestamp, code_version, data_version,"
-            " metadata FROM latest_materializations WHERE partition_key = ''"
+            " metadata, config FROM latest_materializations WHERE partition_key = ''"
         ) as cur:
             rows = await cur.fetchall()
         return {
@@ -366,6 +372,7 @@ class EventStore:
                 code_version=row[4],
                 data_version=row[5],
                 metadata=metadata_from_json(json.loads(row[6])),
+                config=json.loads(row[7]) if row[7] else None,
             )
             for row in rows
         }
