@@ -49,6 +49,34 @@ from .storage.io_managers import (
 
 __version__ = "0.1.0"
 
+# Resources and Config are pydantic models; they load on first use, so ``import millrace``
+# does not pay for pydantic when a pipeline needs neither.
+_LAZY = {
+    "ConfigurableResource": "definitions.resources",
+    "EnvVar": "definitions.resources",
+    "InitResourceContext": "definitions.resources",
+    "ResourceDefinition": "definitions.resources",
+    "ResourceParam": "definitions.resources",
+    "build_init_resource_context": "definitions.resources",
+    "resource": "definitions.resources",
+    "Config": "definitions.config",
+    "RunConfig": "definitions.config",
+    "ConfigurableIOManager": "storage.configurable_io",
+    "FilesystemIOManager": "storage.configurable_io",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'millrace' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "AssetCheckKey",
     "AssetCheckResult",
@@ -64,11 +92,17 @@ __all__ = [
     "AssetsDefinition",
     "Backoff",
     "CodeLoadError",
+    "Config",
+    "ConfigurableIOManager",
+    "ConfigurableResource",
     "DataVersion",
     "Definitions",
     "DefinitionsError",
+    "EnvVar",
+    "FilesystemIOManager",
     "IOManager",
     "InMemoryIOManager",
+    "InitResourceContext",
     "InputContext",
     "Jitter",
     "MaterializeResult",
@@ -78,7 +112,10 @@ __all__ = [
     "Output",
     "OutputContext",
     "ParquetIOManager",
+    "ResourceDefinition",
+    "ResourceParam",
     "RetryPolicy",
+    "RunConfig",
     "RunFailedError",
     "RunResult",
     "RunStatus",
@@ -91,6 +128,8 @@ __all__ = [
     "asset",
     "asset_check",
     "build_asset_context",
+    "build_init_resource_context",
     "materialize",
     "materialize_to_memory",
+    "resource",
 ]

@@ -73,6 +73,19 @@ def _parser() -> argparse.ArgumentParser:
         help=f"steps running at once (default: {DEFAULT_MAX_CONCURRENCY}, i.e. min(32, CPUs + 4))",
     )
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="run tag")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="run config, YAML or JSON, in Dagster's shape: {ops: {ASSET: {config: {...}}}}",
+    )
+    p.add_argument(
+        "-c",
+        dest="config_values",
+        action="append",
+        default=[],
+        metavar="ASSET.FIELD=VALUE",
+        help="one config value (JSON, else a string); wins over --config",
+    )
     p.add_argument("--json", action="store_true", help="print every event as a JSON line")
 
     p = command("check", _check, "Run the checks of the selected assets on stored data.")
@@ -104,7 +117,17 @@ def _materialize(args: argparse.Namespace) -> int:
         home=resolve_home(location.directory, args.home),
         max_concurrency=args.max_concurrency,
     )
-    return asyncio.run(_run(runtime, runtime.plan(args.select), tags, args.json))
+    run_config = _run_config(args.config, args.config_values)
+    return asyncio.run(_run(runtime, runtime.plan(args.select), tags, args.json, run_config))
+
+
+def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:
+    if path is None and not values:
+        return {}
+    from .definitions.config import load_config_file, merge_run_config, parse_config_overrides
+
+    base = load_config_file(path) if path else {}
+    return merge_run_config(base, parse_config_overrides(values))
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -119,6 +142,7 @@ async def _run(
     plan: Any,
     tags: dict[str, str],
     as_json: bool,
+    run_config: dict[str, Any] | None = None,
     *,
     fail_on_error_checks: bool = False,
 ) -> int:
@@ -138,7 +162,7 @@ async def _run(
             printer = LinePrinter(len(plan))
         runtime.subscribe(printer)
         started = time.monotonic()
-        handle = runtime.submit(plan=plan, tags=tags)
+        handle = runtime.submit(plan=plan, tags=tags, run_config=run_config)
         _cancel_on_interrupt(handle, len(plan))
         try:
             result = await handle

@@ -23,6 +23,10 @@ class MissingInputError(MillraceError):
     """An asset needs an upstream value that was never materialized."""
 
 
+class TypeCheckError(MillraceError, TypeError):
+    """A value does not fit its annotation, or a frame its declared column schema."""
+
+
 class RunFailedError(MillraceError):
     """Raised by ``materialize(raise_on_error=True)`` when a step fails; carries the result."""
 

@@ -73,7 +73,7 @@ def test_polars_dataframe_round_trip(manager: ParquetIOManager) -> None:
     assert_frame_equal(load(manager, "scores", pl.DataFrame), POLARS)
     assert context.output_metadata == {
         "path": MetadataValue.path(path),
-        "dagster/row_count": MetadataValue.int(3),
+        "millrace/size_bytes": MetadataValue.int(path.stat().st_size),
     }
 
 
@@ -99,7 +99,7 @@ def test_pyarrow_table_round_trip(manager: ParquetIOManager) -> None:
     assert isinstance(back, pa.Table)
     assert back.select(["x", "y"]).equals(table)
     assert back.schema.field("x").type == pa.int32()
-    assert context.output_metadata["dagster/row_count"] == MetadataValue.int(3)
+    assert context.output_metadata["millrace/size_bytes"].value > 0
 
 
 def test_pandas_dataframe_keeps_its_index(manager: ParquetIOManager) -> None:
@@ -157,7 +157,10 @@ def test_other_objects_are_pickled(manager: ParquetIOManager, value: Any) -> Non
     with open(path, "rb") as f:
         assert pickle.load(f) == value
     assert load(manager, "thing") == value
-    assert context.output_metadata == {"path": MetadataValue.path(path)}
+    assert context.output_metadata == {
+        "path": MetadataValue.path(path),
+        "millrace/size_bytes": MetadataValue.int(path.stat().st_size),
+    }
 
 
 def test_key_path_and_partition_layout(manager: ParquetIOManager) -> None:
@@ -238,7 +241,8 @@ def test_materialize_writes_under_home_storage(home: Path) -> None:
         e.asset_key.to_user_string(): e.metadata for e in result.get_asset_materialization_events()
     }
     assert by_key["lake/per_user"]["dagster/row_count"] == MetadataValue.int(2)
-    assert by_key["reported"] == {"sent": MetadataValue.bool(True)}
+    assert by_key["reported"]["sent"] == MetadataValue.bool(True)
+    assert set(by_key["reported"]) == {"sent", "millrace/compute_seconds"}  # no value stored
 
 
 # -- crash safety ----------------------------------------------------------------------------

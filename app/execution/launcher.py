@@ -21,12 +21,14 @@ from ..definitions.checks import AssetCheckResult, AssetChecksDefinition, AssetC
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
 from ..definitions.outputs import MaterializeResult, Output
-from ..errors import MillraceError, MissingInputError
+from ..errors import MillraceError, MissingInputError, TypeCheckError
+from ..storage.frame_metadata import frame_metadata
 from ..storage.io_managers import InputContext, IOManager, OutputContext, frame_kind
 from .context import AssetExecutionContext
 from .events import ErrorInfo, Event, LogMessage
 from .failure import error_info
 from .plan import FROM_STORAGE, Step
+from .typecheck import column_schema_differences, type_mismatch
 
 
 @dataclass(slots=True)
@@ -110,17 +112,21 @@ class InProcessLauncher(StepLauncher):
         call = _call_args(services, step, kwargs, context)
         if step.check is not None:
             try:
+                _check_inputs(step, kwargs)
                 result = await step.node.fn(**call)
             except Exception as exc:
                 return _check_outcome(step, None, exc, started)
             return _check_outcome(step, result, None, started)
+        _check_inputs(step, kwargs)
+        computing = time.perf_counter()
         produced = step.node.fn(**call)
         if inspect.isasyncgen(produced):
             result: Any = Yielded([item async for item in produced])
         else:
             result = await produced
+        compute = time.perf_counter() - computing
         return await loop.run_in_executor(
-            self._pool, _store, services, step, context, result, started
+            self._pool, _store, services, step, context, result, started, compute
         )
 
     def close(self) -> None:
@@ -135,14 +141,18 @@ def _run_sync(services: RunServices, request: StepRequest) -> StepOutcome:
     call = _call_args(services, step, kwargs, context)
     if step.check is not None:
         try:
+            _check_inputs(step, kwargs)
             result = step.node.fn(**call)
         except Exception as exc:
             return _check_outcome(step, None, exc, started)
         return _check_outcome(step, result, None, started)
+    _check_inputs(step, kwargs)
+    computing = time.perf_counter()
     result = step.node.fn(**call)
     if inspect.isgenerator(result):
         result = Yielded(result)
-    return _store(services, step, context, result, started)
+    compute = time.perf_counter() - computing
+    return _store(services, step, context, result, started, compute)
 
 
 def _context(services: RunServices, request: StepRequest) -> AssetExecutionContext:
@@ -265,12 +275,16 @@ def _store(
     context: AssetExecutionContext,
     result: Any,
     started: float,
+    compute: float,
 ) -> StepOutcome:
-    """Unpack what the asset returned, hand its value to the IO manager, gather metadata."""
+    """Unpack what the asset returned, check it against its declared types, hand its value
+    to the IO manager, gather metadata (the asset's own wins over the automatic)."""
     asset = step.asset
     outcome = StepOutcome(metadata=dict(context.output_metadata))
     has_value, value, check_results = _unpack(step, result, outcome)
+    automatic = {"millrace/compute_seconds": MetadataValue.float(round(compute, 6))}
     if has_value:
+        _check_output(step, value)
         if frame_kind(value) == "lazy":
             value = value.collect()
         if value is not None or not returns_none(asset.output_annotation):
@@ -288,11 +302,48 @@ def _store(
                     f"({type(value).__name__}) with IO manager '{asset.io_manager_key}'"
                 )
                 raise
-            outcome.metadata.update(out.output_metadata)
+            automatic.update(out.output_metadata)
+            automatic.update(frame_metadata(value) or {})
             outcome.value, outcome.stored = value, True
+    outcome.metadata = {**automatic, **outcome.metadata}
     outcome.checks = _match_checks(asset, check_results)
     outcome.duration = time.perf_counter() - started
     return outcome
+
+
+def _check_inputs(step: Step, kwargs: dict[str, Any]) -> None:
+    for spec in step.inputs:
+        if spec.annotation is not _EMPTY:
+            problem = type_mismatch(kwargs[spec.param], spec.annotation)
+            if problem is not None:
+                raise TypeCheckError(_kind(step) + f"'{step.name}': input '{spec.param}' {problem}")
+
+
+def _check_output(step: Step, value: Any) -> None:
+    """The value against the return annotation, a frame against a declared column schema."""
+    asset = step.asset
+    annotation = asset.output_annotation
+    if annotation is not _EMPTY and annotation not in _RESULT_TYPES:
+        problem = type_mismatch(value, annotation)
+        if problem is not None:
+            raise TypeCheckError(f"asset '{step.name}': return value {problem}")
+    declared = asset.metadata.get("dagster/column_schema")
+    if declared is not None and frame_kind(value) is not None:
+        differences = column_schema_differences(value, declared.value)
+        if differences:
+            raise TypeCheckError(
+                f"asset '{step.name}' does not match its declared dagster/column_schema:\n  - "
+                + "\n  - ".join(differences)
+            )
+
+
+def _kind(step: Step) -> str:
+    return "check " if step.check else "asset "
+
+
+_EMPTY = inspect.Parameter.empty
+# Annotations that describe the wrapper, not the value inside.
+_RESULT_TYPES = (Output, MaterializeResult, AssetCheckResult)
 
 
 def _unpack(

@@ -138,9 +138,14 @@ def _find_definitions(modules: list[ModuleType], target: str) -> Definitions:
         if isinstance(value, Definitions)
     }
     distinct = {id(v): (k, v) for k, v in found.items()}
+    named_defs = {id(v): (k, v) for k, v in found.items() if k.rsplit(".", 1)[-1] == "defs"}
+    if len(distinct) > 1 and len(named_defs) == 1:
+        distinct = named_defs  # several (dev, prod...): ``defs`` is the one to load
     if len(distinct) > 1:
         names = ", ".join(sorted(k for k, _ in distinct.values()))
-        raise CodeLoadError(f"{target} defines several Definitions objects ({names}); keep one")
+        raise CodeLoadError(
+            f"{target} defines several Definitions objects ({names}); name the one to load 'defs'"
+        )
     if distinct:
         return next(iter(distinct.values()))[1]
     assets: dict[int, AssetsDefinition | AssetSpec] = {}

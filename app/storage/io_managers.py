@@ -146,9 +146,12 @@ class ParquetIOManager(IOManager):
             write_atomically(final, self._made_dirs, lambda tmp: _write_frame(obj, kind, tmp))
         other = final.with_suffix(".parquet" if kind is None else ".pkl")
         other.unlink(missing_ok=True)
-        context.add_output_metadata({"path": MetadataValue.path(final)})
-        if kind is not None:
-            context.add_output_metadata({"dagster/row_count": _row_count(obj, kind)})
+        context.add_output_metadata(
+            {
+                "path": MetadataValue.path(final),
+                "millrace/size_bytes": MetadataValue.int(final.stat().st_size),
+            }
+        )
 
     def load_input(self, context: InputContext) -> Any:
         stem = self.path_for(context.asset_key, context.partition_key)
