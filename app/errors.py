@@ -19,6 +19,10 @@ class CodeLoadError(MillraceError):
     """User code could not be imported, or exposes no definitions."""
 
 
+class ResourceSetupError(MillraceError):
+    """A resource's setup code raised before the run's first step."""
+
+
 class MissingInputError(MillraceError):
     """An asset needs an upstream value that was never materialized."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .definitions.asset import AssetsDefinition, AssetSpec
+from .definitions.checks import AssetChecksDefinition
 from .definitions.definitions import Definitions
 from .errors import RunFailedError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
@@ -24,7 +25,7 @@ T = TypeVar("T")
 
 
 def materialize(
-    assets: Sequence[AssetsDefinition | AssetSpec],
+    assets: Sequence[AssetsDefinition | AssetSpec | AssetChecksDefinition],
     instance: Any = None,
     partition_key: str | None = None,
     raise_on_error: bool = True,
@@ -43,7 +44,7 @@ def materialize(
     """
     if instance is not None:
         raise TypeError("Millrace has no DagsterInstance; pass home= to choose where runs are kept")
-    defs = Definitions(assets=assets, resources=resources)
+    defs = _definitions(assets, resources)
     where = resolve_home(_code_dir(assets), home)
     return _run_sync(
         lambda: _materialize(
@@ -58,7 +59,7 @@ def materialize(
 
 
 def materialize_to_memory(
-    assets: Sequence[AssetsDefinition | AssetSpec],
+    assets: Sequence[AssetsDefinition | AssetSpec | AssetChecksDefinition],
     instance: Any = None,
     partition_key: str | None = None,
     raise_on_error: bool = True,
@@ -72,7 +73,7 @@ def materialize_to_memory(
     """Like materialize(), but values stay in memory and nothing is written to disk."""
     if instance is not None:
         raise TypeError("Millrace has no DagsterInstance; materialize_to_memory keeps no history")
-    defs = Definitions(assets=assets, resources=resources)
+    defs = _definitions(assets, resources)
     return _run_sync(
         lambda: _materialize(
             Runtime(defs, persist=False, max_concurrency=max_concurrency),
@@ -106,6 +107,19 @@ async def _materialize(
     return result
 
 
+def _definitions(
+    assets: Sequence[AssetsDefinition | AssetSpec | AssetChecksDefinition],
+    resources: Mapping[str, Any] | None,
+) -> Definitions:
+    """Checks may stand in the assets list, as Dagster allows."""
+    checks = [a for a in assets if isinstance(a, AssetChecksDefinition)]
+    return Definitions(
+        assets=[a for a in assets if not isinstance(a, AssetChecksDefinition)],
+        asset_checks=checks,
+        resources=resources,
+    )
+
+
 def raise_first_failure(result: RunResult) -> None:
     """Re-raise the user's own exception (so ``pytest.raises(ValueError)`` works), with a note."""
     for key, exc in result.exceptions.items():
@@ -128,6 +142,10 @@ def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        in_loop = False
+    else:
+        in_loop = True
+    if not in_loop:  # run outside the except block, so errors are not chained to it
         return asyncio.run(_await(make))
     outcome: dict[str, Any] = {}
 

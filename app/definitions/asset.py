@@ -336,7 +336,7 @@ def asset(
             retry_policy=retry_policy,
             partitions_def=partitions_def,
             check_specs=tuple(check_specs or ()),
-            output_annotation=hints.get("return", signature.return_annotation),
+            output_annotation=_output_annotation(fn, hints, signature),
         )
 
     if compute_fn is not None:
@@ -345,11 +345,30 @@ def asset(
 
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
-    """Resolved annotations; string ones that cannot be resolved are kept as strings."""
+    """Resolved annotations; one that cannot be resolved (a TYPE_CHECKING import) stays a
+    string without costing the others theirs."""
     try:
-        return typing.get_type_hints(fn)
+        return typing.get_type_hints(fn, include_extras=True)
     except Exception:
-        return {}
+        pass
+    hints: dict[str, Any] = {}
+    namespace = getattr(inspect.unwrap(fn), "__globals__", {})
+    for name, annotation in getattr(fn, "__annotations__", {}).items():
+        try:
+            hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation
+        except Exception:
+            hints[name] = annotation
+    return hints
+
+
+def _output_annotation(
+    fn: Callable[..., Any], hints: dict[str, Any], signature: inspect.Signature
+) -> Any:
+    """What the returned value must fit; a generator's annotation describes the generator,
+    not the values it yields, so it is not checked (as in Dagster)."""
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        return inspect.Parameter.empty
+    return hints.get("return", signature.return_annotation)
 
 
 def returns_none(annotation: Any) -> bool:

@@ -60,6 +60,8 @@ def _entry(value: Any) -> Any:
 def resolve_asset_configs(
     config_params: Mapping[AssetKey, tuple[str, type[Config]]],
     run_config: Mapping[str, Any],
+    *,
+    unselected: Iterable[AssetKey] = (),
 ) -> dict[AssetKey, Config]:
     """The Config object of every asset in ``config_params`` (key -> parameter, Config class).
 
@@ -76,7 +78,9 @@ def resolve_asset_configs(
     if not isinstance(ops, Mapping):
         raise ConfigError(f"Invalid run config: 'ops' must be a mapping, got {ops!r}")
     by_op = {key.to_python_identifier(): key for key in config_params}
-    problems += [_unknown_op(name, by_op) for name in ops if name not in by_op]
+    # Config of assets this run does not select is ignored: one config file serves any --select.
+    known = {**by_op, **{key.to_python_identifier(): key for key in unselected}}
+    problems += [_unknown_op(name, known) for name in ops if name not in known]
     configs: dict[AssetKey, Config] = {}
     for key, (_, config_class) in config_params.items():
         op = key.to_python_identifier()

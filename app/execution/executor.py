@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..definitions.keys import AssetKey
+from ..errors import MissingInputError
 from .events import (
     AssetCheckEvaluated,
     AssetMaterialized,
@@ -151,17 +152,24 @@ class Executor:
         step = self.plan.steps[i]
         request = self._requests.get(i)
         if request is None:
-            args = {}
+            request = self._requests[i] = StepRequest(step, {}, attempt)
             for spec in step.inputs:
                 if spec.source >= 0:
-                    args[spec.param] = self._values[spec.source]
+                    if spec.source in self._values:
+                        request.args[spec.param] = self._values[spec.source]
                     self._release(spec.source)
-            request = self._requests[i] = StepRequest(step, args, attempt)
         else:
             request.attempt = attempt
         self._status[i] = StepStatus.RUNNING
         self._publish(StepStarted(**self._step_fields(i), attempt=attempt))
-        future = self._launcher.launch(self._services, request)
+        try:
+            missing = [s for s in step.inputs if s.source >= 0 and s.param not in request.args]
+            if missing:
+                raise MissingInputError(_no_value(step.name, missing[0].key))
+            future = self._launcher.launch(self._services, request)
+        except Exception as exc:  # this step cannot start: it fails, the run goes on
+            self._fail(i, exc, retry=False)
+            return
         self._running[i] = future
         future.add_done_callback(lambda f, i=i: self._on_done(i, f))
 
@@ -292,6 +300,14 @@ class Executor:
             if status is StepStatus.PENDING:
                 self._skip(i, reason)
         self._finished.set_result(None)
+
+
+def _no_value(name: str, upstream: AssetKey) -> str:
+    up = upstream.to_user_string()
+    return (
+        f"'{name}' takes '{up}' as an input, but '{up}' stored no value (it returned "
+        f"MaterializeResult, or None under '-> None'); depend on it with deps=['{up}'] instead"
+    )
 
 
 def _config_json(config: Any) -> dict[str, Any] | None:

@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from ..definitions.asset import DEFAULT_IO_MANAGER_KEY
+from ..definitions.checks import AssetChecksDefinition
 from ..definitions.definitions import Definitions
 from ..definitions.keys import AssetKey
-from ..errors import MillraceError, SelectionError
+from ..errors import MillraceError, ResourceSetupError, SelectionError
 from ..execution.events import Event, EventBus, RunFinished, RunStarted, RunStatus
 from ..execution.executor import DEFAULT_MAX_CONCURRENCY, ExecutionSummary, Executor
+from ..execution.failure import error_info
 from ..execution.launcher import InProcessLauncher, RunServices, StepLauncher
 from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
+from ..graph import AssetGraph
 from ..selection import AssetSelection, resolve_selection
 from ..storage.event_store import EventStore, MaterializationRecord
 from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
@@ -137,8 +140,15 @@ class Runtime:
         keys = resolve_selection(selection, graph)
         if not checks_only:
             return build_plan(graph, keys, partition_key)
-        checks = graph.checks_of(graph.toposorted(keys))
+        declared = graph.checks_of(graph.toposorted(keys))
+        checks = [c for c in declared if isinstance(graph.checks[c], AssetChecksDefinition)]
         if not checks:
+            if declared:
+                names = ", ".join(c.to_user_string() for c in declared)
+                raise SelectionError(
+                    f"the selected assets report their checks themselves ({names}, declared in "
+                    "check_specs); those run when the asset is materialized"
+                )
             raise SelectionError("the selected assets have no checks")
         return build_plan(graph, (), partition_key, checks=checks)
 
@@ -157,7 +167,7 @@ class Runtime:
         anything runs), run in a task; returns at once."""
         plan = plan or self.plan(selection, partition_key)
         raw_config = _as_dict(run_config)
-        configs = _resolve_configs(plan, raw_config)
+        configs = _resolve_configs(self.defs.graph, plan, raw_config)
         handle = RunHandle(uuid.uuid4().hex, plan)
         handle._task = asyncio.get_running_loop().create_task(
             self._run(
@@ -279,7 +289,12 @@ class Runtime:
                 if k in needed or k not in self._resources  # unknown keys stay, to be reported
             }
         opened = open_resources(needed, run_id=run_id, run_config=scoped, log=_log)
-        live = await asyncio.to_thread(opened.__enter__)
+        try:
+            live = await asyncio.to_thread(opened.__enter__)
+        except MillraceError:
+            raise
+        except Exception as exc:  # the user's setup code failed: say so, with its frames
+            raise ResourceSetupError(_setup_failure(exc)) from exc
         try:
             yield live
         except BaseException as exc:
@@ -312,6 +327,12 @@ _RESOURCES = "millrace.definitions.resources"
 _log = logging.getLogger("millrace.resources")
 
 
+def _setup_failure(exc: Exception) -> str:
+    info = error_info(exc)
+    frames = f"\n{info.traceback.rstrip()}" if info.traceback else ""
+    return f"Setting up resources failed: {info}{frames}"
+
+
 def _needed_resources(plan: ExecutionPlan, resources: Mapping[str, Any]) -> dict[str, Any]:
     """Resources the plan's steps use (IO managers included), with those they require."""
     keys = {DEFAULT_IO_MANAGER_KEY}
@@ -337,7 +358,9 @@ def _as_dict(run_config: Any) -> dict[str, Any]:
     return dict(to_dict() if callable(to_dict) else run_config)
 
 
-def _resolve_configs(plan: ExecutionPlan, run_config: Mapping[str, Any]) -> dict[AssetKey, Any]:
+def _resolve_configs(
+    graph: AssetGraph, plan: ExecutionPlan, run_config: Mapping[str, Any]
+) -> dict[AssetKey, Any]:
     """Each planned asset's Config object; every bad field of every asset in one error."""
     params = {
         step.key: step.node.special.config
@@ -348,7 +371,12 @@ def _resolve_configs(plan: ExecutionPlan, run_config: Mapping[str, Any]) -> dict
         return {}
     from ..definitions.config import resolve_asset_configs
 
-    return resolve_asset_configs(params, run_config)  # type: ignore[arg-type]
+    unselected = [
+        key
+        for key, node in graph.nodes.items()
+        if key not in params and getattr(node, "special", None) and node.special.config
+    ]
+    return resolve_asset_configs(params, run_config, unselected=unselected)  # type: ignore[arg-type]
 
 
 def _resolved_run_config(
