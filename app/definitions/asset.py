@@ -212,6 +212,8 @@ class AssetsDefinition:
         self.output_annotation = output_annotation
         self.is_async = inspect.iscoroutinefunction(fn)
         self.source = location_of(fn)
+        # Data inputs first, then order-only deps, without repeats; read on every step.
+        self.upstream_keys = tuple(dict.fromkeys([*(i.key for i in inputs), *deps]))
 
     @property
     def keys(self) -> frozenset[AssetKey]:
@@ -228,11 +230,6 @@ class AssetsDefinition:
     @property
     def is_executable(self) -> bool:
         return True
-
-    @property
-    def upstream_keys(self) -> tuple[AssetKey, ...]:
-        """Data inputs first, then order-only deps, without repeats."""
-        return tuple(dict.fromkeys([*(i.key for i in self.inputs), *self.deps]))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Direct invocation for unit tests: ``my_asset(build_asset_context(), upstream_df)``."""

@@ -132,6 +132,7 @@ class AssetChecksDefinition:
         self.metadata = metadata
         self.is_async = inspect.iscoroutinefunction(fn)
         self.source = location_of(fn)
+        self.upstream_keys = tuple(dict.fromkeys([key.asset_key, *(i.key for i in inputs), *deps]))
         self.retry_policy = None
 
     @property
@@ -145,10 +146,6 @@ class AssetChecksDefinition:
     @property
     def name(self) -> str:
         return self.key.name
-
-    @property
-    def upstream_keys(self) -> tuple[AssetKey, ...]:
-        return tuple(dict.fromkeys([self.asset_key, *(i.key for i in self.inputs), *self.deps]))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

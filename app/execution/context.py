@@ -87,7 +87,7 @@ class AssetExecutionContext:
         *,
         run_id: str,
         asset_key: AssetKey | None,
-        resources: Mapping[str, Any] | None = None,
+        resources: Mapping[str, Any] | Resources | None = None,
         partition_key: str | None = None,
         log_sink: LogSink | None = None,
         retry_number: int = 0,
@@ -96,7 +96,9 @@ class AssetExecutionContext:
     ) -> None:
         self.run_id = run_id
         self._asset_key = asset_key
-        self.resources = Resources(resources or {})
+        self.resources = (
+            resources if isinstance(resources, Resources) else Resources(resources or {})
+        )
         self._partition_key = partition_key
         self.log = AssetLogger(log_sink, asset_key.to_user_string() if asset_key else "asset")
         self.retry_number = retry_number

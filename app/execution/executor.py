@@ -100,6 +100,7 @@ class Executor:
         self._running: dict[int, asyncio.Future[StepOutcome]] = {}
         self._requests: dict[int, StepRequest] = {}
         self._timers: set[int] = set()  # steps waiting out a retry delay
+        self._fields: list[dict[str, Any] | None] = [None] * len(steps)
         self._remaining = len(steps)
         self._summary = ExecutionSummary(self._status)
         self._finished: asyncio.Future[None] | None = None
@@ -139,14 +140,17 @@ class Executor:
             self._finish()
 
     def _step_fields(self, i: int) -> dict[str, Any]:
-        """The fields every event about step ``i`` carries."""
-        step = self.plan.steps[i]
-        return {
-            "run_id": self._services.run_id,
-            "asset_key": step.key,
-            "partition_key": self._services.partition_key,
-            "check_name": step.check.name if step.check else None,
-        }
+        """The fields every event about step ``i`` carries (built once per step)."""
+        fields = self._fields[i]
+        if fields is None:
+            step = self.plan.steps[i]
+            fields = self._fields[i] = {
+                "run_id": self._services.run_id,
+                "asset_key": step.key,
+                "partition_key": self._services.partition_key,
+                "check_name": step.check.name if step.check else None,
+            }
+        return fields
 
     def _launch(self, i: int, attempt: int) -> None:
         step = self.plan.steps[i]

@@ -12,7 +12,6 @@ import inspect
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +23,12 @@ from ..definitions.outputs import MaterializeResult, Output
 from ..errors import MillraceError, MissingInputError, TypeCheckError
 from ..storage.frame_metadata import frame_metadata
 from ..storage.io_managers import InputContext, IOManager, OutputContext, frame_kind
-from .context import AssetExecutionContext
+from .context import AssetExecutionContext, Resources
 from .events import ErrorInfo, Event, LogMessage
 from .failure import error_info
 from .plan import FROM_STORAGE, Step
 from .typecheck import column_schema_differences, type_mismatch
+from .workers import WorkerPool
 
 
 @dataclass(slots=True)
@@ -42,6 +42,10 @@ class RunServices:
     # The latest materializations from before this run, of assets it reads or checks.
     history: Mapping[AssetKey, Any] = field(default_factory=dict)
     configs: Mapping[AssetKey, Any] = field(default_factory=dict)  # each asset's Config
+    view: Resources = field(init=False)  # ``context.resources``, one per run
+
+    def __post_init__(self) -> None:
+        self.view = Resources(self.resources)
 
 
 @dataclass(slots=True)
@@ -93,21 +97,19 @@ class StepLauncher(ABC):
 
 class InProcessLauncher(StepLauncher):
     def __init__(self, max_workers: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="millrace-step")
+        self._pool = WorkerPool(max_workers)
 
     def launch(self, services: RunServices, request: StepRequest) -> asyncio.Future[StepOutcome]:
-        loop = asyncio.get_running_loop()
         if request.step.node.is_async:
-            return loop.create_task(self._run_async(services, request))
-        return loop.run_in_executor(self._pool, _run_sync, services, request)
+            return asyncio.get_running_loop().create_task(self._run_async(services, request))
+        return self._pool.submit(_run_sync, services, request)
 
     async def _run_async(self, services: RunServices, request: StepRequest) -> StepOutcome:
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
         step = request.step
         kwargs = request.args
         if any(i.source == FROM_STORAGE for i in step.inputs):
-            kwargs = await loop.run_in_executor(self._pool, _load_inputs, services, request)
+            kwargs = await self._pool.submit(_load_inputs, services, request)
         context = _context(services, request)
         call = _call_args(services, step, kwargs, context)
         if step.check is not None:
@@ -125,12 +127,10 @@ class InProcessLauncher(StepLauncher):
         else:
             result = await produced
         compute = time.perf_counter() - computing
-        return await loop.run_in_executor(
-            self._pool, _store, services, step, context, result, started, compute
-        )
+        return await self._pool.submit(_store, services, step, context, result, started, compute)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.close()
 
 
 def _run_sync(services: RunServices, request: StepRequest) -> StepOutcome:
@@ -180,7 +180,7 @@ def _context(services: RunServices, request: StepRequest) -> AssetExecutionConte
     return AssetExecutionContext(
         run_id=run_id,
         asset_key=key,
-        resources=services.resources,
+        resources=services.view,
         partition_key=partition,
         log_sink=sink,
         retry_number=request.attempt - 1,
@@ -378,6 +378,8 @@ def _version(data_version: Any) -> str | None:
 
 def _match_checks(asset: AssetsDefinition, results: list[AssetCheckResult]) -> list[CheckOutcome]:
     """Pair results an asset reported with its check_specs; a declared, unreported check fails."""
+    if not results and not asset.check_specs:
+        return []
     specs = {spec.name: spec for spec in asset.check_specs}
     outcomes: dict[str, CheckOutcome] = {}
     for result in results:
