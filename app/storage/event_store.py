@@ -7,6 +7,7 @@ the executor nor a UI ever waits on a commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -90,6 +91,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+BATCH_INTERVAL = 0.05  # seconds events may wait to share a transaction
 INTERRUPTED = "the process running this run exited before it finished"
 
 # Runs this process is executing now: a store opened beside them must not think them dead.
@@ -142,6 +144,7 @@ class EventStore:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._urgent = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._error: Exception | None = None
@@ -221,6 +224,7 @@ class EventStore:
     async def flush(self) -> None:
         """Wait until every event appended so far is committed; raise if writing failed."""
         if self._pending or not self._idle.is_set():
+            self._urgent.set()
             self._wakeup.set()
             await self._idle.wait()
         if self._error is not None:
@@ -229,7 +233,13 @@ class EventStore:
     async def _drain_forever(self) -> None:
         while True:
             await self._wakeup.wait()
+            if not self._urgent.is_set():
+                # Let events gather: one transaction per interval, not per step. Views read
+                # the bus, not the database, so nobody waits on this delay; flush() skips it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), BATCH_INTERVAL)
             self._wakeup.clear()
+            self._urgent.clear()
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:

@@ -6,6 +6,7 @@ Polars, Arrow and pandas are imported only when a value of theirs is stored or l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import sys
@@ -139,17 +140,19 @@ class ParquetIOManager(IOManager):
         kind = frame_kind(obj)
         if kind == "lazy":
             obj, kind = obj.collect(), "polars"
-        final = stem.with_name(stem.name + (".pkl" if kind is None else ".parquet"))
+        suffix, other = (".pkl", ".parquet") if kind is None else (".parquet", ".pkl")
+        final = stem.with_name(stem.name + suffix)
         if kind is None:
             write_atomically(final, self._made_dirs, lambda tmp: write_pickle(obj, tmp))
         else:
             write_atomically(final, self._made_dirs, lambda tmp: _write_frame(obj, kind, tmp))
-        other = final.with_suffix(".parquet" if kind is None else ".pkl")
-        other.unlink(missing_ok=True)
+        path = os.fspath(final)
+        with contextlib.suppress(FileNotFoundError):  # the asset changed kind: drop the old
+            os.unlink(path[: -len(suffix)] + other)
         context.add_output_metadata(
             {
-                "path": MetadataValue.path(final),
-                "millrace/size_bytes": MetadataValue.int(final.stat().st_size),
+                "path": MetadataValue.path(path),
+                "millrace/size_bytes": MetadataValue.int(os.stat(path).st_size),
             }
         )
 
@@ -191,7 +194,7 @@ def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], 
         raise
 
 
-def write_pickle(obj: Any, path: Path) -> None:
+def write_pickle(obj: Any, path: str | os.PathLike[str]) -> None:
     with open(path, "wb") as f:
         pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -205,7 +208,7 @@ def _row_count(obj: Any, kind: str) -> int:
     return int(obj.num_rows if kind == "arrow" else len(obj))
 
 
-def _write_frame(obj: Any, kind: str, path: Path) -> None:
+def _write_frame(obj: Any, kind: str, path: str | os.PathLike[str]) -> None:
     if kind == "polars":
         obj.write_parquet(path)
         return
