@@ -32,10 +32,10 @@ from millrace.definitions.resources import (
     ResourceParam,
     build_init_resource_context,
     is_resource_annotation,
-    open_resources,
     resolve_env_vars,
     resource,
 )
+from millrace.runtime.resources import open_resources
 from millrace.storage.configurable_io import ConfigurableIOManager, FilesystemIOManager
 from millrace.storage.io_managers import write_atomically
 from polars.testing import assert_frame_equal

@@ -1,8 +1,8 @@
 """Resources: the clients and connections assets use, configured once and set up per run.
 
 ``ConfigurableResource`` (typed fields, validated when built), ``EnvVar`` (a field value read
-from the environment when a run starts), Dagster's function-style ``@resource``, and
-``open_resources``, which readies them all for one run and tears them down after it.
+from the environment when a run starts) and Dagster's function-style ``@resource``. Readying
+them for one run is ``millrace.runtime.resources.open_resources``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import inspect
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Annotated, Any, Self, TypeVar, get_origin, overload
 
@@ -30,7 +29,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from ..errors import DefinitionsError
 from .source import caller_location
-from .validation import suggestion, validation_problems
+from .validation import validation_problems
 
 _log = logging.getLogger("millrace.resources")
 
@@ -39,7 +38,7 @@ class ResourceConfigError(DefinitionsError):
     """A resource's fields or config are invalid, or an environment variable it reads is unset."""
 
 
-def _problems_error(header: str, problems: list[str]) -> ResourceConfigError:
+def problems_error(header: str, problems: list[str]) -> ResourceConfigError:
     return ResourceConfigError(header + "\n  - " + "\n  - ".join(problems))
 
 
@@ -134,7 +133,7 @@ class ConfigurableResource(BaseModel):
         except ValidationError as exc:
             where = caller_location(depth=2)
             at = f" ({where})" if where else ""
-            raise _problems_error(
+            raise problems_error(
                 f"{type(self).__name__}{at} is misconfigured:", validation_problems(exc, type(self))
             ) from None
 
@@ -177,13 +176,13 @@ def resolve_env_vars(key: str, resource: R) -> R:
     naming the resource key, the field and the variable, never the value.
     """
     copy = resource.model_copy()
-    problems = _resolve_in_place(key, copy)
+    problems = resolve_in_place(key, copy)
     if problems:
-        raise _problems_error("Cannot read the environment variables of resources:", problems)
+        raise problems_error("Cannot read the environment variables of resources:", problems)
     return copy
 
 
-def _resolve_in_place(key: str, resource: ConfigurableResource) -> list[str]:
+def resolve_in_place(key: str, resource: ConfigurableResource) -> list[str]:
     """Resolve the EnvVar fields of ``resource``, a private copy; returns the problems."""
     label = f"resource '{key}' ({type(resource).__name__})"
     problems: list[str] = []
@@ -192,7 +191,7 @@ def _resolve_in_place(key: str, resource: ConfigurableResource) -> list[str]:
     for name, value in resource:
         if isinstance(value, ConfigurableResource):
             nested = value.model_copy()
-            problems += _resolve_in_place(f"{key}.{name}", nested)
+            problems += resolve_in_place(f"{key}.{name}", nested)
             values[name] = nested
         elif isinstance(value, EnvVar):
             env_vars[name] = value
@@ -205,14 +204,14 @@ def _resolve_in_place(key: str, resource: ConfigurableResource) -> list[str]:
             else:
                 values[name] = found
     from_env = {name: var.env_var_name for name, var in env_vars.items()}
-    problems += [f"{label}: {line}" for line in _assign(resource, values, from_env)]
+    problems += [f"{label}: {line}" for line in assign_fields(resource, values, from_env)]
     if env_vars:
         # a new dict: model_copy shares private values with the original
         resource._env_vars = {**resource._env_vars, **env_vars}
     return problems
 
 
-def _assign(
+def assign_fields(
     resource: ConfigurableResource, values: Mapping[str, Any], from_env: Mapping[str, str]
 ) -> list[str]:
     """Validate ``values`` into the fields of ``resource`` (a private copy) one at a time, with
@@ -322,225 +321,3 @@ def is_resource_annotation(annotation: Any) -> bool:
     if get_origin(annotation) is Annotated:
         return _RESOURCE_PARAM in annotation.__metadata__
     return isinstance(annotation, type) and issubclass(annotation, ConfigurableResource)
-
-
-# -- one run's resources ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Configured:
-    """A ResourceDefinition with its checked config, ready to be called."""
-
-    definition: ResourceDefinition
-    config: Any
-
-
-Teardowns = list[tuple[str, Callable[[], Any]]]
-
-
-@contextlib.contextmanager
-def open_resources(
-    resources: Mapping[str, Any],
-    *,
-    run_id: str,
-    run_config: Mapping[str, Any] | None = None,
-    log: logging.Logger | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Ready every resource for one run: ``with open_resources(...) as live: live["db"]``.
-
-    First, for all resources, what needs no side effect: run config and environment variables
-    (so an unset variable fails before anything is set up). Then each is set up, after the
-    resources it requires; objects that are not resources pass through. On exit, also on error
-    or cancellation, they are torn down in reverse; a teardown error never hides the body's.
-    """
-    log = log or _log
-    prepared = _prepare(resources, (run_config or {}).get("resources") or {})
-    order = _setup_order(prepared)
-    teardowns: Teardowns = []
-    live: dict[str, Any] = {}
-    try:
-        for key in order:
-            live[key] = _set_up(key, prepared[key], live, run_id, log, teardowns)
-        yield live
-    except BaseException as exc:
-        _tear_down(teardowns, log, failure=exc)
-        raise
-    _tear_down(teardowns, log, failure=None)
-
-
-def _prepare(resources: Mapping[str, Any], configs: Mapping[str, Any]) -> dict[str, Any]:
-    """Resources with their run config applied and EnvVars resolved, or one error for all."""
-    if not isinstance(configs, Mapping):
-        raise ResourceConfigError(f"run config 'resources' must be a mapping, got {configs!r}")
-    problems = [
-        f"run config sets resources.{key}, but there is no resource '{key}'"
-        f"{suggestion(key, resources)}"
-        for key in configs
-        if key not in resources
-    ]
-    prepared: dict[str, Any] = {}
-    for key, value in resources.items():
-        config = _entry_config(key, configs.get(key), problems)
-        if isinstance(value, ConfigurableResource):
-            copy = value.model_copy()  # each run sets up its own instance
-            if config is not None:
-                problems += _override_fields(key, copy, config)
-            problems += _resolve_in_place(key, copy)
-            prepared[key] = copy
-        elif isinstance(value, ResourceDefinition):
-            try:
-                prepared[key] = _Configured(value, value.validated_config(config))
-            except ValidationError as exc:
-                problems += [
-                    f"resources.{key}.config: {line}"
-                    for line in validation_problems(exc, value.config_model)
-                ]
-        else:
-            if config is not None:
-                problems.append(f"run config sets resources.{key}.config, but '{key}' takes none")
-            prepared[key] = value
-    if problems:
-        raise _problems_error("Cannot set up resources:", problems)
-    return prepared
-
-
-def _entry_config(key: str, entry: Any, problems: list[str]) -> Any:
-    """The ``config`` of ``resources.<key>`` in the run config (Dagster's shape), or None."""
-    if entry is None:
-        return None
-    if not isinstance(entry, Mapping) or set(entry) - {"config"}:
-        problems.append(f"run config resources.{key} must be {{'config': ...}}, got {entry!r}")
-        return None
-    return entry.get("config")
-
-
-def _override_fields(key: str, resource: ConfigurableResource, config: Any) -> list[str]:
-    label = f"resources.{key}.config"
-    if not isinstance(config, Mapping):
-        return [f"{label} must map field names to values, got {config!r}"]
-    fields = type(resource).model_fields
-    unknown = [name for name in config if name not in fields]
-    problems = [f"{label}.{name}: unknown field{suggestion(name, fields)}" for name in unknown]
-    known = {name: value for name, value in config.items() if name in fields}
-    return problems + [f"{label}.{line}" for line in _assign(resource, known, {})]
-
-
-def _setup_order(prepared: Mapping[str, Any]) -> list[str]:
-    """Mapping order, except that a resource comes after the resources it requires."""
-    order: dict[str, None] = {}
-    path: list[str] = []
-
-    def visit(key: str) -> None:
-        if key in order:
-            return
-        if key in path:
-            cycle = " -> ".join([*path[path.index(key) :], key])
-            raise ResourceConfigError(f"Resources require each other in a cycle: {cycle}")
-        path.append(key)
-        item = prepared[key]
-        needed = item.definition.required_resource_keys if isinstance(item, _Configured) else ()
-        for name in sorted(needed):
-            if name not in prepared:
-                raise ResourceConfigError(
-                    f"Resource '{key}' requires resource '{name}', which is not provided"
-                    f"{suggestion(name, prepared)}"
-                )
-            visit(name)
-        path.pop()
-        order[key] = None
-
-    for key in prepared:
-        visit(key)
-    return list(order)
-
-
-def _set_up(
-    key: str,
-    item: Any,
-    live: Mapping[str, Any],
-    run_id: str,
-    log: logging.Logger,
-    teardowns: Teardowns,
-) -> Any:
-    """The ready-to-use value of one resource; registers its teardown."""
-    if not isinstance(item, ConfigurableResource | _Configured):
-        return item
-    try:
-        if isinstance(item, ConfigurableResource):
-            return _enter_configurable(key, item, run_id, log, teardowns)
-        required = {name: live[name] for name in item.definition.required_resource_keys}
-        context = InitResourceContext(
-            resource_config=item.config, resources=required, run_id=run_id, log=log
-        )
-        return _enter_result(key, item.definition(context), teardowns)
-    except Exception as exc:
-        exc.add_note(f"while setting up resource '{key}'")
-        raise
-
-
-def _enter_configurable(
-    key: str, resource: ConfigurableResource, run_id: str, log: logging.Logger, teardowns: Teardowns
-) -> Any:
-    # nested resources first, as Dagster does: the outer one may use them in its own setup
-    for name, value in resource:
-        if isinstance(value, ConfigurableResource):
-            _enter_configurable(f"{key}.{name}", value, run_id, log, teardowns)
-    context = InitResourceContext(resource_config=resource.model_dump(), run_id=run_id, log=log)
-    manager = resource.yield_for_execution(context)
-    value = manager.__enter__()
-    teardowns.append((key, lambda: manager.__exit__(None, None, None)))
-    return value
-
-
-def _enter_result(key: str, result: Any, teardowns: Teardowns) -> Any:
-    """What a resource function made: a generator or ``@contextmanager`` is entered, and left
-    normally at teardown (as Dagster does, so code after a bare ``yield`` always runs)."""
-    if inspect.isgenerator(result):
-        try:
-            value = next(result)
-        except StopIteration:
-            raise ResourceConfigError(
-                f"Resource '{key}': its function returned without yielding the resource"
-            ) from None
-        teardowns.append((key, lambda: _finish_generator(key, result)))
-        return value
-    if isinstance(result, contextlib.ContextDecorator) and hasattr(result, "__enter__"):
-        value = result.__enter__()
-        teardowns.append((key, lambda: result.__exit__(None, None, None)))
-        return value
-    return result
-
-
-def _finish_generator(key: str, generator: Any) -> None:
-    try:
-        next(generator)
-    except StopIteration:
-        return
-    generator.close()
-    raise ResourceConfigError(f"Resource '{key}': its function yielded more than once")
-
-
-def _tear_down(teardowns: Teardowns, log: logging.Logger, failure: BaseException | None) -> None:
-    """Run every teardown, the last set up first.
-
-    A teardown error is logged with its traceback (a note carries only its message). It never
-    replaces ``failure``, the error that ended the run: it becomes a note on it. Without one,
-    the first teardown error is raised once all teardowns ran.
-    """
-    first: Exception | None = None
-    while teardowns:
-        key, teardown = teardowns.pop()
-        try:
-            teardown()
-        except Exception as exc:
-            log.error("tearing down resource '%s' failed", key, exc_info=exc)
-            summary = f"tearing down resource '{key}' also failed: {type(exc).__name__}: {exc}"
-            if failure is not None:
-                failure.add_note(summary)
-            elif first is None:
-                exc.add_note(f"while tearing down resource '{key}'")
-                first = exc
-            else:
-                first.add_note(summary)
-    if first is not None:
-        raise first

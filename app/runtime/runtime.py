@@ -279,7 +279,7 @@ class Runtime:
         if _RESOURCES not in sys.modules and not run_config.get("resources"):
             yield needed  # no ConfigurableResource or @resource exists: nothing to set up
             return
-        from ..definitions.resources import open_resources
+        from .resources import open_resources
 
         scoped = dict(run_config)
         if isinstance(run_config.get("resources"), Mapping):
