@@ -357,7 +357,7 @@ def _define(
 
     # asset_check reads the signature: ``context`` and one parameter named after the asset,
     # as a hand-written check would have.
-    check.__signature__ = inspect.Signature(
+    check.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD),
             inspect.Parameter(param, inspect.Parameter.KEYWORD_ONLY),

@@ -225,7 +225,7 @@ def _list(args: argparse.Namespace) -> int:
     location = load_code_location(args.path)
     latest, checks = asyncio.run(_latest(_home_of(location, args.home)))
     graph = location.defs.graph
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in graph.keys:
         node = graph.nodes[key]
         name = key.to_user_string()
@@ -250,10 +250,11 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    by_key = {row["key"]: row for row in rows}
     for group, keys in graph.groups().items():
         print(f"{group}")
         for key in keys:
-            row = next(r for r in rows if r["key"] == key.to_user_string())
+            row = by_key[key.to_user_string()]
             deps = f" <- {', '.join(row['deps'])}" if row["deps"] else ""
             when = _when(row["last_materialized"]) if row["last_materialized"] else "never"
             kind = "" if row["materializable"] else " (external)"

@@ -14,7 +14,9 @@ AssetNode = AssetsDefinition | AssetSpec
 CheckNode = AssetChecksDefinition | AssetCheckSpec
 
 
-def describe(node: AssetNode | AssetChecksDefinition) -> str:
+def describe(node: AssetNode | CheckNode) -> str:
+    if isinstance(node, AssetCheckSpec):
+        return repr(node)
     where = f" ({node.source})" if node.source else ""
     kind = "check" if isinstance(node, AssetChecksDefinition) else "asset"
     return f"{kind} '{node.key.to_user_string()}'{where}"
@@ -60,7 +62,7 @@ class AssetGraph:
         self.checks_by_asset: dict[AssetKey, list[AssetCheckKey]] = {}
         specs = [s for n in self.nodes.values() for s in getattr(n, "check_specs", ())]
         for check in [*specs, *checks]:
-            where = describe(check) if isinstance(check, AssetChecksDefinition) else repr(check)
+            where = describe(check)
             if check.key in self.checks:
                 problems.append(f"{where}: a check of that name is already defined for the asset")
                 continue
@@ -155,11 +157,10 @@ def _unknown_dependency(node: AssetNode | CheckNode, wanted_key: AssetKey, names
     wanted = wanted_key.to_user_string()
     hint = closest_keys(wanted, names)
     suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
-    who = repr(node) if isinstance(node, AssetCheckSpec) else describe(node)
     return (
-        f"{who} depends on '{wanted}', which these Definitions do not define.{suggestion} "
-        f"Add the asset to Definitions(assets=[...]), or declare it with AssetSpec('{wanted}') "
-        "if it is produced outside Millrace."
+        f"{describe(node)} depends on '{wanted}', which these Definitions do not define."
+        f"{suggestion} Add the asset to Definitions(assets=[...]), or declare it with "
+        f"AssetSpec('{wanted}') if it is produced outside Millrace."
     )
 
 

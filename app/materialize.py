@@ -160,7 +160,7 @@ def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
     thread.join()
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    return outcome["value"]
 
 
 async def _await(make: Callable[[], Awaitable[T]]) -> T:

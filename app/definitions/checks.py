@@ -170,7 +170,18 @@ def asset_check(
 
 
 @overload
-def asset_check(compute_fn: Callable[..., Any], *, asset: Any) -> AssetChecksDefinition: ...
+def asset_check(
+    compute_fn: Callable[..., Any],
+    *,
+    asset: Any,
+    name: str | None = None,
+    description: str | None = None,
+    blocking: bool = False,
+    additional_ins: Mapping[str, AssetIn] | None = None,
+    additional_deps: Iterable[Any] | None = None,
+    required_resource_keys: Iterable[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> AssetChecksDefinition: ...
 
 
 def asset_check(

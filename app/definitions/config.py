@@ -209,6 +209,8 @@ def merge_run_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> di
     merged = dict(base)
     for key, value in override.items():
         old = merged.get(key)
-        both_mappings = isinstance(old, Mapping) and isinstance(value, Mapping)
-        merged[key] = merge_run_config(old, value) if both_mappings else value
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_run_config(old, value)
+        else:
+            merged[key] = value
     return merged

@@ -17,6 +17,7 @@ class AssetKey:
     __slots__ = ("_hash", "path")
 
     path: tuple[str, ...]
+    _hash: int
 
     def __init__(self, path: str | Sequence[str]) -> None:
         parts = (path,) if isinstance(path, str) else tuple(path)

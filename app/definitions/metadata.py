@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import os
@@ -84,7 +85,7 @@ class MetadataValue:
         return MetadataValue("null", None)
 
     @staticmethod
-    def timestamp(value: float) -> MetadataValue:
+    def timestamp(value: builtins.float) -> MetadataValue:
         return MetadataValue("timestamp", float(value))
 
     @staticmethod

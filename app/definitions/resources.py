@@ -148,7 +148,7 @@ class ConfigurableResource(BaseModel):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         env_vars = self._env_vars
         for name, value in super().__repr_args__():
-            yield name, env_vars.get(name, value)
+            yield name, env_vars.get(name, value) if name is not None else value
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Called once per run before any asset uses the resource."""

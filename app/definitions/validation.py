@@ -63,7 +63,7 @@ def _fields_at(model: type[BaseModel] | None, loc: tuple[str | int, ...]) -> tup
     for part in loc[:-1]:
         field = model.model_fields.get(part) if model and isinstance(part, str) else None
         annotation = field.annotation if field else None
-        model = annotation if _is_model(annotation) else None
+        model = annotation if _is_model(annotation) else None  # type: ignore[assignment]
     return tuple(model.model_fields) if model else ()
 
 

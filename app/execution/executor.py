@@ -7,6 +7,7 @@ pending counts and launches whatever became ready, so each step costs O(its edge
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 from collections import deque
@@ -97,7 +98,7 @@ class Executor:
         self._values: dict[int, Any] = {}
         self._versions: dict[AssetKey, str] = dict(data_versions or {})
         self._ready: deque[int] = deque(i for i, n in enumerate(self._pending) if n == 0)
-        self._running: dict[int, asyncio.Future[StepOutcome]] = {}
+        self._running: dict[int, asyncio.Future[Any]] = {}
         self._requests: dict[int, StepRequest] = {}
         self._timers: set[int] = set()  # steps waiting out a retry delay
         self._fields: list[dict[str, Any] | None] = [None] * len(steps)
@@ -175,7 +176,7 @@ class Executor:
             self._fail(i, exc, retry=False)
             return
         self._running[i] = future
-        future.add_done_callback(lambda f, i=i: self._on_done(i, f))
+        future.add_done_callback(functools.partial(self._on_done, i))
 
     def _on_done(self, i: int, future: asyncio.Future[StepOutcome]) -> None:
         try:
@@ -245,9 +246,10 @@ class Executor:
             assert policy is not None
             loop = asyncio.get_running_loop()
             self._status[i] = StepStatus.PENDING
-            timer = loop.create_future()
+            # A future stands for the wait, so cancel() treats it like a running async step.
+            timer: asyncio.Future[None] = loop.create_future()
             handle = loop.call_later(policy.delay_before(request.attempt), timer.set_result, None)
-            timer.add_done_callback(lambda f: (handle.cancel(), self._retry(i, f)))
+            timer.add_done_callback(functools.partial(self._retry, i, handle))
             self._running[i] = timer
             self._timers.add(i)
             return
@@ -261,7 +263,8 @@ class Executor:
         reason = "run canceled" if self._canceled else f"upstream {step.name} failed"
         self._skip_downstream(i, reason)
 
-    def _retry(self, i: int, timer: asyncio.Future[None]) -> None:
+    def _retry(self, i: int, handle: asyncio.TimerHandle, timer: asyncio.Future[None]) -> None:
+        handle.cancel()
         del self._running[i]
         self._timers.discard(i)
         if timer.cancelled():

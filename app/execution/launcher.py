@@ -115,10 +115,10 @@ class InProcessLauncher(StepLauncher):
         if step.check is not None:
             try:
                 _check_inputs(step, kwargs)
-                result = await step.node.fn(**call)
+                verdict = await step.node.fn(**call)
             except Exception as exc:
                 return _check_outcome(step, None, exc, started)
-            return _check_outcome(step, result, None, started)
+            return _check_outcome(step, verdict, None, started)
         _check_inputs(step, kwargs)
         computing = time.perf_counter()
         produced = step.node.fn(**call)
@@ -384,7 +384,7 @@ def _match_checks(asset: AssetsDefinition, results: list[AssetCheckResult]) -> l
     outcomes: dict[str, CheckOutcome] = {}
     for result in results:
         name = result.check_name or (next(iter(specs)) if len(specs) == 1 else None)
-        if name not in specs:
+        if name is None or name not in specs:
             declared = ", ".join(specs) or "none"
             raise MillraceError(
                 f"asset '{asset.key.to_user_string()}' reported a result for check "

@@ -96,9 +96,9 @@ def build_plan(
             f"without checks: {', '.join(external) or 'none'}"
         )
     nodes: list[AssetsDefinition | AssetChecksDefinition] = [
-        *(graph.nodes[k] for k in ordered),  # type: ignore[misc]
-        *check_nodes,
+        asset for k in ordered if isinstance(asset := graph.nodes[k], AssetsDefinition)
     ]
+    nodes += check_nodes
     index = {key: i for i, key in enumerate(ordered)}
     upstream: list[list[int]] = []
     inputs: list[tuple[StepInput, ...]] = []

@@ -204,8 +204,9 @@ def _enter_result(key: str, result: Any, teardowns: Teardowns) -> Any:
         teardowns.append((key, lambda: _finish_generator(key, result)))
         return value
     if isinstance(result, contextlib.ContextDecorator) and hasattr(result, "__enter__"):
-        value = result.__enter__()
-        teardowns.append((key, lambda: result.__exit__(None, None, None)))
+        manager: Any = result
+        value = manager.__enter__()
+        teardowns.append((key, lambda: manager.__exit__(None, None, None)))
         return value
     return result
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mappin
 from pathlib import Path
 from typing import Any
 
-from ..definitions.asset import DEFAULT_IO_MANAGER_KEY
+from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
 from ..definitions.checks import AssetChecksDefinition
 from ..definitions.definitions import Definitions
 from ..definitions.keys import AssetKey
@@ -374,9 +374,9 @@ def _resolve_configs(
     unselected = [
         key
         for key, node in graph.nodes.items()
-        if key not in params and getattr(node, "special", None) and node.special.config
+        if key not in params and isinstance(node, AssetsDefinition) and node.special.config
     ]
-    return resolve_asset_configs(params, run_config, unselected=unselected)  # type: ignore[arg-type]
+    return resolve_asset_configs(params, run_config, unselected=unselected)
 
 
 def _resolved_run_config(

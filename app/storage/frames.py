@@ -29,8 +29,8 @@ def to_polars(value: Any) -> pl.DataFrame:
     if kind == "lazy":
         return value.collect()
     if kind == "arrow":
-        return pl.from_arrow(value)
-    return pl.from_pandas(_named_index_as_columns(value))
+        return pl.DataFrame(pl.from_arrow(value))
+    return pl.DataFrame(pl.from_pandas(_named_index_as_columns(value)))
 
 
 def polars_head(value: Any, n: int) -> pl.DataFrame:
@@ -44,8 +44,8 @@ def polars_head(value: Any, n: int) -> pl.DataFrame:
     if kind == "lazy":
         return value.head(n).collect()
     if kind == "arrow":
-        return pl.from_arrow(value.slice(0, n))
-    return pl.from_pandas(_named_index_as_columns(value.head(n)))
+        return pl.DataFrame(pl.from_arrow(value.slice(0, n)))
+    return pl.DataFrame(pl.from_pandas(_named_index_as_columns(value.head(n))))
 
 
 def polars_schema(value: Any) -> pl.Schema:
