@@ -321,3 +321,35 @@ async def test_run_of_a_killed_process_is_marked_failed(tmp_path: Path, home: Pa
         )
         == 1
     )
+
+
+CLOSE_AFTER_A_FAILED_BATCH = """
+import asyncio, sys
+from pathlib import Path
+from millrace.execution.events import RunStarted
+from millrace.storage.event_store import EventStore
+
+async def main():
+    store = await EventStore.open(Path(sys.argv[1]))
+    store.append(RunStarted(run_id="same"))
+    store.append(RunStarted(run_id="same"))  # the primary key refuses it: the batch fails
+    try:
+        await store.close()
+    except RuntimeError as exc:
+        print("close raised:", exc, flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_close_after_a_failed_batch_raises_and_still_lets_the_process_exit(tmp_path: Path) -> None:
+    script = tmp_path / "close.py"
+    script.write_text(CLOSE_AFTER_A_FAILED_BATCH)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "home")],
+        capture_output=True,
+        text=True,
+        timeout=30,  # a leaked aiosqlite thread would hang the exit past this
+    )
+    assert done.returncode == 0, done.stderr
+    assert "close raised: writing events to" in done.stdout

@@ -32,6 +32,8 @@ _ELEMENTS = {list: "list", set: "set", frozenset: "frozenset"}
 
 def type_mismatch(value: Any, annotation: Any) -> str | None:
     """None when ``value`` fits ``annotation``, else e.g. ``list item 2: expected int, got str``."""
+    if type(value) is annotation:  # the common case, answered before any introspection
+        return None
     if any(annotation is u for u in _UNCHECKED) or isinstance(annotation, _UNRESOLVED):
         return None
     if annotation is None or annotation is type(None):

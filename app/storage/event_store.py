@@ -325,11 +325,15 @@ class EventStore:
         if self._closed:
             return
         self._closed = True
-        if self._writer is not None:
-            await self.flush()
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-        await self._db.close()
+        try:
+            if self._writer is not None:
+                await self.flush()
+        finally:
+            # Always close: aiosqlite's thread is not a daemon, a leaked one hangs the exit.
+            if self._writer is not None:
+                self._writer.cancel()
+                await asyncio.gather(self._writer, return_exceptions=True)
+            await self._db.close()
 
     # -- reading ---------------------------------------------------------------------------
 
