@@ -245,6 +245,19 @@ def test_materialize_writes_under_home_storage(home: Path) -> None:
     assert set(by_key["reported"]) == {"sent", "millrace/compute_seconds"}  # no value stored
 
 
+def test_an_asset_that_changes_kind_leaves_one_file(manager: ParquetIOManager) -> None:
+    store(manager, "thing", POLARS)
+    store(manager, "thing", 42)
+    assert files(manager.base_dir) == ["thing.pkl"]
+    assert load(manager, "thing") == 42
+
+    # A new process (a new manager) knows nothing of earlier writes and still cleans up.
+    fresh = ParquetIOManager(manager.base_dir)
+    store(fresh, "thing", POLARS)
+    assert files(manager.base_dir) == ["thing.parquet"]
+    assert_frame_equal(load(fresh, "thing"), POLARS)
+
+
 # -- crash safety ----------------------------------------------------------------------------
 
 FRAME_WRITER = """

@@ -131,9 +131,23 @@ class ParquetIOManager(IOManager):
     def __init__(self, base_dir: str | os.PathLike[str]) -> None:
         self.base_dir = Path(base_dir)
         self._made_dirs: set[Path] = set()
+        # File names per directory, listed once and then kept up to date by our own writes:
+        # an asset whose value changed kind (frame <-> object) leaves a file to remove, and
+        # knowing which names exist saves a failing unlink per value on the hot path.
+        self._names: dict[Path, set[str]] = {}
 
     def path_for(self, asset_key: AssetKey, partition_key: str | None = None) -> Path:
         return key_path(self.base_dir, asset_key, partition_key)
+
+    def _names_in(self, directory: Path) -> set[str]:
+        names = self._names.get(directory)
+        if names is None:
+            try:
+                names = set(os.listdir(directory))
+            except FileNotFoundError:
+                names = set()
+            self._names[directory] = names
+        return names
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         stem = self.path_for(context.asset_key, context.partition_key)
@@ -147,8 +161,12 @@ class ParquetIOManager(IOManager):
         else:
             write_atomically(final, self._made_dirs, lambda tmp: _write_frame(obj, kind, tmp))
         path = os.fspath(final)
-        with contextlib.suppress(FileNotFoundError):  # the asset changed kind: drop the old
-            os.unlink(path[: -len(suffix)] + other)
+        names = self._names_in(final.parent)
+        names.add(final.name)
+        if stem.name + other in names:  # the asset changed kind: drop the old file
+            names.discard(stem.name + other)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path[: -len(suffix)] + other)
         context.add_output_metadata(
             {
                 "path": MetadataValue.path(path),
