@@ -18,7 +18,7 @@ from .errors import MillraceError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
 from .runtime.loader import CodeLocation, code_directory, load_code_location
 from .runtime.runtime import HOME_ENV, Runtime, resolve_home
-from .storage.event_store import EventStore
+from .storage.event_store import DATABASE, EventStore
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -286,7 +286,7 @@ def _checks_of(graph: Any, key: Any, results: list[Any]) -> list[dict[str, Any]]
 
 
 async def _latest(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    if not (home / "millrace.db").exists():
+    if not (home / DATABASE).exists():
         return {}, {}
     async with await EventStore.open(home) as store:
         return await store.latest_materializations(), await store.latest_check_results()
@@ -355,7 +355,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 async def _query(home: Path, fetch: Any) -> Any:
-    if not (home / "millrace.db").exists():
+    if not (home / DATABASE).exists():
         raise MillraceError(f"no Millrace history in {home}")
     async with await EventStore.open(home) as store:
         return await fetch(store)

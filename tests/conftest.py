@@ -46,3 +46,16 @@ class Db:
 @pytest.fixture
 def db(home: Path) -> Db:
     return Db(home / "millrace.db")
+
+
+def stored_value(home: Path, key: str) -> Any:
+    """A small pickled value as the default IO manager keeps it: a row of ``asset_values``
+    in ``<home>/millrace.db``, read and unpickled with the standard library alone."""
+    import pickle
+
+    with open_db(home / "millrace.db") as db:
+        row = db.execute(
+            "SELECT data FROM asset_values WHERE asset_key = ? AND partition_key = ''", (key,)
+        ).fetchone()
+    assert row is not None, f"no stored value for {key} in {home}"
+    return pickle.loads(row[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import pickle
 import select
 import signal
 import socket
@@ -67,7 +68,7 @@ def wal_commits(db_path: Path) -> int:
 
 def test_schema_version_and_wal_mode_on_the_real_file(db: Db) -> None:
     materialize([source_rows, doubled])
-    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 3
+    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 4
     assert db.value("PRAGMA journal_mode") == "wal"
     tables = {r[0] for r in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"runs", "events", "latest_materializations"} <= tables
@@ -150,10 +151,11 @@ def test_rows_after_a_run(db: Db, home: Path) -> None:
     ]
     source_meta = json.loads(latest[1][3])
     assert source_meta["rows"] == {"type": "int", "value": 3}
-    assert source_meta["path"] == {
-        "type": "path",
-        "value": str(home / "storage" / "source_rows.pkl"),
-    }
+    # A small pickled value is committed with its materialization, not written to a file.
+    stored = dict(db.rows("SELECT asset_key, data FROM asset_values"))
+    assert pickle.loads(stored["source_rows"]) == [1, 2, 3]
+    assert source_meta["millrace/size_bytes"]["value"] == len(stored["source_rows"])
+    assert not (home / "storage" / "source_rows.pkl").exists()
 
 
 def test_latest_materialization_moves_to_the_newest_run(db: Db) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from conftest import open_db, stored_value
 from millrace import (
     AssetKey,
     InMemoryIOManager,
@@ -29,6 +30,7 @@ from millrace import (
     asset,
     materialize,
 )
+from millrace.storage.io_managers import INLINE_LIMIT
 from polars.testing import assert_frame_equal
 
 
@@ -256,6 +258,54 @@ def test_an_asset_that_changes_kind_leaves_one_file(manager: ParquetIOManager) -
     store(fresh, "thing", POLARS)
     assert files(manager.base_dir) == ["thing.parquet"]
     assert_frame_equal(load(fresh, "thing"), POLARS)
+
+
+def test_small_pickles_go_to_the_event_store_large_ones_to_files(home: Path) -> None:
+    big = list(range(INLINE_LIMIT))  # pickles to well over the limit
+    state = {"big": False}
+
+    @asset
+    def shifting() -> object:
+        return big if state["big"] else {"small": True}
+
+    @asset
+    def reader(shifting) -> int:
+        return len(shifting)
+
+    storage = home / "storage"
+
+    materialize([shifting, reader])  # small: a row in the event store, no file
+    assert stored_value(home, "shifting") == {"small": True}
+    assert files(storage) == []
+
+    state["big"] = True
+    materialize([shifting, reader])  # large: a .pkl file, and the row is gone
+    assert files(storage) == ["shifting.pkl"]
+    with open_db(home / "millrace.db") as db:
+        assert db.execute("SELECT asset_key FROM asset_values").fetchall() == [("reader",)]
+    again = materialize([shifting, reader], selection="reader")  # loads the file
+    assert again.asset_value("reader") == len(big)
+
+    state["big"] = False
+    materialize([shifting, reader])  # small again: the file would hide it, so it goes
+    assert files(storage) == []
+    alone = materialize([shifting, reader], selection="reader")  # loads the row
+    assert alone.asset_value("reader") == 1
+
+
+def test_inline_values_are_read_back_by_a_fresh_manager(home: Path) -> None:
+    @asset
+    def settings() -> dict:
+        return {"threshold": 3}
+
+    materialize([settings])
+    fresh = ParquetIOManager(home / "storage", inline_db=home / "millrace.db")
+    assert load(fresh, "settings") == {"threshold": 3}
+    with pytest.raises(FileNotFoundError):
+        load(fresh, "never_materialized")
+    no_db = ParquetIOManager(home / "storage", inline_db=home / "missing.db")
+    with pytest.raises(FileNotFoundError):
+        load(no_db, "settings")
 
 
 # -- crash safety ----------------------------------------------------------------------------

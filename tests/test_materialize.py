@@ -74,6 +74,7 @@ import textwrap  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from conftest import stored_value  # noqa: E402
 from millrace import (  # noqa: E402
     AssetKey,
     MillraceError,
@@ -385,7 +386,7 @@ def test_default_home_is_beside_the_code(tmp_path: Path, monkeypatch: pytest.Mon
     result = materialize(location.defs.assets)
     assert result.success
     assert (code.parent / ".millrace" / "millrace.db").is_file()
-    assert (code.parent / ".millrace" / "storage" / "numbers.pkl").is_file()
+    assert stored_value(code.parent / ".millrace", "numbers") is not None
 
 
 # -- inside a running event loop -------------------------------------------------------------

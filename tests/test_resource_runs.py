@@ -24,7 +24,7 @@ import millrace
 import polars as pl
 import pytest
 import yaml
-from conftest import Db
+from conftest import Db, stored_value
 from millrace import (
     AssetKey,
     Config,
@@ -549,8 +549,7 @@ def test_cli_config_file_with_an_override(tmp_path: Path, home: Path, db: Db, su
 
     assert done.returncode == 0, done.stderr
     expected = {"epochs": 3, "learning_rate": 0.1, "optimizer": "adam"}
-    with open(home / "storage" / "train.pkl", "rb") as f:
-        assert pickle.load(f) == expected
+    assert stored_value(home, "train") == expected
     assert json.loads(db.value("SELECT config FROM latest_materializations")) == expected
     assert json.loads(db.value("SELECT config FROM runs"))["ops"] == {"train": {"config": expected}}
 
@@ -626,8 +625,7 @@ def test_the_downstream_run_alone_loads_through_the_upstream_io_manager(
     assert second.success
     assert second.asset_value("flagged") == [6, 7]
     assert manager.loaded == ["settings"]
-    with open(home / "storage" / "flagged.pkl", "rb") as f:
-        assert pickle.load(f) == [6, 7]  # flagged itself went to the default manager
+    assert stored_value(home, "flagged") == [6, 7]  # flagged itself went to the default one
 
 
 def test_replacing_the_default_io_manager(tmp_path: Path, home: Path) -> None:
@@ -751,8 +749,7 @@ def test_warehouse_example_materializes_and_stores_its_config(tmp_path: Path) ->
     config, metadata = history.rows(query)[0]
     assert json.loads(config) == {"learning_rate": 0.1, "epochs": 2}
     assert json.loads(metadata)["epochs"] == {"type": "int", "value": 2}
-    with open(home / "storage" / "spend_model.pkl", "rb") as f:
-        assert set(pickle.load(f)) == {"slope", "intercept", "mse"}
+    assert set(stored_value(home, "spend_model")) == {"slope", "intercept", "mse"}
 
 
 def warehouse_example(monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -112,6 +112,8 @@ class AssetMaterialized(Event):
     code_version: str | None = None
     data_version: str | None = None
     config: dict[str, Any] | None = None  # the asset's resolved Config: part of its lineage
+    # A small stored value, committed with this event (never part of its JSON payload).
+    value: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,13 +154,14 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 _BASE_FIELDS = {"run_id", "asset_key", "partition_key", "check_name", "timestamp"}
+_NOT_IN_PAYLOAD = {*_BASE_FIELDS, "value"}
 _FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
 
 
 def _payload_fields(cls: type) -> tuple[str, ...]:
     fields = _FIELDS_CACHE.get(cls)
     if fields is None:
-        fields = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _BASE_FIELDS)
+        fields = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _NOT_IN_PAYLOAD)
         _FIELDS_CACHE[cls] = fields
     return fields
 

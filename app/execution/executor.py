@@ -212,6 +212,7 @@ class Executor:
                     code_version=asset.code_version,
                     data_version=version,
                     config=_config_json(self._services.configs.get(step.key)),
+                    value=outcome.inline,
                 )
             )
         self._publish(StepSucceeded(**fields, duration=outcome.duration))

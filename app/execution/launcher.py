@@ -80,6 +80,7 @@ class StepOutcome:
     data_version: str | None = None
     duration: float = 0.0
     checks: list[CheckOutcome] = field(default_factory=list)
+    inline: bytes | None = None  # the stored value's bytes, for the event store to commit
 
 
 class StepLauncher(ABC):
@@ -303,6 +304,7 @@ def _store(
                 )
                 raise
             automatic.update(out.output_metadata)
+            outcome.inline = out.inline_value
             automatic.update(frame_metadata(value) or {})
             outcome.value, outcome.stored = value, True
     outcome.metadata = {**automatic, **outcome.metadata}

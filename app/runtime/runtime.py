@@ -31,7 +31,7 @@ from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
 from ..graph import AssetGraph
 from ..selection import AssetSelection, resolve_selection
-from ..storage.event_store import EventStore, MaterializationRecord
+from ..storage.event_store import DATABASE, EventStore, MaterializationRecord
 from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
 
 HOME_ENV = "MILLRACE_HOME"
@@ -95,7 +95,9 @@ class Runtime:
         self._resources = dict(defs.resources)
         if DEFAULT_IO_MANAGER_KEY not in self._resources:
             self._resources[DEFAULT_IO_MANAGER_KEY] = (
-                ParquetIOManager(self.home / "storage") if persist else InMemoryIOManager()
+                ParquetIOManager(self.home / "storage", inline_db=self.home / DATABASE)
+                if persist
+                else InMemoryIOManager()
             )
 
     async def __aenter__(self) -> Runtime:

@@ -89,8 +89,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE latest_materializations ADD COLUMN config TEXT;
     """,
+    """
+    CREATE TABLE asset_values (
+        asset_key     TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        data          BLOB NOT NULL,
+        PRIMARY KEY (asset_key, partition_key)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+DATABASE = "millrace.db"
 BATCH_INTERVAL = 0.05  # seconds events may wait to share a transaction
 INTERRUPTED = "the process running this run exited before it finished"
 
@@ -152,7 +161,7 @@ class EventStore:
     @classmethod
     async def open(cls, home: Path) -> EventStore:
         home.mkdir(parents=True, exist_ok=True)
-        path = home / "millrace.db"
+        path = home / DATABASE
         db = await aiosqlite.connect(path, isolation_level=None)
         store = cls(db, path)
         try:
@@ -289,6 +298,17 @@ class EventStore:
                 )
             materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
             if materialized:
+                # A small value commits with its materialization; a value stored elsewhere
+                # (a file) leaves no stale copy behind.
+                await db.executemany(
+                    "INSERT OR REPLACE INTO asset_values (asset_key, partition_key, data)"
+                    " VALUES (?, ?, ?)",
+                    [(*_value_key(e), e.value) for e in materialized if e.value is not None],
+                )
+                await db.executemany(
+                    "DELETE FROM asset_values WHERE asset_key = ? AND partition_key = ?",
+                    [_value_key(e) for e in materialized if e.value is None],
+                )
                 await db.executemany(
                     "INSERT INTO latest_materializations (asset_key, partition_key, run_id,"
                     " event_id, timestamp, code_version, data_version, metadata, config)"
@@ -458,6 +478,10 @@ def _event_row(event: Event) -> tuple[Any, ...]:
         event.timestamp,
         json.dumps(event.payload(), default=str),
     )
+
+
+def _value_key(e: AssetMaterialized) -> tuple[str, str]:
+    return (e.asset_key.to_user_string() if e.asset_key else "", e.partition_key or "")
 
 
 def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import sqlite3
 import sys
 import threading
 from abc import ABC, abstractmethod
@@ -36,6 +37,9 @@ class OutputContext:
         self.partition_key = partition_key
         self.definition_metadata = dict(definition_metadata or {})
         self.output_metadata: dict[str, MetadataValue] = {}
+        # Set by the default IO manager for a small value: bytes the runtime commits to the
+        # event store in the same transaction as the materialization, instead of a file.
+        self.inline_value: bytes | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -121,15 +125,26 @@ def frame_kind(obj: Any) -> str | None:
 _KIND_KEY = b"millrace.kind"
 
 
+INLINE_LIMIT = 64 * 1024  # pickles up to this size go to the event store, not to a file
+
+
 class ParquetIOManager(IOManager):
     """Frames to ``<base_dir>/<key path>.parquet``, anything else pickled to ``.pkl``.
 
     ``ParquetIOManager("data")`` or ``ParquetIOManager(base_dir="data")``. Files are written
     beside their final name and renamed into place (see ``write_atomically``).
+
+    The runtime's default manager also gets ``inline_db``, its event store: a pickle of at
+    most ``INLINE_LIMIT`` bytes is then committed there, in the transaction that records its
+    materialization, because creating one small file per value costs far more than the value.
     """
 
-    def __init__(self, base_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, base_dir: str | os.PathLike[str], *, inline_db: str | os.PathLike[str] | None = None
+    ) -> None:
         self.base_dir = Path(base_dir)
+        self.inline_db = inline_db
+        self._readers = threading.local()
         self._made_dirs: set[Path] = set()
         # File names per directory, listed once and then kept up to date by our own writes:
         # an asset whose value changed kind (frame <-> object) leaves a file to remove, and
@@ -154,19 +169,27 @@ class ParquetIOManager(IOManager):
         kind = frame_kind(obj)
         if kind == "lazy":
             obj, kind = obj.collect(), "polars"
+        names = self._names_in(stem.parent)
+        data = None
+        if kind is None and self.inline_db is not None:
+            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            if len(data) <= INLINE_LIMIT:
+                context.inline_value = data
+                for old in (".pkl", ".parquet"):  # a file would hide the newer inline value
+                    self._remove(stem, old, names)
+                context.add_output_metadata({"millrace/size_bytes": MetadataValue.int(len(data))})
+                return
         suffix, other = (".pkl", ".parquet") if kind is None else (".parquet", ".pkl")
         final = stem.with_name(stem.name + suffix)
-        if kind is None:
+        if data is not None:
+            write_atomically(final, self._made_dirs, lambda tmp: tmp.write_bytes(data))
+        elif kind is None:  # no inline store: stream the pickle, never holding it twice
             write_atomically(final, self._made_dirs, lambda tmp: write_pickle(obj, tmp))
         else:
             write_atomically(final, self._made_dirs, lambda tmp: _write_frame(obj, kind, tmp))
         path = os.fspath(final)
-        names = self._names_in(final.parent)
         names.add(final.name)
-        if stem.name + other in names:  # the asset changed kind: drop the old file
-            names.discard(stem.name + other)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path[: -len(suffix)] + other)
+        self._remove(stem, other, names)  # the asset changed kind: drop the old file
         context.add_output_metadata(
             {
                 "path": MetadataValue.path(path),
@@ -174,12 +197,43 @@ class ParquetIOManager(IOManager):
             }
         )
 
+    def _remove(self, stem: Path, suffix: str, names: set[str]) -> None:
+        if stem.name + suffix in names:
+            names.discard(stem.name + suffix)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{stem}{suffix}")
+
     def load_input(self, context: InputContext) -> Any:
         stem = self.path_for(context.asset_key, context.partition_key)
         parquet = stem.with_name(stem.name + ".parquet")
         if parquet.exists():
             return _read_frame(parquet, context.annotation)
-        return read_pickle(stem.with_name(stem.name + ".pkl"))
+        pickled = stem.with_name(stem.name + ".pkl")
+        if self.inline_db is None or pickled.exists():
+            return read_pickle(pickled)
+        data = self._read_inline(context.asset_key, context.partition_key)
+        if data is None:
+            raise FileNotFoundError(f"no stored value for {context.asset_key.to_user_string()}")
+        return pickle.loads(data)
+
+    def _read_inline(self, asset_key: AssetKey, partition_key: str | None) -> bytes | None:
+        """A committed inline value, read on this thread's own read-only connection."""
+        reader = getattr(self._readers, "connection", None)
+        if reader is None:
+            try:
+                uri = Path(self.inline_db).resolve().as_uri() + "?mode=ro"  # type: ignore[arg-type]
+                reader = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            except sqlite3.OperationalError:  # no database yet: nothing was ever stored
+                return None
+            self._readers.connection = reader
+        try:
+            row = reader.execute(
+                "SELECT data FROM asset_values WHERE asset_key = ? AND partition_key = ?",
+                (asset_key.to_user_string(), partition_key or ""),
+            ).fetchone()
+        except sqlite3.OperationalError:  # a database from before inline values
+            return None
+        return row[0] if row else None
 
     def __repr__(self) -> str:
         return f"ParquetIOManager(base_dir={str(self.base_dir)!r})"
@@ -192,7 +246,7 @@ def key_path(base_dir: Path, asset_key: AssetKey, partition_key: str | None) -> 
     return base_dir.joinpath(*asset_key.path, partition_key)
 
 
-def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], None]) -> None:
+def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], object]) -> None:
     """Write ``final`` through ``write(tmp)`` beside it, then rename it into place, so a crash
     never leaves a half-written file where a reader would find it.
 
