@@ -13,7 +13,8 @@ and (when persisted) SQLite. Two shapes:
   so up to ``max_concurrency`` steps are in flight.
 
 Each is run through ``millrace.materialize(assets, home=<fresh temp dir>)`` (events in SQLite,
-small pickled values committed to SQLite with their events by the default IO manager) and through ``millrace.materialize_to_memory(assets)``.
+small pickled values committed to SQLite with their events by the default IO manager) and
+through ``millrace.materialize_to_memory(assets)``.
 Only the materialize call is timed: the AssetsDefinition objects are built beforehand, but the
 ``Definitions`` that materialize builds (and validates) inside the call is included. An opt-in
 third mode, ``events-only`` (``--modes persisted,events-only,memory``), is ``materialize`` with
@@ -576,8 +577,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"\nmaterialize() wall time, median of {args.repeat} (and the fastest); us/asset = "
         "time / N.\npersisted = materialize(home=fresh dir): SQLite events, each small pickled "
-        "value committed with its event; memory = materialize_to_memory;\nevents-only = materialize with SQLite events "
-        "but values in an InMemoryIOManager.\npeak MiB = tracemalloc peak above the starting "
+        "value committed with its event;\nmemory = materialize_to_memory; events-only = "
+        "materialize with SQLite events but values in an InMemoryIOManager.\n"
+        "peak MiB = tracemalloc peak above the starting "
         "level during one extra, untimed call\n(Python allocations of every thread; SQLite's "
         "own C heap is not traced).\n"
     )
