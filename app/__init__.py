@@ -34,10 +34,6 @@ from .errors import (
     SelectionError,
 )
 from .execution.context import AssetExecutionContext, build_asset_context
-from .execution.events import RunStatus
-from .execution.result import RunResult
-from .materialize import materialize, materialize_to_memory
-from .runtime.runtime import Runtime
 from .selection import AssetSelection
 from .storage.io_managers import (
     InMemoryIOManager,
@@ -49,9 +45,14 @@ from .storage.io_managers import (
 
 __version__ = "0.1.0"
 
-# Resources and Config are pydantic models; they load on first use, so ``import millrace``
-# does not pay for pydantic when a pipeline needs neither.
+# What runs assets (asyncio, SQLite) and what validates resources and config (pydantic) loads
+# on first use: a module that only declares assets imports none of it.
 _LAZY = {
+    "materialize": "materialization",
+    "materialize_to_memory": "materialization",
+    "Runtime": "runtime.runtime",
+    "RunResult": "execution.result",
+    "RunStatus": "execution.events",
     "ConfigurableResource": "definitions.resources",
     "EnvVar": "definitions.resources",
     "InitResourceContext": "definitions.resources",

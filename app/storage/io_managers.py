@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import sqlite3
 import sys
 import threading
 from abc import ABC, abstractmethod
@@ -218,6 +217,8 @@ class ParquetIOManager(IOManager):
 
     def _read_inline(self, asset_key: AssetKey, partition_key: str | None) -> bytes | None:
         """A committed inline value, read on this thread's own read-only connection."""
+        import sqlite3  # only the default manager of a persisting runtime gets here
+
         reader = getattr(self._readers, "connection", None)
         if reader is None:
             try:
