@@ -125,7 +125,12 @@ def _schema_from_json(value: Mapping[str, Any]) -> TableSchema:
     return TableSchema([TableColumn(**c) for c in value["columns"]])
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most metadata: answered before any protocol probing
+        return value
     if hasattr(value, "to_json"):
         return value.to_json()
     if isinstance(value, Mapping):

@@ -166,11 +166,21 @@ def _payload_fields(cls: type) -> tuple[str, ...]:
     return fields
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _to_json(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most fields of most events: no conversion to look for
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, ErrorInfo):
-        return dataclasses.asdict(value)
+        return {
+            "type": value.type,
+            "message": value.message,
+            "traceback": value.traceback,
+            "cause": value.cause,
+        }
     if isinstance(value, dict) and value and isinstance(next(iter(value.values())), MetadataValue):
         return metadata_to_json(value)
     if isinstance(value, tuple):
