@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -59,3 +63,48 @@ def stored_value(home: Path, key: str) -> Any:
         ).fetchone()
     assert row is not None, f"no stored value for {key} in {home}"
     return pickle.loads(row[0])
+
+
+MILLRACE = [sys.executable, "-m", "millrace.cli"]
+CLI_TIMEOUT = 30  # seconds: generous for a slow machine, short enough to fail, not hang
+
+
+def cli_env(home: Path | None = None, env: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The environment of a CLI process. MILLRACE_HOME is ``home``, or unset so the default
+    applies; ``env`` adds variables, or removes those given as None. Bytecode is never
+    cached, so a rewritten source file can never load a stale ``.pyc``."""
+    environ = dict(os.environ)
+    environ.pop("MILLRACE_HOME", None)
+    environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    if home is not None:
+        environ["MILLRACE_HOME"] = str(home)
+    for name, value in (env or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return environ
+
+
+def run_cli(
+    *args: str | Path,
+    cwd: Path,
+    home: Path | None = None,
+    env: dict[str, str | None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``millrace ARGS`` in a real subprocess, with ``cli_env(home, env)``."""
+    return subprocess.run(
+        [*MILLRACE, *map(str, args)],
+        cwd=cwd,
+        env=cli_env(home, env),
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+
+
+def write_source(path: Path, source: str) -> Path:
+    """Write dedented user code to ``path``, making its directories."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source).lstrip())
+    return path

@@ -10,8 +10,6 @@ import queue
 import re
 import signal
 import subprocess
-import sys
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -23,9 +21,9 @@ from typing import Any
 import millrace
 import polars as pl
 import pytest
+from conftest import CLI_TIMEOUT, MILLRACE, cli_env, run_cli, write_source
 
-MILLRACE = [sys.executable, "-m", "millrace.cli"]
-TIMEOUT = 30  # seconds: generous for a slow machine, short enough to fail rather than hang
+TIMEOUT = CLI_TIMEOUT
 APP_DIR = Path(millrace.__file__).resolve().parent
 INTERNAL_PATHS = ("millrace/execution", "app/execution", "millrace/runtime", "app/runtime")
 
@@ -33,34 +31,14 @@ INTERNAL_PATHS = ("millrace/execution", "app/execution", "millrace/runtime", "ap
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def cli_env(home: Path | None = None) -> dict[str, str]:
-    """The environment of a CLI process: MILLRACE_HOME unset unless ``home`` is given."""
-    env = dict(os.environ)
-    env.pop("MILLRACE_HOME", None)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    if home is not None:
-        env["MILLRACE_HOME"] = str(home)
-    return env
-
-
 def millrace_cli(
     *args: str | Path, cwd: Path, home: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*MILLRACE, *map(str, args)],
-        cwd=cwd,
-        env=cli_env(home),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return run_cli(*args, cwd=cwd, home=home)
 
 
 def write(directory: Path, name: str, source: str) -> Path:
-    path = directory / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source).lstrip())
-    return path
+    return write_source(directory / name, source)
 
 
 def line_of(path: Path, text: str) -> int:

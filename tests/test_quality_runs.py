@@ -10,10 +10,7 @@ every wait has a timeout.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +20,7 @@ import millrace
 import pandas as pd
 import polars as pl
 import pytest
-from conftest import Db
+from conftest import Db, run_cli, write_source
 from millrace import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -46,7 +43,6 @@ from millrace import (
 )
 from millrace.errors import TypeCheckError
 
-MILLRACE = [sys.executable, "-m", "millrace.cli"]
 REPO = Path(millrace.__file__).resolve().parent.parent
 TIMEOUT = 30  # seconds, for subprocesses and rendezvous: fail instead of hanging
 
@@ -73,23 +69,10 @@ def materialized(result: RunResult) -> set[str]:
 
 
 def cli(*args: str | Path, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["MILLRACE_HOME"] = str(home)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # a rewritten file must never load a stale .pyc
-    return subprocess.run(
-        [*MILLRACE, *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return run_cli(*args, cwd=cwd, home=home)
 
 
-def write(path: Path, source: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source).lstrip())
-    return path
+write = write_source
 
 
 def json_lines(stdout: str) -> list[dict[str, Any]]:

@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import pickle
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +21,7 @@ import millrace
 import polars as pl
 import pytest
 import yaml
-from conftest import Db, stored_value
+from conftest import Db, run_cli, stored_value, write_source
 from millrace import (
     AssetKey,
     Config,
@@ -54,7 +51,6 @@ from pydantic import Field
 if TYPE_CHECKING:
     from decimal import Decimal as OnlyForTypeCheckers
 
-MILLRACE = [sys.executable, "-m", "millrace.cli"]
 REPO = Path(millrace.__file__).resolve().parent.parent
 TIMEOUT = 30  # seconds, for subprocesses and awaited events: fail instead of hanging
 SECRET = "hunter2-Zq9-not-for-logs"
@@ -76,29 +72,10 @@ async def result_of(handle: Any) -> RunResult:
 def cli(
     *args: str | Path, cwd: Path, home: Path, env: dict[str, str | None] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The CLI in a subprocess; ``env`` adds variables, or removes those given as None."""
-    environ = dict(os.environ)
-    environ["MILLRACE_HOME"] = str(home)
-    environ["PYTHONDONTWRITEBYTECODE"] = "1"
-    for name, value in (env or {}).items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
-    return subprocess.run(
-        [*MILLRACE, *map(str, args)],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return run_cli(*args, cwd=cwd, home=home, env=env)
 
 
-def write(path: Path, source: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source).lstrip())
-    return path
+write = write_source
 
 
 def event_types(db: Db, run_id: str | None = None) -> list[str]:
