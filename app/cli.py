@@ -259,6 +259,8 @@ def _list(args: argparse.Namespace) -> int:
             when = _when(row["last_materialized"]) if row["last_materialized"] else "never"
             kind = "" if row["materializable"] else " (external)"
             print(f"  {row['key']}{kind}{deps}   [last: {when}]")
+            if row["last_config"]:
+                print(f"    config: {json.dumps(row['last_config'])}")
             for check in row["checks"]:
                 state = {True: "passed", False: "FAILED", None: "not run"}[check["passed"]]
                 gate = ", blocking" if check["blocking"] else ""

@@ -728,6 +728,12 @@ def test_warehouse_example_materializes_and_stores_its_config(tmp_path: Path) ->
     assert json.loads(metadata)["epochs"] == {"type": "int", "value": 2}
     assert set(stored_value(home, "spend_model")) == {"slope", "intercept", "mse"}
 
+    listed = cli("list", "examples/warehouse", "--home", home, cwd=REPO, home=home)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    model = next(i for i, line in enumerate(lines) if line.strip().startswith("spend_model"))
+    assert lines[model + 1].strip() == 'config: {"learning_rate": 0.1, "epochs": 2}'
+
 
 def warehouse_example(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.syspath_prepend(str(REPO))
