@@ -1,0 +1,74 @@
+"""The event store's SQLite schema, as a list of migrations applied in order.
+
+Each entry upgrades the schema by one version; ``PRAGMA user_version`` records how far a
+database file is. Append, never edit: a released entry has already run on users' files.
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        run_id      TEXT PRIMARY KEY,
+        status      TEXT NOT NULL,
+        selection   TEXT NOT NULL,
+        config      TEXT NOT NULL,
+        tags        TEXT NOT NULL,
+        start_time  REAL NOT NULL,
+        end_time    REAL,
+        pid         INTEGER,
+        hostname    TEXT,
+        message     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX runs_by_start ON runs (start_time);
+    CREATE TABLE events (
+        id            INTEGER PRIMARY KEY,
+        run_id        TEXT NOT NULL,
+        asset_key     TEXT,
+        partition_key TEXT,
+        type          TEXT NOT NULL,
+        timestamp     REAL NOT NULL,
+        payload       TEXT NOT NULL
+    );
+    CREATE INDEX events_by_run ON events (run_id, id);
+    CREATE INDEX events_by_asset ON events (asset_key, type, id);
+    CREATE TABLE latest_materializations (
+        asset_key     TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        run_id        TEXT NOT NULL,
+        event_id      INTEGER NOT NULL,
+        timestamp     REAL NOT NULL,
+        code_version  TEXT,
+        data_version  TEXT,
+        metadata      TEXT NOT NULL,
+        PRIMARY KEY (asset_key, partition_key)
+    );
+    """,
+    """
+    ALTER TABLE events ADD COLUMN check_name TEXT;
+    CREATE TABLE latest_check_results (
+        asset_key     TEXT NOT NULL,
+        check_name    TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        run_id        TEXT NOT NULL,
+        timestamp     REAL NOT NULL,
+        passed        INTEGER NOT NULL,
+        severity      TEXT NOT NULL,
+        blocking      INTEGER NOT NULL,
+        description   TEXT,
+        metadata      TEXT NOT NULL,
+        error         TEXT,
+        PRIMARY KEY (asset_key, check_name, partition_key)
+    );
+    """,
+    """
+    ALTER TABLE latest_materializations ADD COLUMN config TEXT;
+    """,
+    """
+    CREATE TABLE asset_values (
+        asset_key     TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        data          BLOB NOT NULL,
+        PRIMARY KEY (asset_key, partition_key)
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
