@@ -126,9 +126,6 @@ class AssetGraph:
     def keys(self) -> tuple[AssetKey, ...]:
         return self.toposort
 
-    def executable_keys(self) -> tuple[AssetKey, ...]:
-        return tuple(k for k in self.toposort if self.nodes[k].is_executable)
-
     def groups(self) -> dict[str, list[AssetKey]]:
         out: dict[str, list[AssetKey]] = {}
         for key in self.toposort:

@@ -488,3 +488,22 @@ def test_materialized_events_carry_data_versions() -> None:
     ]
     assert versions[0] == versions[1]  # same code, same inputs: same logical version
     assert versions[0][AssetKey("versioned")] != versions[0][AssetKey("child_of_versioned")]
+
+
+async def test_the_event_stream_keeps_what_was_published_before_it_was_read() -> None:
+    @asset
+    def streamed() -> int:
+        return 1
+
+    async with Runtime(Definitions(assets=[streamed])) as runtime:
+        stream = runtime.bus.stream()
+        await runtime.materialize()  # the whole run happens before anyone iterates
+        kinds = [(await asyncio.wait_for(anext(stream), RENDEZVOUS_TIMEOUT)).kind for _ in range(5)]
+        await stream.aclose()
+    assert kinds == [
+        "RUN_STARTED",
+        "STEP_STARTED",
+        "ASSET_MATERIALIZED",
+        "STEP_SUCCEEDED",
+        "RUN_FINISHED",
+    ]

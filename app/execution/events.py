@@ -9,7 +9,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
@@ -244,12 +244,20 @@ class EventBus:
                 _log.exception("event subscriber %r failed; unsubscribing it", subscriber)
                 self._subscribers.remove(subscriber)
 
-    async def stream(self) -> AsyncIterator[Event]:
-        """Every event published from now on, for async consumers (a UI, a test)."""
+    def stream(self) -> AsyncGenerator[Event, None]:
+        """Every event published from this call on, for async consumers (a UI, a test).
+
+        Subscribes at once, not at the first ``async for``, so nothing published in between
+        is missed; ``aclose()`` the iterator (or let it be collected) to unsubscribe.
+        """
         queue: asyncio.Queue[Event] = asyncio.Queue()
         unsubscribe = self.subscribe(queue.put_nowait)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            unsubscribe()
+
+        async def events() -> AsyncGenerator[Event, None]:
+            try:
+                while True:
+                    yield await queue.get()
+            finally:
+                unsubscribe()
+
+        return events()

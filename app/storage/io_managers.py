@@ -277,10 +277,6 @@ def read_pickle(path: Path) -> Any:
         return pickle.load(f)
 
 
-def _row_count(obj: Any, kind: str) -> int:
-    return int(obj.num_rows if kind == "arrow" else len(obj))
-
-
 def _write_frame(obj: Any, kind: str, path: str | os.PathLike[str]) -> None:
     if kind == "polars":
         obj.write_parquet(path)
