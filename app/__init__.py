@@ -52,7 +52,7 @@ _LAZY = {
     "materialize_to_memory": "materialization",
     "Runtime": "runtime.runtime",
     "RunResult": "execution.result",
-    "RunStatus": "execution.events",
+    "RunStatus": "events",
     "ConfigurableResource": "definitions.resources",
     "EnvVar": "definitions.resources",
     "InitResourceContext": "definitions.resources",

@@ -43,9 +43,9 @@ from .definitions.checks import (
 from .definitions.keys import AssetKey, coerce_key
 from .definitions.metadata import MetadataValue, TableColumn, TableSchema
 from .definitions.source import caller_location
-from .storage.dtypes import SchemaDiff, diff_schemas, dtype_name, table_schema
-from .storage.frame_metadata import json_safe, rows_table
-from .storage.frames import to_polars
+from .frames.convert import to_polars
+from .frames.dtypes import SchemaDiff, diff_schemas, dtype_name, table_schema
+from .frames.metadata import json_safe, rows_table
 
 if TYPE_CHECKING:
     import polars as pl
@@ -239,7 +239,7 @@ def schema_equals(
 ) -> AssetChecksDefinition:
     """The frame has exactly the columns of ``schema`` (a TableSchema, or a mapping of column
     name to a dtype name or Polars dtype), in any order, with the same types as compared by
-    ``millrace.storage.dtypes``: ``"str"``, ``"Utf8"`` and ``pl.String`` are one type."""
+    ``millrace.frames.dtypes``: ``"str"``, ``"Utf8"`` and ``pl.String`` are one type."""
     declared = schema if isinstance(schema, TableSchema) else _schema_from_mapping(schema)
 
     def evaluate(df: pl.DataFrame, context: AssetExecutionContext) -> _Verdict:

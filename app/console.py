@@ -11,7 +11,7 @@ import sys
 import time
 from typing import IO, Any
 
-from .execution.events import (
+from .events import (
     AssetCheckEvaluated,
     Event,
     LogMessage,

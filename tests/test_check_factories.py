@@ -30,7 +30,7 @@ from millrace import (
 )
 from millrace.definitions.checks import AssetChecksDefinition
 from millrace.execution.context import AssetExecutionContext
-from millrace.storage.frame_metadata import frame_metadata
+from millrace.frames.metadata import frame_metadata
 
 ORDERS = pl.DataFrame(
     {

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import Db
 from millrace import AssetKey, MetadataValue, Output, RunStatus, asset, materialize
-from millrace.execution.events import (
+from millrace.events import (
     AssetMaterialized,
     ErrorInfo,
     LogMessage,
@@ -244,7 +244,7 @@ async def test_events_appended_after_close_of_a_batch_go_in_the_next_one(db: Db,
 CHILD = """
 import asyncio, sys, threading
 from millrace import Definitions, Runtime, asset
-from millrace.execution.events import StepStarted
+from millrace.events import StepStarted
 
 @asset
 def hangs_forever():
@@ -328,7 +328,7 @@ async def test_run_of_a_killed_process_is_marked_failed(tmp_path: Path, home: Pa
 CLOSE_AFTER_A_FAILED_BATCH = """
 import asyncio, sys
 from pathlib import Path
-from millrace.execution.events import RunStarted
+from millrace.events import RunStarted
 from millrace.storage.event_store import EventStore
 
 async def main():

@@ -23,7 +23,7 @@ from millrace import (
     materialize,
     materialize_to_memory,
 )
-from millrace.execution.events import (
+from millrace.events import (
     AssetMaterialized,
     Event,
     StepFailed,

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from millrace import AssetKey, MetadataValue
 from millrace.execution.typecheck import column_schema_differences
-from millrace.storage.frame_metadata import frame_metadata
+from millrace.frames.metadata import frame_metadata
 from millrace.storage.io_managers import InputContext, OutputContext, ParquetIOManager
 
 FRAME = pl.DataFrame(

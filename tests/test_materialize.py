@@ -85,7 +85,7 @@ from millrace import (  # noqa: E402
     materialize,
     materialize_to_memory,
 )
-from millrace.execution.events import StepStarted  # noqa: E402
+from millrace.events import StepStarted  # noqa: E402
 from millrace.runtime.loader import load_code_location  # noqa: E402
 from millrace.storage.io_managers import OutputContext  # noqa: E402
 

@@ -45,7 +45,7 @@ from millrace import (
     resource,
 )
 from millrace.definitions.config import ConfigError
-from millrace.execution.events import Event, StepStarted
+from millrace.events import Event, StepStarted
 from pydantic import Field
 
 if TYPE_CHECKING:

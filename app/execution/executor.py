@@ -18,7 +18,7 @@ from typing import Any
 
 from ..definitions.keys import AssetKey
 from ..errors import MissingInputError
-from .events import (
+from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
     ErrorInfo,

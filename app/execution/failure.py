@@ -6,7 +6,7 @@ import os
 import sysconfig
 import traceback
 
-from .events import ErrorInfo
+from ..events import ErrorInfo
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STDLIB_DIR = sysconfig.get_paths()["stdlib"]

@@ -21,10 +21,11 @@ from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
 from ..definitions.outputs import MaterializeResult, Output
 from ..errors import MillraceError, MissingInputError, TypeCheckError
-from ..storage.frame_metadata import frame_metadata
-from ..storage.io_managers import InputContext, IOManager, OutputContext, frame_kind
+from ..events import ErrorInfo, Event, LogMessage
+from ..frames.kind import frame_kind
+from ..frames.metadata import frame_metadata
+from ..storage.io_managers import InputContext, IOManager, OutputContext
 from .context import AssetExecutionContext, Resources
-from .events import ErrorInfo, Event, LogMessage
 from .failure import error_info
 from .plan import FROM_STORAGE, Step
 from .typecheck import column_schema_differences, type_mismatch

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..definitions.keys import AssetKey, coerce_key
 from ..errors import MillraceError
-from .events import (
+from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
     ErrorInfo,

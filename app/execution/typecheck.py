@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..definitions.metadata import TableSchema
-from ..storage.dtypes import diff_schemas, table_schema
-from ..storage.frames import polars_schema
+from ..frames.convert import polars_schema
+from ..frames.dtypes import diff_schemas, table_schema
 
 _UNCHECKED = (Any, inspect.Parameter.empty)
 _UNRESOLVED = (str, typing.TypeVar, typing.ForwardRef)
@@ -68,7 +68,7 @@ def column_schema_differences(value: Any, schema: TableSchema) -> list[str]:
     """For a frame of any kind, one line per difference from ``schema``, e.g.
     ``missing column 'id' (Int64)`` or ``column 'amount' is Float32, declared Float64``.
 
-    Types are equal by Polars base name after aliases (``storage.dtypes``); order is ignored.
+    Types are equal by Polars base name after aliases (``frames.dtypes``); order is ignored.
     """
     return diff_schemas(table_schema(polars_schema(value)), schema).lines()
 

@@ -23,7 +23,7 @@ from ..definitions.checks import AssetChecksDefinition
 from ..definitions.definitions import Definitions
 from ..definitions.keys import AssetKey
 from ..errors import MillraceError, ResourceSetupError, SelectionError
-from ..execution.events import Event, EventBus, RunFinished, RunStarted, RunStatus
+from ..events import Event, EventBus, RunFinished, RunStarted, RunStatus
 from ..execution.executor import DEFAULT_MAX_CONCURRENCY, ExecutionSummary, Executor
 from ..execution.failure import error_info
 from ..execution.launcher import InProcessLauncher, RunServices, StepLauncher

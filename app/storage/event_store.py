@@ -20,7 +20,7 @@ from typing import Any
 import aiosqlite
 
 from ..definitions.metadata import MetadataValue, metadata_from_json, metadata_to_json
-from ..execution.events import (
+from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
     Event,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
+from ..frames.kind import frame_kind
 
 
 class OutputContext:
@@ -103,22 +103,6 @@ class InMemoryIOManager(IOManager):
             raise FileNotFoundError(
                 f"no value in memory for {context.asset_key.to_user_string()}"
             ) from None
-
-
-def frame_kind(obj: Any) -> str | None:
-    """'polars', 'lazy', 'arrow' or 'pandas' for a frame of a loaded library, else None."""
-    root = type(obj).__module__.partition(".")[0]
-    if root == "polars":
-        pl = sys.modules["polars"]
-        if isinstance(obj, pl.DataFrame):
-            return "polars"
-        if isinstance(obj, pl.LazyFrame):
-            return "lazy"
-    elif root == "pyarrow" and isinstance(obj, sys.modules["pyarrow"].Table):
-        return "arrow"
-    elif root == "pandas" and isinstance(obj, sys.modules["pandas"].DataFrame):
-        return "pandas"
-    return None
 
 
 _KIND_KEY = b"millrace.kind"

@@ -2,9 +2,9 @@
 
 It runs after each materialization, so it stays cheap: the row count is the frame's own
 length, and the schema and preview come from its first five rows, the only rows converted to
-Polars. Types are Polars dtype names (``storage.dtypes``), whatever library made the frame,
+Polars. Types are Polars dtype names (``frames.dtypes``), whatever library made the frame,
 so a schema recorded here compares equal to the same frame later. A pandas frame's named
-index levels appear as columns, unnamed ones not (``storage.frames``).
+index levels appear as columns, unnamed ones not (``frames.convert``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..definitions.metadata import MetadataValue, TableRecord
+from .convert import polars_head
 from .dtypes import table_schema
-from .frames import polars_head
-from .io_managers import frame_kind
+from .kind import frame_kind
 
 if TYPE_CHECKING:
     import polars as pl

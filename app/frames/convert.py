@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .io_managers import frame_kind
+from .kind import frame_kind
 
 if TYPE_CHECKING:
     import polars as pl

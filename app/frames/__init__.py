@@ -1,0 +1,1 @@
+"""Frames (Polars, Arrow, pandas): their kind, conversion to Polars, dtype names, metadata."""
