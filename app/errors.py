@@ -16,7 +16,24 @@ class SelectionError(MillraceError):
 
 
 class CodeLoadError(MillraceError):
-    """User code could not be imported, or exposes no definitions."""
+    """User code could not be imported, or exposes no definitions.
+
+    Besides the full message: ``file`` and ``line`` say where in user code (when known) and
+    ``detail`` is the one-line cause without the location, for a UI that shows its own.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+        self.detail = detail if detail is not None else message.partition("\n")[0]
 
 
 class ResourceSetupError(MillraceError):

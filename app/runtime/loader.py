@@ -1,12 +1,24 @@
-"""Load user code (a file, a package, a directory or a module name) and find its Definitions."""
+"""Load user code (a file, a package, a directory or a module name) and find its Definitions.
+
+Loads are reload-safe, for a hot-reloading dev runtime: each one imports the user's modules
+afresh, from source, under names derived from their paths (so a pickled value of a user
+class unpickles in another process and after a reload), and runs on a daemon thread with a
+timeout, since importing runs the user's top-level code.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
+import importlib.machinery
 import importlib.util
+import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -14,41 +26,74 @@ from ..definitions.asset import AssetsDefinition, AssetSpec
 from ..definitions.definitions import Definitions
 from ..errors import CodeLoadError, MillraceError
 from ..execution.failure import user_frames
+from .imports import (
+    ImportSession,
+    ImportThread,
+    ensure_on_path,
+    is_user_file,
+    shadowed_module,
+    user_modules,
+)
+
+DEFAULT_LOAD_TIMEOUT = 60.0  # seconds
+TIMEOUT_ENV = "MILLRACE_LOAD_TIMEOUT"
+_ROOT_MARKERS = ("pyproject.toml", "setup.py", ".git")
 
 
+@dataclass(frozen=True, eq=False)
 class CodeLocation:
-    """Loaded user code: its Definitions and the directory it lives in (home of ``.millrace``)."""
+    """Loaded user code: its Definitions, where it lives and the sources that ran."""
 
-    def __init__(self, defs: Definitions, directory: Path, target: str) -> None:
-        self.defs = defs
-        self.directory = directory
-        self.target = target
+    defs: Definitions
+    directory: Path  # the code directory: the file's, the package's or the directory itself
+    target: str
+    root: Path  # project_root(directory)
+    files: tuple[Path, ...]  # the user files this load compiled, in import order
+    sources: dict[str, str]  # filename -> the exact text it was compiled from
+    attribute: str | None = None
 
 
-def load_code_location(target: str | Path) -> CodeLocation:
-    """Import ``target`` and find its ``defs``; with none, collect the assets it defines."""
-    path = Path(target)
-    if path.suffix == ".py" and path.is_file():
-        modules = [_import_file(path.resolve())]
-        directory = path.resolve().parent
-    elif path.is_dir():
-        directory = path.resolve()
-        if (directory / "__init__.py").exists():
-            package = _import_package(directory)
-            modules = [package, *_import_submodules(package)]
-        else:
-            modules = [_import_file(p) for p in sorted(directory.glob("*.py"))]
-            if not modules:
-                raise CodeLoadError(f"{target}: no Python files in this directory")
-    elif not path.exists() and path.suffix != ".py" and _looks_like_module(str(target)):
-        if "" not in sys.path and str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))
-        module = _guard(str(target), lambda: importlib.import_module(str(target)))
-        modules = [module]
-        directory = Path(module.__file__ or ".").resolve().parent
-    else:
-        raise CodeLoadError(f"{target}: no such file, directory or module")
-    return CodeLocation(_find_definitions(modules, str(target)), directory, str(target))
+def load_code_location(
+    target: str | Path, *, attribute: str | None = None, timeout: float | None = None
+) -> CodeLocation:
+    """Import ``target`` afresh and pick its Definitions (``attribute``, else the rule of
+    ``_find_definitions``). Waits up to ``timeout`` seconds (None: $MILLRACE_LOAD_TIMEOUT,
+    else DEFAULT_LOAD_TIMEOUT) for the user's top-level code, which runs on a daemon thread."""
+    seconds = _timeout(timeout)
+    load = _start(_plan(target), attribute, None)
+    if not load.done.wait(seconds):
+        raise load.timeout_error(seconds)
+    return load.result()
+
+
+async def aload_code_location(
+    target: str | Path, *, attribute: str | None = None, timeout: float | None = None
+) -> CodeLocation:
+    """``load_code_location`` for the event loop: awaits the loading thread without blocking."""
+    seconds = _timeout(timeout)
+    loop = asyncio.get_running_loop()
+    finished = loop.create_future()
+
+    def notify() -> None:  # on the loading thread
+        with contextlib.suppress(RuntimeError):  # the loop closed after we gave up waiting
+            loop.call_soon_threadsafe(_resolve, finished)
+
+    load = _start(_plan(target), attribute, notify)
+    try:
+        await asyncio.wait_for(finished, seconds)
+    except TimeoutError:
+        raise load.timeout_error(seconds) from None
+    return load.result()
+
+
+def project_root(code_dir: Path) -> Path:
+    """The nearest ancestor of ``code_dir`` (itself included) that looks like a project root,
+    else ``code_dir``: where the runtime keeps ``.millrace``."""
+    directory = code_dir.resolve()
+    for candidate in (directory, *directory.parents):
+        if any((candidate / marker).exists() for marker in _ROOT_MARKERS):
+            return candidate
+    return directory
 
 
 def code_directory(target: str | Path) -> Path:
@@ -72,71 +117,219 @@ def code_directory(target: str | Path) -> Path:
     return Path(spec.origin).resolve().parent
 
 
+# -- what to import --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What loading ``target`` imports, worked out without running user code."""
+
+    target: str
+    imports: dict[str, Path]  # module name -> its file or package directory; the top first
+    scope: Path  # user files live under it: purged before the load, compiled from source
+    path_entry: Path | None  # made importable for ``imports``
+    own_names: bool  # names derived from user files, which must not shadow other modules
+    directory: Path | None  # None for a module name: known once imported
+
+
+def _plan(target: str | Path) -> _Plan:
+    path, name = Path(target), str(target)
+    if path.suffix == ".py" and path.is_file():
+        file = path.resolve()
+        return _Plan(name, {_module_name(file): file}, file.parent, file.parent, True, file.parent)
+    if path.is_dir():
+        directory = path.resolve()
+        if (directory / "__init__.py").exists():
+            imports = {directory.name: directory}
+            return _Plan(name, imports, directory, directory.parent, True, directory)
+        imports = {_module_name(f): f for f in sorted(directory.glob("*.py"))}
+        if not imports:
+            raise CodeLoadError(f"{target}: no Python files in this directory")
+        return _Plan(name, imports, directory, directory, True, directory)
+    if not path.exists() and path.suffix != ".py" and _looks_like_module(name):
+        return _module_plan(name)
+    raise CodeLoadError(f"{target}: no such file, directory or module")
+
+
+def _module_plan(name: str) -> _Plan:
+    """A dotted name imports as itself; its user files are those of its top-level package."""
+    cwd = Path.cwd()
+    entry = None if "" in sys.path or str(cwd) in sys.path else cwd
+    top = name.partition(".")[0]
+    search = [str(entry), *sys.path] if entry else None
+    spec = importlib.machinery.PathFinder.find_spec(top, search)
+    if spec is None:
+        raise CodeLoadError(f"{name}: no such file, directory or module")
+    if spec.submodule_search_locations:
+        scope = Path(next(iter(spec.submodule_search_locations))).resolve()
+    elif spec.origin:
+        scope = Path(spec.origin).resolve().parent
+    else:
+        raise CodeLoadError(f"{name}: not a module with a source file")
+    return _Plan(name, {name: scope}, scope, entry, False, None)
+
+
+def _module_name(file: Path) -> str:
+    if "." in file.stem:
+        raise CodeLoadError(
+            f"{file}: a file name with a dot cannot be imported as a module; rename it",
+            file=str(file),
+            detail="cannot be imported as a module: its name has a dot",
+        )
+    return file.stem
+
+
 def _looks_like_module(name: str) -> bool:
     return all(part.isidentifier() for part in name.split("."))
 
 
-def _import_file(path: Path) -> ModuleType:
-    directory = str(path.parent)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)  # sibling imports work, as when running the file
-    name = path.stem if path.stem not in sys.modules else f"millrace_user_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise CodeLoadError(f"{path}: cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+# -- waiting for the loading thread ----------------------------------------------------------
 
-    def run() -> ModuleType:
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-        return module
 
+def _timeout(timeout: float | None) -> float:
+    if timeout is not None:
+        return timeout
+    value = os.environ.get(TIMEOUT_ENV)
+    if not value:
+        return DEFAULT_LOAD_TIMEOUT
     try:
-        return _guard(str(path), run)
-    except CodeLoadError:
-        sys.modules.pop(name, None)
-        raise
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise CodeLoadError(f"{TIMEOUT_ENV} must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
-def _import_package(directory: Path) -> ModuleType:
-    parent = str(directory.parent)
-    if parent not in sys.path:
-        sys.path.insert(0, parent)
-    return _guard(str(directory), lambda: importlib.import_module(directory.name))
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # not when wait_for already gave up on it
+        future.set_result(None)
 
 
-def _import_submodules(package: ModuleType) -> list[ModuleType]:
-    """Submodules the package already imported: enough to collect assets it does not export."""
-    prefix = package.__name__ + "."
-    return [m for name, m in list(sys.modules.items()) if name.startswith(prefix) and m]
+def _start(
+    plan: _Plan, attribute: str | None, notify: Callable[[], None] | None
+) -> ImportThread[CodeLocation]:
+    return ImportThread.start(plan.target, plan.scope, lambda: _load(plan, attribute), notify)
 
 
-def _guard(what: str, load: Callable[[], ModuleType]) -> ModuleType:
+# -- importing -------------------------------------------------------------------------------
+
+
+def _load(plan: _Plan, attribute: str | None) -> CodeLocation:
+    """Import the plan's modules afresh and pick their Definitions (on the loading thread)."""
+    with ImportSession(plan.scope) as session:
+        if plan.path_entry is not None:
+            ensure_on_path(plan.path_entry)
+        if plan.own_names:
+            for name, file in plan.imports.items():
+                _refuse_shadowing(name, file, plan.scope)
+        modules = [_import(name, plan) for name in plan.imports]
+        modules += [m for m in _submodules(modules[0]) if m not in modules]
+        others = [m for m in user_modules(plan.scope).values() if m not in modules]
+        defs = _find_definitions(modules, others, attribute, plan)
+    directory = plan.directory or _module_directory(modules[0], plan.scope)
+    return CodeLocation(
+        defs=defs,
+        directory=directory,
+        target=plan.target,
+        root=project_root(directory),
+        files=tuple(Path(f).resolve() for f in session.sources),
+        sources=dict(session.sources),
+        attribute=attribute,
+    )
+
+
+def _refuse_shadowing(name: str, file: Path, scope: Path) -> None:
+    other = shadowed_module(name, scope)
+    if other is None:
+        return
+    where = getattr(other, "__file__", None) or "built in"
+    raise CodeLoadError(
+        f"{file} would be imported as module '{name}', which shadows the module '{name}' "
+        f"already imported from {where}; rename {file.name}",
+        file=str(file),
+        detail=f"shadows the module '{name}' ({where}); rename it",
+    )
+
+
+def _import(name: str, plan: _Plan) -> ModuleType:
     try:
-        return load()
+        return importlib.import_module(name)
     except SyntaxError as exc:
-        where = f"{exc.filename}:{exc.lineno}" if exc.filename else what
-        text = (exc.text or "").rstrip("\n")
-        indent = len(text) - len(text.lstrip())
-        caret = " " * max((exc.offset or 1) - 1 - indent, 0)
-        detail = f"\n    {text.strip()}\n    {caret}^" if text.strip() else ""
-        raise CodeLoadError(f"Syntax error in {where}: {exc.msg}{detail}") from exc
+        raise _syntax_error(exc, str(plan.imports[name])) from exc
     except MillraceError as exc:
-        raise CodeLoadError(f"Cannot load {what}: {exc}") from exc
-    except Exception as exc:
+        raise _definitions_error(f"Cannot load {plan.target}: {exc}", exc, plan.scope) from exc
+    except (Exception, SystemExit) as exc:  # SystemExit too: a load must not end the process
+        file, line = _innermost_user_line(exc, plan.scope)
         frames = "".join(traceback.format_list(user_frames(exc)))
         raise CodeLoadError(
-            f"Importing {what} raised {type(exc).__name__}: {exc}\n{frames}".rstrip()
+            f"Importing {plan.imports[name]} raised {type(exc).__name__}: {exc}\n{frames}".rstrip(),
+            file=file,
+            line=line,
+            detail=f"{type(exc).__name__}: {exc}",
         ) from exc
 
 
-def _find_definitions(modules: list[ModuleType], target: str) -> Definitions:
-    found = {
-        f"{m.__name__}.{name}": value
-        for m in modules
-        for name, value in vars(m).items()
-        if isinstance(value, Definitions)
-    }
+def _submodules(module: ModuleType) -> list[ModuleType]:
+    """Submodules a package imported: enough to collect assets it does not export."""
+    prefix = module.__name__ + "."
+    return [m for name, m in list(sys.modules.items()) if name.startswith(prefix) and m]
+
+
+def _module_directory(module: ModuleType, scope: Path) -> Path:
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve().parent if file else scope
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+_MENTIONED_LOCATION = re.compile(r"([^\s'\"(),]+\.py):(\d+)")
+
+
+def _syntax_error(exc: SyntaxError, what: str) -> CodeLoadError:
+    where = f"{exc.filename}:{exc.lineno}" if exc.filename else what
+    text = (exc.text or "").rstrip("\n")
+    indent = len(text) - len(text.lstrip())
+    caret = " " * max((exc.offset or 1) - 1 - indent, 0)
+    shown = f"\n    {text.strip()}\n    {caret}^" if text.strip() else ""
+    return CodeLoadError(
+        f"Syntax error in {where}: {exc.msg}{shown}",
+        file=exc.filename,
+        line=exc.lineno,
+        detail=f"{type(exc).__name__}: {exc.msg}",
+    )
+
+
+def _definitions_error(message: str, exc: MillraceError, scope: Path) -> CodeLoadError:
+    """An invalid graph: its message names the asset's file:line, else the raising line."""
+    mentioned = _MENTIONED_LOCATION.search(str(exc))
+    if mentioned:
+        file: str | None = os.path.abspath(mentioned[1])
+        line: int | None = int(mentioned[2])
+    else:
+        file, line = _innermost_user_line(exc, scope)
+    return CodeLoadError(message, file=file, line=line, detail=str(exc).partition("\n")[0])
+
+
+def _innermost_user_line(exc: BaseException, scope: Path) -> tuple[str | None, int | None]:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if is_user_file(frame.filename, scope):
+            return frame.filename, frame.lineno
+    return None, None
+
+
+# -- finding the Definitions -----------------------------------------------------------------
+
+
+def _find_definitions(
+    modules: list[ModuleType], others: list[ModuleType], attribute: str | None, plan: _Plan
+) -> Definitions:
+    """``attribute`` if given (on the top modules first); else the one Definitions, or the
+    one named ``defs`` among several; with none, a Definitions of every asset defined."""
+    target = plan.target
+    if attribute is not None:
+        return _by_attribute([*modules, *others], attribute, target)
+    found = _all_definitions(modules)
     distinct = {id(v): (k, v) for k, v in found.items()}
     named_defs = {id(v): (k, v) for k, v in found.items() if k.rsplit(".", 1)[-1] == "defs"}
     if len(distinct) > 1 and len(named_defs) == 1:
@@ -144,21 +337,52 @@ def _find_definitions(modules: list[ModuleType], target: str) -> Definitions:
     if len(distinct) > 1:
         names = ", ".join(sorted(k for k, _ in distinct.values()))
         raise CodeLoadError(
-            f"{target} defines several Definitions objects ({names}); name the one to load 'defs'"
+            f"{target} defines several Definitions objects ({names}); name the one to load "
+            "'defs', or pick one with -a NAME"
         )
     if distinct:
         return next(iter(distinct.values()))[1]
-    assets: dict[int, AssetsDefinition | AssetSpec] = {}
+    return _collect_assets(modules, plan)
+
+
+def _all_definitions(modules: list[ModuleType]) -> dict[str, Definitions]:
+    return {
+        f"{m.__name__}.{name}": value
+        for m in modules
+        for name, value in vars(m).items()
+        if isinstance(value, Definitions)
+    }
+
+
+def _by_attribute(modules: list[ModuleType], attribute: str, target: str) -> Definitions:
+    for module in modules:
+        if attribute in vars(module):
+            value = vars(module)[attribute]
+            if not isinstance(value, Definitions):
+                raise CodeLoadError(
+                    f"{target}: {module.__name__}.{attribute} is a {type(value).__name__}, "
+                    "not a Definitions"
+                )
+            return value
+    names = sorted({k.rsplit(".", 1)[-1] for k in _all_definitions(modules)})
+    have = ", ".join(names) if names else "none"
+    raise CodeLoadError(
+        f"{target} has no Definitions named '{attribute}' (Definitions there: {have})"
+    )
+
+
+def _collect_assets(modules: list[ModuleType], plan: _Plan) -> Definitions:
+    assets: dict[int, AssetsDefinition | AssetSpec] = {}  # by identity: imported ones repeat
     for module in modules:
         for value in vars(module).values():
             if isinstance(value, AssetsDefinition | AssetSpec):
                 assets[id(value)] = value
     if not assets:
         raise CodeLoadError(
-            f"{target} defines no assets: declare them with @asset and, optionally, "
+            f"{plan.target} defines no assets: declare them with @asset and, optionally, "
             "defs = Definitions(assets=[...])"
         )
     try:
         return Definitions(assets=list(assets.values()))
     except MillraceError as exc:
-        raise CodeLoadError(str(exc)) from exc
+        raise _definitions_error(str(exc), exc, plan.scope) from exc
