@@ -14,10 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import MillraceError
+from .errors import MillraceError, SelectionError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
-from .runtime.loader import CodeLocation, code_directory, load_code_location
+from .runtime.loader import CodeLocation, code_directory, load_code_location, project_root
 from .runtime.runtime import HOME_ENV, Runtime, resolve_home
+from .selection import as_selection
 from .storage.event_store import DATABASE, EventStore
 
 EXIT_FAILURE = 1
@@ -59,13 +60,24 @@ def _parser() -> argparse.ArgumentParser:
             )
         p.add_argument(
             "--home",
-            help="where runs and values are kept (default: $MILLRACE_HOME, else .millrace "
-            "beside the code)",
+            help="where runs and values are kept (default: $MILLRACE_HOME, else .millrace in "
+            "the project root: the nearest directory above the code with pyproject.toml, "
+            "setup.py or .git, else the code's own directory)",
+        )
+        p.add_argument(
+            "-a",
+            "--attribute",
+            metavar="NAME",
+            help="the Definitions object to load, when the code defines several",
         )
         return p
 
     p = command("materialize", _materialize, "Materialize the selected assets.")
-    p.add_argument("--select", "-s", help="e.g. 'customer_features', '*features', 'group:raw'")
+    p.add_argument(
+        "--select",
+        "-s",
+        help="e.g. 'customer_features', '*features', 'group:raw', 'status:stale'",
+    )
     p.add_argument(
         "--max-concurrency",
         type=_positive_int,
@@ -103,21 +115,70 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", help="a run id, or a unique prefix of one")
     p.add_argument("path", nargs="?", default=".", help="the code location (default: .)")
     p.add_argument("--json", action="store_true", help="print every event as a JSON line")
+
+    p = command("status", _status, "Which assets are fresh, stale, missing or failed, and why.")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per asset")
+
+    p = command(
+        "lineage",
+        _lineage,
+        "Show the materializations that produced an asset's latest one.",
+        path=False,
+    )
+    p.add_argument("asset", help="an asset key, e.g. 'customer_features' or 'raw/orders'")
+    p.add_argument("path", nargs="?", default=".", help="the code location (default: .)")
+    p.add_argument(
+        "--downstream",
+        action="store_true",
+        help="the current downstream assets instead, and whether each consumed this data",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = command(
+        "dev",
+        _dev,
+        "Watch the code: reload on every save and re-run what the edit changed.",
+    )
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="print events as lines instead of opening the terminal UI",
+    )
+    p.add_argument("--json", action="store_true", help="with --headless: print JSON lines")
+    p.add_argument(
+        "--no-auto",
+        dest="auto",
+        action="store_false",
+        help="reload only: do not re-run what an edit changed",
+    )
+    p.add_argument(
+        "--run-stale",
+        action="store_true",
+        help="at start, materialize every stale and missing asset",
+    )
+    p.add_argument(
+        "--max-concurrency",
+        type=_positive_int,
+        default=DEFAULT_MAX_CONCURRENCY,
+        help="steps running at once",
+    )
     return parser
 
 
 # -- materialize -----------------------------------------------------------------------------
 
 
+def _location(args: argparse.Namespace) -> CodeLocation:
+    return load_code_location(args.path, attribute=args.attribute)
+
+
 def _materialize(args: argparse.Namespace) -> int:
-    location = load_code_location(args.path)
+    location = _location(args)
     tags = dict(_key_value(t, "--tag") for t in args.tag)
-    runtime = Runtime(
-        location.defs,
-        home=resolve_home(location.directory, args.home),
-        max_concurrency=args.max_concurrency,
-    )
+    runtime = Runtime(location, home=args.home, max_concurrency=args.max_concurrency)
     run_config = _run_config(args.config, args.config_values)
+    if as_selection(args.select).needs_statuses:  # resolved against the history, once open
+        return asyncio.run(_run(runtime, args.select, tags, args.json, run_config))
     return asyncio.run(_run(runtime, runtime.plan(args.select), tags, args.json, run_config))
 
 
@@ -131,8 +192,7 @@ def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    location = load_code_location(args.path)
-    runtime = Runtime(location.defs, home=resolve_home(location.directory, args.home))
+    runtime = Runtime(_location(args), home=args.home)
     plan = runtime.plan(args.select, checks_only=True)
     return asyncio.run(_run(runtime, plan, {}, args.json, fail_on_error_checks=True))
 
@@ -146,7 +206,8 @@ async def _run(
     *,
     fail_on_error_checks: bool = False,
 ) -> int:
-    """Run a plan (made before anything is opened, so a bad selection fails first).
+    """Run a plan (made before anything is opened, so a bad selection fails first), or a
+    ``status:`` selection, resolved once the history is open.
 
     ``fail_on_error_checks``: any failed ERROR check fails the command, blocking or not, so
     ``millrace check`` can gate CI.
@@ -154,13 +215,21 @@ async def _run(
     from .console import JsonPrinter, LinePrinter, LivePrinter, summarize
 
     async with runtime:
+        if isinstance(plan, str):
+            try:
+                plan = await runtime.resolve_plan(plan)
+            except SelectionError as exc:
+                if "matches no asset" not in str(exc):
+                    raise
+                print(f"nothing to materialize: no asset matches {plan}")
+                return 0
         if as_json:
             printer: Any = JsonPrinter()
         elif sys.stderr.isatty():
             printer = LivePrinter(len(plan))
         else:
             printer = LinePrinter(len(plan))
-        runtime.subscribe(printer)
+        runtime.listen(printer)
         started = time.monotonic()
         handle = runtime.submit(plan=plan, tags=tags, run_config=run_config)
         _cancel_on_interrupt(handle, len(plan))
@@ -222,7 +291,7 @@ def _key_value(text: str, flag: str) -> tuple[str, str]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    location = load_code_location(args.path)
+    location = _location(args)
     latest, checks = asyncio.run(_latest(_home_of(location, args.home)))
     graph = location.defs.graph
     rows: list[dict[str, Any]] = []
@@ -294,15 +363,111 @@ async def _latest(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         return await store.latest_materializations(), await store.latest_check_results()
 
 
+# -- status and lineage ----------------------------------------------------------------------
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .reports import status_table
+
+    async def catalog(runtime: Runtime) -> list[Any]:
+        return await runtime.catalog()
+
+    rows = _with_runtime(args, catalog)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row.to_json(), default=str))
+    else:
+        print(status_table(rows))
+    return 0
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    from .reports import lineage_text
+
+    async def lineage(runtime: Runtime) -> Any:
+        return await runtime.lineage(args.asset, downstream=args.downstream)
+
+    tree = _with_runtime(args, lineage)
+    if tree is None:
+        raise MillraceError(f"'{args.asset}' has never been materialized")
+    if args.json:
+        print(json.dumps(tree, indent=2, default=str))
+    else:
+        print(lineage_text(tree, downstream=args.downstream))
+    return 0
+
+
+def _with_runtime(args: argparse.Namespace, query: Any) -> Any:
+    """Load the code, open its history and ask ``query(runtime)``."""
+    runtime = Runtime(_location(args), home=args.home)
+
+    async def ask() -> Any:
+        async with runtime:
+            return await query(runtime)
+
+    return asyncio.run(ask())
+
+
+# -- dev -------------------------------------------------------------------------------------
+
+
+def _dev(args: argparse.Namespace) -> int:
+    if not args.headless:
+        raise MillraceError(
+            "this version of millrace has no terminal UI yet: run 'millrace dev --headless' "
+            "for the same runtime with its events printed as lines"
+        )
+    return asyncio.run(_dev_loop(args))
+
+
+async def _dev_loop(args: argparse.Namespace) -> int:
+    from .console import DevPrinter, JsonPrinter
+    from .runtime.dev import DevLoop, first_load
+
+    printer: Any = JsonPrinter() if args.json else DevPrinter()
+    stop = asyncio.Event()
+    _stop_on_interrupt(stop)
+    directory = code_directory(args.path)
+    home = _home_of(None, args.home, args.path)
+    location = await first_load(
+        args.path, args.attribute, directory, ignore=[home], report=printer, stop=stop
+    )
+    if location is None:
+        return EXIT_CANCELED
+    async with Runtime(location, home=args.home, max_concurrency=args.max_concurrency) as rt:
+        rt.listen(printer)
+        await DevLoop(rt, auto=args.auto, run_stale=args.run_stale).run(stop=stop)
+    printer.close()
+    return 0
+
+
+def _stop_on_interrupt(stop: asyncio.Event) -> None:
+    """First Ctrl-C: stop watching, cancel what runs (recorded as canceled). Second: exit."""
+    loop = asyncio.get_running_loop()
+
+    def on_interrupt() -> None:
+        if stop.is_set():
+            print("\nforced exit; runs in flight will be marked failed", file=sys.stderr)
+            os._exit(EXIT_CANCELED)
+        print("\nstopping: canceling runs in flight (Ctrl-C again to force)", file=sys.stderr)
+        stop.set()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        loop.add_signal_handler(signal.SIGTERM, on_interrupt)
+    except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+        pass
+
+
 # -- runs and logs ---------------------------------------------------------------------------
 
 
 def _home_of(location: CodeLocation | None, home: str | None, path: str = ".") -> Path:
     if location is not None:
-        return resolve_home(location.directory, home)
+        return resolve_home(location.root, home)
     if home is not None or os.environ.get(HOME_ENV):
         return resolve_home(None, home)
-    return resolve_home(code_directory(path), home)
+    return resolve_home(project_root(code_directory(path)), home)
 
 
 def _runs(args: argparse.Namespace) -> int:

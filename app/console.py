@@ -1,4 +1,5 @@
-"""Headless views of a run: live progress on a terminal, plain lines in a pipe, JSON for scripts.
+"""Headless views of the runtime: live progress on a terminal, plain lines in a pipe, JSON for
+scripts, and the dev loop's one line per event.
 
 Each printer is an event-bus subscriber; none of them reaches into the executor.
 """
@@ -13,13 +14,20 @@ from typing import IO, Any
 
 from .events import (
     AssetCheckEvaluated,
+    CodeError,
+    CodeRecovered,
     Event,
     LogMessage,
+    ReloadApplied,
     RunFinished,
+    RunStarted,
     StepFailed,
     StepSkipped,
     StepStarted,
     StepSucceeded,
+    StepUpToDate,
+    StepWaiting,
+    Watching,
 )
 from .execution.result import RunResult
 
@@ -163,14 +171,93 @@ def describe_event(event: Event) -> str | None:
     return None
 
 
+class DevPrinter:
+    """``millrace dev --headless``: one readable line per event; a step's line starts with
+    its asset key (``beta_mid materialized in 0.02s``)."""
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
+
+    def __call__(self, event: Event) -> None:
+        line = describe_dev_event(event)
+        if line is not None:
+            _write(self.out, line + "\n")
+        if isinstance(event, StepFailed) and event.error.traceback and not event.will_retry:
+            _write(self.out, event.error.traceback)
+
+    def close(self) -> None:
+        return None
+
+
+def describe_dev_event(event: Event) -> str | None:
+    name = _name(event)
+    if isinstance(event, StepStarted):
+        again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        return f"{name} started{again}"
+    if isinstance(event, StepSucceeded):
+        return None if event.check_name else f"{name} materialized in {event.duration:.2f}s"
+    if isinstance(event, StepUpToDate):
+        return f"{name} up to date ({event.reason})"
+    if isinstance(event, StepWaiting):
+        return f"{name} waiting: run {event.holder_run_id[:8]}… is writing it"
+    if isinstance(event, StepFailed):
+        retry = " (will retry)" if event.will_retry else ""
+        return f"{name} failed: {event.error}{retry}"
+    if isinstance(event, StepSkipped):
+        return f"{name} skipped: {event.reason}"
+    if isinstance(event, AssetCheckEvaluated):
+        return check_verdict(event)
+    if isinstance(event, LogMessage):
+        shown = event.level in _SHOWN_LOG_LEVELS
+        return f"{name} {event.level}: {event.message}" if shown else None
+    if isinstance(event, ReloadApplied):
+        return describe_reload(event)
+    if isinstance(event, CodeError):
+        return f"{event.message}\n  (the last good code keeps serving; fix it and save)"
+    if isinstance(event, CodeRecovered):
+        return event.message
+    if isinstance(event, Watching):
+        return f"watching {event.directory} ({event.assets} assets): save a file to reload"
+    if isinstance(event, RunStarted):
+        why = event.tags.get("millrace/reason")
+        steps = len(event.selection)
+        return f"run {event.run_id[:8]} started: {steps} step{'s' * (steps != 1)}" + (
+            f" ({why})" if why else ""
+        )
+    if isinstance(event, RunFinished):
+        return f"run {event.run_id[:8]} {event.status.value}" + (
+            f": {event.message}" if event.message else ""
+        )
+    return None
+
+
+def describe_reload(event: ReloadApplied) -> str:
+    """``reloaded: 1 changed (beta_mid: code), 0 added, 0 removed``."""
+    changed = "; ".join(
+        f"{c.asset_key.to_user_string()}: {', '.join(c.attributes)}" for c in event.changed
+    )
+    added = ", ".join(k.to_user_string() for k in event.added)
+    removed = ", ".join(k.to_user_string() for k in event.removed)
+    return (
+        f"reloaded: {len(event.changed)} changed" + (f" ({changed})" if changed else "")
+        + f", {len(event.added)} added" + (f" ({added})" if added else "")
+        + f", {len(event.removed)} removed" + (f" ({removed})" if removed else "")
+    )
+
+
 def describe_check(event: AssetCheckEvaluated) -> str:
+    return f"{'✓' if event.passed else '✗'} check {check_verdict(event)}"
+
+
+def check_verdict(event: AssetCheckEvaluated) -> str:
+    """``customer_features:no_nulls passed``, or failed with its severity, why and facts."""
     if event.passed:
-        return f"✓ check {_name(event)} passed"
+        return f"{_name(event)} passed"
     gate = ", blocking" if event.blocking else ""
     why = f": {event.description}" if event.description else ""
     facts = ", ".join(f"{k}={v}" for k, v in event.metadata.items() if v.type != "table")
     tail = f" [{facts}]" if facts else ""
-    return f"✗ check {_name(event)} failed ({event.severity}{gate}){why}{tail}"
+    return f"{_name(event)} failed ({event.severity}{gate}){why}{tail}"
 
 
 def summarize(result: RunResult, elapsed: float) -> str:

@@ -1,6 +1,8 @@
-"""Typed run events and the in-memory bus that carries them to storage and to every view.
+"""Typed events and the in-memory bus that carries them to storage and to every view.
 
-One frozen dataclass per kind; each event is created in one place and published once.
+One frozen dataclass per kind; each event is created in one place and published once. The bus
+numbers every event as it is published (``seq``) and the store keeps that number, so a view
+can read history and then follow the live stream with no gap and no duplicate.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
@@ -38,15 +40,43 @@ class ErrorInfo:
         return f"{self.type}: {self.message}" if self.message else self.type
 
 
+@dataclass(frozen=True, slots=True)
+class InputVersion:
+    """What one materialization consumed of one upstream asset: its provenance, per input."""
+
+    asset_key: AssetKey
+    partition_key: str | None
+    data_version: str | None  # None: the upstream has never been materialized
+    event_id: int | None  # the upstream materialization's event, when there is one
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "asset_key": self.asset_key.to_user_string(),
+            "partition_key": self.partition_key,
+            "data_version": self.data_version,
+            "event_id": self.event_id,
+        }
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> InputVersion:
+        return InputVersion(
+            AssetKey.from_user_string(data["asset_key"]),
+            data.get("partition_key"),
+            data.get("data_version"),
+            data.get("event_id"),
+        )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     kind: ClassVar[str] = "EVENT"
 
-    run_id: str
+    run_id: str = ""  # empty for events of the runtime itself (reloads, code errors)
     asset_key: AssetKey | None = None
     partition_key: str | None = None
     check_name: str | None = None  # set on the steps and results of asset checks
     timestamp: float = field(default_factory=time.time)
+    seq: int = 0  # set by the bus when published; the event's id in the store
 
     def payload(self) -> dict[str, Any]:
         """The kind-specific fields, as JSON-ready data."""
@@ -55,6 +85,7 @@ class Event:
     def to_json(self) -> dict[str, Any]:
         return {
             "type": self.kind,
+            "seq": self.seq,
             "run_id": self.run_id,
             "asset_key": self.asset_key.to_user_string() if self.asset_key else None,
             "partition_key": self.partition_key,
@@ -106,14 +137,31 @@ class StepSkipped(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StepUpToDate(Event):
+    """Early cutoff: the stored materialization already has this code and these inputs."""
+
+    kind: ClassVar[str] = "STEP_UP_TO_DATE"
+    reason: str = "inputs unchanged"
+    data_version: str | None = None  # the stored materialization's, which stays current
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepWaiting(Event):
+    """The step waits for another run that is writing the same asset."""
+
+    kind: ClassVar[str] = "STEP_WAITING"
+    holder_run_id: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssetMaterialized(Event):
     kind: ClassVar[str] = "ASSET_MATERIALIZED"
     metadata: dict[str, MetadataValue] = field(default_factory=dict)
     code_version: str | None = None
     data_version: str | None = None
     config: dict[str, Any] | None = None  # the asset's resolved Config: part of its lineage
-    # A small stored value, committed with this event (never part of its JSON payload).
-    value: bytes | None = field(default=None, repr=False)
+    inputs: tuple[InputVersion, ...] = ()  # provenance: what of each upstream it consumed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +186,64 @@ class LogMessage(Event):
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class AssetChange:
+    """How one asset differs between two loads of the code."""
+
+    asset_key: AssetKey
+    attributes: tuple[str, ...]  # e.g. ("code_version", "deps")
+    code_changed: bool
+    old_code_version: str | None = None
+    new_code_version: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "asset_key": self.asset_key.to_user_string(),
+            "attributes": list(self.attributes),
+            "code_changed": self.code_changed,
+            "old_code_version": self.old_code_version,
+            "new_code_version": self.new_code_version,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReloadApplied(Event):
+    """New code is loaded and serving; what changed against the graph it replaced."""
+
+    kind: ClassVar[str] = "RELOAD_APPLIED"
+    added: tuple[AssetKey, ...] = ()
+    removed: tuple[AssetKey, ...] = ()
+    changed: tuple[AssetChange, ...] = ()
+    duration: float = 0.0  # seconds spent importing and diffing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Watching(Event):
+    """The dev runtime watches the code: a file saved from now on is reloaded."""
+
+    kind: ClassVar[str] = "WATCHING"
+    directory: str = ""
+    assets: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeError(Event):
+    """A save broke the code; the last good graph keeps serving."""
+
+    kind: ClassVar[str] = "CODE_ERROR"
+    file: str | None = None
+    line: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeRecovered(Event):
+    """The code loads again after a CodeError."""
+
+    kind: ClassVar[str] = "CODE_RECOVERED"
+    message: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -147,21 +253,26 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StepSucceeded,
         StepFailed,
         StepSkipped,
+        StepUpToDate,
+        StepWaiting,
         AssetMaterialized,
         AssetCheckEvaluated,
         LogMessage,
+        ReloadApplied,
+        Watching,
+        CodeError,
+        CodeRecovered,
     )
 }
 
-_BASE_FIELDS = {"run_id", "asset_key", "partition_key", "check_name", "timestamp"}
-_NOT_IN_PAYLOAD = {*_BASE_FIELDS, "value"}
+_BASE_FIELDS = {"run_id", "asset_key", "partition_key", "check_name", "timestamp", "seq"}
 _FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
 
 
 def _payload_fields(cls: type) -> tuple[str, ...]:
     fields = _FIELDS_CACHE.get(cls)
     if fields is None:
-        fields = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _NOT_IN_PAYLOAD)
+        fields = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _BASE_FIELDS)
         _FIELDS_CACHE[cls] = fields
     return fields
 
@@ -184,7 +295,11 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, dict) and value and isinstance(next(iter(value.values())), MetadataValue):
         return metadata_to_json(value)
     if isinstance(value, tuple):
-        return list(value)
+        return [_to_json(v) for v in value]
+    if isinstance(value, AssetKey):
+        return value.to_user_string()
+    if isinstance(value, InputVersion | AssetChange):
+        return value.to_json()
     return value
 
 
@@ -196,6 +311,7 @@ def event_from_record(
     check_name: str | None,
     timestamp: float,
     payload: dict[str, Any],
+    seq: int = 0,
 ) -> Event:
     """Rebuild a stored event; the inverse of ``Event.payload``."""
     cls = EVENT_TYPES[kind]
@@ -205,6 +321,20 @@ def event_from_record(
         payload["error"] = ErrorInfo(**payload["error"])
     elif cls is AssetMaterialized:
         payload["metadata"] = metadata_from_json(payload["metadata"])
+        payload["inputs"] = tuple(InputVersion.from_json(i) for i in payload.get("inputs", ()))
+    elif cls is ReloadApplied:
+        payload["added"] = tuple(AssetKey.from_user_string(k) for k in payload["added"])
+        payload["removed"] = tuple(AssetKey.from_user_string(k) for k in payload["removed"])
+        payload["changed"] = tuple(
+            AssetChange(
+                AssetKey.from_user_string(c["asset_key"]),
+                tuple(c["attributes"]),
+                c["code_changed"],
+                c.get("old_code_version"),
+                c.get("new_code_version"),
+            )
+            for c in payload["changed"]
+        )
     elif cls is AssetCheckEvaluated:
         payload["metadata"] = metadata_from_json(payload["metadata"])
         if payload.get("error"):
@@ -217,6 +347,7 @@ def event_from_record(
         partition_key=partition_key,
         check_name=check_name,
         timestamp=timestamp,
+        seq=seq,
         **payload,
     )
 
@@ -226,38 +357,97 @@ _log = logging.getLogger("millrace")
 
 
 class EventBus:
-    """Synchronous fan-out on the event loop's thread; subscribers must not block."""
+    """Synchronous fan-out on the event loop's thread; subscribers must not block.
+
+    ``ids`` numbers the events: by default a counter from 1; the event store replaces it with
+    ids reserved in its database, so numbers stay unique across processes sharing a home.
+    """
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self.ids: Iterator[int] = _counter()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
+
+        def unsubscribe() -> None:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+        return unsubscribe
 
     def publish(self, event: Event) -> None:
+        object.__setattr__(event, "seq", next(self.ids))
         for subscriber in tuple(self._subscribers):
             try:
                 subscriber(event)
             except Exception:
                 # A broken view (a closed pipe, a UI bug) must not stop the run or the store.
                 _log.exception("event subscriber %r failed; unsubscribing it", subscriber)
-                self._subscribers.remove(subscriber)
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
 
-    def stream(self) -> AsyncGenerator[Event, None]:
-        """Every event published from this call on, for async consumers (a UI, a test).
+    def stream(
+        self, kinds: Collection[str] | None = None, run_id: str | None = None
+    ) -> Subscription:
+        """Every event published from this call on (of ``kinds``, of run ``run_id``)."""
+        return Subscription(self, kinds, run_id)
 
-        Subscribes at once, not at the first ``async for``, so nothing published in between
-        is missed; ``aclose()`` the iterator (or let it be collected) to unsubscribe.
-        """
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        unsubscribe = self.subscribe(queue.put_nowait)
 
-        async def events() -> AsyncGenerator[Event, None]:
-            try:
-                while True:
-                    yield await queue.get()
-            finally:
-                unsubscribe()
+def _counter() -> Iterator[int]:
+    n = 0
+    while True:
+        n += 1
+        yield n
 
-        return events()
+
+class Subscription:
+    """An async iterator over live events; subscribed from creation, so nothing published in
+    between is missed, and unsubscribed by ``aclose()`` (or ``async with``) even if it was
+    never iterated."""
+
+    def __init__(self, bus: EventBus, kinds: Collection[str] | None, run_id: str | None) -> None:
+        self.closed = False
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        wanted = frozenset(kinds) if kinds is not None else None
+        put = self._queue.put_nowait
+
+        def deliver(event: Event) -> None:
+            if (wanted is None or event.kind in wanted) and (
+                run_id is None or event.run_id == run_id
+            ):
+                put(event)
+
+        self._unsubscribe = bus.subscribe(deliver)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        event = None if self.closed else await self._queue.get()
+        if event is None:  # closed, also while a reader was waiting
+            raise StopAsyncIteration
+        return event
+
+    def pending(self) -> int:
+        """Events received and not yet read."""
+        return self._queue.qsize()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._unsubscribe()
+            self._queue.put_nowait(None)
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if hasattr(self, "_unsubscribe"):  # construction completed
+            self.close()

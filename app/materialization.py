@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .definitions.asset import AssetsDefinition, AssetSpec
@@ -19,7 +18,7 @@ from .definitions.definitions import Definitions
 from .errors import RunFailedError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
 from .execution.result import RunResult
-from .runtime.runtime import Runtime, Selection, resolve_home
+from .runtime.runtime import Runtime, Selection, code_root, resolve_home
 
 T = TypeVar("T")
 
@@ -39,13 +38,13 @@ def materialize(
 ) -> RunResult:
     """Materialize ``assets`` (or ``selection`` of them), persisting events and values.
 
-    History goes to ``home``, else $MILLRACE_HOME, else ``.millrace`` beside the file that
-    defines the first asset, as the CLI does for that code.
+    History goes to ``home``, else $MILLRACE_HOME, else ``.millrace`` in the project root of
+    the file that defines the first asset, as the CLI does for that code.
     """
     if instance is not None:
         raise TypeError("Millrace has no DagsterInstance; pass home= to choose where runs are kept")
     defs = _definitions(assets, resources)
-    where = resolve_home(_code_dir(assets), home)
+    where = resolve_home(code_root(assets), home)
     return _run_sync(
         lambda: _materialize(
             Runtime(defs, home=where, max_concurrency=max_concurrency),
@@ -128,14 +127,6 @@ def raise_first_failure(result: RunResult) -> None:
         exc.add_note(f"raised by asset '{key.to_user_string()}' in run {result.run_id}")
         raise exc
     raise RunFailedError(f"run {result.run_id} ended {result.status.value}", result)
-
-
-def _code_dir(assets: Iterable[Any]) -> Path | None:
-    for item in assets:
-        source = getattr(item, "source", None)
-        if source is not None and os.path.isfile(source.file):
-            return Path(source.file).resolve().parent
-    return None
 
 
 def _run_sync(make: Callable[[], Awaitable[T]]) -> T:

@@ -1,13 +1,15 @@
 """Asset selection: the AssetSelection algebra and the ``--select`` string syntax.
 
-Both resolve to a set of keys against an AssetGraph; resolution is pure.
+Both resolve to a set of keys against an AssetGraph; resolution is pure. ``status:stale``
+(``AssetSelection.status("stale")``) also needs each asset's status, which the runtime
+computes from stored history and passes in.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .definitions.keys import AssetKey, coerce_key
@@ -19,7 +21,14 @@ class AssetSelection(ABC):
     """A set of assets described by keys, groups or tags and their lineage (Dagster's API)."""
 
     @abstractmethod
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]: ...
+    def resolve(
+        self, graph: AssetGraph, statuses: Mapping[AssetKey, str] | None = None
+    ) -> set[AssetKey]: ...
+
+    @property
+    def needs_statuses(self) -> bool:
+        """True if resolving needs each asset's status (``status:stale``)."""
+        return False
 
     # -- constructors ----------------------------------------------------------------------
 
@@ -47,6 +56,18 @@ class AssetSelection(ABC):
     def key_prefixes(*prefixes: str | Iterable[str]) -> AssetSelection:
         return _Prefixes(tuple((p,) if isinstance(p, str) else tuple(p) for p in prefixes))
 
+    @staticmethod
+    def status(*statuses: str) -> AssetSelection:
+        """Materializable assets whose status is one of ``statuses``: ``"stale"``,
+        ``"missing"``, ``"failed"``, ``"fresh"``, ``"running"``."""
+        unknown = [s for s in statuses if s not in STATUSES]
+        if unknown or not statuses:
+            raise SelectionError(
+                f"Unknown status {', '.join(map(repr, unknown)) or '(none given)'}: "
+                f"use {', '.join(STATUSES)}"
+            )
+        return _Status(tuple(statuses))
+
     # -- lineage and set algebra -----------------------------------------------------------
 
     def upstream(self, depth: int | None = None, include_self: bool = True) -> AssetSelection:
@@ -69,7 +90,9 @@ class _All(AssetSelection):
     def __init__(self, include_sources: bool) -> None:
         self.include_sources = include_sources
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(
+        self, graph: AssetGraph, statuses: Mapping[AssetKey, str] | None = None
+    ) -> set[AssetKey]:
         if self.include_sources:
             return set(graph.nodes)
         return {k for k, node in graph.nodes.items() if node.is_executable}
@@ -79,7 +102,9 @@ class _Keys(AssetSelection):
     def __init__(self, keys: tuple[AssetKey, ...]) -> None:
         self.keys_ = keys
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(
+        self, graph: AssetGraph, statuses: Mapping[AssetKey, str] | None = None
+    ) -> set[AssetKey]:
         for key in self.keys_:
             if key not in graph:
                 raise SelectionError(_unknown("asset", key.to_user_string(), _names(graph)))
@@ -90,7 +115,9 @@ class _Groups(AssetSelection):
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(
+        self, graph: AssetGraph, statuses: Mapping[AssetKey, str] | None = None
+    ) -> set[AssetKey]:
         groups = graph.groups()
         for name in self.names:
             if name not in groups:
@@ -102,7 +129,9 @@ class _Tag(AssetSelection):
     def __init__(self, key: str, value: str | None) -> None:
         self.key, self.value = key, value
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(
+        self, graph: AssetGraph, statuses: Mapping[AssetKey, str] | None = None
+    ) -> set[AssetKey]:
         return {
             k
             for k, node in graph.nodes.items()
@@ -114,8 +143,35 @@ class _Prefixes(AssetSelection):
     def __init__(self, prefixes: tuple[tuple[str, ...], ...]) -> None:
         self.prefixes = prefixes
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(
+        self, graph: AssetGraph, statuses: Mapping[AssetKey, str] | None = None
+    ) -> set[AssetKey]:
         return {k for k in graph.nodes for p in self.prefixes if k.path[: len(p)] == p}
+
+
+STATUSES = ("fresh", "stale", "missing", "failed", "running")
+
+
+class _Status(AssetSelection):
+    def __init__(self, statuses: tuple[str, ...]) -> None:
+        self.statuses = statuses
+
+    @property
+    def needs_statuses(self) -> bool:
+        return True
+
+    def resolve(
+        self, graph: AssetGraph, statuses: Mapping[AssetKey, str] | None = None
+    ) -> set[AssetKey]:
+        if statuses is None:
+            raise SelectionError(
+                "status: selections need stored history; resolve them through the Runtime"
+            )
+        return {
+            k
+            for k, node in graph.nodes.items()
+            if node.is_executable and statuses.get(k) in self.statuses
+        }
 
 
 class _Lineage(AssetSelection):
@@ -129,8 +185,14 @@ class _Lineage(AssetSelection):
             include_self,
         )
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
-        start = self.base.resolve(graph)
+    @property
+    def needs_statuses(self) -> bool:
+        return self.base.needs_statuses
+
+    def resolve(
+        self, graph: AssetGraph, statuses: Mapping[AssetKey, str] | None = None
+    ) -> set[AssetKey]:
+        start = self.base.resolve(graph, statuses)
         if self.direction == "upstream":
             found = graph.upstream_closure(start, self.depth)
         else:
@@ -142,8 +204,14 @@ class _Combine(AssetSelection):
     def __init__(self, left: AssetSelection, right: AssetSelection, op: str) -> None:
         self.left, self.right, self.op = left, right, op
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
-        a, b = self.left.resolve(graph), self.right.resolve(graph)
+    @property
+    def needs_statuses(self) -> bool:
+        return self.left.needs_statuses or self.right.needs_statuses
+
+    def resolve(
+        self, graph: AssetGraph, statuses: Mapping[AssetKey, str] | None = None
+    ) -> set[AssetKey]:
+        a, b = self.left.resolve(graph, statuses), self.right.resolve(graph, statuses)
         if self.op == "|":
             return a | b
         if self.op == "&":
@@ -166,7 +234,8 @@ _TERM = re.compile(r"^(?P<up>\*|\+*)(?P<body>[^*+]+?)(?P<down>\*|\+*)$")
 
 def parse_selection(text: str) -> AssetSelection:
     """Parse ``--select``: ``key``, ``*key``, ``key*``, ``+key``, ``key++``, ``group:g``,
-    ``tag:k=v``, joined by commas for a union."""
+    ``tag:k=v``, ``status:stale`` (or missing, failed, fresh, running), joined by commas for
+    a union."""
     terms = [t.strip() for t in text.split(",") if t.strip()]
     if not terms:
         raise SelectionError(f"Empty selection {text!r}")
@@ -176,7 +245,7 @@ def parse_selection(text: str) -> AssetSelection:
         if match is None:
             raise SelectionError(
                 f"Cannot parse selection term {term!r}: expected key, *key, key*, +key, key+, "
-                "group:NAME or tag:KEY=VALUE"
+                "group:NAME, tag:KEY=VALUE or status:STATUS"
             )
         base = _parse_body(match["body"])
         selection = base
@@ -196,18 +265,15 @@ def _parse_body(body: str) -> AssetSelection:
     if body.startswith("tag:"):
         key, _, value = body[len("tag:") :].partition("=")
         return AssetSelection.tag(key, value if _ else None)
+    if body.startswith("status:"):
+        return AssetSelection.status(body[len("status:") :])
     if body.startswith("key:"):
         body = body[len("key:") :]
     return AssetSelection.keys(AssetKey.from_user_string(body))
 
 
-def resolve_selection(
-    selection: str | AssetSelection | Iterable[Any] | None, graph: AssetGraph
-) -> set[AssetKey]:
-    """Keys selected by a string, an AssetSelection, or a list of keys/assets (None: all).
-
-    A selection that matches nothing is an error, so a typo never runs an empty plan.
-    """
+def as_selection(selection: str | AssetSelection | Iterable[Any] | None) -> AssetSelection:
+    """A string, an AssetSelection, or a list of keys/assets (None: all) as an AssetSelection."""
     if selection is None:
         sel: AssetSelection = AssetSelection.all()
     elif isinstance(selection, AssetSelection):
@@ -216,7 +282,19 @@ def resolve_selection(
         sel = parse_selection(selection)
     else:
         sel = AssetSelection.keys(*selection)
-    keys = sel.resolve(graph)
+    return sel
+
+
+def resolve_selection(
+    selection: str | AssetSelection | Iterable[Any] | None,
+    graph: AssetGraph,
+    statuses: Mapping[AssetKey, str] | None = None,
+) -> set[AssetKey]:
+    """Keys selected by a string, an AssetSelection, or a list of keys/assets (None: all).
+
+    A selection that matches nothing is an error, so a typo never runs an empty plan.
+    """
+    keys = as_selection(selection).resolve(graph, statuses)
     if not keys:
         described = selection if isinstance(selection, str) else "the selection"
         raise SelectionError(f"{described!s} matches no asset")

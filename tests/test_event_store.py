@@ -68,7 +68,7 @@ def wal_commits(db_path: Path) -> int:
 
 def test_schema_version_and_wal_mode_on_the_real_file(db: Db) -> None:
     materialize([source_rows, doubled])
-    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 4
+    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 5
     assert db.value("PRAGMA journal_mode") == "wal"
     tables = {r[0] for r in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"runs", "events", "latest_materializations"} <= tables
@@ -254,7 +254,7 @@ async def main():
     defs = Definitions(assets=[hangs_forever])
     async with Runtime(defs, home=sys.argv[1]) as runtime:
         started = asyncio.Event()
-        runtime.subscribe(lambda e: started.set() if isinstance(e, StepStarted) else None)
+        runtime.listen(lambda e: started.set() if isinstance(e, StepStarted) else None)
         handle = runtime.submit()
         await started.wait()
         await runtime.store.flush()  # the STEP_STARTED row is committed

@@ -407,7 +407,7 @@ async def test_cancel_a_running_async_step(db: Db) -> None:
             if isinstance(event, StepStarted) and event.asset_key == AssetKey("blocker"):
                 blocker_started.set()
 
-        unsubscribe = runtime.subscribe(watch)
+        unsubscribe = runtime.listen(watch)
         handle = runtime.submit()
         try:
             await asyncio.wait_for(blocker_started.wait(), 10)

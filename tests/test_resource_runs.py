@@ -748,7 +748,7 @@ async def test_warehouse_prod_without_its_url_fails_before_any_asset_runs(
     seen: list[Event] = []
 
     async with Runtime(example.prod) as runtime:
-        runtime.subscribe(seen.append)
+        runtime.listen(seen.append)
         handle = runtime.submit()
         with pytest.raises(DefinitionsError) as caught:
             await asyncio.wait_for(result_of(handle), TIMEOUT)

@@ -9,6 +9,7 @@ from typing import Any
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
 from ..errors import MillraceError
+from .cancel import CancelToken
 
 _python_logger = logging.getLogger("millrace.assets")
 
@@ -93,6 +94,7 @@ class AssetExecutionContext:
         retry_number: int = 0,
         assets_def: Any = None,
         previous_materialization: Any = None,
+        cancel: CancelToken | None = None,
     ) -> None:
         self.run_id = run_id
         self._asset_key = asset_key
@@ -107,6 +109,13 @@ class AssetExecutionContext:
         # The asset's latest materialization from before this run (None if never, or for
         # assets this run neither checks nor reads from storage): what a check compares to.
         self.previous_materialization = previous_materialization
+        self._cancel = cancel
+
+    @property
+    def is_canceled(self) -> bool:
+        """True once the run is canceled: a long ``def`` asset may poll it and return early
+        (what it returns is then discarded, never stored)."""
+        return self._cancel is not None and self._cancel.requested
 
     @property
     def asset_key(self) -> AssetKey:

@@ -2,13 +2,16 @@
 
 It is driven by completion callbacks, not polling: finishing a step decrements its children's
 pending counts and launches whatever became ready, so each step costs O(its edges).
+
+With ``early_cutoff``, a step whose stored materialization already has its code version,
+config and input data versions is not run ("up to date"): so an edit that does not change an
+asset's output stops at that asset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import os
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -23,14 +26,21 @@ from ..events import (
     AssetMaterialized,
     ErrorInfo,
     Event,
+    InputVersion,
     StepFailed,
     StepSkipped,
     StepStarted,
     StepSucceeded,
+    StepUpToDate,
+    StepWaiting,
 )
+from ..versions.data import data_version
+from ..versions.staleness import own_causes
 from .failure import error_info
-from .launcher import CheckOutcome, RunServices, StepLauncher, StepOutcome, StepRequest
+from .launcher import StepLauncher
+from .locks import WriteLocks
 from .plan import ExecutionPlan
+from .step import CheckOutcome, RunServices, StepOutcome, StepRequest
 
 # The standard library's own default for thread pools: room for I/O-bound assets without
 # oversubscribing CPU-bound ones, which Polars already parallelizes inside each asset.
@@ -43,6 +53,10 @@ class StepStatus(StrEnum):
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
     SKIPPED = "SKIPPED"
+    UP_TO_DATE = "UP_TO_DATE"  # early cutoff: not run, its stored value stays current
+
+
+_DONE = (StepStatus.SUCCESS, StepStatus.UP_TO_DATE)
 
 
 @dataclass
@@ -59,14 +73,8 @@ class ExecutionSummary:
         return (
             not self.canceled
             and not self.blocking_failures
-            and all(s is StepStatus.SUCCESS for s in self.statuses)
+            and all(s in _DONE for s in self.statuses)
         )
-
-
-def logical_data_version(code_version: str, upstream: list[str | None]) -> str:
-    """Dagster's rule: equal code and equal inputs give an equal data version."""
-    text = "\x1f".join([code_version, *sorted(v or "" for v in upstream)])
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 class Executor:
@@ -80,7 +88,10 @@ class Executor:
         publish: Callable[[Event], None],
         *,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        data_versions: Mapping[AssetKey, str] | None = None,
+        code_versions: Mapping[AssetKey, str] | None = None,
+        early_cutoff: bool = False,
+        locks: WriteLocks | None = None,
+        stage_value: Callable[[Event, bytes], None] | None = None,
         capture_values: bool = False,
     ) -> None:
         if max_concurrency < 1:
@@ -91,16 +102,25 @@ class Executor:
         self._publish = publish
         self._limit = max_concurrency
         self._capture = capture_values
+        self._code_versions = code_versions or {}
+        self._cutoff = early_cutoff
+        self._locks = locks
+        self._stage_value = stage_value
         steps = plan.steps
         self._status = [StepStatus.PENDING] * len(steps)
         self._pending = [len(s.upstream) for s in steps]
         self._consumers_left = [s.consumers for s in steps]
         self._values: dict[int, Any] = {}
-        self._versions: dict[AssetKey, str] = dict(data_versions or {})
+        # Every asset's data as this run sees it: stored before the run, or made by it.
+        self._current: dict[AssetKey, InputVersion] = {
+            key: InputVersion(key, record.partition_key, record.data_version, record.event_id)
+            for key, record in services.history.items()
+        }
         self._ready: deque[int] = deque(i for i, n in enumerate(self._pending) if n == 0)
         self._running: dict[int, asyncio.Future[Any]] = {}
         self._requests: dict[int, StepRequest] = {}
-        self._timers: set[int] = set()  # steps waiting out a retry delay
+        self._timers: set[int] = set()  # steps waiting out a retry delay, or for a write lock
+        self._locked: set[int] = set()  # steps holding their asset's write lock
         self._fields: list[dict[str, Any] | None] = [None] * len(steps)
         self._remaining = len(steps)
         self._summary = ExecutionSummary(self._status)
@@ -121,15 +141,26 @@ class Executor:
         return self._summary
 
     def cancel(self) -> None:
-        """Launch nothing more; cancel running async steps; threads finish what they started."""
+        """Launch nothing more, store nothing more; cancel running async steps and waits.
+        A thread finishes what it computes (``context.is_canceled`` lets it stop early), but
+        its value is discarded unless it was already being stored."""
         if self._canceled:
             return
         self._canceled = True
         self._summary.canceled = True
+        self._services.cancel.request()
         for i, future in list(self._running.items()):
             if self.plan.steps[i].node.is_async or i in self._timers:
                 future.cancel()
         self._pump()
+
+    async def settle(self) -> None:
+        """Wait until every value stored before a cancel has been reported: from then on the
+        canceled run stores and publishes nothing."""
+        await asyncio.to_thread(self._services.cancel.wait_for_commits)
+        stored = [f for i, f in self._running.items() if self._requests[i].committed]
+        if stored:
+            await asyncio.wait(stored)
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -155,20 +186,75 @@ class Executor:
 
     def _launch(self, i: int, attempt: int) -> None:
         step = self.plan.steps[i]
-        request = self._requests.get(i)
-        if request is None:
-            request = self._requests[i] = StepRequest(step, {}, attempt)
-            for spec in step.inputs:
-                if spec.source >= 0:
-                    if spec.source in self._values:
-                        request.args[spec.param] = self._values[spec.source]
-                    self._release(spec.source)
+        if attempt == 1:
+            if self._cutoff and self._up_to_date(i):
+                self._cut_off(i)
+                return
+            self._requests[i] = self._bind(i)
+            if self._locks is not None and step.check is None and not self._lock(i):
+                return
+        self._start(i, attempt)
+
+    def _bind(self, i: int) -> StepRequest:
+        """The step's request, with the values its in-plan upstreams handed over."""
+        step = self.plan.steps[i]
+        request = StepRequest(step, {})
+        for spec in step.inputs:
+            if spec.source >= 0:
+                if spec.source in self._values:
+                    request.args[spec.param] = self._values[spec.source]
+                self._release(spec.source)
+        return request
+
+    def _lock(self, i: int) -> bool:
+        """Take the asset's write lock: True if held now, else the step waits for it."""
+        assert self._locks is not None
+        step = self.plan.steps[i]
+        wait = self._locks.acquire(step.key, self._services.run_id)
+        self._locked.add(i)
+        if wait is None:
+            return True
+        holder = self._locks.holder(step.key) or "?"
+        self._status[i] = StepStatus.RUNNING
+        self._publish(
+            StepWaiting(
+                **self._step_fields(i),
+                holder_run_id=holder,
+                reason=f"waiting for {step.name}: run {holder[:8]}… is writing it",
+            )
+        )
+        self._running[i] = wait
+        self._timers.add(i)
+        wait.add_done_callback(functools.partial(self._on_lock, i))
+        return False
+
+    def _on_lock(self, i: int, wait: asyncio.Future[None]) -> None:
+        del self._running[i]
+        self._timers.discard(i)
+        if wait.cancelled():
+            self._locked.discard(i)  # never held: nothing to release
+            self._fail(i, asyncio.CancelledError("canceled with the run"), retry=False)
+            self._pump()
         else:
-            request.attempt = attempt
+            self._start(i, 1)
+
+    def _start(self, i: int, attempt: int) -> None:
+        step = self.plan.steps[i]
+        request = self._requests[i]
+        request.attempt = attempt
         self._status[i] = StepStatus.RUNNING
         self._publish(StepStarted(**self._step_fields(i), attempt=attempt))
         try:
-            missing = [s for s in step.inputs if s.source >= 0 and s.param not in request.args]
+            status = self._status
+            # An upstream that ran but stored nothing cannot be an input; one that was up to
+            # date computed nothing, and its stored value is loaded instead.
+            missing = [
+                s
+                for s in step.inputs
+                if s.source >= 0
+                and s.param not in request.args
+                and status[s.source] is StepStatus.SUCCESS
+            ]
             if missing:
                 raise MissingInputError(_no_value(step.name, missing[0].key))
             future = self._launcher.launch(self._services, request)
@@ -199,22 +285,7 @@ class Executor:
         fields = self._step_fields(i)
         del self._requests[i]
         if step.check is None:
-            asset = step.asset
-            code_version = asset.code_version or fields["run_id"]
-            version = outcome.data_version or logical_data_version(
-                code_version, [self._versions.get(u) for u in asset.upstream_keys]
-            )
-            self._versions[step.key] = version
-            self._publish(
-                AssetMaterialized(
-                    **fields,
-                    metadata=outcome.metadata,
-                    code_version=asset.code_version,
-                    data_version=version,
-                    config=_config_json(self._services.configs.get(step.key)),
-                    value=outcome.inline,
-                )
-            )
+            self._publish_materialization(i, outcome)
         self._publish(StepSucceeded(**fields, duration=outcome.duration))
         blocked_by = None
         for check in outcome.checks:
@@ -230,11 +301,85 @@ class Executor:
             reason = f"blocked by check {blocked_by} on {step.key.to_user_string()}"
             self._skip_downstream(i, reason)
             return
+        self._unblock_children(i)
+
+    def _publish_materialization(self, i: int, outcome: StepOutcome) -> None:
+        """Record what the step stored, with its provenance, then let others write it."""
+        step = self.plan.steps[i]
+        asset = step.asset
+        code_version = self._code_version(i)
+        inputs = tuple(
+            self._current.get(up) or InputVersion(up, None, None, None)
+            for up in asset.upstream_keys
+        )
+        version = data_version(
+            returned=outcome.data_version,
+            content=outcome.content_version,
+            code_version=code_version,
+            upstream=[i.data_version for i in inputs],
+        )
+        event = AssetMaterialized(
+            **self._step_fields(i),
+            metadata=outcome.metadata,
+            code_version=code_version,
+            data_version=version,
+            config=_config_json(self._services.configs.get(step.key)),
+            inputs=inputs,
+        )
+        if outcome.inline is not None and self._stage_value is not None:
+            self._stage_value(event, outcome.inline)
+        self._publish(event)
+        self._current[step.key] = InputVersion(step.key, event.partition_key, version, event.seq)
+        self._unlock(i)
+
+    def _code_version(self, i: int) -> str:
+        step = self.plan.steps[i]
+        # Without a computed version (a bare Executor), every run is new code, as in Dagster.
+        return self._code_versions.get(step.key) or step.asset.code_version or (
+            self._services.run_id
+        )
+
+    def _up_to_date(self, i: int) -> bool:
+        """Early cutoff: the stored materialization already has this code, this config and
+        these inputs; a check, when its asset and other inputs were all up to date."""
+        step = self.plan.steps[i]
+        if step.check is not None:
+            return bool(step.upstream) and all(
+                self._status[u] is StepStatus.UP_TO_DATE for u in step.upstream
+            )
+        stored = self._services.history.get(step.key)
+        if stored is None or stored.inputs is None:
+            return False
+        if stored.config != _config_json(self._services.configs.get(step.key)):
+            return False
+        versions = {key: current.data_version for key, current in self._current.items()}
+        return not own_causes(self._code_version(i), stored, step.asset.upstream_keys, versions)
+
+    def _cut_off(self, i: int) -> None:
+        step = self.plan.steps[i]
+        stored = self._services.history.get(step.key)
+        reason = "asset unchanged" if step.check is not None else "inputs unchanged"
+        version = stored.data_version if stored is not None and step.check is None else None
+        self._publish(StepUpToDate(**self._step_fields(i), reason=reason, data_version=version))
+        self._status[i] = StepStatus.UP_TO_DATE
+        self._remaining -= 1
+        for spec in step.inputs:
+            if spec.source >= 0:
+                self._release(spec.source)
+        self._unblock_children(i)
+
+    def _unblock_children(self, i: int) -> None:
         pending = self._pending
-        for child in step.downstream:
+        for child in self.plan.steps[i].downstream:
             pending[child] -= 1
             if pending[child] == 0 and self._status[child] is StepStatus.PENDING:
                 self._ready.append(child)
+
+    def _unlock(self, i: int) -> None:
+        if i in self._locked:
+            self._locked.discard(i)
+            assert self._locks is not None
+            self._locks.release(self.plan.steps[i].key, self._services.run_id)
 
     def _fail(self, i: int, exc: BaseException, *, retry: bool) -> None:
         step = self.plan.steps[i]
@@ -255,6 +400,7 @@ class Executor:
             self._timers.add(i)
             return
         del self._requests[i]
+        self._unlock(i)
         self._status[i] = StepStatus.FAILURE
         if not (self._canceled and isinstance(exc, asyncio.CancelledError)):
             # Steps stopped by a cancel are reported as such, not as failures of their own.

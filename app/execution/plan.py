@@ -55,6 +55,9 @@ class Step:
 class ExecutionPlan:
     steps: tuple[Step, ...]
     partition_key: str | None = None
+    # Skip steps whose stored materialization already has their code and inputs (the
+    # executor decides as the run goes, since upstream steps may reproduce their data).
+    early_cutoff: bool = False
 
     @property
     def keys(self) -> tuple[AssetKey, ...]:
@@ -75,6 +78,7 @@ def build_plan(
     partition_key: str | None = None,
     *,
     checks: Iterable[AssetCheckKey] | None = None,
+    early_cutoff: bool = False,
 ) -> ExecutionPlan:
     """Steps for the executable assets among ``keys``, in topological order, then their checks.
 
@@ -134,7 +138,7 @@ def build_plan(
         )
         for i, node in enumerate(nodes)
     )
-    return ExecutionPlan(steps, partition_key)
+    return ExecutionPlan(steps, partition_key, early_cutoff)
 
 
 def _gate_on_blocking_checks(

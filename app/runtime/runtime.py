@@ -1,104 +1,139 @@
-"""Runtime: the long-lived object the CLI, ``materialize()`` and (later) the TUI all drive.
+"""Runtime: the long-lived object the CLI, ``materialize()``, the dev loop and the TUI drive.
 
-It owns the loaded definitions, the event bus, the event store and the step launcher:
-``plan`` a selection, ``submit`` a run (a handle to await or cancel), ``subscribe`` to events,
-and query history.
+It owns the loaded code (definitions and their code versions, swapped atomically on reload),
+the event bus, the event store, the step launcher and the write locks. Everything it offers
+is async and non-blocking: ``reload``, ``submit`` (a handle to await or cancel), ``cancel``,
+``subscribe``, and queries of the catalog, statuses, history, runs, events and lineage.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
-import sys
-import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
-from ..definitions.checks import AssetChecksDefinition
+from ..definitions.asset import DEFAULT_IO_MANAGER_KEY
+from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
 from ..definitions.definitions import Definitions
-from ..definitions.keys import AssetKey
-from ..errors import MillraceError, ResourceSetupError, SelectionError
-from ..events import Event, EventBus, RunFinished, RunStarted, RunStatus
-from ..execution.executor import DEFAULT_MAX_CONCURRENCY, ExecutionSummary, Executor
-from ..execution.failure import error_info
-from ..execution.launcher import InProcessLauncher, RunServices, StepLauncher
+from ..definitions.keys import AssetKey, coerce_key
+from ..errors import CodeLoadError, MillraceError, SelectionError
+from ..events import (
+    CodeError,
+    CodeRecovered,
+    Event,
+    EventBus,
+    ReloadApplied,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+    StepUpToDate,
+    StepWaiting,
+    Subscription,
+)
+from ..execution.executor import DEFAULT_MAX_CONCURRENCY
+from ..execution.launcher import InProcessLauncher, StepLauncher
+from ..execution.locks import WriteLocks
 from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
 from ..graph import AssetGraph
-from ..selection import AssetSelection, resolve_selection
-from ..storage.event_store import DATABASE, EventStore, MaterializationRecord
+from ..selection import AssetSelection, as_selection, resolve_selection
+from ..storage.event_store import DATABASE, EventStore
 from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
+from ..storage.records import MaterializationRecord, RunRecord
+from ..versions.code import CodeVersion, code_versions
+from ..versions.staleness import Assessment
+from .lineage import downstream_lineage, upstream_lineage
+from .loader import CodeLocation, aload_code_location, project_root
+from .queries import AssetState, assess_code, build_catalog
+from .reload import diff_code
+from .runs import RunEnvironment, RunHandle, as_run_config, drive, resolve_configs
 
 HOME_ENV = "MILLRACE_HOME"
 HOME_DIRNAME = ".millrace"
+# Past this many assets, pure work (staleness, planning) moves off the loop so a UI never
+# freezes while it runs.
+_INLINE_LIMIT = 200
 
 Selection = str | AssetSelection | Iterable[Any] | None
 
 
-def resolve_home(code_dir: Path | None, home: str | os.PathLike[str] | None = None) -> Path:
-    """``home`` if given, else $MILLRACE_HOME, else ``.millrace`` beside the code."""
+def resolve_home(root: Path | None, home: str | os.PathLike[str] | None = None) -> Path:
+    """``home`` if given, else $MILLRACE_HOME, else ``.millrace`` in the project root."""
     if home is not None:
         return Path(home)
     if os.environ.get(HOME_ENV):
         return Path(os.environ[HOME_ENV])
-    return (code_dir or Path.cwd()) / HOME_DIRNAME
+    return (root or Path.cwd()) / HOME_DIRNAME
 
 
-class RunHandle:
-    """A submitted run: ``await handle`` for its RunResult, ``handle.cancel()`` to stop it."""
+@dataclass(frozen=True, eq=False)
+class LoadedCode:
+    """One load of the user's code: what it declares and the code version of each node."""
 
-    def __init__(self, run_id: str, plan: ExecutionPlan) -> None:
-        self.run_id = run_id
-        self.plan = plan
-        self._task: asyncio.Task[RunResult] | None = None
-        self._executor: Executor | None = None
-        self._cancel_requested = False
+    defs: Definitions
+    versions: Mapping[AssetKey | AssetCheckKey, CodeVersion]
+    location: CodeLocation | None = None
 
-    def cancel(self) -> None:
-        """Launch no new step, cancel running async steps; threads finish what they started."""
-        self._cancel_requested = True
-        if self._executor is not None:
-            self._executor.cancel()
+    @property
+    def graph(self) -> AssetGraph:
+        return self.defs.graph
 
-    def done(self) -> bool:
-        return self._task is not None and self._task.done()
+    def code_versions(self) -> dict[AssetKey, str]:
+        return {k: v.value for k, v in self.versions.items() if isinstance(k, AssetKey)}
 
-    def __await__(self) -> Generator[Any, None, RunResult]:
-        assert self._task is not None
-        return self._task.__await__()
+    @staticmethod
+    def of(defs: Definitions, location: CodeLocation | None = None) -> LoadedCode:
+        graph = defs.graph
+        nodes = [*graph.nodes.values(), *graph.checks.values()]
+        root = location.directory if location is not None else None
+        sources = location.sources if location is not None else None
+        return LoadedCode(defs, code_versions(nodes, root=root, sources=sources), location)  # type: ignore[arg-type]
 
 
 class Runtime:
-    """Use as ``async with Runtime(defs, home=...) as rt: result = await rt.submit("a*")``."""
+    """Use as ``async with Runtime(defs, home=...) as rt: result = await rt.submit("a*")``.
+
+    Built from a ``CodeLocation`` (``load_code_location(path)``), it can ``reload()``.
+    """
 
     def __init__(
         self,
-        defs: Definitions,
+        code: Definitions | CodeLocation,
         *,
         home: str | os.PathLike[str] | None = None,
         persist: bool = True,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         launcher: StepLauncher | None = None,
     ) -> None:
-        self.defs = defs
-        self.home = resolve_home(None, home)
+        location = code if isinstance(code, CodeLocation) else None
+        defs = code.defs if isinstance(code, CodeLocation) else code
+        self.home = resolve_home(location.root if location else None, home)
         self.persist = persist
         self.max_concurrency = max_concurrency
         self.bus = EventBus()
         self.store: EventStore | None = None
+        self.locks = WriteLocks()
+        self.code_error: CodeError | None = None  # set while the last save does not load
         self._launcher = launcher
-        self._resources = dict(defs.resources)
-        if DEFAULT_IO_MANAGER_KEY not in self._resources:
-            self._resources[DEFAULT_IO_MANAGER_KEY] = (
-                ParquetIOManager(self.home / "storage", inline_db=self.home / DATABASE)
-                if persist
-                else InMemoryIOManager()
-            )
+        self._default_io = (
+            ParquetIOManager(self.home / "storage", inline_db=self.home / DATABASE)
+            if persist
+            else InMemoryIOManager()
+        )
+        self._code = LoadedCode.of(defs, location)
+        self._resources = self._resources_of(defs)
+        self._runs: dict[str, RunHandle] = {}
+        self._running: dict[tuple[str, AssetKey], None] = {}  # (run, asset) steps under way
+        self._reloading = asyncio.Lock()
+        self.bus.subscribe(self._track_steps)
+
+    # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -110,9 +145,16 @@ class Runtime:
     async def start(self) -> None:
         if self.persist and self.store is None:
             self.store = await EventStore.open(self.home)
+            self.bus.ids = self.store.ids
             self.bus.subscribe(self.store.append)
 
     async def close(self) -> None:
+        """Cancel the runs still going (recorded as canceled), then close the store."""
+        for handle in self.active_runs():
+            handle.cancel()
+        pending = [h for h in self._runs.values() if not h.done()]
+        if pending:
+            await asyncio.gather(*(_quietly(h) for h in pending))
         if self.store is not None:
             await self.store.close()
             self.store = None
@@ -126,8 +168,86 @@ class Runtime:
             self._launcher = InProcessLauncher(max_workers=max(self.max_concurrency, 1))
         return self._launcher
 
-    def subscribe(self, subscriber: Callable[[Event], None]) -> Callable[[], None]:
-        return self.bus.subscribe(subscriber)
+    # -- the code --------------------------------------------------------------------------
+
+    @property
+    def defs(self) -> Definitions:
+        return self._code.defs
+
+    @property
+    def code(self) -> LoadedCode:
+        return self._code
+
+    @property
+    def location(self) -> CodeLocation | None:
+        return self._code.location
+
+    def _resources_of(self, defs: Definitions) -> dict[str, Any]:
+        resources = dict(defs.resources)
+        resources.setdefault(DEFAULT_IO_MANAGER_KEY, self._default_io)
+        return resources
+
+    async def reload(self) -> ReloadApplied | CodeError:
+        """Import the code afresh off the loop and swap it in if it loads; else keep serving
+        the last good code and publish the error. Runs in flight keep the code they started
+        with. The published event is returned."""
+        location = self.location
+        if location is None:
+            raise MillraceError("this Runtime was built from Definitions; reloading needs a path")
+        async with self._reloading:
+            started = time.perf_counter()
+            try:
+                loaded = await aload_code_location(location.target, attribute=location.attribute)
+                new = await asyncio.to_thread(LoadedCode.of, loaded.defs, loaded)
+            except CodeLoadError as exc:
+                error = CodeError(file=exc.file, line=exc.line, message=str(exc))
+                self.code_error = error
+                self.bus.publish(error)
+                return error
+            added, removed, changed = diff_code(self._code, new)
+            self._code = new
+            self._resources = self._resources_of(new.defs)
+            if self.code_error is not None:
+                self.code_error = None
+                self.bus.publish(CodeRecovered(message="the code loads again"))
+            applied = ReloadApplied(
+                added=added,
+                removed=removed,
+                changed=changed,
+                duration=time.perf_counter() - started,
+            )
+            self.bus.publish(applied)
+            return applied
+
+    # -- events ----------------------------------------------------------------------------
+
+    def listen(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``listener`` with every event, on the loop's thread; returns unsubscribe."""
+        return self.bus.subscribe(listener)
+
+    def subscribe(
+        self, kinds: Collection[str] | None = None, run_id: str | None = None
+    ) -> Subscription:
+        """Live events (of ``kinds``, of ``run_id``) from now on, as an async iterator.
+
+        To read history and then follow with no gap and no duplicate: subscribe first, then
+        ``run_events(...)``, then skip live events whose ``seq`` is not above the last one
+        read."""
+        return self.bus.stream(kinds, run_id)
+
+    def _track_steps(self, event: Event) -> None:
+        if event.asset_key is None or event.check_name is not None:
+            return
+        key = (event.run_id, event.asset_key)
+        if isinstance(event, StepStarted | StepWaiting):
+            self._running[key] = None
+        elif isinstance(event, StepSucceeded | StepFailed | StepSkipped | StepUpToDate):
+            self._running.pop(key, None)
+
+    def running_assets(self) -> set[AssetKey]:
+        return {key for _, key in self._running}
+
+    # -- planning and running --------------------------------------------------------------
 
     def plan(
         self,
@@ -135,13 +255,16 @@ class Runtime:
         partition_key: str | None = None,
         *,
         checks_only: bool = False,
+        statuses: Mapping[AssetKey, str] | None = None,
+        early_cutoff: bool = False,
     ) -> ExecutionPlan:
         """Steps for the selected assets and their checks; ``checks_only`` evaluates the
-        checks of the selected assets against stored data, materializing nothing."""
-        graph = self.defs.graph
-        keys = resolve_selection(selection, graph)
+        checks of the selected assets against stored data, materializing nothing.
+        ``status:`` selections need ``statuses``: use ``resolve_plan`` for those."""
+        graph = self._code.graph
+        keys = resolve_selection(selection, graph, statuses)
         if not checks_only:
-            return build_plan(graph, keys, partition_key)
+            return build_plan(graph, keys, partition_key, early_cutoff=early_cutoff)
         declared = graph.checks_of(graph.toposorted(keys))
         checks = [c for c in declared if isinstance(graph.checks[c], AssetChecksDefinition)]
         if not checks:
@@ -153,6 +276,29 @@ class Runtime:
                 )
             raise SelectionError("the selected assets have no checks")
         return build_plan(graph, (), partition_key, checks=checks)
+
+    async def resolve_plan(
+        self,
+        selection: Selection = None,
+        partition_key: str | None = None,
+        *,
+        checks_only: bool = False,
+    ) -> ExecutionPlan:
+        """``plan`` for any selection: a ``status:`` one is resolved against the assets'
+        current statuses, and then runs with early cutoff (``--select status:stale`` re-runs
+        what is stale, and stops where a re-run reproduces its data)."""
+        needs = as_selection(selection).needs_statuses
+        statuses = None
+        if needs:
+            statuses = {k: a.status.value for k, a in (await self.status()).items()}
+        return await self._off_loop(
+            self.plan,
+            selection,
+            partition_key,
+            checks_only=checks_only,
+            statuses=statuses,
+            early_cutoff=needs,
+        )
 
     def submit(
         self,
@@ -167,248 +313,130 @@ class Runtime:
     ) -> RunHandle:
         """Plan and resolve config now (so a bad selection or config raises here, before
         anything runs), run in a task; returns at once."""
+        code = self._code
         plan = plan or self.plan(selection, partition_key)
-        raw_config = _as_dict(run_config)
-        configs = _resolve_configs(self.defs.graph, plan, raw_config)
-        handle = RunHandle(uuid.uuid4().hex, plan)
-        handle._task = asyncio.get_running_loop().create_task(
-            self._run(
-                handle,
-                tags=dict(tags or {}),
-                run_config=raw_config,
-                configs=configs,
-                max_concurrency=max_concurrency or self.max_concurrency,
-                capture_values=capture_values,
-            )
+        raw_config = as_run_config(run_config)
+        handle = RunHandle(uuid.uuid4().hex, plan, tags or {})
+        env = RunEnvironment(
+            graph=code.graph,
+            code_versions=code.code_versions(),
+            resources=self._resources,
+            bus=self.bus,
+            store=self.store,
+            launcher=self.launcher,
+            locks=self.locks,
+            max_concurrency=max_concurrency or self.max_concurrency,
+            capture_values=capture_values,
+            run_config=raw_config,
+            configs=resolve_configs(code.graph, plan, raw_config),
         )
+        handle._task = asyncio.get_running_loop().create_task(drive(handle, env))
+        self._runs[handle.run_id] = handle
+        handle._task.add_done_callback(lambda _: self._runs.pop(handle.run_id, None))
         return handle
 
     async def materialize(self, selection: Selection = None, **kwargs: Any) -> RunResult:
         return await self.submit(selection, **kwargs)
 
-    async def _run(
-        self,
-        handle: RunHandle,
-        *,
-        tags: dict[str, str],
-        run_config: dict[str, Any],
-        configs: dict[AssetKey, Any],
-        max_concurrency: int,
-        capture_values: bool,
-    ) -> RunResult:
-        run_id, plan = handle.run_id, handle.plan
-        events: list[Event] = []
+    def active_runs(self) -> list[RunHandle]:
+        return [h for h in self._runs.values() if not h.done()]
 
-        def collect(event: Event) -> None:
-            if event.run_id == run_id:
-                events.append(event)
+    async def cancel(self, run_id: str) -> bool:
+        """Cancel a run of this runtime; returns once it stores and publishes nothing more
+        (False if no such run is active)."""
+        handle = self._runs.get(run_id)
+        if handle is None or handle.done():
+            return False
+        handle.cancel()
+        await handle.settle()
+        return True
 
-        unsubscribe = self.bus.subscribe(collect)
-        publish = self.bus.publish
-        try:
-            publish(
-                RunStarted(
-                    run_id=run_id,
-                    partition_key=plan.partition_key,
-                    selection=tuple(step.name for step in plan.steps),
-                    config=_resolved_run_config(run_config, configs),
-                    tags=tags,
-                )
-            )
-            if self.store is not None:
-                await self.store.flush()  # a run killed from here on is still in the history
-            try:
-                summary = await self._execute(
-                    handle, run_config, configs, max_concurrency, capture_values
-                )
-            except Exception as exc:  # resources failed to set up, or a Millrace bug
-                message = str(exc) if isinstance(exc, MillraceError) else repr(exc)
-                publish(RunFinished(run_id=run_id, status=RunStatus.FAILURE, message=message))
-                raise
-            finally:
-                if self.store is not None:
-                    await self.store.flush()
-        finally:
-            unsubscribe()
-        steps = plan.steps
-        return RunResult(
-            run_id,
-            _status(summary),
-            events,
-            values={steps[i].key: v for i, v in summary.values.items()} if capture_values else None,
-            exceptions={steps[i].key: e for i, e in summary.exceptions.items()},
-        )
+    # -- queries ---------------------------------------------------------------------------
 
-    async def _execute(
-        self,
-        handle: RunHandle,
-        run_config: dict[str, Any],
-        configs: dict[AssetKey, Any],
-        max_concurrency: int,
-        capture_values: bool,
-    ) -> ExecutionSummary:
-        run_id, plan, publish = handle.run_id, handle.plan, self.bus.publish
-        history = await self._history(plan)
-        async with self._live_resources(plan, run_id, run_config) as resources:
-            services = RunServices(
-                run_id, resources, _threadsafe(publish), plan.partition_key, history, configs
-            )
-            executor = Executor(
-                plan,
-                self.launcher,
-                services,
-                publish,
-                max_concurrency=max_concurrency,
-                data_versions={k: r.data_version for k, r in history.items() if r.data_version},
-                capture_values=capture_values,
-            )
-            handle._executor = executor
-            if handle._cancel_requested:
-                executor.cancel()
-            summary = await executor.run()
-        problems = [f"{plan.steps[i].name} failed" for i in summary.errors]
-        problems += [f"check {c} blocked its downstream" for c in summary.blocking_failures]
-        publish(RunFinished(run_id=run_id, status=_status(summary), message="; ".join(problems)))
-        return summary
-
-    @contextlib.asynccontextmanager
-    async def _live_resources(
-        self, plan: ExecutionPlan, run_id: str, run_config: Mapping[str, Any]
-    ) -> AsyncIterator[Mapping[str, Any]]:
-        """The run's resources, set up before its first step and torn down after its last,
-        also when it fails or is canceled. Only what the plan needs is set up."""
-        needed = _needed_resources(plan, self._resources)
-        if _RESOURCES not in sys.modules and not run_config.get("resources"):
-            yield needed  # no ConfigurableResource or @resource exists: nothing to set up
-            return
-        from .resources import open_resources
-
-        scoped = dict(run_config)
-        if isinstance(run_config.get("resources"), Mapping):
-            scoped["resources"] = {
-                k: v
-                for k, v in run_config["resources"].items()
-                if k in needed or k not in self._resources  # unknown keys stay, to be reported
-            }
-        opened = open_resources(needed, run_id=run_id, run_config=scoped, log=_log)
-        try:
-            live = await asyncio.to_thread(opened.__enter__)
-        except MillraceError:
-            raise
-        except Exception as exc:  # the user's setup code failed: say so, with its frames
-            raise ResourceSetupError(_setup_failure(exc)) from exc
-        try:
-            yield live
-        except BaseException as exc:
-            if not await asyncio.to_thread(opened.__exit__, type(exc), exc, exc.__traceback__):
-                raise
-        else:
-            await asyncio.to_thread(opened.__exit__, None, None, None)
-
-    async def _history(self, plan: ExecutionPlan) -> dict[AssetKey, MaterializationRecord]:
-        """Latest materializations from before this run, of the assets the run reads from
-        storage (their data versions feed this run's) or checks (a check may compare)."""
+    async def _latest(self) -> dict[str, MaterializationRecord]:
         if self.store is None:
             return {}
-        in_plan = set(plan.keys)
-        wanted = {
-            up
-            for step in plan.steps
-            if step.check is None
-            for up in step.asset.upstream_keys
-            if up not in in_plan
-        }
-        wanted.update(step.key for step in plan.steps if step.check is not None)
-        if not wanted:
-            return {}
-        latest = await self.store.latest_materializations()
-        return {k: r for k in wanted if (r := latest.get(k.to_user_string())) is not None}
+        await self.store.flush()  # answers include everything published before the query
+        return await self.store.latest_materializations()
+
+    async def status(self) -> dict[AssetKey, Assessment]:
+        """Every asset's status (fresh, stale, missing, failed, running) and its causes."""
+        latest = await self._latest()
+        failures = await self.store.failures() if self.store is not None else {}
+        return await self._off_loop(
+            assess_code, self._code, latest, failures, self.running_assets()
+        )
+
+    async def catalog(self) -> list[AssetState]:
+        """Every asset with its status and causes, last materialization and check summary."""
+        latest = await self._latest()
+        failures, checks = {}, {}
+        if self.store is not None:
+            failures = await self.store.failures()
+            checks = await self.store.latest_check_results()
+        return await self._off_loop(
+            build_catalog, self._code, latest, failures, checks, self.running_assets()
+        )
+
+    async def asset_history(self, key: Any, limit: int = 20) -> list[MaterializationRecord]:
+        if self.store is None:
+            return []
+        await self.store.flush()
+        return await self.store.asset_history(coerce_key(key).to_user_string(), limit)
+
+    async def runs(self, limit: int = 50, status: Any = None) -> list[RunRecord]:
+        if self.store is None:
+            return []
+        await self.store.flush()
+        return await self.store.runs(limit, status)
+
+    async def run_events(
+        self,
+        run_id: str,
+        after_seq: int = 0,
+        limit: int | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> list[Event]:
+        """A run's stored events after ``after_seq``, in publication order."""
+        if self.store is None:
+            return []
+        await self.store.flush()
+        return await self.store.events(run_id, kinds, after_seq=after_seq, limit=limit)
+
+    async def lineage(self, key: Any, *, downstream: bool = False) -> dict[str, Any] | None:
+        """The tree of materializations behind ``key``'s latest one (None if it has none),
+        or with ``downstream`` the current downstream assets and whether each consumed it."""
+        asset_key = coerce_key(key)
+        if asset_key not in self._code.graph:
+            raise SelectionError(f"No asset named '{asset_key.to_user_string()}'")
+        if self.store is None:
+            return None
+        latest = await self._latest()
+        if downstream:
+            return downstream_lineage(self._code.graph, asset_key, latest)
+        record = latest.get(asset_key.to_user_string())
+        if record is None or record.event_id is None:
+            return None
+        return await upstream_lineage(record, self.store.materializations)
+
+    async def _off_loop(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if len(self._code.graph) <= _INLINE_LIMIT:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
 
-_RESOURCES = "millrace.definitions.resources"
-_log = logging.getLogger("millrace.resources")
+async def _quietly(handle: RunHandle) -> None:
+    try:
+        await handle
+    except Exception:  # already reported as the run's failure
+        return
 
 
-def _setup_failure(exc: Exception) -> str:
-    info = error_info(exc)
-    frames = f"\n{info.traceback.rstrip()}" if info.traceback else ""
-    return f"Setting up resources failed: {info}{frames}"
-
-
-def _needed_resources(plan: ExecutionPlan, resources: Mapping[str, Any]) -> dict[str, Any]:
-    """Resources the plan's steps use (IO managers included), with those they require."""
-    keys = {DEFAULT_IO_MANAGER_KEY}
-    for step in plan.steps:
-        keys |= step.node.required_resource_keys
-        keys.update(i.io_manager_key for i in step.inputs)
-        if step.check is None:
-            keys.add(step.asset.io_manager_key)
-    stack = list(keys)
-    while stack:
-        for dep in getattr(resources.get(stack.pop()), "required_resource_keys", None) or ():
-            if dep not in keys:
-                keys.add(dep)
-                stack.append(dep)
-    return {k: resources[k] for k in keys if k in resources}
-
-
-def _as_dict(run_config: Any) -> dict[str, Any]:
-    """Dagster's RunConfig object or a plain dict, as a dict."""
-    if run_config is None:
-        return {}
-    to_dict = getattr(run_config, "to_config_dict", None)
-    return dict(to_dict() if callable(to_dict) else run_config)
-
-
-def _resolve_configs(
-    graph: AssetGraph, plan: ExecutionPlan, run_config: Mapping[str, Any]
-) -> dict[AssetKey, Any]:
-    """Each planned asset's Config object; every bad field of every asset in one error."""
-    params = {
-        step.key: step.node.special.config
-        for step in plan.steps
-        if step.check is None and step.node.special.config is not None
-    }
-    if not params and not run_config:
-        return {}
-    from ..definitions.config import resolve_asset_configs
-
-    unselected = [
-        key
-        for key, node in graph.nodes.items()
-        if key not in params and isinstance(node, AssetsDefinition) and node.special.config
-    ]
-    return resolve_asset_configs(params, run_config, unselected=unselected)
-
-
-def _resolved_run_config(
-    run_config: Mapping[str, Any], configs: Mapping[AssetKey, Any]
-) -> dict[str, Any]:
-    """What the run record keeps: the config each asset really got, defaults included."""
-    resolved = dict(run_config)
-    if configs:
-        resolved["ops"] = {
-            key.to_python_identifier(): {"config": config.model_dump(mode="json")}
-            for key, config in configs.items()
-        }
-    return resolved
-
-
-def _status(summary: ExecutionSummary) -> RunStatus:
-    if summary.canceled:
-        return RunStatus.CANCELED
-    return RunStatus.SUCCESS if summary.success else RunStatus.FAILURE
-
-
-def _threadsafe(publish: Callable[[Event], None]) -> Callable[[Event], None]:
-    """Publish from any thread: worker threads hop onto the loop, the loop thread goes direct."""
-    loop = asyncio.get_running_loop()
-    loop_thread = threading.get_ident()
-
-    def emit(event: Event) -> None:
-        if threading.get_ident() == loop_thread:
-            publish(event)
-        else:
-            loop.call_soon_threadsafe(publish, event)
-
-    return emit
+def code_root(assets: Iterable[Any]) -> Path | None:
+    """The project root of the first asset defined in a file (where ``materialize()`` keeps
+    its home, as the CLI would for that code)."""
+    for item in assets:
+        source = getattr(item, "source", None)
+        if source is not None and os.path.isfile(source.file):
+            return project_root(Path(source.file).resolve().parent)
+    return None

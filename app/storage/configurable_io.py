@@ -43,7 +43,9 @@ class FilesystemIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         path = self.path_for(context.asset_key, context.partition_key)
-        write_atomically(path, self._made_dirs, lambda tmp: write_pickle(obj, tmp))
+        context.data_version = write_atomically(
+            path, self._made_dirs, lambda tmp: write_pickle(obj, tmp)
+        )
         context.add_output_metadata({"path": MetadataValue.path(path)})
 
     def load_input(self, context: InputContext) -> Any:

@@ -1,4 +1,4 @@
-"""The SQLite event store: runs, events and the latest materialization of every asset.
+"""The SQLite event store: runs, events, materializations with their provenance, and leases.
 
 One writer per process drains the event bus in batches, one transaction per batch, so neither
 the executor nor a UI ever waits on a commit.
@@ -11,77 +11,71 @@ import contextlib
 import json
 import os
 import socket
+import sqlite3
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from ..definitions.metadata import MetadataValue, metadata_from_json, metadata_to_json
-from ..events import (
-    AssetCheckEvaluated,
-    AssetMaterialized,
-    Event,
-    RunFinished,
-    RunStarted,
-    RunStatus,
-    event_from_record,
+from ..definitions.keys import AssetKey
+from ..definitions.metadata import metadata_from_json
+from ..events import Event, InputVersion, RunFinished, RunStarted, RunStatus, event_from_record
+from .batch import write_batch
+from .records import (
+    RUN_COLUMNS,
+    CheckResultRecord,
+    FailureRecord,
+    LeaseHolder,
+    MaterializationRecord,
+    RunRecord,
+    run_record,
 )
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DATABASE = "millrace.db"
 BATCH_INTERVAL = 0.05  # seconds events may wait to share a transaction
 INTERRUPTED = "the process running this run exited before it finished"
+# Event ids each open store reserves: enough that no process ever needs a second block, and
+# int64 ids leave room for two billion opens.
+ID_BLOCK = 1 << 32
 
 # Runs this process is executing now: a store opened beside them must not think them dead.
 _LIVE_RUNS: set[str] = set()
 
 
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    run_id: str
-    status: RunStatus
-    selection: tuple[str, ...]
-    config: dict[str, Any]
-    tags: dict[str, str]
-    start_time: float
-    end_time: float | None
-    message: str
+class EventIds(Iterator[int]):
+    """Event ids from a block reserved in the database, unique across processes."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "status": self.status.value,
-            "selection": list(self.selection),
-            "config": self.config,
-            "tags": self.tags,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "message": self.message,
-        }
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        self._path = path
+        self._next, self._end = start, end
+
+    def __next__(self) -> int:
+        if self._next >= self._end:  # four billion events later: reserve again, once
+            with contextlib.closing(sqlite3.connect(self._path, isolation_level=None)) as db:
+                db.execute("PRAGMA busy_timeout=5000")
+                row = db.execute(_RESERVE, (ID_BLOCK,)).fetchone()
+                self._next = int(row[0]) - ID_BLOCK
+                self._end = self._next + ID_BLOCK
+        n = self._next
+        self._next += 1
+        return n
 
 
-@dataclass(frozen=True, slots=True)
-class MaterializationRecord:
-    asset_key: str
-    partition_key: str | None
-    run_id: str
-    timestamp: float
-    code_version: str | None
-    data_version: str | None
-    metadata: dict[str, MetadataValue]
-    config: dict[str, Any] | None = None
+_RESERVE = "UPDATE meta SET value = value + ? WHERE name = 'next_event_id' RETURNING value"
 
 
 class EventStore:
-    """Async access to ``<home>/millrace.db``; use ``async with EventStore.open(home) as store``."""
+    """Async access to ``<home>/millrace.db``; use ``async with await EventStore.open(home)``."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        self.ids: EventIds = EventIds(path, 0, 0)
         self._pending: list[Event] = []
+        self._values: dict[int, bytes] = {}  # small stored values, by id() of their event
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -128,6 +122,11 @@ class EventStore:
             await db.executescript(
                 f"BEGIN IMMEDIATE; {MIGRATIONS[number]} PRAGMA user_version = {number + 1}; COMMIT;"
             )
+        async with db.execute(_RESERVE, (ID_BLOCK,)) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        first = int(row[0]) - ID_BLOCK
+        self.ids = EventIds(self.path, first, first + ID_BLOCK)
         await self._fail_interrupted_runs()
 
     async def _fail_interrupted_runs(self) -> None:
@@ -144,16 +143,20 @@ class EventStore:
         ]
         if not dead:
             return
-        now = time.time()
-        finished = [
-            RunFinished(run_id=r, status=RunStatus.FAILURE, message=INTERRUPTED) for r in dead
-        ]
-        await self._write_batch(finished, now)
+        finished: list[Event] = []
+        for run_id in dead:
+            event = RunFinished(run_id=run_id, status=RunStatus.FAILURE, message=INTERRUPTED)
+            object.__setattr__(event, "seq", next(self.ids))
+            finished.append(event)
+        await write_batch(self._db, finished, {}, time.time())
 
     # -- writing ---------------------------------------------------------------------------
 
     def append(self, event: Event) -> None:
-        """Queue an event for the writer; a bus subscriber, so it never blocks."""
+        """Queue an event for the writer; a bus subscriber, so it never blocks. An event
+        that did not come through the bus gets its id here."""
+        if not event.seq:
+            object.__setattr__(event, "seq", next(self.ids))
         if isinstance(event, RunStarted):
             _LIVE_RUNS.add(event.run_id)
         elif isinstance(event, RunFinished):
@@ -161,6 +164,11 @@ class EventStore:
         self._pending.append(event)
         self._idle.clear()
         self._wakeup.set()
+
+    def stage_value(self, event: Event, data: bytes) -> None:
+        """Commit ``data`` (a small stored value) in the transaction of ``event``, its
+        materialization, appended next; the value never travels on the bus."""
+        self._values[id(event)] = data
 
     async def flush(self) -> None:
         """Wait until every event appended so far is committed; raise if writing failed."""
@@ -183,95 +191,55 @@ class EventStore:
             self._urgent.clear()
             while self._pending:
                 batch, self._pending = self._pending, []
+                staged = [id(e) for e in batch if id(e) in self._values]
+                values = {k: self._values.pop(k) for k in staged}
                 try:
-                    await self._write_batch(batch)
+                    await write_batch(self._db, batch, values)
                 except Exception as exc:  # keep draining: one bad batch must not hang flush()
                     self._error = exc
             self._idle.set()
 
-    async def _write_batch(self, batch: Sequence[Event], now: float | None = None) -> None:
+    async def acquire_leases(
+        self, run_id: str, keys: Collection[tuple[str, str | None]]
+    ) -> list[LeaseHolder]:
+        """Lease ``keys`` (asset, partition) for ``run_id``, all or none: returns the live
+        runs of other processes holding some of them (empty: acquired). Leases of dead
+        processes on this host are reclaimed; the run's leases end with its RUN_FINISHED."""
+        wanted = {(k, p or "") for k, p in keys}
+        host, pid = socket.gethostname(), os.getpid()
         db = self._db
         await db.execute("BEGIN IMMEDIATE")
         try:
-            for event in batch:
-                if isinstance(event, RunStarted):
-                    await db.execute(
-                        "INSERT INTO runs (run_id, status, selection, config, tags, start_time,"
-                        " pid, hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            event.run_id,
-                            RunStatus.STARTED.value,
-                            json.dumps(list(event.selection)),
-                            json.dumps(event.config, default=str),
-                            json.dumps(event.tags),
-                            event.timestamp,
-                            os.getpid(),
-                            socket.gethostname(),
-                        ),
+            async with db.execute(
+                "SELECT asset_key, partition_key, run_id, pid, hostname FROM leases"
+            ) as cur:
+                rows = list(await cur.fetchall())
+            holders, dead = [], set()
+            for asset_key, partition_key, holder, holder_pid, hostname in rows:
+                if (asset_key, partition_key) not in wanted or holder_pid == pid:
+                    continue  # runs of this process are ordered by its own write locks
+                if hostname == host and not _alive(holder_pid):
+                    dead.add(holder)
+                else:
+                    holders.append(
+                        LeaseHolder(asset_key, partition_key or None, holder, holder_pid, hostname)
                     )
-                elif isinstance(event, RunFinished):
-                    await db.execute(
-                        "UPDATE runs SET status = ?, end_time = ?, message = ? WHERE run_id = ?",
-                        (event.status.value, now or event.timestamp, event.message, event.run_id),
-                    )
-            rows = [_event_row(e) for e in batch]
-            await db.executemany(
-                "INSERT INTO events (run_id, asset_key, partition_key, check_name, type,"
-                " timestamp, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            evaluations = [e for e in batch if isinstance(e, AssetCheckEvaluated)]
-            if evaluations:
+            if dead:
                 await db.executemany(
-                    "INSERT OR REPLACE INTO latest_check_results (asset_key, check_name,"
-                    " partition_key, run_id, timestamp, passed, severity, blocking, description,"
-                    " metadata, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_check_row(e) for e in evaluations],
+                    "DELETE FROM leases WHERE run_id = ?", [(r,) for r in sorted(dead)]
                 )
-            materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
-            if materialized:
-                # A small value commits with its materialization; a value stored elsewhere
-                # (a file) leaves no stale copy behind.
+            if not holders:
+                now = time.time()
                 await db.executemany(
-                    "INSERT OR REPLACE INTO asset_values (asset_key, partition_key, data)"
-                    " VALUES (?, ?, ?)",
-                    [(*_value_key(e), e.value) for e in materialized if e.value is not None],
-                )
-                await db.executemany(
-                    "DELETE FROM asset_values WHERE asset_key = ? AND partition_key = ?",
-                    [_value_key(e) for e in materialized if e.value is None],
-                )
-                await db.executemany(
-                    "INSERT INTO latest_materializations (asset_key, partition_key, run_id,"
-                    " event_id, timestamp, code_version, data_version, metadata, config)"
-                    " VALUES (?, ?, ?, (SELECT MAX(id) FROM events WHERE run_id = ? AND"
-                    " asset_key = ? AND type = ?), ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (asset_key, partition_key) DO UPDATE SET"
-                    " run_id = excluded.run_id, event_id = excluded.event_id,"
-                    " timestamp = excluded.timestamp, code_version = excluded.code_version,"
-                    " data_version = excluded.data_version, metadata = excluded.metadata,"
-                    " config = excluded.config",
-                    [
-                        (
-                            key := e.asset_key.to_user_string(),  # type: ignore[union-attr]
-                            e.partition_key or "",
-                            e.run_id,
-                            e.run_id,
-                            key,
-                            AssetMaterialized.kind,
-                            e.timestamp,
-                            e.code_version,
-                            e.data_version,
-                            json.dumps(metadata_to_json(e.metadata)),
-                            json.dumps(e.config) if e.config is not None else None,
-                        )
-                        for e in materialized
-                    ],
+                    "INSERT OR IGNORE INTO leases (asset_key, partition_key, run_id, pid,"
+                    " hostname, acquired) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(k, p, run_id, pid, host, now) for k, p in sorted(wanted)],
                 )
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
             raise
+        return holders
 
     async def close(self) -> None:
         if self._closed:
@@ -289,46 +257,65 @@ class EventStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def runs(self, limit: int = 50) -> list[RunRecord]:
-        async with self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY start_time DESC LIMIT ?", (limit,)
-        ) as cur:
-            return [_run_record(row) for row in await cur.fetchall()]
+    async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        async with self._db.execute(sql, args) as cur:
+            return list(await cur.fetchall())
+
+    async def runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
+        where, args = ("WHERE status = ? ", [status.value]) if status else ("", [])
+        rows = await self._rows(
+            f"SELECT {RUN_COLUMNS} FROM runs {where}ORDER BY start_time DESC LIMIT ?",
+            [*args, limit],
+        )
+        return [run_record(row) for row in rows]
 
     async def run(self, run_id: str) -> RunRecord | None:
         """A run by its id or by a unique prefix of it (``millrace logs 3f2a``)."""
-        async with self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)
-        ) as cur:
-            rows = list(await cur.fetchall())
-        if len(rows) != 1:
-            return None
-        return _run_record(rows[0])
-
-    async def events(self, run_id: str, kinds: Iterable[str] | None = None) -> list[Event]:
-        sql = (
-            "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload"
-            " FROM events"
+        rows = await self._rows(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)
         )
-        sql += " WHERE run_id = ?"
-        args: list[Any] = [run_id]
+        return run_record(rows[0]) if len(rows) == 1 else None
+
+    async def events(
+        self,
+        run_id: str,
+        kinds: Iterable[str] | None = None,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """A run's events in the order they were published, after ``after_seq``."""
+        sql = (
+            "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload, id"
+            " FROM events WHERE run_id = ? AND id > ?"
+        )
+        args: list[Any] = [run_id, after_seq]
         if kinds is not None:
             kinds = list(kinds)
             sql += f" AND type IN ({', '.join('?' * len(kinds))})"
             args.extend(kinds)
-        async with self._db.execute(sql + " ORDER BY id", args) as cur:
-            rows = await cur.fetchall()
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
         return [
-            event_from_record(t, r, a, p, c, ts, json.loads(pl)) for t, r, a, p, c, ts, pl in rows
+            event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
+            for t, r, a, p, c, ts, pl, seq in await self._rows(sql, args)
         ]
 
-    async def latest_materializations(self) -> dict[str, MaterializationRecord]:
-        """The newest materialization of every unpartitioned asset, by user key string."""
-        async with self._db.execute(
+    async def latest_materializations(
+        self, keys: Iterable[str] | None = None
+    ) -> dict[str, MaterializationRecord]:
+        """The newest materialization of every unpartitioned asset (or of ``keys``), by user
+        key string, with what it consumed."""
+        sql = (
             "SELECT asset_key, partition_key, run_id, timestamp, code_version, data_version,"
-            " metadata, config FROM latest_materializations WHERE partition_key = ''"
-        ) as cur:
-            rows = await cur.fetchall()
+            " metadata, config, event_id, has_provenance FROM latest_materializations"
+            " WHERE partition_key = ''"
+        )
+        wanted = None if keys is None else set(keys)
+        rows = [r for r in await self._rows(sql) if wanted is None or r[0] in wanted]
+        inputs = await self._inputs([r[8] for r in rows if r[9]])
         return {
             row[0]: MaterializationRecord(
                 asset_key=row[0],
@@ -339,18 +326,84 @@ class EventStore:
                 data_version=row[5],
                 metadata=metadata_from_json(json.loads(row[6])),
                 config=json.loads(row[7]) if row[7] else None,
+                event_id=row[8],
+                inputs=inputs.get(row[8], ()) if row[9] else None,
             )
             for row in rows
         }
 
+    async def materializations(self, event_ids: Iterable[int]) -> dict[int, MaterializationRecord]:
+        """Materializations by event id, with what each consumed (for lineage)."""
+        ids = sorted(set(event_ids))
+        if not ids:
+            return {}
+        rows: list[Any] = []
+        for chunk in _chunks(ids):
+            rows += await self._rows(
+                f"SELECT {_HISTORY_COLUMNS} FROM materializations"
+                f" WHERE event_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+        return {r.event_id: r for r in await self._history_records(rows) if r.event_id is not None}
+
+    async def asset_history(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
+        """An unpartitioned asset's materializations, newest first."""
+        rows = await self._rows(
+            f"SELECT {_HISTORY_COLUMNS} FROM materializations"
+            " WHERE asset_key = ? AND partition_key = '' ORDER BY timestamp DESC LIMIT ?",
+            (asset_key, limit),
+        )
+        return await self._history_records(rows)
+
+    async def _history_records(self, rows: list[Any]) -> list[MaterializationRecord]:
+        inputs = await self._inputs([r[0] for r in rows if r[8]])
+        return [
+            MaterializationRecord(
+                asset_key=r[1],
+                partition_key=r[2] or None,
+                run_id=r[3],
+                timestamp=r[4],
+                code_version=r[5],
+                data_version=r[6],
+                metadata={},
+                config=json.loads(r[7]) if r[7] else None,
+                event_id=r[0],
+                inputs=inputs.get(r[0], ()) if r[8] else None,
+            )
+            for r in rows
+        ]
+
+    async def _inputs(self, event_ids: list[int]) -> dict[int, tuple[InputVersion, ...]]:
+        found: dict[int, list[InputVersion]] = {}
+        for chunk in _chunks(sorted(set(event_ids))):
+            for event_id, key, partition, version, input_event in await self._rows(
+                "SELECT event_id, asset_key, partition_key, data_version, input_event_id"
+                f" FROM materialization_inputs WHERE event_id IN ({', '.join('?' * len(chunk))})"
+                " ORDER BY event_id, asset_key",
+                chunk,
+            ):
+                found.setdefault(event_id, []).append(
+                    InputVersion(
+                        AssetKey.from_user_string(key), partition or None, version, input_event
+                    )
+                )
+        return {k: tuple(v) for k, v in found.items()}
+
+    async def failures(self) -> dict[str, FailureRecord]:
+        """Unpartitioned assets whose last attempt failed, by user key string."""
+        rows = await self._rows(
+            "SELECT asset_key, partition_key, run_id, event_id, timestamp, error"
+            " FROM asset_failures WHERE partition_key = ''"
+        )
+        return {r[0]: FailureRecord(r[0], r[1] or None, r[2], r[3], r[4], r[5]) for r in rows}
+
     async def latest_check_results(self) -> dict[str, list[CheckResultRecord]]:
         """The newest result of every check of unpartitioned assets, by asset key string."""
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT asset_key, check_name, run_id, timestamp, passed, severity, blocking,"
             " description, metadata, error FROM latest_check_results WHERE partition_key = ''"
             " ORDER BY asset_key, check_name"
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         out: dict[str, list[CheckResultRecord]] = {}
         for row in rows:
             out.setdefault(row[0], []).append(
@@ -370,67 +423,16 @@ class EventStore:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class CheckResultRecord:
-    asset_key: str
-    check_name: str
-    run_id: str
-    timestamp: float
-    passed: bool
-    severity: str
-    blocking: bool
-    description: str | None
-    metadata: dict[str, MetadataValue]
-    error: dict[str, Any] | None
+_HISTORY_COLUMNS = (
+    "event_id, asset_key, partition_key, run_id, timestamp, code_version, data_version, config,"
+    " has_provenance"
+)
 
 
-_RUN_COLUMNS = "run_id, status, selection, config, tags, start_time, end_time, message"
-
-
-def _run_record(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=row[0],
-        status=RunStatus(row[1]),
-        selection=tuple(json.loads(row[2])),
-        config=json.loads(row[3]),
-        tags=json.loads(row[4]),
-        start_time=row[5],
-        end_time=row[6],
-        message=row[7],
-    )
-
-
-def _event_row(event: Event) -> tuple[Any, ...]:
-    return (
-        event.run_id,
-        event.asset_key.to_user_string() if event.asset_key else None,
-        event.partition_key,
-        event.check_name,
-        event.kind,
-        event.timestamp,
-        json.dumps(event.payload(), default=str),
-    )
-
-
-def _value_key(e: AssetMaterialized) -> tuple[str, str]:
-    return (e.asset_key.to_user_string() if e.asset_key else "", e.partition_key or "")
-
-
-def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:
-    payload = e.payload()
-    return (
-        e.asset_key.to_user_string() if e.asset_key else "",
-        e.check_name,
-        e.partition_key or "",
-        e.run_id,
-        e.timestamp,
-        int(e.passed),
-        e.severity,
-        int(e.blocking),
-        e.description,
-        json.dumps(payload["metadata"], default=str),
-        json.dumps(payload["error"]) if e.error else None,
-    )
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    """SQLite caps the parameters of one statement: ask in chunks."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _alive(pid: int | None) -> bool:
@@ -445,3 +447,4 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+

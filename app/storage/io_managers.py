@@ -18,6 +18,7 @@ from typing import Any
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
 from ..frames.kind import frame_kind
+from ..versions.data import bytes_version, file_version
 
 
 class OutputContext:
@@ -39,6 +40,9 @@ class OutputContext:
         # Set by the default IO manager for a small value: bytes the runtime commits to the
         # event store in the same transaction as the materialization, instead of a file.
         self.inline_value: bytes | None = None
+        # A fingerprint of what was stored (``millrace.versions.data``), set by IO managers
+        # that can tell; otherwise the data version follows from the code and the inputs.
+        self.data_version: str | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -158,6 +162,7 @@ class ParquetIOManager(IOManager):
             data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
             if len(data) <= INLINE_LIMIT:
                 context.inline_value = data
+                context.data_version = bytes_version(data)
                 for old in (".pkl", ".parquet"):  # a file would hide the newer inline value
                     self._remove(stem, old, names)
                 context.add_output_metadata({"millrace/size_bytes": MetadataValue.int(len(data))})
@@ -165,11 +170,14 @@ class ParquetIOManager(IOManager):
         suffix, other = (".pkl", ".parquet") if kind is None else (".parquet", ".pkl")
         final = stem.with_name(stem.name + suffix)
         if data is not None:
-            write_atomically(final, self._made_dirs, lambda tmp: tmp.write_bytes(data))
+            written = write_atomically(final, self._made_dirs, lambda tmp: tmp.write_bytes(data))
         elif kind is None:  # no inline store: stream the pickle, never holding it twice
-            write_atomically(final, self._made_dirs, lambda tmp: write_pickle(obj, tmp))
+            written = write_atomically(final, self._made_dirs, lambda tmp: write_pickle(obj, tmp))
         else:
-            write_atomically(final, self._made_dirs, lambda tmp: _write_frame(obj, kind, tmp))
+            written = write_atomically(
+                final, self._made_dirs, lambda tmp: _write_frame(obj, kind, tmp)
+            )
+        context.data_version = written
         path = os.fspath(final)
         names.add(final.name)
         self._remove(stem, other, names)  # the asset changed kind: drop the old file
@@ -231,9 +239,10 @@ def key_path(base_dir: Path, asset_key: AssetKey, partition_key: str | None) -> 
     return base_dir.joinpath(*asset_key.path, partition_key)
 
 
-def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], object]) -> None:
+def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], object]) -> str:
     """Write ``final`` through ``write(tmp)`` beside it, then rename it into place, so a crash
-    never leaves a half-written file where a reader would find it.
+    never leaves a half-written file where a reader would find it. Returns the data version
+    of the bytes written, hashed before the rename so it is exactly what landed.
 
     ``made_dirs`` is the caller's cache of directories it created: one mkdir per directory,
     not one per value.
@@ -245,10 +254,12 @@ def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], 
     tmp = directory / f".{final.name}.{os.getpid()}-{threading.get_ident()}.tmp"
     try:
         write(tmp)
+        version = file_version(tmp)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return version
 
 
 def write_pickle(obj: Any, path: str | os.PathLike[str]) -> None:

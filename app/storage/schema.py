@@ -70,5 +70,62 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (asset_key, partition_key)
     );
     """,
+    # v5: event ids reserved per process (events.id is the bus's seq), the history and
+    # provenance of every materialization, failed assets, and write leases across processes.
+    """
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    INSERT INTO meta (name, value) SELECT 'next_event_id', COALESCE(MAX(id), 0) + 1 FROM events;
+    CREATE TABLE materializations (
+        event_id      INTEGER PRIMARY KEY,
+        asset_key     TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        run_id        TEXT NOT NULL,
+        timestamp     REAL NOT NULL,
+        code_version  TEXT,
+        data_version  TEXT,
+        config        TEXT,
+        has_provenance INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX materializations_by_asset
+        ON materializations (asset_key, partition_key, timestamp);
+    INSERT INTO materializations (event_id, asset_key, partition_key, run_id, timestamp,
+                                  code_version, data_version, config)
+        SELECT id, asset_key, COALESCE(partition_key, ''), run_id, timestamp,
+               json_extract(payload, '$.code_version'), json_extract(payload, '$.data_version'),
+               json_extract(payload, '$.config')
+        FROM events WHERE type = 'ASSET_MATERIALIZED';
+    CREATE TABLE materialization_inputs (
+        event_id       INTEGER NOT NULL,
+        asset_key      TEXT NOT NULL,
+        partition_key  TEXT NOT NULL DEFAULT '',
+        data_version   TEXT,
+        input_event_id INTEGER,
+        PRIMARY KEY (event_id, asset_key, partition_key)
+    );
+    CREATE INDEX inputs_by_upstream_event ON materialization_inputs (input_event_id);
+    ALTER TABLE latest_materializations ADD COLUMN has_provenance INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE asset_failures (
+        asset_key     TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        run_id        TEXT NOT NULL,
+        event_id      INTEGER NOT NULL,
+        timestamp     REAL NOT NULL,
+        error         TEXT NOT NULL,
+        PRIMARY KEY (asset_key, partition_key)
+    );
+    CREATE TABLE leases (
+        asset_key     TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        run_id        TEXT NOT NULL,
+        pid           INTEGER NOT NULL,
+        hostname      TEXT NOT NULL,
+        acquired      REAL NOT NULL,
+        PRIMARY KEY (asset_key, partition_key, run_id)
+    );
+    CREATE INDEX runs_by_status ON runs (status, start_time);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

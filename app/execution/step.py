@@ -1,0 +1,423 @@
+"""The body of one step, in one implementation for ``def`` and ``async def`` functions.
+
+A step loads the inputs no upstream handed over in memory, calls the user's function, checks
+what it returned against its annotations, stores the value through its IO manager and
+gathers metadata; a check step turns whatever its function did into a verdict. Launchers
+(in-process threads and loop, later Dask) decide only *where* this runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..definitions.asset import AssetsDefinition, returns_none
+from ..definitions.checks import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, truth
+from ..definitions.keys import AssetKey
+from ..definitions.metadata import MetadataValue, normalize_metadata
+from ..definitions.outputs import MaterializeResult, Output
+from ..errors import MillraceError, MissingInputError, TypeCheckError
+from ..events import ErrorInfo, Event, LogMessage
+from ..frames.kind import frame_kind
+from ..frames.metadata import frame_metadata
+from ..storage.io_managers import InputContext, IOManager, OutputContext
+from .cancel import CancelToken
+from .context import AssetExecutionContext, Resources
+from .failure import error_info
+from .plan import Step
+from .typecheck import column_schema_differences, type_mismatch
+
+
+@dataclass(slots=True)
+class RunServices:
+    """What every step of one run shares: its id, resources and a thread-safe event sink."""
+
+    run_id: str
+    resources: Mapping[str, Any]
+    emit: Callable[[Event], None]
+    partition_key: str | None = None
+    # The latest materializations from before this run, of assets it reads or checks.
+    history: Mapping[AssetKey, Any] = field(default_factory=dict)
+    configs: Mapping[AssetKey, Any] = field(default_factory=dict)  # each asset's Config
+    cancel: CancelToken = field(default_factory=CancelToken)
+    view: Resources = field(init=False)  # ``context.resources``, one per run
+
+    def __post_init__(self) -> None:
+        self.view = Resources(self.resources)
+
+
+@dataclass(slots=True)
+class StepRequest:
+    step: Step
+    args: dict[str, Any]  # values handed over in memory; every other input loads from storage
+    attempt: int = 1
+    committed: bool = False  # its value is stored: its outcome must be reported, canceled or not
+
+
+@dataclass(slots=True)
+class CheckOutcome:
+    name: str
+    result: AssetCheckResult
+    blocking: bool
+    error: ErrorInfo | None = None  # the check raised; ``result`` then says it failed
+
+    @property
+    def blocks(self) -> bool:
+        """A failed ERROR check that gates its asset's downstream."""
+        return (
+            self.blocking
+            and not self.result.passed
+            and (self.result.severity is AssetCheckSeverity.ERROR)
+        )
+
+
+@dataclass(slots=True)
+class StepOutcome:
+    value: Any = None
+    stored: bool = False  # False for checks, MaterializeResult and ``-> None``: nothing to pass
+    metadata: dict[str, MetadataValue] = field(default_factory=dict)
+    data_version: str | None = None  # a DataVersion the asset returned
+    content_version: str | None = None  # the hash of the stored bytes, from the IO manager
+    duration: float = 0.0
+    checks: list[CheckOutcome] = field(default_factory=list)
+    inline: bytes | None = None  # the stored value's bytes, for the event store to commit
+
+
+def run_step(services: RunServices, request: StepRequest) -> StepOutcome:
+    """One attempt of a ``def`` step, on a worker thread."""
+    body = StepBody(services, request)
+    body.load_inputs()
+    try:
+        result = body.invoke()
+        if inspect.isgenerator(result):
+            result = Yielded(result)
+    except Exception as exc:
+        return body.check_failed(exc)
+    return body.finish(result)
+
+
+async def run_async_step(
+    services: RunServices,
+    request: StepRequest,
+    offload: Callable[..., Awaitable[Any]],
+) -> StepOutcome:
+    """One attempt of an ``async def`` step: computed on the loop, storage I/O ``offload``-ed."""
+    body = StepBody(services, request)
+    if body.needs_inputs:
+        await offload(body.load_inputs)
+    try:
+        produced = body.invoke()
+        if inspect.isasyncgen(produced):
+            result: Any = Yielded([item async for item in produced])
+        else:
+            result = await produced
+    except Exception as exc:
+        return body.check_failed(exc)
+    if body.step.check is not None:
+        return body.finish(result)
+    finishing = asyncio.ensure_future(offload(body.finish, result))
+    try:
+        return await asyncio.shield(finishing)
+    except asyncio.CancelledError:
+        # Canceled while storing: the store refuses unless it had begun, and a value that
+        # was stored must be reported, or the history would not match the storage.
+        return await finishing
+
+
+class StepBody:
+    """One attempt of one step; ``load_inputs`` and ``finish`` do I/O, ``invoke`` calls
+    the user's function."""
+
+    __slots__ = ("computing", "context", "kwargs", "request", "services", "started", "step")
+
+    def __init__(self, services: RunServices, request: StepRequest) -> None:
+        self.started = time.perf_counter()
+        self.services, self.request, self.step = services, request, request.step
+        self.kwargs = request.args
+        self.context = _context(services, request)
+        self.computing = 0.0
+
+    @property
+    def needs_inputs(self) -> bool:
+        return len(self.kwargs) < len(self.step.inputs)
+
+    def load_inputs(self) -> None:
+        self.services.cancel.check()  # queued behind other work: a canceled run starts nothing
+        if self.needs_inputs:
+            self.kwargs = _load_inputs(self.services, self.step, self.kwargs)
+
+    def invoke(self) -> Any:
+        """Check the inputs against their annotations and call the function."""
+        step = self.step
+        _check_inputs(step, self.kwargs)
+        call = _call_args(self.services, step, self.kwargs, self.context)
+        self.computing = time.perf_counter()
+        return step.node.fn(**call)
+
+    def check_failed(self, exc: Exception) -> StepOutcome:
+        """A check whose function raised is a failed check; an asset's error propagates."""
+        if self.step.check is None:
+            raise exc
+        return _check_outcome(self.step, None, exc, self.started)
+
+    def finish(self, result: Any) -> StepOutcome:
+        compute = time.perf_counter() - self.computing
+        if self.step.check is not None:
+            return _check_outcome(self.step, result, None, self.started)
+        return _store(self.services, self.request, self.context, result, self.started, compute)
+
+
+def _context(services: RunServices, request: StepRequest) -> AssetExecutionContext:
+    step = request.step
+    emit, run_id, key, partition = (
+        services.emit,
+        services.run_id,
+        step.key,
+        services.partition_key,
+    )
+    check_name = step.check.name if step.check else None
+
+    def sink(level: str, message: str) -> None:
+        emit(
+            LogMessage(
+                run_id=run_id,
+                asset_key=key,
+                partition_key=partition,
+                check_name=check_name,
+                level=level,
+                message=message,
+            )
+        )
+
+    return AssetExecutionContext(
+        run_id=run_id,
+        asset_key=key,
+        resources=services.view,
+        partition_key=partition,
+        log_sink=sink,
+        retry_number=request.attempt - 1,
+        assets_def=step.node,
+        previous_materialization=services.history.get(key),
+        cancel=services.cancel,
+    )
+
+
+def _call_args(
+    services: RunServices,
+    step: Step,
+    kwargs: dict[str, Any],
+    context: AssetExecutionContext,
+) -> dict[str, Any]:
+    """Upstream values plus what the signature asks for: context, resources, config."""
+    special = step.node.special
+    if special.context is None and not special.resources and special.config is None:
+        return kwargs
+    call = dict(kwargs)
+    if special.context is not None:
+        call[special.context] = context
+    for name in special.resources:
+        call[name] = services.resources[name]
+    if special.config is not None:
+        call[special.config[0]] = services.configs[step.key]
+    return call
+
+
+def _io_manager(services: RunServices, key: str) -> IOManager:
+    manager = services.resources[key]
+    if not isinstance(manager, IOManager):
+        raise MillraceError(f"resource {key!r} is used as an IO manager but is {manager!r}")
+    return manager
+
+
+def _load_inputs(services: RunServices, step: Step, handed: dict[str, Any]) -> dict[str, Any]:
+    """Inputs not handed over in memory, from storage: the upstream is not in this run, or it
+    was up to date (early cutoff) and so computed nothing."""
+    kwargs = dict(handed)
+    for spec in step.inputs:
+        if spec.param in kwargs:
+            continue
+        context = InputContext(
+            spec.key,
+            annotation=spec.annotation,
+            partition_key=services.partition_key,
+            metadata=spec.metadata,
+        )
+        try:
+            kwargs[spec.param] = _io_manager(services, spec.io_manager_key).load_input(context)
+        except FileNotFoundError:
+            up = spec.key.to_user_string()
+            raise MissingInputError(
+                f"{'check' if step.check else 'asset'} '{step.name}' needs '{up}', which has "
+                "never been materialized. "
+                f"Materialize it first, or select it too (e.g. --select +{step.key.path[-1]})."
+            ) from None
+    return kwargs
+
+
+def _check_outcome(
+    step: Step, result: Any, exc: BaseException | None, started: float
+) -> StepOutcome:
+    """A check's verdict; a check that raised or returned nonsense is a failed check."""
+    node = step.node
+    assert isinstance(node, AssetChecksDefinition)
+    error = None
+    if exc is None:
+        try:
+            result = _as_check_result(result, node.name)
+        except Exception as bad:
+            exc = bad
+    if exc is not None:
+        error = error_info(exc)
+        result = AssetCheckResult(passed=False, description=f"the check raised {error}")
+    outcome = CheckOutcome(node.name, result, node.blocking, error)
+    return StepOutcome(checks=[outcome], duration=time.perf_counter() - started)
+
+
+def _as_check_result(result: Any, name: str) -> AssetCheckResult:
+    if isinstance(result, AssetCheckResult):
+        return result
+    if isinstance(result, bool) or type(result).__module__ == "numpy":
+        return AssetCheckResult(passed=truth(result, where=f"check {name}"))
+    raise TypeError(f"check '{name}' returned {type(result).__name__}; return AssetCheckResult")
+
+
+def _store(
+    services: RunServices,
+    request: StepRequest,
+    context: AssetExecutionContext,
+    result: Any,
+    started: float,
+    compute: float,
+) -> StepOutcome:
+    """Unpack what the asset returned, check it against its declared types, hand its value
+    to the IO manager, gather metadata (the asset's own wins over the automatic)."""
+    step = request.step
+    asset = step.asset
+    outcome = StepOutcome(metadata=dict(context.output_metadata))
+    has_value, value, check_results = _unpack(step, result, outcome)
+    automatic = {"millrace/compute_seconds": MetadataValue.float(round(compute, 6))}
+    if has_value:
+        _check_output(step, value)
+        if frame_kind(value) == "lazy":
+            value = value.collect()
+        if value is not None or not returns_none(asset.output_annotation):
+            out = OutputContext(
+                step.key,
+                run_id=services.run_id,
+                partition_key=services.partition_key,
+                definition_metadata=asset.metadata,
+            )
+            manager = _io_manager(services, asset.io_manager_key)
+            with services.cancel.committing():
+                try:
+                    manager.handle_output(out, value)
+                except Exception as exc:
+                    exc.add_note(
+                        f"while storing the value of asset '{step.name}' "
+                        f"({type(value).__name__}) with IO manager '{asset.io_manager_key}'"
+                    )
+                    raise
+                request.committed = True
+            automatic.update(out.output_metadata)
+            outcome.inline = out.inline_value
+            outcome.content_version = out.data_version
+            automatic.update(frame_metadata(value) or {})
+            outcome.value, outcome.stored = value, True
+    outcome.metadata = {**automatic, **outcome.metadata}
+    outcome.checks = _match_checks(asset, check_results)
+    outcome.duration = time.perf_counter() - started
+    return outcome
+
+
+def _check_inputs(step: Step, kwargs: dict[str, Any]) -> None:
+    for spec in step.inputs:
+        if spec.annotation is not _EMPTY:
+            problem = type_mismatch(kwargs[spec.param], spec.annotation)
+            if problem is not None:
+                raise TypeCheckError(_kind(step) + f"'{step.name}': input '{spec.param}' {problem}")
+
+
+def _check_output(step: Step, value: Any) -> None:
+    """The value against the return annotation, a frame against a declared column schema."""
+    asset = step.asset
+    annotation = asset.output_annotation
+    if annotation is not _EMPTY and annotation not in _RESULT_TYPES:
+        problem = type_mismatch(value, annotation)
+        if problem is not None:
+            raise TypeCheckError(f"asset '{step.name}': return value {problem}")
+    declared = asset.metadata.get("dagster/column_schema")
+    if declared is not None and frame_kind(value) is not None:
+        differences = column_schema_differences(value, declared.value)
+        if differences:
+            raise TypeCheckError(
+                f"asset '{step.name}' does not match its declared dagster/column_schema:\n  - "
+                + "\n  - ".join(differences)
+            )
+
+
+def _kind(step: Step) -> str:
+    return "check " if step.check else "asset "
+
+
+_EMPTY = inspect.Parameter.empty
+# Annotations that describe the wrapper, not the value inside.
+_RESULT_TYPES = (Output, MaterializeResult, AssetCheckResult)
+
+
+def _unpack(
+    step: Step, result: Any, outcome: StepOutcome
+) -> tuple[bool, Any, list[AssetCheckResult]]:
+    """(has a value, the value, check results) from a return value or a generator's items."""
+    items = result if isinstance(result, Yielded) else [result]
+    has_value, value, checks = False, None, []
+    for item in items:
+        if isinstance(item, AssetCheckResult):
+            checks.append(item)
+        elif isinstance(item, MaterializeResult):
+            outcome.metadata.update(normalize_metadata(item.metadata, where=step.name))
+            outcome.data_version = _version(item.data_version)
+            checks.extend(item.check_results)
+        elif isinstance(item, Output):
+            has_value, value = True, item.value
+            outcome.metadata.update(normalize_metadata(item.metadata, where=step.name))
+            outcome.data_version = _version(item.data_version)
+        else:
+            has_value, value = True, item
+    return has_value, value, checks
+
+
+class Yielded(list[Any]):
+    """What a generator asset yielded, told apart from an asset that returns a list."""
+
+
+def _version(data_version: Any) -> str | None:
+    return str(data_version) if data_version is not None else None
+
+
+def _match_checks(asset: AssetsDefinition, results: list[AssetCheckResult]) -> list[CheckOutcome]:
+    """Pair results an asset reported with its check_specs; a declared, unreported check fails."""
+    if not results and not asset.check_specs:
+        return []
+    specs = {spec.name: spec for spec in asset.check_specs}
+    outcomes: dict[str, CheckOutcome] = {}
+    for result in results:
+        name = result.check_name or (next(iter(specs)) if len(specs) == 1 else None)
+        if name is None or name not in specs:
+            declared = ", ".join(specs) or "none"
+            raise MillraceError(
+                f"asset '{asset.key.to_user_string()}' reported a result for check "
+                f"{result.check_name!r}, which its check_specs do not declare "
+                f"(declared: {declared})"
+            )
+        outcomes[name] = CheckOutcome(name, result, specs[name].blocking)
+    for name, spec in specs.items():
+        if name not in outcomes:
+            missing = AssetCheckResult(
+                passed=False, description="the asset did not report a result for this check"
+            )
+            outcomes[name] = CheckOutcome(name, missing, spec.blocking)
+    return list(outcomes.values())

@@ -1,0 +1,77 @@
+"""Plain-text reports for the command line: the status table and lineage trees."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from .runtime.queries import AssetState
+from .versions.staleness import short
+
+
+def when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_table(rows: Iterable[AssetState]) -> str:
+    """One line per asset: key, status, last materialized and the first cause (with a count
+    of the others)."""
+    rows = list(rows)
+    width = max([len(r.asset_key.to_user_string()) for r in rows] + [5])
+    lines = [f"{'ASSET':{width}}  {'STATUS':8} {'MATERIALIZED':19}  WHY"]
+    for row in rows:
+        last = when(row.last_materialized) if row.last_materialized else "never"
+        why = row.causes[0].message if row.causes else ""
+        if row.status.value == "failed" and row.failure:
+            why = f"last attempt failed: {row.failure.splitlines()[0]}"
+        if len(row.causes) > 1:
+            why += f" (+{len(row.causes) - 1} more)"
+        if not row.materializable:
+            why = "external: produced outside Millrace"
+        elif row.code_version_note:
+            why = f"{why}; {row.code_version_note}" if why else row.code_version_note
+        key = row.asset_key.to_user_string()
+        lines.append(f"{key:{width}}  {row.status.value:8} {last:19}  {why}")
+    return "\n".join(lines)
+
+
+def lineage_text(tree: dict[str, Any], *, downstream: bool = False) -> str:
+    """A lineage tree as indented lines, one per materialization."""
+    lines: list[str] = []
+    children = "downstream" if downstream else "inputs"
+
+    def walk(node: dict[str, Any], prefix: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└─ " if last else "├─ ")
+        lines.append(prefix + branch + _describe(node, downstream))
+        below = node.get(children) or []
+        extension = "" if top else ("   " if last else "│  ")
+        for n, child in enumerate(below):
+            walk(child, prefix + extension, n == len(below) - 1, False)
+
+    walk(tree, "", True, True)
+    return "\n".join(lines)
+
+
+def _describe(node: dict[str, Any], downstream: bool) -> str:
+    parts = [node["asset_key"]]
+    if node.get("run_id") is None:
+        parts.append("never materialized" if downstream else "(not materialized by Millrace)")
+    else:
+        parts.append(f"run {node['run_id'][:8]}")
+        parts.append(when(node["timestamp"]))
+        parts.append(f"code {short(node.get('code_version'))}")
+        parts.append(f"data {short(node.get('data_version'))}")
+        if node.get("config"):
+            parts.append(f"config {json.dumps(node['config'], sort_keys=True)}")
+    if downstream and "consumed" in node:
+        consumed = node["consumed"]
+        parts.append(
+            {True: "consumed it", False: "did not consume it", None: "unknown"}[consumed]
+        )
+    if node.get("repeated"):
+        parts.append("(shown above)")
+    if node.get("provenance") is False:
+        parts.append("(recorded before provenance: inputs unknown)")
+    return "  ".join(parts)

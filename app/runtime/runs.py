@@ -1,0 +1,348 @@
+"""One run, from its plan to RUN_FINISHED: history, leases, resources, the executor.
+
+``RunHandle`` is what callers hold; ``drive`` is the task behind it. Everything a run needs
+comes in a ``RunEnvironment`` built by the Runtime, so this module never reaches back up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
+from ..definitions.keys import AssetKey
+from ..errors import MillraceError, ResourceSetupError
+from ..events import (
+    Event,
+    EventBus,
+    LogMessage,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    StepWaiting,
+)
+from ..execution.executor import ExecutionSummary, Executor
+from ..execution.failure import error_info
+from ..execution.launcher import StepLauncher
+from ..execution.locks import WriteLocks
+from ..execution.plan import ExecutionPlan
+from ..execution.result import RunResult
+from ..execution.step import RunServices
+from ..graph import AssetGraph
+from ..storage.event_store import EventStore
+from ..storage.records import MaterializationRecord
+
+LEASE_POLL = 0.1  # seconds between looks at another process's leases (no cross-process signal)
+
+
+class RunHandle:
+    """A submitted run: ``await handle`` for its RunResult, ``handle.cancel()`` to stop it."""
+
+    def __init__(self, run_id: str, plan: ExecutionPlan, tags: Mapping[str, str]) -> None:
+        self.run_id = run_id
+        self.plan = plan
+        self.tags = dict(tags)
+        self.started = time.time()
+        self._task: asyncio.Task[RunResult] | None = None
+        self._executor: Executor | None = None
+        self._cancel_requested = False
+
+    def cancel(self) -> None:
+        """Launch no new step and store no new value; running async steps are canceled,
+        threads finish what they compute and their values are discarded."""
+        self._cancel_requested = True
+        if self._executor is not None:
+            self._executor.cancel()
+
+    async def settle(self) -> None:
+        """After ``cancel()``: wait until the run stores and publishes nothing more."""
+        if self._executor is not None:
+            await self._executor.settle()
+
+    @property
+    def canceled(self) -> bool:
+        return self._cancel_requested
+
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def __await__(self) -> Generator[Any, None, RunResult]:
+        assert self._task is not None
+        return self._task.__await__()
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "running"
+        return f"<RunHandle {self.run_id[:8]} {state}, {len(self.plan)} steps>"
+
+
+@dataclass
+class RunEnvironment:
+    """What a run uses of the Runtime that started it."""
+
+    graph: AssetGraph
+    code_versions: Mapping[AssetKey, str]
+    resources: Mapping[str, Any]
+    bus: EventBus
+    store: EventStore | None
+    launcher: StepLauncher
+    locks: WriteLocks
+    max_concurrency: int
+    capture_values: bool = False
+    run_config: dict[str, Any] = field(default_factory=dict)
+    configs: dict[AssetKey, Any] = field(default_factory=dict)
+
+
+# A RunResult keeps the run's outcome, not its log lines (those are in the store), so a long
+# run does not hold all of its events in memory.
+_NOT_KEPT = frozenset({LogMessage.kind})
+
+
+async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
+    run_id, plan, bus, store = handle.run_id, handle.plan, env.bus, env.store
+    events: list[Event] = []
+
+    def collect(event: Event) -> None:
+        if event.run_id == run_id and event.kind not in _NOT_KEPT:
+            events.append(event)
+
+    unsubscribe = bus.subscribe(collect)
+    publish = bus.publish
+    try:
+        publish(
+            RunStarted(
+                run_id=run_id,
+                partition_key=plan.partition_key,
+                selection=tuple(step.name for step in plan.steps),
+                config=_resolved_run_config(env.run_config, env.configs),
+                tags=handle.tags,
+            )
+        )
+        if store is not None:
+            await store.flush()  # a run killed from here on is still in the history
+        try:
+            summary = await _execute(handle, env)
+        except Exception as exc:  # resources failed to set up, or a Millrace bug
+            message = str(exc) if isinstance(exc, MillraceError) else repr(exc)
+            publish(RunFinished(run_id=run_id, status=RunStatus.FAILURE, message=message))
+            raise
+        finally:
+            if store is not None:
+                await store.flush()
+    finally:
+        unsubscribe()
+    steps = plan.steps
+    capture = env.capture_values
+    return RunResult(
+        run_id,
+        _status(summary),
+        events,
+        values={steps[i].key: v for i, v in summary.values.items()} if capture else None,
+        exceptions={steps[i].key: e for i, e in summary.exceptions.items()},
+    )
+
+
+async def _execute(handle: RunHandle, env: RunEnvironment) -> ExecutionSummary:
+    run_id, plan, publish = handle.run_id, handle.plan, env.bus.publish
+    history = await _history(plan, env.store)
+    await _lease(handle, env)
+    async with _live_resources(plan, run_id, env) as resources:
+        services = RunServices(
+            run_id, resources, _threadsafe(publish), plan.partition_key, history, env.configs
+        )
+        executor = Executor(
+            plan,
+            env.launcher,
+            services,
+            publish,
+            max_concurrency=env.max_concurrency,
+            code_versions=env.code_versions,
+            early_cutoff=plan.early_cutoff,
+            locks=env.locks,
+            stage_value=env.store.stage_value if env.store is not None else None,
+            capture_values=env.capture_values,
+        )
+        handle._executor = executor
+        if handle.canceled:
+            executor.cancel()
+        summary = await executor.run()
+    problems = [f"{plan.steps[i].name} failed" for i in summary.errors]
+    problems += [f"check {c} blocked its downstream" for c in summary.blocking_failures]
+    publish(RunFinished(run_id=run_id, status=_status(summary), message="; ".join(problems)))
+    return summary
+
+
+async def _lease(handle: RunHandle, env: RunEnvironment) -> None:
+    """Lease the assets the run writes against other processes sharing the home; while one
+    holds some of them, say who, and wait (there is no signal across processes: poll)."""
+    if env.store is None or not handle.plan.keys:
+        return
+    keys = [(k.to_user_string(), handle.plan.partition_key) for k in handle.plan.keys]
+    told: set[str] = set()
+    while holders := await env.store.acquire_leases(handle.run_id, keys):
+        if handle.canceled:
+            return  # nothing will be written: the executor reports every step canceled
+        for holder in holders:
+            if holder.asset_key in told:
+                continue
+            told.add(holder.asset_key)
+            env.bus.publish(
+                StepWaiting(
+                    run_id=handle.run_id,
+                    asset_key=AssetKey.from_user_string(holder.asset_key),
+                    partition_key=holder.partition_key,
+                    holder_run_id=holder.run_id,
+                    reason=(
+                        f"waiting for {holder.asset_key}: run {holder.run_id[:8]}… is writing "
+                        f"it (pid {holder.pid} on {holder.hostname})"
+                    ),
+                )
+            )
+        await asyncio.sleep(LEASE_POLL)
+
+
+async def _history(
+    plan: ExecutionPlan, store: EventStore | None
+) -> dict[AssetKey, MaterializationRecord]:
+    """Latest materializations from before this run: of the assets it reads from storage
+    (their versions are its provenance), of those it checks (a check may compare), and of
+    those it materializes (early cutoff compares with them)."""
+    if store is None:
+        return {}
+    wanted = {up for step in plan.steps if step.check is None for up in step.asset.upstream_keys}
+    wanted.update(step.key for step in plan.steps)
+    if not wanted:
+        return {}
+    latest = await store.latest_materializations([k.to_user_string() for k in wanted])
+    return {k: r for k in wanted if (r := latest.get(k.to_user_string())) is not None}
+
+
+_RESOURCES = "millrace.definitions.resources"
+_log = logging.getLogger("millrace.resources")
+
+
+@contextlib.asynccontextmanager
+async def _live_resources(
+    plan: ExecutionPlan, run_id: str, env: RunEnvironment
+) -> AsyncIterator[Mapping[str, Any]]:
+    """The run's resources, set up before its first step and torn down after its last,
+    also when it fails or is canceled. Only what the plan needs is set up."""
+    run_config = env.run_config
+    needed = needed_resources(plan, env.resources)
+    if _RESOURCES not in sys.modules and not run_config.get("resources"):
+        yield needed  # no ConfigurableResource or @resource exists: nothing to set up
+        return
+    from .resources import open_resources
+
+    scoped = dict(run_config)
+    if isinstance(run_config.get("resources"), Mapping):
+        scoped["resources"] = {
+            k: v
+            for k, v in run_config["resources"].items()
+            if k in needed or k not in env.resources  # unknown keys stay, to be reported
+        }
+    opened = open_resources(needed, run_id=run_id, run_config=scoped, log=_log)
+    try:
+        live = await asyncio.to_thread(opened.__enter__)
+    except MillraceError:
+        raise
+    except Exception as exc:  # the user's setup code failed: say so, with its frames
+        raise ResourceSetupError(_setup_failure(exc)) from exc
+    try:
+        yield live
+    except BaseException as exc:
+        if not await asyncio.to_thread(opened.__exit__, type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        await asyncio.to_thread(opened.__exit__, None, None, None)
+
+
+def _setup_failure(exc: Exception) -> str:
+    info = error_info(exc)
+    frames = f"\n{info.traceback.rstrip()}" if info.traceback else ""
+    return f"Setting up resources failed: {info}{frames}"
+
+
+def needed_resources(plan: ExecutionPlan, resources: Mapping[str, Any]) -> dict[str, Any]:
+    """Resources the plan's steps use (IO managers included), with those they require."""
+    keys = {DEFAULT_IO_MANAGER_KEY}
+    for step in plan.steps:
+        keys |= step.node.required_resource_keys
+        keys.update(i.io_manager_key for i in step.inputs)
+        if step.check is None:
+            keys.add(step.asset.io_manager_key)
+    stack = list(keys)
+    while stack:
+        for dep in getattr(resources.get(stack.pop()), "required_resource_keys", None) or ():
+            if dep not in keys:
+                keys.add(dep)
+                stack.append(dep)
+    return {k: resources[k] for k in keys if k in resources}
+
+
+def as_run_config(run_config: Any) -> dict[str, Any]:
+    """Dagster's RunConfig object or a plain dict, as a dict."""
+    if run_config is None:
+        return {}
+    to_dict = getattr(run_config, "to_config_dict", None)
+    return dict(to_dict() if callable(to_dict) else run_config)
+
+
+def resolve_configs(
+    graph: AssetGraph, plan: ExecutionPlan, run_config: Mapping[str, Any]
+) -> dict[AssetKey, Any]:
+    """Each planned asset's Config object; every bad field of every asset in one error."""
+    params = {
+        step.key: step.node.special.config
+        for step in plan.steps
+        if step.check is None and step.node.special.config is not None
+    }
+    if not params and not run_config:
+        return {}
+    from ..definitions.config import resolve_asset_configs
+
+    unselected = [
+        key
+        for key, node in graph.nodes.items()
+        if key not in params and isinstance(node, AssetsDefinition) and node.special.config
+    ]
+    return resolve_asset_configs(params, run_config, unselected=unselected)
+
+
+def _resolved_run_config(
+    run_config: Mapping[str, Any], configs: Mapping[AssetKey, Any]
+) -> dict[str, Any]:
+    """What the run record keeps: the config each asset really got, defaults included."""
+    resolved = dict(run_config)
+    if configs:
+        resolved["ops"] = {
+            key.to_python_identifier(): {"config": config.model_dump(mode="json")}
+            for key, config in configs.items()
+        }
+    return resolved
+
+
+def _status(summary: ExecutionSummary) -> RunStatus:
+    if summary.canceled:
+        return RunStatus.CANCELED
+    return RunStatus.SUCCESS if summary.success else RunStatus.FAILURE
+
+
+def _threadsafe(publish: Callable[[Event], None]) -> Callable[[Event], None]:
+    """Publish from any thread: worker threads hop onto the loop, the loop thread goes direct."""
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+
+    def emit(event: Event) -> None:
+        if threading.get_ident() == loop_thread:
+            publish(event)
+        else:
+            loop.call_soon_threadsafe(publish, event)
+
+    return emit

@@ -1,0 +1,196 @@
+"""One batch of events, written in one transaction: the rows each kind of event touches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiosqlite
+
+from ..definitions.metadata import metadata_to_json
+from ..events import (
+    AssetCheckEvaluated,
+    AssetMaterialized,
+    Event,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    StepFailed,
+)
+
+
+async def write_batch(
+    db: aiosqlite.Connection,
+    batch: Sequence[Event],
+    values: Mapping[int, bytes],
+    now: float | None = None,
+) -> None:
+    """Commit ``batch``; ``values`` are small stored values by ``id(event)`` of the
+    materialization that stored them, committed with it."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        await _runs(db, batch, now)
+        await db.executemany(
+            "INSERT INTO events (id, run_id, asset_key, partition_key, check_name, type,"
+            " timestamp, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_event_row(e) for e in batch],
+        )
+        evaluations = [e for e in batch if isinstance(e, AssetCheckEvaluated)]
+        if evaluations:
+            await db.executemany(
+                "INSERT OR REPLACE INTO latest_check_results (asset_key, check_name,"
+                " partition_key, run_id, timestamp, passed, severity, blocking, description,"
+                " metadata, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_check_row(e) for e in evaluations],
+            )
+        materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
+        if materialized:
+            await _materializations(db, materialized, values)
+        failed = [e for e in batch if isinstance(e, StepFailed) and marks_asset_failed(e)]
+        if failed:
+            await db.executemany(
+                "INSERT OR REPLACE INTO asset_failures (asset_key, partition_key, run_id,"
+                " event_id, timestamp, error) VALUES (?, ?, ?, ?, ?, ?)",
+                [(*_key(e), e.run_id, e.seq, e.timestamp, str(e.error)) for e in failed],
+            )
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+
+
+def marks_asset_failed(event: StepFailed) -> bool:
+    """A final failure of an asset's own step; a canceled step or a check did not fail it."""
+    return (
+        event.check_name is None
+        and not event.will_retry
+        and event.error.type != asyncio.CancelledError.__name__
+    )
+
+
+async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | None) -> None:
+    for event in batch:
+        if isinstance(event, RunStarted):
+            await db.execute(
+                "INSERT INTO runs (run_id, status, selection, config, tags, start_time,"
+                " pid, hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.run_id,
+                    RunStatus.STARTED.value,
+                    json.dumps(list(event.selection)),
+                    json.dumps(event.config, default=str),
+                    json.dumps(event.tags),
+                    event.timestamp,
+                    os.getpid(),
+                    socket.gethostname(),
+                ),
+            )
+        elif isinstance(event, RunFinished):
+            await db.execute(
+                "UPDATE runs SET status = ?, end_time = ?, message = ? WHERE run_id = ?",
+                (event.status.value, now or event.timestamp, event.message, event.run_id),
+            )
+            # The run's writes are all in this transaction or earlier: its leases end here.
+            await db.execute("DELETE FROM leases WHERE run_id = ?", (event.run_id,))
+
+
+async def _materializations(
+    db: aiosqlite.Connection, materialized: list[AssetMaterialized], values: Mapping[int, bytes]
+) -> None:
+    # A small value commits with its materialization; a value stored elsewhere (a file)
+    # leaves no stale copy behind.
+    await db.executemany(
+        "INSERT OR REPLACE INTO asset_values (asset_key, partition_key, data) VALUES (?, ?, ?)",
+        [(*_key(e), values[id(e)]) for e in materialized if id(e) in values],
+    )
+    await db.executemany(
+        "DELETE FROM asset_values WHERE asset_key = ? AND partition_key = ?",
+        [_key(e) for e in materialized if id(e) not in values],
+    )
+    await db.executemany(
+        "DELETE FROM asset_failures WHERE asset_key = ? AND partition_key = ?",
+        [_key(e) for e in materialized],
+    )
+    rows = [
+        (
+            *_key(e),
+            e.run_id,
+            e.seq,
+            e.timestamp,
+            e.code_version,
+            e.data_version,
+            json.dumps(metadata_to_json(e.metadata)),
+            json.dumps(e.config) if e.config is not None else None,
+        )
+        for e in materialized
+    ]
+    await db.executemany(
+        "INSERT INTO latest_materializations (asset_key, partition_key, run_id, event_id,"
+        " timestamp, code_version, data_version, metadata, config, has_provenance)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+        " ON CONFLICT (asset_key, partition_key) DO UPDATE SET"
+        " run_id = excluded.run_id, event_id = excluded.event_id,"
+        " timestamp = excluded.timestamp, code_version = excluded.code_version,"
+        " data_version = excluded.data_version, metadata = excluded.metadata,"
+        " config = excluded.config, has_provenance = 1",
+        rows,
+    )
+    await db.executemany(
+        "INSERT INTO materializations (asset_key, partition_key, run_id, event_id, timestamp,"
+        " code_version, data_version, config, has_provenance)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        [(*row[:7], row[8]) for row in rows],
+    )
+    await db.executemany(
+        "INSERT OR REPLACE INTO materialization_inputs (event_id, asset_key, partition_key,"
+        " data_version, input_event_id) VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                e.seq,
+                i.asset_key.to_user_string(),
+                i.partition_key or "",
+                i.data_version,
+                i.event_id,
+            )
+            for e in materialized
+            for i in e.inputs
+        ],
+    )
+
+
+def _key(e: Event) -> tuple[str, str]:
+    return (e.asset_key.to_user_string() if e.asset_key else "", e.partition_key or "")
+
+
+def _event_row(event: Event) -> tuple[Any, ...]:
+    return (
+        event.seq,
+        event.run_id,
+        event.asset_key.to_user_string() if event.asset_key else None,
+        event.partition_key,
+        event.check_name,
+        event.kind,
+        event.timestamp,
+        json.dumps(event.payload(), default=str),
+    )
+
+
+def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:
+    payload = e.payload()
+    return (
+        *_key(e)[:1],
+        e.check_name,
+        e.partition_key or "",
+        e.run_id,
+        e.timestamp,
+        int(e.passed),
+        e.severity,
+        int(e.blocking),
+        e.description,
+        json.dumps(payload["metadata"], default=str),
+        json.dumps(payload["error"]) if e.error else None,
+    )

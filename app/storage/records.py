@@ -1,0 +1,116 @@
+"""What the event store answers with: plain, frozen records, one per kind of row."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..definitions.keys import AssetKey
+from ..definitions.metadata import MetadataValue
+from ..events import InputVersion, RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    status: RunStatus
+    selection: tuple[str, ...]
+    config: dict[str, Any]
+    tags: dict[str, str]
+    start_time: float
+    end_time: float | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status.value,
+            "selection": list(self.selection),
+            "config": self.config,
+            "tags": self.tags,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "message": self.message,
+        }
+
+
+RUN_COLUMNS = "run_id, status, selection, config, tags, start_time, end_time, message"
+
+
+def run_record(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0],
+        status=RunStatus(row[1]),
+        selection=tuple(json.loads(row[2])),
+        config=json.loads(row[3]),
+        tags=json.loads(row[4]),
+        start_time=row[5],
+        end_time=row[6],
+        message=row[7],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MaterializationRecord:
+    """One materialization with its provenance: ``inputs`` is None for one recorded before
+    provenance existed (schema v5), else what it consumed of each upstream asset."""
+
+    asset_key: str
+    partition_key: str | None
+    run_id: str
+    timestamp: float
+    code_version: str | None
+    data_version: str | None
+    metadata: dict[str, MetadataValue]
+    config: dict[str, Any] | None = None
+    event_id: int | None = None
+    inputs: tuple[InputVersion, ...] | None = None
+
+    @property
+    def key(self) -> AssetKey:
+        return AssetKey.from_user_string(self.asset_key)
+
+    def input_versions(self) -> dict[AssetKey, str | None] | None:
+        """Upstream key -> the data version consumed; None without provenance."""
+        if self.inputs is None:
+            return None
+        return {i.asset_key: i.data_version for i in self.inputs}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResultRecord:
+    asset_key: str
+    check_name: str
+    run_id: str
+    timestamp: float
+    passed: bool
+    severity: str
+    blocking: bool
+    description: str | None
+    metadata: dict[str, MetadataValue]
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """The asset's last attempt failed (and nothing materialized it since)."""
+
+    asset_key: str
+    partition_key: str | None
+    run_id: str
+    event_id: int
+    timestamp: float
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """A run of another process that is writing an asset this run wants to write."""
+
+    asset_key: str
+    partition_key: str | None
+    run_id: str
+    pid: int
+    hostname: str

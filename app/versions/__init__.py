@@ -1,0 +1,1 @@
+"""Versions: what an asset's code and data are, as short stable hashes."""

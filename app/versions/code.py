@@ -1,0 +1,314 @@
+"""Automatic code versions: an asset's version changes when what it computes may have changed.
+
+Staleness compares the code version an asset was materialized with to the current one, so the
+version has to be right both ways: a comment, a reformat or a new docstring must not make a
+thousand assets look stale, and an edit to a helper two modules away must not go unnoticed.
+So the version hashes, with layout and docstrings removed, the asset's source and the source of
+every project function and class it reaches, the values of the constants they read, the name
+and version of the libraries they call, and the decorator arguments that shape what is computed
+or stored. An explicit ``code_version`` is taken as given.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import importlib.util
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import CellType, FunctionType, ModuleType
+from typing import Any
+
+from ..definitions.asset import AssetsDefinition
+from ..definitions.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
+from ..definitions.keys import AssetKey
+from ..definitions.metadata import metadata_to_json
+from .normalize import (
+    ParsedSource,
+    bytecode_text,
+    decorator_root,
+    digest,
+    dump,
+    dump_function,
+    find_class,
+    find_function,
+    global_chains,
+    parse_source,
+)
+from .origin import Origins
+from .values import Describer, Edge, annotation_text
+
+Node = AssetsDefinition | AssetChecksDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class CodeVersion:
+    value: str  # the explicit code_version, or a 16-hex-char hash
+    origin: str  # "explicit", "source" or "bytecode"
+    note: str | None = None  # why bytecode was used
+
+
+def code_versions(
+    nodes: Iterable[AssetsDefinition | AssetChecksDefinition],
+    *,
+    root: Path | None,
+    sources: Mapping[str, str] | None = None,
+) -> dict[AssetKey | AssetCheckKey, CodeVersion]:
+    """The code version of every asset and check; external assets (AssetSpec) have none.
+
+    ``root`` is the project directory: code under it is hashed from source, code elsewhere is
+    identified by its distribution's name and version. ``sources`` maps file names to the text
+    that was compiled, for when a file may have changed on disk since it was imported.
+    """
+    resolver = _Resolver(root, sources)
+    return {
+        node.key: resolver.version(node)
+        for node in nodes
+        if isinstance(node, AssetsDefinition | AssetChecksDefinition)
+    }
+
+
+def code_version_of(
+    node: AssetsDefinition | AssetChecksDefinition,
+    *,
+    root: Path | None,
+    sources: Mapping[str, str] | None = None,
+) -> CodeVersion:
+    return _Resolver(root, sources).version(node)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One piece of project code: its own hash (source, and what each name it reads is bound
+    to) and the project code it reaches, hashed as items of their own."""
+
+    identity: str
+    local: str
+    edges: tuple[Edge, ...]
+    note: str | None = None
+
+
+class _Resolver:
+    """Caches for one call: each file is parsed once, each function hashed once, whatever the
+    number of assets that share it; nothing survives the call to go stale after an edit."""
+
+    def __init__(self, root: Path | None, sources: Mapping[str, str] | None) -> None:
+        self._values = Describer(Origins(root))
+        self._sources = sources or {}
+        self._parsed: dict[str, ParsedSource | None] = {}
+        # By id, holding the object so its id cannot be reused while the call runs.
+        self._items: dict[int, tuple[object, _Item]] = {}
+
+    def version(self, node: Node) -> CodeVersion:
+        if isinstance(node, AssetsDefinition) and node.code_version is not None:
+            return CodeVersion(node.code_version, "explicit")
+        edges: list[Edge] = []
+        definition = self._definition(node, edges)
+        # The set of reachable items, not a nested hash: cycles terminate, and the version
+        # does not depend on which asset first reached a shared helper.
+        items = self._reachable(edges)
+        value = digest(definition, *sorted(f"{i.identity}\x1f{i.local}" for i in items))
+        notes = sorted({i.note for i in items if i.note is not None})
+        if notes:
+            return CodeVersion(value, "bytecode", "; ".join(notes))
+        return CodeVersion(value, "source")
+
+    def _reachable(self, start: list[Edge]) -> list[_Item]:
+        seen: set[int] = set()
+        stack = list(start)
+        found: list[_Item] = []
+        while stack:
+            obj = stack.pop()
+            if id(obj) not in seen:
+                seen.add(id(obj))
+                item = self._item(obj)
+                found.append(item)
+                stack.extend(item.edges)
+        return found
+
+    def _item(self, obj: Edge) -> _Item:
+        cached = self._items.get(id(obj))
+        if cached is None:
+            if isinstance(obj, FunctionType):
+                item = self._function_item(obj)
+            elif isinstance(obj, type):
+                item = self._class_item(obj)
+            else:
+                item = self._module_item(obj)
+            cached = self._items[id(obj)] = (obj, item)
+        return cached[1]
+
+    def _definition(self, node: Node, edges: list[Edge]) -> str:
+        """The decorator arguments that change what is computed or stored; the descriptive
+        ones (description, group, owners, tags, kinds) are left out."""
+        d = functools.partial(self._values.describe, edges=edges)
+        parts = {
+            "fn": d(node.fn),
+            "inputs": d(tuple((i.param, i.key.path) for i in node.inputs)),
+            "deps": d(sorted(k.path for k in node.deps)),
+            "metadata": d(metadata_to_json(node.metadata)),
+            "resources": d(sorted(node.required_resource_keys)),
+        }
+        if isinstance(node, AssetChecksDefinition):
+            parts["key"] = d((node.key.asset_key.path, node.key.name))
+            parts["blocking"] = d(node.blocking)
+        else:
+            parts["key"] = d(node.key.path)
+            parts["io_manager_key"] = d(node.io_manager_key)
+            parts["config"] = d(node.special.config)
+            parts["partitions_def"] = d(node.partitions_def)
+            parts["retry_policy"] = d(node.retry_policy)
+            parts["check_specs"] = d(tuple(_check_spec(s) for s in node.check_specs))
+            parts["output"] = annotation_text(node.output_annotation)
+        return digest(*(f"{name}={text}" for name, text in sorted(parts.items())))
+
+    def _function_item(self, fn: FunctionType) -> _Item:
+        edges: list[Edge] = []
+        refs = self._code_references(fn, edges)
+        code = fn.__code__
+        identity = f"{fn.__module__}:{fn.__qualname__}"
+        parsed = self._parse(code.co_filename)
+        node = find_function(parsed, code) if parsed is not None else None
+        if node is not None:
+            keep = functools.partial(_keeps_decorator, fn.__globals__)
+            return _Item(identity, digest("source", dump_function(node, keep), *refs), (*edges,))
+        where = (
+            f"({code.co_filename}) cannot be read"
+            if parsed is None
+            else f"cannot be found in {code.co_filename} at line {code.co_firstlineno}"
+        )
+        note = f"source of {fn.__qualname__} {where}: versioned from its bytecode"
+        return _Item(identity, digest("bytecode", bytecode_text(code), *refs), (*edges,), note)
+
+    def _code_references(self, fn: FunctionType, edges: list[Edge]) -> list[str]:
+        """What each name the function reads is bound to: globals (followed into modules),
+        closure cells and defaults. Values, not names, so factory-made functions that share
+        one code object still differ."""
+        refs: set[str] = set()
+        for chain in global_chains(fn.__code__):
+            ref = self._global(chain, fn.__globals__, edges)
+            if ref is not None:
+                refs.add(ref)
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True):
+            refs.add(f"closure {name}={self._cell(cell, edges)}")
+        if fn.__defaults__:
+            refs.add(f"defaults={self._values.describe(fn.__defaults__, edges)}")
+        if fn.__kwdefaults__:
+            refs.add(f"kwdefaults={self._values.describe(fn.__kwdefaults__, edges)}")
+        return sorted(refs)
+
+    def _cell(self, cell: CellType, edges: list[Edge]) -> str:
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not yet assigned when the function was made
+            return "empty"
+        return self._values.describe(value, edges)
+
+    def _global(
+        self, chain: tuple[str, ...], namespace: Mapping[str, Any], edges: list[Edge]
+    ) -> str | None:
+        name = chain[0]
+        if name not in namespace:
+            return None if hasattr(builtins, name) else f"{name} unbound"
+        value = namespace[name]
+        label = name
+        for attribute in chain[1:]:
+            # The module's own dict, not getattr: a lazy module __getattr__ would import.
+            if not isinstance(value, ModuleType) or attribute not in vars(value):
+                break
+            value = vars(value)[attribute]
+            label += "." + attribute
+        return f"{label}={self._values.describe(value, edges)}"
+
+    def _class_item(self, cls: type) -> _Item:
+        filename = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        edges: list[Edge] = []
+        refs = {f"base {self._values.describe(b, edges)}" for b in cls.__bases__ if b is not object}
+        methods: list[FunctionType] = []
+        for name, value in vars(cls).items():
+            own = [f for f in _functions_in(value) if _defined_in(f, cls, filename)]
+            for method in own:
+                refs.update(self._code_references(method, edges))
+            methods.extend(own)
+            # The rest of the class body is in its source; what the interpreter adds
+            # (dunders, enum's _sunder_ names) is derived from it.
+            if not own and not _is_special(name):
+                refs.add(f"{name}={self._values.describe(value, edges)}")
+        identity = f"{cls.__module__}:{cls.__qualname__}"
+        parsed = self._parse(filename) if isinstance(filename, str) else None
+        nodes = find_class(parsed, cls) if parsed is not None else []
+        if nodes:
+            text = "\x1e".join(dump(n) for n in nodes)
+            return _Item(identity, digest("source", text, *sorted(refs)), (*edges,))
+        code = "\x1e".join(sorted(bytecode_text(f.__code__) for f in methods))
+        note = f"source of class {cls.__qualname__} ({filename}) cannot be read: versioned from "
+        note += "its bytecode"
+        return _Item(identity, digest("bytecode", code, *sorted(refs)), (*edges,), note)
+
+    def _module_item(self, module: ModuleType) -> _Item:
+        """A project module used as a value (``getattr(helpers, name)``): all of its source."""
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str):  # a namespace package has no code of its own
+            return _Item(module.__name__, digest("namespace"), ())
+        parsed = self._parse(file)
+        if parsed is not None:
+            return _Item(module.__name__, digest("source", dump(parsed.tree)), ())
+        note = f"source of module {module.__name__} ({file}) cannot be read: versioned by name"
+        return _Item(module.__name__, digest("unreadable"), (), note)
+
+    def _parse(self, filename: str) -> ParsedSource | None:
+        if filename not in self._parsed:
+            self._parsed[filename] = self._read(filename)
+        return self._parsed[filename]
+
+    def _read(self, filename: str) -> ParsedSource | None:
+        # The file, not inspect.getsource: linecache can hold the text from before an edit.
+        text = self._sources.get(filename)
+        if text is None:
+            if filename.startswith("<"):
+                return None
+            try:
+                text = importlib.util.decode_source(Path(filename).read_bytes())
+            except (OSError, ValueError, SyntaxError):
+                return None
+        return parse_source(text, filename)
+
+def _keeps_decorator(namespace: Mapping[str, Any], decorator: ast.expr) -> bool:
+    """Millrace's own decorators are left out of the source: what their arguments change is
+    hashed from the definition, and what they only describe must not change the version."""
+    root = decorator_root(decorator)
+    if root is None or root not in namespace:
+        return True
+    value = namespace[root]
+    module = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", "")
+    return not (isinstance(module, str) and module.partition(".")[0] == "millrace")
+
+
+def _functions_in(value: object) -> list[FunctionType]:
+    if isinstance(value, staticmethod | classmethod):
+        value = value.__func__
+    if isinstance(value, property):
+        candidates: list[object] = [value.fget, value.fset, value.fdel]
+    elif isinstance(value, functools.cached_property):
+        candidates = [value.func]
+    else:
+        candidates = [value]
+    return [c for c in candidates if isinstance(c, FunctionType)]
+
+
+def _defined_in(fn: FunctionType, cls: type, filename: str | None) -> bool:
+    # dataclass and pydantic generate methods from strings; the class's source covers them.
+    inside = fn.__qualname__.startswith(cls.__qualname__ + ".")
+    return inside and (filename is None or fn.__code__.co_filename == filename)
+
+
+def _is_special(name: str) -> bool:
+    return len(name) > 2 and name[0] == name[-1] == "_"
+
+
+def _check_spec(spec: AssetCheckSpec) -> tuple[Any, ...]:
+    deps = tuple(sorted(k.path for k in spec.additional_deps))
+    return (spec.name, spec.asset_key.path, spec.blocking, deps)

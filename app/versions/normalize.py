@@ -1,0 +1,202 @@
+"""Code reduced to what it computes: source without docstrings, comments or layout, bytecode
+without line numbers, and the global names a code object reads.
+
+Everything here is a pure function of its input, so the same code always gives the same text,
+whatever the process, the hash seed or the position of the code in its file.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dis
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import CodeType
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+_Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def digest(*parts: str) -> str:
+    """16 hex characters; each part is length-prefixed so ("ab", "c") and ("a", "bc") differ."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+@dataclass(slots=True)
+class ParsedSource:
+    """One file's docstring-free tree, indexed the two ways running code can be traced back:
+    code objects carry (name, first line), classes carry their qualified name."""
+
+    tree: ast.Module
+    functions: dict[tuple[str, int], list[FunctionNode]] = field(default_factory=dict)
+    classes: dict[tuple[str, int], list[ast.ClassDef]] = field(default_factory=dict)
+    qualnames: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
+
+
+def parse_source(text: str, filename: str) -> ParsedSource | None:
+    try:
+        tree = ast.parse(text, filename)
+    except (SyntaxError, ValueError):
+        return None
+    parsed = ParsedSource(tree)
+    _strip_docstring(tree)
+    _index(parsed, tree, "")
+    return parsed
+
+
+def _strip_docstring(node: ast.Module | _Definition) -> None:
+    first = node.body[0] if node.body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        del node.body[0]
+
+
+def _first_lines(node: _Definition) -> set[int]:
+    # A decorated definition's code starts at its first decorator (co_firstlineno, and
+    # __firstlineno__ on 3.13); the node's own lineno is the `def`/`class` line.
+    lines = {node.lineno}
+    if node.decorator_list:
+        lines.add(node.decorator_list[0].lineno)
+    return lines
+
+
+def _index(parsed: ParsedSource, parent: ast.AST, prefix: str) -> None:
+    """Index every definition under ``parent``, naming them as the compiler's __qualname__,
+    and strip docstrings on the way (one walk of the tree, not two)."""
+    for node in ast.iter_child_nodes(parent):
+        if isinstance(node, _Definition):
+            _strip_docstring(node)
+        if isinstance(node, ast.ClassDef):
+            qualname = prefix + node.name
+            parsed.qualnames.setdefault(qualname, []).append(node)
+            for line in _first_lines(node):
+                parsed.classes.setdefault((node.name, line), []).append(node)
+            _index(parsed, node, qualname + ".")
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for line in _first_lines(node):
+                parsed.functions.setdefault((node.name, line), []).append(node)
+            _index(parsed, node, f"{prefix}{node.name}.<locals>.")
+        elif isinstance(node, ast.Lambda):
+            parsed.functions.setdefault(("<lambda>", node.lineno), []).append(node)
+            _index(parsed, node, f"{prefix}<lambda>.<locals>.")
+        else:
+            _index(parsed, node, prefix)
+
+
+def find_function(parsed: ParsedSource, code: CodeType) -> FunctionNode | None:
+    """The node of ``code``, or None when it is not exactly one node (the file changed since
+    the code was compiled, or two lambdas share a line): guessing could hash the wrong code."""
+    found = parsed.functions.get((code.co_name, code.co_firstlineno), [])
+    return found[0] if len(found) == 1 else None
+
+
+def find_class(parsed: ParsedSource, cls: type) -> list[ast.ClassDef]:
+    """Every node that may be ``cls``: without 3.13's __firstlineno__ a qualified name can be
+    defined twice (under an ``if``), and hashing all candidates is safer than picking one."""
+    line = getattr(cls, "__firstlineno__", None)
+    if isinstance(line, int):
+        return parsed.classes.get((cls.__name__, line), [])
+    return parsed.qualnames.get(cls.__qualname__, [])
+
+
+def dump(node: ast.AST) -> str:
+    return ast.dump(node, annotate_fields=False, include_attributes=False)
+
+
+def dump_function(node: FunctionNode, keep_decorator: Callable[[ast.expr], bool]) -> str:
+    """The function's tree without the decorators ``keep_decorator`` rejects (the shallow copy
+    leaves the cached tree intact for other callers)."""
+    if isinstance(node, ast.Lambda):
+        return dump(node)
+    kept = [d for d in node.decorator_list if keep_decorator(d)]
+    if len(kept) == len(node.decorator_list):
+        return dump(node)
+    clone = copy.copy(node)
+    clone.decorator_list = kept
+    return dump(clone)
+
+
+def decorator_root(expr: ast.expr) -> str | None:
+    """The global a decorator expression starts from: ``asset`` in ``@asset(...)``,
+    ``mr`` in ``@mr.asset``."""
+    while isinstance(expr, ast.Call | ast.Attribute):
+        expr = expr.func if isinstance(expr, ast.Call) else expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
+
+
+def bytecode_text(code: CodeType) -> str:
+    """What ``code`` computes, without where it sits: no file name, no line table. An unused
+    string or None in slot 0 of co_consts is the docstring slot, so it is left out."""
+    consts = list(code.co_consts)
+    if consts and isinstance(consts[0], str | None) and not _loads_const_zero(code):
+        consts[0] = "<docstring>"
+    return "|".join(
+        [
+            code.co_name,
+            code.co_code.hex(),
+            code.co_exceptiontable.hex(),
+            repr(code.co_names),
+            repr(code.co_varnames),
+            repr(code.co_freevars),
+            repr(code.co_cellvars),
+            repr((code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount)),
+            str(code.co_flags),
+            *(_const_text(c) for c in consts),
+        ]
+    )
+
+
+def _loads_const_zero(code: CodeType) -> bool:
+    return any(i.opcode in dis.hasconst and i.arg == 0 for i in dis.get_instructions(code))
+
+
+def _const_text(value: object) -> str:
+    if isinstance(value, CodeType):
+        return "code(" + bytecode_text(value) + ")"
+    if isinstance(value, tuple):
+        return "(" + ",".join(_const_text(v) for v in value) + ")"
+    if isinstance(value, frozenset):  # `x in {"a", "b"}`: iteration order follows the hash seed
+        return "frozenset(" + ",".join(sorted(_const_text(v) for v in value)) + ")"
+    return f"{type(value).__name__}:{value!r}"
+
+
+_GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+_ATTRIBUTE_LOADS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+
+
+def global_chains(code: CodeType) -> set[tuple[str, ...]]:
+    """Each global read by ``code`` or the code nested in it, with the attributes read right
+    after it: ``helpers.clean(x)`` gives ("helpers", "clean"), so a module's member can be
+    resolved in that module. Only names and attributes are followed, never values."""
+    chains: set[tuple[str, ...]] = set()
+    for nested in _code_tree(code):
+        chain: list[str] = []
+        for instruction in dis.get_instructions(nested):
+            if instruction.opname == "EXTENDED_ARG":
+                continue
+            if instruction.opname in _ATTRIBUTE_LOADS and chain:
+                chain.append(instruction.argval)
+                continue
+            if chain:
+                chains.add(tuple(chain))
+            chain = [instruction.argval] if instruction.opname in _GLOBAL_LOADS else []
+        if chain:
+            chains.add(tuple(chain))
+    return chains
+
+
+def _code_tree(code: CodeType) -> Iterator[CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _code_tree(const)

@@ -1,0 +1,182 @@
+"""Staleness: is what was stored still what the current code and inputs would produce, and why not.
+
+Pure functions over plain data: the graph as it is declared now, the code version of each
+asset, and the provenance of each latest materialization (the code version it ran with and
+the data version of every upstream it consumed). The causes use Dagster's three categories
+(code, data, dependencies) and its wording where it fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from ..definitions.keys import AssetKey
+from ..events import InputVersion
+
+
+class Status(StrEnum):
+    FRESH = "fresh"
+    STALE = "stale"
+    MISSING = "missing"  # never materialized
+    FAILED = "failed"  # its last attempt failed
+    RUNNING = "running"
+
+
+class Category(StrEnum):
+    CODE = "code"
+    DATA = "data"
+    DEPENDENCIES = "dependencies"
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    category: Category
+    message: str
+    asset_key: AssetKey | None = None  # the upstream asset concerned, where there is one
+    root: Cause | None = None  # for "upstream X is stale": the root cause, about its asset
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "category": self.category.value,
+            "message": self.message,
+            "asset_key": self.asset_key.to_user_string() if self.asset_key else None,
+        }
+        if self.root is not None:
+            out["root"] = self.root.to_json()
+        return out
+
+
+class Stored(Protocol):
+    """What staleness needs of a stored materialization (``MaterializationRecord`` has it)."""
+
+    @property
+    def code_version(self) -> str | None: ...
+
+    @property
+    def data_version(self) -> str | None: ...
+
+    @property
+    def inputs(self) -> tuple[InputVersion, ...] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    status: Status
+    causes: tuple[Cause, ...]  # empty when fresh
+
+    @property
+    def stale(self) -> bool:
+        """Re-running would use other code or other inputs (whatever the last attempt did)."""
+        return bool(self.causes)
+
+
+NEVER_MATERIALIZED = "has never been materialized"
+
+
+def own_causes(
+    code_version: str | None,
+    stored: Stored,
+    upstream_keys: Iterable[AssetKey],
+    upstream_versions: Mapping[AssetKey, str | None],
+) -> list[Cause]:
+    """Why ``stored`` is not what the asset would produce now: its code changed, an upstream
+    has other data than it consumed, or its dependencies changed. A materialization with no
+    recorded provenance is judged on its code alone."""
+    causes: list[Cause] = []
+    if code_version is not None and stored.code_version != code_version:
+        causes.append(
+            Cause(
+                Category.CODE,
+                f"has a new code version ({short(stored.code_version)} -> {short(code_version)})",
+            )
+        )
+    if stored.inputs is None:
+        return causes
+    consumed = {i.asset_key: i.data_version for i in stored.inputs}
+    wanted = list(dict.fromkeys(upstream_keys))
+    for up in wanted:
+        name = up.to_user_string()
+        if up not in consumed:
+            causes.append(Cause(Category.DEPENDENCIES, f"has a new dependency on {name}", up))
+        elif consumed[up] != upstream_versions.get(up):
+            causes.append(Cause(Category.DATA, f"upstream {name} has a new data version", up))
+    for up in consumed:
+        if up not in wanted:
+            causes.append(
+                Cause(Category.DEPENDENCIES, f"removed dependency on {up.to_user_string()}", up)
+            )
+    return causes
+
+
+def assess(
+    order: Iterable[AssetKey],
+    upstream: Mapping[AssetKey, tuple[AssetKey, ...]],
+    materializable: Collection[AssetKey],
+    code_versions: Mapping[AssetKey, str],
+    latest: Mapping[AssetKey, Stored],
+    failed: Collection[AssetKey] = (),
+    running: Collection[AssetKey] = (),
+) -> dict[AssetKey, Assessment]:
+    """The status and causes of every asset in ``order`` (topological: upstream first).
+
+    An upstream that is stale or missing makes its downstream stale too ("upstream X is
+    stale: Y has a new code version", naming the root cause), since re-running it may change
+    what the downstream would consume. External assets are never stale themselves.
+    """
+    out: dict[AssetKey, Assessment] = {}
+    roots: dict[AssetKey, Cause] = {}  # the first root cause behind each stale asset, about it
+    versions = {key: record.data_version for key, record in latest.items()}
+    for key in order:
+        stored = latest.get(key)
+        ups = upstream.get(key, ())
+        causes: list[Cause] = []
+        if key in materializable:
+            if stored is None:
+                causes.append(Cause(Category.DATA, NEVER_MATERIALIZED))
+            else:
+                causes = own_causes(code_versions.get(key), stored, ups, versions)
+            if causes:
+                roots[key] = Cause(causes[0].category, causes[0].message, key)
+            for up in dict.fromkeys(ups):
+                root = roots.get(up)
+                if root is not None:
+                    causes.append(Cause(root.category, _upstream_message(up, root), up, root))
+                    roots.setdefault(key, root)
+        out[key] = Assessment(_status(key, stored, causes, failed, running), tuple(causes))
+    return out
+
+
+def _upstream_message(up: AssetKey, root: Cause) -> str:
+    name = up.to_user_string()
+    if root.asset_key == up and root.message == NEVER_MATERIALIZED:
+        return f"upstream {name} {NEVER_MATERIALIZED}"
+    about = root.asset_key.to_user_string() if root.asset_key else name
+    return f"upstream {name} is stale: {about} {root.message}"
+
+
+def _status(
+    key: AssetKey,
+    stored: Stored | None,
+    causes: list[Cause],
+    failed: Collection[AssetKey],
+    running: Collection[AssetKey],
+) -> Status:
+    if key in running:
+        return Status.RUNNING
+    if key in failed:
+        return Status.FAILED
+    if stored is None and causes:
+        return Status.MISSING
+    return Status.STALE if causes else Status.FRESH
+
+
+def short(version: str | None) -> str:
+    """A version as people read it: hashes cut to 8 characters, explicit versions whole."""
+    if version is None:
+        return "none"
+    if len(version) == 16 and all(c in "0123456789abcdef" for c in version):
+        return version[:8]
+    return version
