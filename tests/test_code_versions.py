@@ -601,6 +601,25 @@ def test_libraries_are_identified_by_name_and_version(
     assert project.values("assets")["combined"] != floor
 
 
+def test_lambdas_side_by_side_on_one_line_are_told_apart(project: Project) -> None:
+    source = """
+        from millrace import asset
+
+        total, count = (lambda s: sum(s)), (lambda s: len(s))
+
+        @asset
+        def summed():
+            return total([1, 2])
+    """
+    project.write("assets", source)
+    before = project.versions("assets")["summed"]
+    assert before.origin == "source"
+    project.write("assets", source.replace("len(s)", "len(s) + 0"))
+    assert project.versions("assets")["summed"] == before
+    project.write("assets", source.replace("sum(s)", "sum(s) + 0"))
+    assert project.versions("assets")["summed"] != before
+
+
 def test_a_virtualenv_inside_the_project_still_holds_libraries(project: Project) -> None:
     import polars
 

@@ -147,7 +147,7 @@ class _Resolver:
         d = functools.partial(self._values.describe, edges=edges)
         parts = {
             "fn": d(node.fn),
-            "inputs": d(tuple((i.param, i.key.path) for i in node.inputs)),
+            "inputs": d(tuple((i.param, i.key.path, dict(i.metadata)) for i in node.inputs)),
             "deps": d(sorted(k.path for k in node.deps)),
             "metadata": d(metadata_to_json(node.metadata)),
             "resources": d(sorted(node.required_resource_keys)),
@@ -244,8 +244,8 @@ class _Resolver:
             text = "\x1e".join(dump(n) for n in nodes)
             return _Item(identity, digest("source", text, *sorted(refs)), (*edges,))
         code = "\x1e".join(sorted(bytecode_text(f.__code__) for f in methods))
-        note = f"source of class {cls.__qualname__} ({filename}) cannot be read: versioned from "
-        note += "its bytecode"
+        where = f"({filename}) cannot be read" if parsed is None else f"is not in {filename}"
+        note = f"source of class {cls.__qualname__} {where}: versioned from its bytecode"
         return _Item(identity, digest("bytecode", code, *sorted(refs)), (*edges,), note)
 
     def _module_item(self, module: ModuleType) -> _Item:
@@ -275,6 +275,7 @@ class _Resolver:
             except (OSError, ValueError, SyntaxError):
                 return None
         return parse_source(text, filename)
+
 
 def _keeps_decorator(namespace: Mapping[str, Any], decorator: ast.expr) -> bool:
     """Millrace's own decorators are left out of the source: what their arguments change is

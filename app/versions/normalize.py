@@ -31,8 +31,9 @@ def digest(*parts: str) -> str:
 
 @dataclass(slots=True)
 class ParsedSource:
-    """One file's docstring-free tree, indexed the two ways running code can be traced back:
-    code objects carry (name, first line), classes carry their qualified name."""
+    """One file's docstring-free tree, indexed the ways running code can be traced back: code
+    objects carry (name, first line), classes their qualified name (and on 3.13 their first
+    line)."""
 
     tree: ast.Module
     functions: dict[tuple[str, int], list[FunctionNode]] = field(default_factory=dict)
@@ -95,9 +96,29 @@ def _index(parsed: ParsedSource, parent: ast.AST, prefix: str) -> None:
 
 def find_function(parsed: ParsedSource, code: CodeType) -> FunctionNode | None:
     """The node of ``code``, or None when it is not exactly one node (the file changed since
-    the code was compiled, or two lambdas share a line): guessing could hash the wrong code."""
+    the code was compiled, or nested lambdas share a line): guessing could hash the wrong code.
+    Lambdas side by side on one line are told apart by the columns of their instructions."""
     found = parsed.functions.get((code.co_name, code.co_firstlineno), [])
+    if len(found) > 1:
+        start = _first_position(code)
+        found = [n for n in found if start is not None and _spans(n, start)]
     return found[0] if len(found) == 1 else None
+
+
+def _first_position(code: CodeType) -> tuple[int, int] | None:
+    # The first instruction with a real extent: RESUME and the like are placed at (line, 0, 0).
+    for line, end_line, col, end_col in code.co_positions():
+        if line is None or end_line is None or col is None or end_col is None:
+            continue
+        if (end_line, end_col) > (line, col):
+            return line, col
+    return None
+
+
+def _spans(node: FunctionNode, position: tuple[int, int]) -> bool:
+    start = (node.lineno, node.col_offset)
+    end = (node.end_lineno or node.lineno, node.end_col_offset or 0)
+    return start <= position < end
 
 
 def find_class(parsed: ParsedSource, cls: type) -> list[ast.ClassDef]:
