@@ -72,15 +72,38 @@ def user_modules(scope: Path) -> dict[str, ModuleType]:
 
 
 def purge(scope: Path) -> None:
-    """Forget the user modules under ``scope`` so the next import runs their files afresh."""
+    """Forget the user modules under ``scope`` so the next import runs their files afresh,
+    and those of another location loaded in this process under a name a file here would
+    take (another project's ``helpers.py``), so an import here never finds theirs."""
     for name in user_modules(scope):
         sys.modules.pop(name, None)
+    local = _top_level_names(scope)
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] in local and isinstance(
+            getattr(module, "__loader__", None), _SourceOnlyLoader
+        ):
+            sys.modules.pop(name, None)
+
+
+def _top_level_names(scope: Path) -> set[str]:
+    """The module names the files of ``scope`` import as: its ``.py`` files and packages,
+    and the scope itself (a package)."""
+    try:
+        entries = os.listdir(scope)
+    except OSError:
+        return {scope.name}
+    return {scope.name} | {e[:-3] if e.endswith(".py") else e for e in entries}
 
 
 def shadowed_module(name: str, scope: Path) -> ModuleType | None:
-    """The module outside ``scope`` that importing user module ``name`` would return instead."""
+    """The library module that importing user module ``name`` would return instead. The
+    user code of another location loaded in this process (another project with its own
+    ``assets.py``) is not one: it gives the name up."""
     module = sys.modules.get(name)
     if module is None or is_user_module(name, module, scope):
+        return None
+    if isinstance(getattr(module, "__loader__", None), _SourceOnlyLoader):
+        sys.modules.pop(name, None)
         return None
     return module
 
