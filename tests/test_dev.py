@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import Db, stored_value, write_source
 from millrace import AssetKey
+from millrace.definitions.source import SourceLocation
 from millrace.events import (
     AssetMaterialized,
     CodeError,
@@ -211,7 +212,8 @@ async def test_a_syntax_error_keeps_the_last_good_graph_until_the_fix(dev: Dev, 
     assert isinstance(broken, CodeError) and handle is None
     assert broken.line == line and broken.file is not None
     assert Path(broken.file).resolve() == (dev.proj / "assets.py").resolve()
-    assert broken.message.splitlines()[0] == f"Syntax error in {broken.file}:{line}: invalid syntax"
+    shown = SourceLocation(broken.file, line)  # relative to the cwd where it is under it
+    assert broken.message.splitlines()[0] == f"Syntax error in {shown}: invalid syntax"
     assert dev.runtime.code_error is broken
     assert set(dev.runtime.code.graph.nodes) == {AssetKey(k) for k in KEYS}  # still serving
     result = await asyncio.wait_for(dev.runtime.materialize("alpha"), TIMEOUT)

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import CodeType, ModuleType, TracebackType
 from typing import Any, Generic, TypeVar
 
+from ..definitions.source import SourceLocation
 from ..errors import CodeLoadError
 
 T = TypeVar("T")
@@ -244,7 +245,9 @@ class ImportThread(Generic[T]):
         self._timed_out = seconds
         purge(self.scope)
         file, line = self._stuck_at()
-        where = f"{file}:{line} is still running" if file else "user code is still running"
+        where = "user code is still running"
+        if file:
+            where = f"{SourceLocation(file, line or 0)} is still running"
         return CodeLoadError(
             f"Loading {self.target} did not finish within {seconds:g}s: {where} at import "
             "time (an infinite loop, or waiting on the network?)",
@@ -257,7 +260,7 @@ class ImportThread(Generic[T]):
         if self._timed_out is None:
             return CodeLoadError(f"{self.scope} is already being loaded; wait for that load")
         file, line = self._stuck_at()
-        where = f" at {file}:{line}" if file else ""
+        where = f" at {SourceLocation(file, line or 0)}" if file else ""
         return CodeLoadError(
             f"An earlier load of {self.scope} is still stuck{where} (it did not finish within "
             f"{self._timed_out:g}s) and a new import would wait for it; fix that code and "

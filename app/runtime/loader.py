@@ -24,6 +24,7 @@ from types import ModuleType
 
 from ..definitions.asset import AssetsDefinition, AssetSpec
 from ..definitions.definitions import Definitions
+from ..definitions.source import SourceLocation
 from ..errors import CodeLoadError, MillraceError
 from ..execution.failure import user_frames
 from .imports import (
@@ -287,7 +288,7 @@ _MENTIONED_LOCATION = re.compile(r"([^\s'\"(),]+\.py):(\d+)")
 
 
 def _syntax_error(exc: SyntaxError, what: str) -> CodeLoadError:
-    where = f"{exc.filename}:{exc.lineno}" if exc.filename else what
+    where = str(SourceLocation(exc.filename, exc.lineno or 0)) if exc.filename else what
     text = (exc.text or "").rstrip("\n")
     indent = len(text) - len(text.lstrip())
     caret = " " * max((exc.offset or 1) - 1 - indent, 0)
