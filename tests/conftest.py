@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import queue
 import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -108,3 +111,81 @@ def write_source(path: Path, source: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(source).lstrip())
     return path
+
+
+class Spawned:
+    """A ``millrace`` subprocess whose stdout and stderr lines are read by threads, so a test
+    can wait for a given line with a timeout while the process runs on."""
+
+    def __init__(
+        self, *args: str | Path, cwd: Path, env: dict[str, str | None] | None = None
+    ) -> None:
+        self.proc = subprocess.Popen(
+            [*MILLRACE, *map(str, args)],
+            cwd=cwd,
+            env=cli_env(None, env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stdout: queue.Queue[str | None] = queue.Queue()
+        self.stderr: queue.Queue[str | None] = queue.Queue()
+        self.out_lines: list[str] = []  # every stdout line read so far
+        self.err_lines: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.stdout), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream: Any, lines: queue.Queue[str | None]) -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    def next_line(self, lines: queue.Queue[str | None], deadline: float, what: str) -> str:
+        import pytest
+
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            pytest.fail(f"timed out waiting for {what}; saw {self.out_lines} {self.err_lines}")
+        if line is None:
+            pytest.fail(f"output ended before {what}; saw {self.out_lines} {self.err_lines}")
+        (self.out_lines if lines is self.stdout else self.err_lines).append(line)
+        return line
+
+    def wait_for_line(self, matches: Callable[[str], bool], what: str) -> str:
+        """The next stdout line for which ``matches`` is true (earlier ones are kept)."""
+        deadline = time.monotonic() + CLI_TIMEOUT
+        while not matches(line := self.next_line(self.stdout, deadline, what)):
+            pass
+        return line
+
+    def wait_for_stderr(self, text: str) -> None:
+        deadline = time.monotonic() + CLI_TIMEOUT
+        while text not in self.next_line(self.stderr, deadline, repr(text)):
+            pass
+
+    def finish(self) -> int:
+        """Wait for exit and collect whatever is left of stdout and stderr."""
+        code = self.proc.wait(timeout=CLI_TIMEOUT)
+        for reader in self._readers:
+            reader.join(timeout=CLI_TIMEOUT)
+        for lines, kept in ((self.stdout, self.out_lines), (self.stderr, self.err_lines)):
+            while (line := lines.get_nowait()) is not None:
+                kept.append(line)
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=CLI_TIMEOUT)
+
+    def __enter__(self) -> Spawned:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

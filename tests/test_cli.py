@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +18,7 @@ from typing import Any
 import millrace
 import polars as pl
 import pytest
-from conftest import CLI_TIMEOUT, MILLRACE, cli_env, run_cli, write_source
+from conftest import CLI_TIMEOUT, MILLRACE, Spawned, cli_env, run_cli, write_source
 
 TIMEOUT = CLI_TIMEOUT
 APP_DIR = Path(millrace.__file__).resolve().parent
@@ -685,73 +682,22 @@ def test_list_json_after_a_run(tmp_path: Path, pipeline: Path):
 # -- interrupting a run ----------------------------------------------------------------------
 
 
-class Running:
-    """A ``millrace materialize --json`` subprocess whose stdout and stderr are read by threads,
-    so the test can wait for a given event with a timeout."""
+class Running(Spawned):
+    """A ``millrace materialize --json`` subprocess: the test waits for a given event."""
 
     def __init__(self, *args: str | Path, cwd: Path) -> None:
-        self.proc = subprocess.Popen(
-            [*MILLRACE, "materialize", *map(str, args), "--json"],
-            cwd=cwd,
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.stdout: queue.Queue[str | None] = queue.Queue()
-        self.stderr: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[dict[str, Any]] = []
-        self.err_lines: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.proc.stdout, self.stdout), daemon=True),
-            threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
+        super().__init__("materialize", *args, "--json", cwd=cwd)
 
-    @staticmethod
-    def _read(stream: Any, lines: queue.Queue[str | None]) -> None:
-        for line in stream:
-            lines.put(line)
-        lines.put(None)
-
-    def _next(self, lines: queue.Queue[str | None], deadline: float, what: str) -> str:
-        try:
-            line = lines.get(timeout=max(deadline - time.monotonic(), 0))
-        except queue.Empty:
-            pytest.fail(f"timed out waiting for {what}; saw {self.seen} {self.err_lines}")
-        if line is None:
-            pytest.fail(f"output ended before {what}; saw {self.seen} {self.err_lines}")
-        return line
+    @property
+    def seen(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out_lines]
 
     def wait_for_event(self, kind: str, asset_key: str | None = None) -> dict[str, Any]:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            event = json.loads(self._next(self.stdout, deadline, f"{kind} {asset_key}"))
-            self.seen.append(event)
-            if event["type"] == kind and event["asset_key"] == asset_key:
-                return event
+        def matches(line: str) -> bool:
+            event = json.loads(line)
+            return event["type"] == kind and event["asset_key"] == asset_key
 
-    def wait_for_stderr(self, text: str) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while text not in self._next(self.stderr, deadline, repr(text)):
-            pass
-
-    def finish(self) -> int:
-        """Wait for exit; collect whatever is left of stdout (as events) and stderr."""
-        code = self.proc.wait(timeout=TIMEOUT)
-        for reader in self._readers:
-            reader.join(timeout=TIMEOUT)
-        while (line := self.stdout.get_nowait()) is not None:
-            self.seen.append(json.loads(line))
-        while (line := self.stderr.get_nowait()) is not None:
-            self.err_lines.append(line)
-        return code
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=TIMEOUT)
+        return json.loads(self.wait_for_line(matches, f"{kind} {asset_key}"))
 
 
 @contextmanager

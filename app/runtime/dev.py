@@ -128,8 +128,12 @@ async def first_load(
         try:
             return await aload_code_location(target, attribute=attribute)
         except CodeLoadError as exc:
-            report(CodeError(file=exc.file, line=exc.line, message=str(exc)))
-        async for _ in watch_code(directory, ignore=ignore, stop=stop):
+            error = CodeError(file=exc.file, line=exc.line, message=str(exc))
+
+        def ready(error: CodeError = error) -> None:  # reported once a fix will be seen
+            report(error)
+
+        async for _ in watch_code(directory, ignore=ignore, stop=stop, on_ready=ready):
             break
         else:
             return None
