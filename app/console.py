@@ -192,6 +192,8 @@ class DevPrinter:
 def describe_dev_event(event: Event) -> str | None:
     name = _name(event)
     if isinstance(event, StepStarted):
+        if event.check_name:
+            return None  # a check's verdict is its line
         again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
         return f"{name} started{again}"
     if isinstance(event, StepSucceeded):

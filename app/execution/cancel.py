@@ -7,7 +7,6 @@ cancellation is acknowledged only after any store already under way has finished
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import Iterator
@@ -30,6 +29,8 @@ class CancelToken:
 
     def check(self) -> None:
         if self._requested:
+            import asyncio  # loaded by then: only a running run can be canceled
+
             raise asyncio.CancelledError("canceled with the run")
 
     @contextlib.contextmanager

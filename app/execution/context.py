@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
 from ..errors import MillraceError
-from .cancel import CancelToken
+
+if TYPE_CHECKING:
+    from .cancel import CancelToken
 
 _python_logger = logging.getLogger("millrace.assets")
 

@@ -32,7 +32,7 @@ from .records import (
     RunRecord,
     run_record,
 )
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 DATABASE = "millrace.db"
 BATCH_INTERVAL = 0.05  # seconds events may wait to share a transaction
@@ -106,24 +106,32 @@ class EventStore:
 
     async def _prepare(self) -> None:
         db = self._db
+        await db.execute("PRAGMA busy_timeout=5000")  # first: other processes may be opening
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA busy_timeout=5000")
-        async with db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = row[0] if row else 0
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path} has schema version {version}, newer than this Millrace "
-                f"({SCHEMA_VERSION}); upgrade Millrace"
-            )
-        for number in range(version, SCHEMA_VERSION):
-            # executescript commits first, so wrap each migration in its own transaction.
-            await db.executescript(
-                f"BEGIN IMMEDIATE; {MIGRATIONS[number]} PRAGMA user_version = {number + 1}; COMMIT;"
-            )
-        async with db.execute(_RESERVE, (ID_BLOCK,)) as cur:
-            row = await cur.fetchone()
+        # One transaction reads the schema version, migrates and reserves this process's
+        # event ids, so processes opening a fresh home at once migrate it exactly once.
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            async with db.execute("PRAGMA user_version") as cur:
+                row = await cur.fetchone()
+            version = row[0] if row else 0
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {version}, newer than this Millrace "
+                    f"({SCHEMA_VERSION}); upgrade Millrace"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in statements(MIGRATIONS[number]):
+                    await db.execute(statement)
+            if version != SCHEMA_VERSION:
+                await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            async with db.execute(_RESERVE, (ID_BLOCK,)) as cur:
+                row = await cur.fetchone()
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
         assert row is not None
         first = int(row[0]) - ID_BLOCK
         self.ids = EventIds(self.path, first, first + ID_BLOCK)
