@@ -387,3 +387,81 @@ async def test_a_canceled_run_stores_nothing_after_its_cancel_is_acknowledged(
 PIPELINE_LINES = textwrap.dedent(PIPELINE).lstrip().splitlines()
 PIPELINE_LINES = [line.strip() for line in PIPELINE_LINES]
 KEYS = ("alpha", "beta_mid", "gamma_out", "other")
+
+
+async def test_a_step_queued_behind_another_run_does_not_run_once_canceled(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import types
+
+    gate = types.ModuleType("gate")
+    gate.entered, gate.release = threading.Event(), threading.Event()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gate", gate)
+    marker = tmp_path / "queued-ran"
+    queued = f"""
+        @asset
+        def queued() -> int:
+            open({str(marker)!r}, "w").close()
+            return 1
+    """
+    source = textwrap.dedent(GATED.replace("VERSION", "v0")) + textwrap.dedent(queued)
+    write_source(tmp_path / "proj" / "assets.py", source)
+
+    # One worker thread: the second run's step waits in the pool's queue behind the first.
+    location = load_code_location(tmp_path / "proj")
+    async with Runtime(location, home=home, max_concurrency=1) as runtime:
+        first = runtime.submit("slow")
+        assert await asyncio.to_thread(gate.entered.wait, TIMEOUT)
+        started = runtime.subscribe(kinds={"STEP_STARTED"})
+        second = runtime.submit("queued")
+        assert (await asyncio.wait_for(anext(started), TIMEOUT)).run_id == second.run_id
+        await started.aclose()
+        assert await runtime.cancel(second.run_id)
+        gate.release.set()
+        one, two = await asyncio.wait_for(asyncio.gather(first, second), TIMEOUT)
+    assert one.success
+    assert two.status.value == "CANCELED"
+    assert not marker.exists()  # its function never ran
+
+
+async def test_an_import_that_never_finishes_is_an_error_and_the_last_graph_serves(
+    dev: Dev, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MILLRACE_LOAD_TIMEOUT", "0.3")
+
+    error, handle = await dev.save(
+        "waits_forever.py", source="import threading\nthreading.Event().wait()\n"
+    )
+
+    assert isinstance(error, CodeError) and handle is None
+    assert "did not finish within 0.3s" in error.message
+    assert error.file is not None and error.file.endswith("waits_forever.py") and error.line == 2
+    assert set(dev.runtime.code.graph.nodes) == {AssetKey(k) for k in KEYS}
+    assert (await asyncio.wait_for(dev.runtime.materialize("alpha"), TIMEOUT)).success
+
+
+def test_the_watcher_ignores_what_is_not_user_code(tmp_path: Path) -> None:
+    from millrace.runtime.watcher import CodeFilter
+    from watchfiles import Change
+
+    (tmp_path / "env_dir").mkdir()
+    (tmp_path / "env_dir" / "pyvenv.cfg").write_text("home = /usr\n")
+    home = tmp_path / ".millrace"
+    keep = CodeFilter(tmp_path, [home])
+
+    def seen(relative: str) -> bool:
+        return keep(Change.modified, str(tmp_path / relative))
+
+    assert seen("assets.py") and seen("pkg/helpers.py")
+    for ignored in (
+        ".millrace/storage/x.py",
+        "pkg/__pycache__/helpers.cpython-311.pyc",
+        ".git/hooks/x.py",
+        ".venv/lib/site.py",
+        "env_dir/lib/python3.11/site-packages/x.py",  # a virtualenv under any name
+        ".assets.py.swp",
+        "assets.py~",
+        "data.csv",
+    ):
+        assert not seen(ignored), ignored

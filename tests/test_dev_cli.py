@@ -105,3 +105,17 @@ def test_dev_starts_on_broken_code_and_waits_for_the_fix(tmp_path: Path, home: P
         dev.wait_for_line(lambda line: line.startswith("watching "), "watching after the fix")
         dev.proc.send_signal(signal.SIGINT)
         assert dev.finish() == 0
+
+
+def test_a_home_that_cannot_be_written_is_one_clear_line(tmp_path: Path):
+    write_source(tmp_path / "proj" / "assets.py", ASSETS)
+    not_a_dir = tmp_path / "a-file"
+    not_a_dir.write_text("")
+
+    for command in ("materialize", "status"):
+        result = run_cli(command, "proj", "--home", not_a_dir, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            f"error: cannot keep history in {not_a_dir}: it is a file, not a directory; make it "
+            "writable, or choose another home with --home or MILLRACE_HOME\n"
+        )

@@ -21,6 +21,7 @@ import aiosqlite
 
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import metadata_from_json
+from ..errors import MillraceError
 from ..events import Event, InputVersion, RunFinished, RunStarted, RunStatus, event_from_record
 from .batch import write_batch
 from .records import (
@@ -86,14 +87,22 @@ class EventStore:
 
     @classmethod
     async def open(cls, home: Path) -> EventStore:
-        home.mkdir(parents=True, exist_ok=True)
         path = home / DATABASE
-        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise _unwritable(home, exc) from exc
         store = cls(db, path)
         try:
             await store._prepare()
+        except sqlite3.OperationalError as exc:
+            await db.close()  # else its worker thread outlives the loop
+            if "readonly" in str(exc) or "unable to open" in str(exc):
+                raise _unwritable(home, exc) from exc
+            raise
         except BaseException:
-            await db.close()  # else its worker thread outlives the loop (newer schema, I/O error)
+            await db.close()
             raise
         store._writer = asyncio.get_running_loop().create_task(store._drain_forever())
         return store
@@ -435,6 +444,16 @@ _HISTORY_COLUMNS = (
     "event_id, asset_key, partition_key, run_id, timestamp, code_version, data_version, config,"
     " has_provenance"
 )
+
+
+def _unwritable(home: Path, exc: Exception) -> MillraceError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if home.exists() and not home.is_dir():
+        reason = "it is a file, not a directory"
+    return MillraceError(
+        f"cannot keep history in {home}: {reason}; make it writable, or choose another home "
+        "with --home or MILLRACE_HOME"
+    )
 
 
 def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
