@@ -278,6 +278,8 @@ def test_lineage_downstream_says_which_assets_consumed_the_current_data(
     lineage_project: Path, home: Path
 ):
     cwd = lineage_project.parent
+    source = lineage_project.read_text()
+    lineage_project.write_text(source.replace("[1, 2, 3]", "[1, 2, 4]"))  # root's data changes
     cli("materialize", lineage_project, "--select", "root", cwd=cwd, home=home)
 
     tree = lineage("root", lineage_project, "--downstream", cwd=cwd, home=home)
@@ -285,7 +287,7 @@ def test_lineage_downstream_says_which_assets_consumed_the_current_data(
     assert tree["asset_key"] == "root"
     [mid] = tree["downstream"]
     [leaf] = mid["downstream"]
-    assert (mid["asset_key"], mid["consumed"]) == ("mid", False)  # root was re-materialized
+    assert (mid["asset_key"], mid["consumed"]) == ("mid", False)  # root has new data since
     assert (leaf["asset_key"], leaf["consumed"]) == ("leaf", True)
     assert mid["config"] == {"factor": 3}
 

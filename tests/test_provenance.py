@@ -367,7 +367,9 @@ async def test_runs_filters_by_status(home: Path):
         everything = await rt.runs()
         succeeded = await rt.runs(status=RunStatus.SUCCESS)
         failures = await rt.runs(status=RunStatus.FAILURE)
+        by_name = await rt.runs(status="FAILURE")  # as a client types it
 
+    assert [r.run_id for r in by_name] == [failed]
     assert [r.run_id for r in everything] == [ok_again, failed, ok]
     assert [r.run_id for r in succeeded] == [ok_again, ok]
     assert [(r.run_id, r.status) for r in failures] == [(failed, RunStatus.FAILURE)]

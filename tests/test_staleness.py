@@ -7,7 +7,7 @@ loaded from disk by the real loader, and then compared purely.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from conftest import write_source
@@ -385,12 +385,18 @@ def test_downstream_lineage_says_which_downstream_consumed_the_current_data():
     def e(a: int) -> int:
         return a
 
-    graph = Definitions(assets=[a, b, c, d, e]).graph
+    @asset
+    def f(a: int) -> int:
+        return a
+
+    graph = Definitions(assets=[a, b, c, d, e, f]).graph
     latest = {
         "a": record("a", 5),
         "b": record("b", 6, ("a", 5)),  # consumed the current a
         "c": record("c", 3, ("a", 1)),  # consumed an older a
         "d": record("d", 4, provenance=False),  # kept no provenance
+        # consumed an older materialization of a with the same data (a re-run reproduced it)
+        "f": replace(record("f", 7), inputs=(InputVersion(AssetKey("a"), None, "data-5", 2),)),
     }
 
     tree = downstream_lineage(graph, AssetKey("a"), latest)
@@ -403,6 +409,7 @@ def test_downstream_lineage_says_which_downstream_consumed_the_current_data():
         "c": False,
         "d": None,
         "e": None,  # never materialized
+        "f": True,
     }
     never = next(n for n in tree["downstream"] if n["asset_key"] == "e")
     assert never["run_id"] is None

@@ -119,11 +119,11 @@ def downstream_lineage(
 
 
 def _consumed(record: MaterializationRecord | None, parent: MaterializationRecord) -> bool | None:
+    """Whether ``record`` consumed ``parent``'s data version: an older materialization of the
+    same data (a re-run that reproduced it, early cutoff) counts as consumed."""
     if record is None or record.inputs is None:
         return None
     for consumed in record.inputs:
         if consumed.asset_key.to_user_string() == parent.asset_key:
-            if consumed.event_id is not None and parent.event_id is not None:
-                return consumed.event_id == parent.event_id
             return consumed.data_version == parent.data_version
     return False

@@ -28,6 +28,7 @@ from ..events import (
     Event,
     EventBus,
     ReloadApplied,
+    RunStatus,
     StepFailed,
     StepSkipped,
     StepStarted,
@@ -384,11 +385,12 @@ class Runtime:
         await self.store.flush()
         return await self.store.asset_history(coerce_key(key).to_user_string(), limit)
 
-    async def runs(self, limit: int = 50, status: Any = None) -> list[RunRecord]:
+    async def runs(self, limit: int = 50, status: RunStatus | str | None = None) -> list[RunRecord]:
+        """The newest runs first, of one ``status`` if given (``"FAILURE"`` or RunStatus)."""
         if self.store is None:
             return []
         await self.store.flush()
-        return await self.store.runs(limit, status)
+        return await self.store.runs(limit, RunStatus(status) if status is not None else None)
 
     async def run_events(
         self,

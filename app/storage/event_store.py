@@ -325,29 +325,16 @@ class EventStore:
     ) -> dict[str, MaterializationRecord]:
         """The newest materialization of every unpartitioned asset (or of ``keys``), by user
         key string, with what it consumed."""
-        sql = (
-            "SELECT asset_key, partition_key, run_id, timestamp, code_version, data_version,"
-            " metadata, config, event_id, has_provenance FROM latest_materializations"
-            " WHERE partition_key = ''"
-        )
         wanted = None if keys is None else set(keys)
-        rows = [r for r in await self._rows(sql) if wanted is None or r[0] in wanted]
-        inputs = await self._inputs([r[8] for r in rows if r[9]])
-        return {
-            row[0]: MaterializationRecord(
-                asset_key=row[0],
-                partition_key=row[1] or None,
-                run_id=row[2],
-                timestamp=row[3],
-                code_version=row[4],
-                data_version=row[5],
-                metadata=metadata_from_json(json.loads(row[6])),
-                config=json.loads(row[7]) if row[7] else None,
-                event_id=row[8],
-                inputs=inputs.get(row[8], ()) if row[9] else None,
+        rows = [
+            r
+            for r in await self._rows(
+                f"SELECT {_HISTORY_COLUMNS}, metadata FROM latest_materializations"
+                " WHERE partition_key = ''"
             )
-            for row in rows
-        }
+            if wanted is None or r[1] in wanted
+        ]
+        return {r.asset_key: r for r in await self._records(rows)}
 
     async def materializations(self, event_ids: Iterable[int]) -> dict[int, MaterializationRecord]:
         """Materializations by event id, with what each consumed (for lineage)."""
@@ -361,7 +348,7 @@ class EventStore:
                 f" WHERE event_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-        return {r.event_id: r for r in await self._history_records(rows) if r.event_id is not None}
+        return {r.event_id: r for r in await self._records(rows) if r.event_id is not None}
 
     async def asset_history(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
         """An unpartitioned asset's materializations, newest first."""
@@ -370,9 +357,11 @@ class EventStore:
             " WHERE asset_key = ? AND partition_key = '' ORDER BY timestamp DESC LIMIT ?",
             (asset_key, limit),
         )
-        return await self._history_records(rows)
+        return await self._records(rows)
 
-    async def _history_records(self, rows: list[Any]) -> list[MaterializationRecord]:
+    async def _records(self, rows: list[Any]) -> list[MaterializationRecord]:
+        """Rows of ``_HISTORY_COLUMNS`` (then ``metadata``, from the latest table) as records,
+        with what each consumed."""
         inputs = await self._inputs([r[0] for r in rows if r[8]])
         return [
             MaterializationRecord(
@@ -382,7 +371,7 @@ class EventStore:
                 timestamp=r[4],
                 code_version=r[5],
                 data_version=r[6],
-                metadata={},
+                metadata=metadata_from_json(json.loads(r[9])) if len(r) > 9 else {},
                 config=json.loads(r[7]) if r[7] else None,
                 event_id=r[0],
                 inputs=inputs.get(r[0], ()) if r[8] else None,
