@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+import threading
+import types
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -286,6 +288,18 @@ async def test_staleness_causes_after_code_and_upstream_changes(project: Path, h
 
 # -- overlapping runs ----------------------------------------------------------------------
 
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
+    """What ``GATED`` imports, outside the code directory so reloads keep it: ``entered`` is
+    set when ``slow`` starts computing, ``release`` lets it finish (set at the end, so no
+    step thread outlives the test)."""
+    module = types.ModuleType("gate")
+    module.entered, module.release = threading.Event(), threading.Event()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gate", module)
+    yield module
+    module.release.set()  # type: ignore[attr-defined]
+
+
 GATED = """
     import gate
     from millrace import asset
@@ -305,14 +319,8 @@ GATED = """
 
 
 async def test_cancel_then_supersede_leaves_the_newer_runs_value(
-    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, home: Path, gate: types.ModuleType
 ) -> None:
-    import threading
-    import types
-
-    gate = types.ModuleType("gate")  # outside the code directory: reloads keep it
-    gate.entered, gate.release = threading.Event(), threading.Event()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gate", gate)
     write_source(tmp_path / "proj" / "assets.py", GATED.replace("VERSION", "v0"))
 
     async with Dev(tmp_path, home) as dev:
@@ -335,14 +343,8 @@ async def test_cancel_then_supersede_leaves_the_newer_runs_value(
 
 
 async def test_a_second_run_waits_for_the_first_to_finish_writing(
-    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, home: Path, gate: types.ModuleType
 ) -> None:
-    import threading
-    import types
-
-    gate = types.ModuleType("gate")
-    gate.entered, gate.release = threading.Event(), threading.Event()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gate", gate)
     write_source(tmp_path / "proj" / "assets.py", GATED.replace("VERSION", "v0"))
 
     async with Runtime(load_code_location(tmp_path / "proj"), home=home) as runtime:
@@ -362,14 +364,8 @@ async def test_a_second_run_waits_for_the_first_to_finish_writing(
 
 
 async def test_a_canceled_run_stores_nothing_after_its_cancel_is_acknowledged(
-    tmp_path: Path, home: Path, db: Db, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, home: Path, db: Db, gate: types.ModuleType
 ) -> None:
-    import threading
-    import types
-
-    gate = types.ModuleType("gate")
-    gate.entered, gate.release = threading.Event(), threading.Event()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gate", gate)
     write_source(tmp_path / "proj" / "assets.py", GATED.replace("VERSION", "v0"))
 
     async with Runtime(load_code_location(tmp_path / "proj"), home=home) as runtime:
@@ -390,14 +386,8 @@ KEYS = ("alpha", "beta_mid", "gamma_out", "other")
 
 
 async def test_a_step_queued_behind_another_run_does_not_run_once_canceled(
-    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, home: Path, gate: types.ModuleType
 ) -> None:
-    import threading
-    import types
-
-    gate = types.ModuleType("gate")
-    gate.entered, gate.release = threading.Event(), threading.Event()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gate", gate)
     marker = tmp_path / "queued-ran"
     queued = f"""
         @asset
@@ -426,17 +416,15 @@ async def test_a_step_queued_behind_another_run_does_not_run_once_canceled(
 
 
 async def test_an_import_that_never_finishes_is_an_error_and_the_last_graph_serves(
-    dev: Dev, monkeypatch: pytest.MonkeyPatch
+    dev: Dev, gate: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MILLRACE_LOAD_TIMEOUT", "0.3")
-
-    error, handle = await dev.save(
-        "waits_forever.py", source="import threading\nthreading.Event().wait()\n"
-    )
+    error, handle = await dev.save("waits_forever.py", source="import gate\ngate.release.wait()\n")
 
     assert isinstance(error, CodeError) and handle is None
     assert "did not finish within 0.3s" in error.message
-    assert error.file is not None and error.file.endswith("waits_forever.py") and error.line == 2
+    assert error.file is not None and error.file.endswith("waits_forever.py")
+    assert error.line == 2
     assert set(dev.runtime.code.graph.nodes) == {AssetKey(k) for k in KEYS}
     assert (await asyncio.wait_for(dev.runtime.materialize("alpha"), TIMEOUT)).success
 
