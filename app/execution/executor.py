@@ -111,11 +111,13 @@ class Executor:
         self._pending = [len(s.upstream) for s in steps]
         self._consumers_left = [s.consumers for s in steps]
         self._values: dict[int, Any] = {}
-        # Every asset's data as this run sees it: stored before the run, or made by it.
+        # Every asset's data as this run sees it: stored before the run, or made by it (and
+        # its data version alone, which early cutoff compares for every step).
         self._current: dict[AssetKey, InputVersion] = {
             key: InputVersion(key, record.partition_key, record.data_version, record.event_id)
             for key, record in services.history.items()
         }
+        self._data_versions = {key: c.data_version for key, c in self._current.items()}
         self._ready: deque[int] = deque(i for i, n in enumerate(self._pending) if n == 0)
         self._running: dict[int, asyncio.Future[Any]] = {}
         self._requests: dict[int, StepRequest] = {}
@@ -210,11 +212,11 @@ class Executor:
         """Take the asset's write lock: True if held now, else the step waits for it."""
         assert self._locks is not None
         step = self.plan.steps[i]
-        wait = self._locks.acquire(step.key, self._services.run_id)
+        wait = self._locks.acquire(self._lock_key(i), self._services.run_id)
         self._locked.add(i)
         if wait is None:
             return True
-        holder = self._locks.holder(step.key) or "?"
+        holder = self._locks.holder(self._lock_key(i)) or "?"
         self._status[i] = StepStatus.RUNNING
         self._publish(
             StepWaiting(
@@ -316,7 +318,7 @@ class Executor:
             returned=outcome.data_version,
             content=outcome.content_version,
             code_version=code_version,
-            upstream=[i.data_version for i in inputs],
+            upstream=[consumed.data_version for consumed in inputs],
         )
         event = AssetMaterialized(
             **self._step_fields(i),
@@ -330,6 +332,7 @@ class Executor:
             self._stage_value(event, outcome.inline)
         self._publish(event)
         self._current[step.key] = InputVersion(step.key, event.partition_key, version, event.seq)
+        self._data_versions[step.key] = version
         self._unlock(i)
 
     def _code_version(self, i: int) -> str:
@@ -352,8 +355,9 @@ class Executor:
             return False
         if stored.config != _config_json(self._services.configs.get(step.key)):
             return False
-        versions = {key: current.data_version for key, current in self._current.items()}
-        return not own_causes(self._code_version(i), stored, step.asset.upstream_keys, versions)
+        return not own_causes(
+            self._code_version(i), stored, step.asset.upstream_keys, self._data_versions
+        )
 
     def _cut_off(self, i: int) -> None:
         step = self.plan.steps[i]
@@ -375,11 +379,14 @@ class Executor:
             if pending[child] == 0 and self._status[child] is StepStatus.PENDING:
                 self._ready.append(child)
 
+    def _lock_key(self, i: int) -> tuple[AssetKey, str | None]:
+        return self.plan.steps[i].key, self._services.partition_key
+
     def _unlock(self, i: int) -> None:
         if i in self._locked:
             self._locked.discard(i)
             assert self._locks is not None
-            self._locks.release(self.plan.steps[i].key, self._services.run_id)
+            self._locks.release(self._lock_key(i), self._services.run_id)
 
     def _fail(self, i: int, exc: BaseException, *, retry: bool) -> None:
         step = self.plan.steps[i]

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +48,6 @@ class RunHandle:
         self.run_id = run_id
         self.plan = plan
         self.tags = dict(tags)
-        self.started = time.time()
         self._task: asyncio.Task[RunResult] | None = None
         self._executor: Executor | None = None
         self._cancel_requested = False
