@@ -243,7 +243,7 @@ class Executor:
     def _start(self, i: int, attempt: int) -> None:
         step = self.plan.steps[i]
         request = self._requests[i]
-        request.attempt = attempt
+        request.attempt, request.committed = attempt, False
         self._status[i] = StepStatus.RUNNING
         self._publish(StepStarted(**self._step_fields(i), attempt=attempt))
         try:

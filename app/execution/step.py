@@ -294,17 +294,22 @@ def _store(
     compute: float,
 ) -> StepOutcome:
     """Unpack what the asset returned, check it against its declared types, hand its value
-    to the IO manager, gather metadata (the asset's own wins over the automatic)."""
+    to the IO manager, gather metadata (the asset's own wins over the automatic).
+
+    Storing is the last thing that can fail: once a value is stored, its materialization is
+    reported, so the history always names what the storage holds."""
     step = request.step
     asset = step.asset
     outcome = StepOutcome(metadata=dict(context.output_metadata))
     has_value, value, check_results = _unpack(step, result, outcome)
     automatic = {"millrace/compute_seconds": MetadataValue.float(round(compute, 6))}
+    outcome.checks = _match_checks(asset, check_results)
     if has_value:
         _check_output(step, value)
         if frame_kind(value) == "lazy":
             value = value.collect()
         if value is not None or not returns_none(asset.output_annotation):
+            automatic.update(frame_metadata(value) or {})
             out = OutputContext(
                 step.key,
                 run_id=services.run_id,
@@ -325,10 +330,8 @@ def _store(
             automatic.update(out.output_metadata)
             outcome.inline = out.inline_value
             outcome.content_version = out.data_version
-            automatic.update(frame_metadata(value) or {})
             outcome.value, outcome.stored = value, True
     outcome.metadata = {**automatic, **outcome.metadata}
-    outcome.checks = _match_checks(asset, check_results)
     outcome.duration = time.perf_counter() - started
     return outcome
 
