@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import MillraceError, SelectionError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
+from .reports import when
 from .runtime.loader import CodeLocation, code_directory, load_code_location, project_root
 from .runtime.runtime import HOME_ENV, Runtime, resolve_home
 from .selection import as_selection
@@ -291,69 +292,14 @@ def _key_value(text: str, flag: str) -> tuple[str, str]:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from .reports import asset_list, list_text
+
     location = _location(args)
     latest, checks = asyncio.run(_latest(_home_of(location, args.home)))
     graph = location.defs.graph
-    rows: list[dict[str, Any]] = []
-    for key in graph.keys:
-        node = graph.nodes[key]
-        name = key.to_user_string()
-        record = latest.get(name)
-        rows.append(
-            {
-                "key": name,
-                "group": node.group_name,
-                "deps": [u.to_user_string() for u in graph.upstream[key]],
-                "description": node.description,
-                "kinds": sorted(node.kinds),
-                "tags": dict(node.tags),
-                "code_version": node.code_version,
-                "materializable": node.is_executable,
-                "source": str(node.source) if node.source else None,
-                "last_materialized": record.timestamp if record else None,
-                "last_run_id": record.run_id if record else None,
-                "last_config": record.config if record else None,
-                "checks": _checks_of(graph, key, checks.get(name, [])),
-            }
-        )
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    by_key = {row["key"]: row for row in rows}
-    for group, keys in graph.groups().items():
-        print(f"{group}")
-        for key in keys:
-            row = by_key[key.to_user_string()]
-            deps = f" <- {', '.join(row['deps'])}" if row["deps"] else ""
-            when = _when(row["last_materialized"]) if row["last_materialized"] else "never"
-            kind = "" if row["materializable"] else " (external)"
-            print(f"  {row['key']}{kind}{deps}   [last: {when}]")
-            if row["last_config"]:
-                print(f"    config: {json.dumps(row['last_config'])}")
-            for check in row["checks"]:
-                state = {True: "passed", False: "FAILED", None: "not run"}[check["passed"]]
-                gate = ", blocking" if check["blocking"] else ""
-                print(f"    check {check['name']}{gate}: {state}")
+    rows = asset_list(graph, latest, checks)
+    print(json.dumps(rows, indent=2) if args.json else list_text(graph, rows))
     return 0
-
-
-def _checks_of(graph: Any, key: Any, results: list[Any]) -> list[dict[str, Any]]:
-    by_name = {r.check_name: r for r in results}
-    out = []
-    for check_key in graph.checks_by_asset.get(key, ()):
-        node, last = graph.checks[check_key], by_name.get(check_key.name)
-        out.append(
-            {
-                "name": check_key.name,
-                "blocking": node.blocking,
-                "description": node.description,
-                "passed": last.passed if last else None,
-                "severity": last.severity if last else None,
-                "last_run_id": last.run_id if last else None,
-                "last_evaluated": last.timestamp if last else None,
-            }
-        )
-    return out
 
 
 async def _latest(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -486,7 +432,7 @@ def _runs(args: argparse.Namespace) -> int:
         if len(selection) > 50:
             selection = selection[:47] + "..."
         print(
-            f"{run.run_id[:8]:10} {run.status.value:9} {_when(run.start_time):19} "
+            f"{run.run_id[:8]:10} {run.status.value:9} {when(run.start_time):19} "
             f"{took:>8}  {selection}"
         )
     return 0
@@ -508,7 +454,7 @@ def _logs(args: argparse.Namespace) -> int:
         for event in events:
             print(json.dumps(event.to_json(), default=str))
         return 0
-    print(f"run {run.run_id} {run.status.value}, started {_when(run.start_time)}")
+    print(f"run {run.run_id} {run.status.value}, started {when(run.start_time)}")
     for event in events:
         if event.kind == "STEP_STARTED":
             line: str | None = f"▶ {event.asset_key.to_user_string()} started"
@@ -526,10 +472,6 @@ async def _query(home: Path, fetch: Any) -> Any:
         raise MillraceError(f"no Millrace history in {home}")
     async with await EventStore.open(home) as store:
         return await fetch(store)
-
-
-def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _clock(timestamp: float) -> str:

@@ -1,18 +1,94 @@
-"""Plain-text reports for the command line: the status table and lineage trees."""
+"""Reports for the command line: the asset list, the status table and lineage trees."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from .definitions.keys import AssetKey
+from .graph import AssetGraph
 from .runtime.queries import AssetState
+from .storage.records import CheckResultRecord, MaterializationRecord
 from .versions.staleness import short
 
 
 def when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def asset_list(
+    graph: AssetGraph,
+    latest: Mapping[str, MaterializationRecord],
+    checks: Mapping[str, list[CheckResultRecord]],
+) -> list[dict[str, Any]]:
+    """``millrace list --json``: every asset as declared, with its last materialization."""
+    rows: list[dict[str, Any]] = []
+    for key in graph.keys:
+        node = graph.nodes[key]
+        name = key.to_user_string()
+        record = latest.get(name)
+        rows.append(
+            {
+                "key": name,
+                "group": node.group_name,
+                "deps": [u.to_user_string() for u in graph.upstream[key]],
+                "description": node.description,
+                "kinds": sorted(node.kinds),
+                "tags": dict(node.tags),
+                "code_version": node.code_version,
+                "materializable": node.is_executable,
+                "source": str(node.source) if node.source else None,
+                "last_materialized": record.timestamp if record else None,
+                "last_run_id": record.run_id if record else None,
+                "last_config": record.config if record else None,
+                "checks": _checks_of(graph, key, checks.get(name, [])),
+            }
+        )
+    return rows
+
+
+def _checks_of(
+    graph: AssetGraph, key: AssetKey, results: list[CheckResultRecord]
+) -> list[dict[str, Any]]:
+    by_name = {r.check_name: r for r in results}
+    out = []
+    for check_key in graph.checks_by_asset.get(key, ()):
+        node, last = graph.checks[check_key], by_name.get(check_key.name)
+        out.append(
+            {
+                "name": check_key.name,
+                "blocking": node.blocking,
+                "description": node.description,
+                "passed": last.passed if last else None,
+                "severity": last.severity if last else None,
+                "last_run_id": last.run_id if last else None,
+                "last_evaluated": last.timestamp if last else None,
+            }
+        )
+    return out
+
+
+def list_text(graph: AssetGraph, rows: list[dict[str, Any]]) -> str:
+    """``millrace list``: assets by group, with dependencies, last run, config and checks."""
+    by_key = {row["key"]: row for row in rows}
+    lines = []
+    for group, keys in graph.groups().items():
+        lines.append(group)
+        for key in keys:
+            row = by_key[key.to_user_string()]
+            deps = f" <- {', '.join(row['deps'])}" if row["deps"] else ""
+            last = when(row["last_materialized"]) if row["last_materialized"] else "never"
+            kind = "" if row["materializable"] else " (external)"
+            lines.append(f"  {row['key']}{kind}{deps}   [last: {last}]")
+            if row["last_config"]:
+                lines.append(f"    config: {json.dumps(row['last_config'])}")
+            for check in row["checks"]:
+                state = {True: "passed", False: "FAILED", None: "not run"}[check["passed"]]
+                gate = ", blocking" if check["blocking"] else ""
+                lines.append(f"    check {check['name']}{gate}: {state}")
+    return "\n".join(lines)
 
 
 def status_table(rows: Iterable[AssetState]) -> str:
