@@ -162,6 +162,10 @@ def describe_event(event: Event) -> str | None:
         return f"✗ {name}: {event.error}{retry}"
     if isinstance(event, StepSkipped):
         return f"- {name} skipped: {event.reason}"
+    if isinstance(event, StepUpToDate):
+        return None if event.check_name else f"= {name} up to date ({event.reason})"
+    if isinstance(event, StepWaiting):
+        return f"… {name} {event.reason}"
     if isinstance(event, LogMessage) and event.level in _SHOWN_LOG_LEVELS:
         return f"  {name} {event.level}: {event.message}"
     if isinstance(event, RunFinished):
@@ -270,6 +274,9 @@ def summarize(result: RunResult, elapsed: float) -> str:
     evaluations = result.get_asset_check_evaluations()
     failed_checks = [e for e in evaluations if not e.passed]
     parts = [f"{materialized} materialized"]
+    current = [e for e in result.all_events if isinstance(e, StepUpToDate) and not e.check_name]
+    if current:
+        parts.append(f"{len(current)} up to date")
     if failures:
         parts.append(f"{len(failures)} failed")
     if skipped:

@@ -340,3 +340,18 @@ def test_the_home_defaults_to_the_project_root(tmp_path: Path):
     [row] = [json.loads(line) for line in other_cwd.stdout.splitlines()]
     assert (row["asset_key"], row["status"]) == ("shared", "fresh")
     assert not (tmp_path / "src" / ".millrace").exists()
+
+
+def test_materialize_status_stale_stops_where_a_rerun_reproduces_its_data(
+    project: Path, home: Path
+):
+    cli("materialize", project, cwd=project.parent, home=home)
+    # New code, same output: orders re-runs, and totals (reading the same bytes) does not.
+    write_source(project / "raw.py", RAW.replace("[10, 20, 30]", "[10, 20, 10 + 20]"))
+
+    done = cli("materialize", project, "--select", "status:stale", cwd=project.parent, home=home)
+
+    assert counts(project) == {"orders": 2, "customers": 1, "totals": 1}
+    assert "= totals up to date (inputs unchanged)" in done.stdout.splitlines()
+    assert ": 1 materialized, 1 up to date in " in done.stdout
+    assert {row["status"] for row in status(project, home).values()} == {"fresh"}

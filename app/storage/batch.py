@@ -182,7 +182,7 @@ def _event_row(event: Event) -> tuple[Any, ...]:
 def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:
     payload = e.payload()
     return (
-        *_key(e)[:1],
+        e.asset_key.to_user_string() if e.asset_key else "",
         e.check_name,
         e.partition_key or "",
         e.run_id,
