@@ -86,19 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"steps running at once (default: {DEFAULT_MAX_CONCURRENCY}, i.e. min(32, CPUs + 4))",
     )
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="run tag")
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="run config, YAML or JSON, in Dagster's shape: {ops: {ASSET: {config: {...}}}}",
-    )
-    p.add_argument(
-        "-c",
-        dest="config_values",
-        action="append",
-        default=[],
-        metavar="ASSET.FIELD=VALUE",
-        help="one config value (JSON, else a string); wins over --config",
-    )
+    _config_options(p)
     p.add_argument("--json", action="store_true", help="print every event as a JSON line")
 
     p = command("check", _check, "Run the checks of the selected assets on stored data.")
@@ -157,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="at start, materialize every stale and missing asset",
     )
+    _config_options(p)
     p.add_argument(
         "--max-concurrency",
         type=_positive_int,
@@ -164,6 +153,22 @@ def _parser() -> argparse.ArgumentParser:
         help="steps running at once",
     )
     return parser
+
+
+def _config_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="run config, YAML or JSON, in Dagster's shape: {ops: {ASSET: {config: {...}}}}",
+    )
+    p.add_argument(
+        "-c",
+        dest="config_values",
+        action="append",
+        default=[],
+        metavar="ASSET.FIELD=VALUE",
+        help="one config value (JSON, else a string); wins over --config",
+    )
 
 
 # -- materialize -----------------------------------------------------------------------------
@@ -370,6 +375,7 @@ async def _dev_loop(args: argparse.Namespace) -> int:
     from .console import DevPrinter, JsonPrinter
     from .runtime.dev import DevLoop, first_load
 
+    run_config = _run_config(args.config, args.config_values)  # a bad -c fails at once
     printer: Any = JsonPrinter() if args.json else DevPrinter()
     stop = asyncio.Event()
     _stop_on_interrupt(stop)
@@ -382,7 +388,8 @@ async def _dev_loop(args: argparse.Namespace) -> int:
         return EXIT_CANCELED
     async with Runtime(location, home=args.home, max_concurrency=args.max_concurrency) as rt:
         rt.listen(printer)
-        await DevLoop(rt, auto=args.auto, run_stale=args.run_stale).run(stop=stop)
+        loop = DevLoop(rt, auto=args.auto, run_stale=args.run_stale, run_config=run_config)
+        await loop.run(stop=stop)
     printer.close()
     return 0
 

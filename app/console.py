@@ -214,8 +214,10 @@ def describe_dev_event(event: Event) -> str | None:
     if isinstance(event, AssetCheckEvaluated):
         return check_verdict(event)
     if isinstance(event, LogMessage):
-        shown = event.level in _SHOWN_LOG_LEVELS
-        return f"{name} {event.level}: {event.message}" if shown else None
+        if event.level not in _SHOWN_LOG_LEVELS:
+            return None
+        about = f"{name} " if event.asset_key else ""  # the runtime's own, about no asset
+        return f"{about}{event.level}: {event.message}"
     if isinstance(event, ReloadApplied):
         return describe_reload(event)
     if isinstance(event, CodeError):

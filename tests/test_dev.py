@@ -65,16 +65,19 @@ HELPERS = """
 class Dev:
     """A dev loop over ``proj/`` in a temporary directory, driven by editing its files."""
 
-    def __init__(self, root: Path, home: Path, *, auto: bool = True) -> None:
+    def __init__(
+        self, root: Path, home: Path, *, auto: bool = True, run_config: dict | None = None
+    ) -> None:
         self.proj = root / "proj"
         self.home = home
         self.auto = auto
+        self.run_config = run_config
         self.stop = asyncio.Event()
 
     async def __aenter__(self) -> Dev:
         self.runtime = Runtime(load_code_location(self.proj), home=self.home)
         await self.runtime.start()
-        self.loop = DevLoop(self.runtime, auto=self.auto)
+        self.loop = DevLoop(self.runtime, auto=self.auto, run_config=self.run_config)
         ready = asyncio.Event()
         self.task = asyncio.create_task(self.loop.run(stop=self.stop, on_ready=ready.set))
         await asyncio.wait_for(ready.wait(), TIMEOUT)
@@ -453,3 +456,37 @@ def test_the_watcher_ignores_what_is_not_user_code(tmp_path: Path) -> None:
         "data.csv",
     ):
         assert not seen(ignored), ignored
+
+
+SIZED = """
+    from millrace import Config, asset
+
+    class SizeConfig(Config):
+        n: int  # no default: every run must say
+
+    @asset
+    def sized(config: SizeConfig) -> int:
+        return config.n * 2
+"""
+
+
+async def test_a_rerun_that_cannot_start_is_reported_and_the_loop_goes_on(
+    project: Path, home: Path
+) -> None:
+    async with Dev(project, home) as dev:
+        errors = dev.runtime.subscribe(kinds={"LOG"})
+        applied, handle = await dev.save("sized.py", source=SIZED)
+
+        assert isinstance(applied, ReloadApplied) and applied.added == (AssetKey("sized"),)
+        assert handle is None
+        error = await asyncio.wait_for(anext(errors), TIMEOUT)
+        await errors.aclose()
+        assert error.level == "ERROR" and error.message.startswith("not re-run: ")
+        assert "asset 'sized' (ops.sized.config): n: required, not given" in error.message
+        assert not dev.task.done()
+
+    config = {"ops": {"sized": {"config": {"n": 21}}}}
+    async with Dev(project, home, run_config=config) as dev:
+        _, handle = await dev.save("sized.py", "config.n * 2", "config.n * 2 + 0")
+        assert materialized(await dev.run_events(handle)) == ["sized"]
+    assert stored_value(home, "sized") == 42

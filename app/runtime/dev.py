@@ -11,12 +11,13 @@ Textual's exclusive workers supersede each other.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from ..definitions.keys import AssetKey
-from ..errors import CodeLoadError, SelectionError
-from ..events import CodeError, ReloadApplied, Watching
+from ..errors import CodeLoadError, MillraceError, SelectionError
+from ..events import CodeError, LogMessage, ReloadApplied, Watching
 from ..execution.plan import ExecutionPlan
 from ..graph import AssetGraph
 from ..selection import AssetSelection
@@ -43,12 +44,20 @@ def rerun_targets(applied: ReloadApplied, graph: AssetGraph) -> set[AssetKey]:
 class DevLoop:
     """Reload and re-run on every save; ``run()`` until ``stop`` is set."""
 
-    def __init__(self, runtime: Runtime, *, auto: bool = True, run_stale: bool = False) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        auto: bool = True,
+        run_stale: bool = False,
+        run_config: Mapping[str, Any] | None = None,
+    ) -> None:
         if runtime.location is None:
             raise ValueError("the dev loop needs a Runtime built from a code location")
         self.runtime = runtime
         self.auto = auto
         self.run_stale = run_stale
+        self.run_config = dict(run_config or {})  # for every run it starts
         self.runs: list[RunHandle] = []  # the runs it started, newest last
         # What each reload led to: its event and the run it started (None: nothing to re-run),
         # for a client that follows the loop rather than the event stream.
@@ -63,7 +72,7 @@ class DevLoop:
         location = runtime.location
         assert location is not None
         if self.run_stale:
-            await self.materialize_stale()
+            await self._guarded(self.materialize_stale())
 
         def ready() -> None:
             runtime.bus.publish(
@@ -78,7 +87,7 @@ class DevLoop:
             applied = await runtime.reload()
             handle = None
             if isinstance(applied, ReloadApplied) and self.auto:
-                handle = await self.rerun(applied)
+                handle = await self._guarded(self.rerun(applied))
             self.outcomes.put_nowait((applied, handle))
 
     async def materialize_stale(self) -> RunHandle | None:
@@ -107,10 +116,21 @@ class DevLoop:
 
     def _submit(self, plan: ExecutionPlan, reason: str) -> RunHandle:
         handle = self.runtime.submit(
-            plan=plan, tags={ORIGIN_TAG: DEV_ORIGIN, "millrace/reason": reason}
+            plan=plan,
+            tags={ORIGIN_TAG: DEV_ORIGIN, "millrace/reason": reason},
+            run_config=self.run_config,
         )
         self.runs.append(handle)
         return handle
+
+    async def _guarded(self, starting: Awaitable[RunHandle | None]) -> RunHandle | None:
+        """Start a run; if it cannot start (its config does not fit the new code, say), say
+        why and keep watching: the loop never ends because of user code."""
+        try:
+            return await starting
+        except MillraceError as exc:
+            self.runtime.bus.publish(LogMessage(level="ERROR", message=f"not re-run: {exc}"))
+            return None
 
 
 async def first_load(

@@ -201,10 +201,10 @@ class Runtime:
                 loaded = await aload_code_location(location.target, attribute=location.attribute)
                 new = await asyncio.to_thread(LoadedCode.of, loaded.defs, loaded)
             except CodeLoadError as exc:
-                error = CodeError(file=exc.file, line=exc.line, message=str(exc))
-                self.code_error = error
-                self.bus.publish(error)
-                return error
+                return self._code_failed(CodeError(file=exc.file, line=exc.line, message=str(exc)))
+            except Exception as exc:  # a Millrace bug on unusual code: still, keep serving
+                message = f"Versioning {location.target} failed: {type(exc).__name__}: {exc}"
+                return self._code_failed(CodeError(message=message))
             added, removed, changed = diff_code(self._code, new)
             self._code = new
             self._resources = self._resources_of(new.defs)
@@ -219,6 +219,11 @@ class Runtime:
             )
             self.bus.publish(applied)
             return applied
+
+    def _code_failed(self, error: CodeError) -> CodeError:
+        self.code_error = error
+        self.bus.publish(error)
+        return error
 
     # -- events ----------------------------------------------------------------------------
 
