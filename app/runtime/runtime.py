@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..definitions.asset import DEFAULT_IO_MANAGER_KEY
+from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
 from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
 from ..definitions.definitions import Definitions
 from ..definitions.keys import AssetKey, coerce_key
@@ -91,10 +91,14 @@ class LoadedCode:
     @staticmethod
     def of(defs: Definitions, location: CodeLocation | None = None) -> LoadedCode:
         graph = defs.graph
-        nodes = [*graph.nodes.values(), *graph.checks.values()]
+        nodes = [
+            node
+            for node in (*graph.nodes.values(), *graph.checks.values())
+            if isinstance(node, AssetsDefinition | AssetChecksDefinition)  # not external specs
+        ]
         root = location.directory if location is not None else None
         sources = location.sources if location is not None else None
-        return LoadedCode(defs, code_versions(nodes, root=root, sources=sources), location)  # type: ignore[arg-type]
+        return LoadedCode(defs, code_versions(nodes, root=root, sources=sources), location)
 
 
 class Runtime:
@@ -130,7 +134,7 @@ class Runtime:
         self._code = LoadedCode.of(defs, location)
         self._resources = self._resources_of(defs)
         self._runs: dict[str, RunHandle] = {}
-        self._running: dict[tuple[str, AssetKey], None] = {}  # (run, asset) steps under way
+        self._running: set[tuple[str, AssetKey]] = set()  # (run, asset) steps under way
         self._reloading = asyncio.Lock()
         self.bus.subscribe(self._track_steps)
 
@@ -246,9 +250,9 @@ class Runtime:
             return
         key = (event.run_id, event.asset_key)
         if isinstance(event, StepStarted | StepWaiting):
-            self._running[key] = None
+            self._running.add(key)
         elif isinstance(event, StepSucceeded | StepFailed | StepSkipped | StepUpToDate):
-            self._running.pop(key, None)
+            self._running.discard(key)
 
     def running_assets(self) -> set[AssetKey]:
         return {key for _, key in self._running}
