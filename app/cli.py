@@ -124,6 +124,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
     p = command(
+        "doctor",
+        _doctor,
+        "Check the home (history database, stored files) and, with --repair, fix it.",
+    )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="move a damaged database aside and start afresh, keeping what still reads; "
+        "mark dead runs failed; remove half-written files",
+    )
+
+    p = command(
         "dev",
         _dev,
         "Watch the code: reload on every save and re-run what the edit changed.",
@@ -235,11 +247,11 @@ async def _run(
             printer = LivePrinter(len(plan))
         else:
             printer = LinePrinter(len(plan))
-        runtime.listen(printer)
-        started = time.monotonic()
-        handle = runtime.submit(plan=plan, tags=tags, run_config=run_config)
-        _cancel_on_interrupt(handle, len(plan))
-        try:
+        try:  # from here on, every way out puts the terminal back (the cursor, the live line)
+            runtime.listen(printer)
+            started = time.monotonic()
+            handle = runtime.submit(plan=plan, tags=tags, run_config=run_config)
+            _cancel_on_interrupt(handle, printer)
             result = await handle
         finally:
             printer.close()
@@ -255,8 +267,9 @@ async def _run(
     return 0
 
 
-def _cancel_on_interrupt(handle: Any, total: int) -> None:
-    """First Ctrl-C: stop launching and cancel async steps. Second: exit at once."""
+def _cancel_on_interrupt(handle: Any, printer: Any) -> None:
+    """First Ctrl-C: stop launching and cancel async steps. Second: put the terminal back,
+    tear down the run's resources (a bounded wait), and exit."""
     loop = asyncio.get_running_loop()
     presses = 0
 
@@ -264,7 +277,11 @@ def _cancel_on_interrupt(handle: Any, total: int) -> None:
         nonlocal presses
         presses += 1
         if presses > 1:
+            printer.close()
             print("\nforced exit; the run will be marked failed", file=sys.stderr)
+            resources = sys.modules.get(f"{__package__}.runtime.resources")  # else none opened
+            if resources is not None and not resources.tear_down_open_resources():
+                print("resource teardown did not finish in time; exiting anyway", file=sys.stderr)
             os._exit(EXIT_CANCELED)
         print(
             "\ncanceling: no new steps start; running ones are finishing (Ctrl-C again to force)",
@@ -310,7 +327,7 @@ def _list(args: argparse.Namespace) -> int:
 async def _latest(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not (home / DATABASE).exists():
         return {}, {}
-    async with await EventStore.open(home) as store:
+    async with await EventStore.open(home, readonly=True) as store:
         return await store.latest_materializations(), await store.latest_check_results()
 
 
@@ -349,14 +366,37 @@ def _lineage(args: argparse.Namespace) -> int:
 
 
 def _with_runtime(args: argparse.Namespace, query: Any) -> Any:
-    """Load the code, open its history and ask ``query(runtime)``."""
-    runtime = Runtime(_location(args), home=args.home)
+    """Load the code, open its history read-only and ask ``query(runtime)``."""
+    runtime = Runtime(_location(args), home=args.home, readonly=True)
 
     async def ask() -> Any:
         async with runtime:
             return await query(runtime)
 
     return asyncio.run(ask())
+
+
+# -- doctor ----------------------------------------------------------------------------------
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .storage.doctor import examine, repair
+
+    home = _home_of(None, args.home, args.path)
+    if args.repair:
+        for line in repair(home):
+            print(f"repaired: {line}")
+        if home.is_dir():
+            asyncio.run(_open_and_close(home))  # migrates; marks dead runs failed
+    findings = examine(home)
+    for finding in findings:
+        print(finding)
+    return EXIT_FAILURE if any(f.level == "error" for f in findings) else 0
+
+
+async def _open_and_close(home: Path) -> None:
+    store = await EventStore.open(home)
+    await store.close()
 
 
 # -- dev -------------------------------------------------------------------------------------
@@ -395,12 +435,16 @@ async def _dev_loop(args: argparse.Namespace) -> int:
 
 
 def _stop_on_interrupt(stop: asyncio.Event) -> None:
-    """First Ctrl-C: stop watching, cancel what runs (recorded as canceled). Second: exit."""
+    """First Ctrl-C: stop watching, cancel what runs (recorded as canceled). Second: tear down
+    the runs' resources (a bounded wait) and exit."""
     loop = asyncio.get_running_loop()
 
     def on_interrupt() -> None:
         if stop.is_set():
             print("\nforced exit; runs in flight will be marked failed", file=sys.stderr)
+            resources = sys.modules.get(f"{__package__}.runtime.resources")  # else none opened
+            if resources is not None and not resources.tear_down_open_resources():
+                print("resource teardown did not finish in time; exiting anyway", file=sys.stderr)
             os._exit(EXIT_CANCELED)
         print("\nstopping: canceling runs in flight (Ctrl-C again to force)", file=sys.stderr)
         stop.set()
@@ -475,9 +519,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 async def _query(home: Path, fetch: Any) -> Any:
-    if not (home / DATABASE).exists():
-        raise MillraceError(f"no Millrace history in {home}")
-    async with await EventStore.open(home) as store:
+    async with await EventStore.open(home, readonly=True) as store:
         return await fetch(store)
 
 

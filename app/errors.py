@@ -36,6 +36,10 @@ class CodeLoadError(MillraceError):
         self.detail = detail if detail is not None else message.partition("\n")[0]
 
 
+class StorageError(MillraceError):
+    """The history (``millrace.db``) or a stored value cannot be read or written."""
+
+
 class ResourceSetupError(MillraceError):
     """A resource's setup code raised before the run's first step."""
 

@@ -115,11 +115,13 @@ class Runtime:
         persist: bool = True,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         launcher: StepLauncher | None = None,
+        readonly: bool = False,
     ) -> None:
         location = code if isinstance(code, CodeLocation) else None
         defs = code.defs if isinstance(code, CodeLocation) else code
         self.home = resolve_home(location.root if location else None, home)
         self.persist = persist
+        self.readonly = readonly  # queries only: the history is opened read-only, if any
         self.max_concurrency = max_concurrency
         self.bus = EventBus()
         self.store: EventStore | None = None
@@ -148,10 +150,18 @@ class Runtime:
         await self.close()
 
     async def start(self) -> None:
-        if self.persist and self.store is None:
-            self.store = await EventStore.open(self.home)
-            self.bus.ids = self.store.ids
-            self.bus.subscribe(self.store.append)
+        if not self.persist or self.store is not None:
+            return
+        if self.readonly:
+            nothing_yet = not self.home.exists() or (
+                self.home.is_dir() and not (self.home / DATABASE).exists()
+            )
+            if not nothing_yet:  # a home that is a file is an error, said by the store
+                self.store = await EventStore.open(self.home, readonly=True)
+            return
+        self.store = await EventStore.open(self.home)
+        self.bus.ids = self.store.ids
+        self.bus.subscribe(self.store.append)
 
     async def close(self) -> None:
         """Cancel the runs still going (recorded as canceled), then close the store."""
@@ -323,6 +333,8 @@ class Runtime:
     ) -> RunHandle:
         """Plan and resolve config now (so a bad selection or config raises here, before
         anything runs), run in a task; returns at once."""
+        if self.readonly:
+            raise MillraceError("this Runtime only reads the history: it cannot run anything")
         code = self._code
         plan = plan or self.plan(selection, partition_key)
         raw_config = as_run_config(run_config)

@@ -15,15 +15,16 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiosqlite
 
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import metadata_from_json
-from ..errors import MillraceError
+from ..errors import StorageError
 from ..events import Event, InputVersion, RunFinished, RunStarted, RunStatus, event_from_record
 from .batch import write_batch
+from .liveness import alive
 from .records import (
     RUN_COLUMNS,
     CheckResultRecord,
@@ -86,8 +87,32 @@ class EventStore:
         self._error: Exception | None = None
 
     @classmethod
-    async def open(cls, home: Path) -> EventStore:
+    async def open(cls, home: Path, *, readonly: bool = False) -> EventStore:
+        """Open (creating, migrating and repairing) the history in ``home``.
+
+        ``readonly`` is for commands that only read: the database is opened read-only, so a
+        home that is not writable still answers. Only when something needs writing (an older
+        schema to migrate, runs of dead processes to mark failed) is it opened read-write,
+        if the home allows; otherwise what is there is read as it is."""
         path = home / DATABASE
+        if not readonly:
+            return await cls._open_writable(home, path)
+        store = await cls._open_readonly(home, path)
+        if store is not None and not await store._needs_repair():
+            return store
+        if store is not None:
+            await store.close()
+        try:
+            return await cls._open_writable(home, path)
+        except StorageError:
+            if store is None:  # an older schema, and no way to migrate it
+                raise
+        reopened = await cls._open_readonly(home, path)
+        assert reopened is not None
+        return reopened
+
+    @classmethod
+    async def _open_writable(cls, home: Path, path: Path) -> EventStore:
         try:
             home.mkdir(parents=True, exist_ok=True)
             db = await aiosqlite.connect(path, isolation_level=None)
@@ -96,16 +121,39 @@ class EventStore:
         store = cls(db, path)
         try:
             await store._prepare()
-        except sqlite3.OperationalError as exc:
+        except BaseException as exc:
             await db.close()  # else its worker thread outlives the loop
-            if "readonly" in str(exc) or "unable to open" in str(exc):
-                raise _unwritable(home, exc) from exc
-            raise
-        except BaseException:
-            await db.close()
-            raise
+            _raise_clearly(home, path, exc)
         store._writer = asyncio.get_running_loop().create_task(store._drain_forever())
         return store
+
+    @classmethod
+    async def _open_readonly(cls, home: Path, path: Path) -> EventStore | None:
+        """A read-only store, or None if the schema is older and must be migrated first."""
+        if home.exists() and not home.is_dir():
+            raise _unwritable(home, NotADirectoryError(home))
+        if not path.is_file():
+            raise StorageError(f"no Millrace history in {home}")
+        uri = path.resolve().as_uri()
+        try:
+            db, version = await _connect_readonly(f"{uri}?mode=ro")
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc):
+                _raise_clearly(home, path, exc)
+            # ``mode=ro`` needs the WAL's shared-memory file, which a read-only directory may
+            # not let SQLite create; ``immutable=1`` reads the file as it is, without locks.
+            try:
+                db, version = await _connect_readonly(f"{uri}?immutable=1")
+            except BaseException as again:
+                _raise_clearly(home, path, again)
+        except BaseException as exc:
+            _raise_clearly(home, path, exc)
+        if version == SCHEMA_VERSION:
+            return cls(db, path)
+        await db.close()
+        if version > SCHEMA_VERSION:
+            raise _newer_schema(path, version)
+        return None
 
     async def __aenter__(self) -> EventStore:
         return self
@@ -126,10 +174,7 @@ class EventStore:
                 row = await cur.fetchone()
             version = row[0] if row else 0
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has schema version {version}, newer than this Millrace "
-                    f"({SCHEMA_VERSION}); upgrade Millrace"
-                )
+                raise _newer_schema(self.path, version)
             for number in range(version, SCHEMA_VERSION):
                 for statement in statements(MIGRATIONS[number]):
                     await db.execute(statement)
@@ -146,18 +191,24 @@ class EventStore:
         self.ids = EventIds(self.path, first, first + ID_BLOCK)
         await self._fail_interrupted_runs()
 
-    async def _fail_interrupted_runs(self) -> None:
-        """Mark runs whose process died (crash, kill -9) as failed: they can never finish."""
+    async def _interrupted_runs(self) -> list[str]:
+        """Runs still STARTED whose process died (crash, kill -9): they can never finish."""
         host = socket.gethostname()
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT run_id, pid, hostname FROM runs WHERE status = ?", (RunStatus.STARTED.value,)
-        ) as cur:
-            rows = await cur.fetchall()
-        dead = [
+        )
+        return [
             run_id
             for run_id, pid, hostname in rows
             if hostname == host and run_id not in _LIVE_RUNS and not _alive(pid)
         ]
+
+    async def _needs_repair(self) -> bool:
+        return bool(await self._interrupted_runs())
+
+    async def _fail_interrupted_runs(self) -> None:
+        """Mark the runs of dead processes as failed."""
+        dead = await self._interrupted_runs()
         if not dead:
             return
         finished: list[Event] = []
@@ -194,7 +245,9 @@ class EventStore:
             self._wakeup.set()
             await self._idle.wait()
         if self._error is not None:
-            raise RuntimeError(f"writing events to {self.path} failed") from self._error
+            raise StorageError(
+                f"writing events to {self.path} failed: {self._error}"
+            ) from self._error
 
     async def _drain_forever(self) -> None:
         while True:
@@ -275,8 +328,11 @@ class EventStore:
     # -- reading ---------------------------------------------------------------------------
 
     async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        async with self._db.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+        try:
+            async with self._db.execute(sql, args) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.DatabaseError as exc:  # a page went bad after it opened
+            _raise_clearly(self.path.parent, self.path, exc)
 
     async def runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
         where, args = ("WHERE status = ? ", [status.value]) if status else ("", [])
@@ -435,14 +491,67 @@ _HISTORY_COLUMNS = (
 )
 
 
-def _unwritable(home: Path, exc: Exception) -> MillraceError:
+def _unwritable(home: Path, exc: BaseException) -> StorageError:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    database = home / DATABASE
     if home.exists() and not home.is_dir():
         reason = "it is a file, not a directory"
-    return MillraceError(
+    elif home.is_dir() and not os.access(home, os.W_OK):
+        reason = "permission denied: the directory is not writable"
+    elif database.exists() and not os.access(database, os.W_OK):
+        reason = f"permission denied: {database} is read-only"
+    return StorageError(
         f"cannot keep history in {home}: {reason}; make it writable, or choose another home "
         "with --home or MILLRACE_HOME"
     )
+
+
+def _newer_schema(path: Path, version: int) -> StorageError:
+    return StorageError(
+        f"{path} has schema version {version}, newer than this Millrace ({SCHEMA_VERSION}): "
+        "upgrade Millrace to read it"
+    )
+
+
+CORRUPT_HINT = (
+    "the file is left untouched; 'millrace doctor --repair' moves it aside, starts a fresh "
+    "history and keeps what can still be read of it (stored files stay where they are)"
+)
+
+
+async def _connect_readonly(uri: str) -> tuple[aiosqlite.Connection, int]:
+    """A read-only connection and the schema version (reading it proves the file opens)."""
+    db = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+    try:
+        async with db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+    except BaseException:
+        await db.close()
+        raise
+    return db, row[0] if row else 0
+
+
+def _raise_clearly(home: Path, path: Path, exc: BaseException) -> NoReturn:
+    """Raise the clear error for a database that cannot be used, else ``exc`` as it is."""
+    error = _open_error(home, path, exc)
+    if error is exc:
+        raise exc
+    raise error from exc
+
+
+def _open_error(home: Path, path: Path, exc: BaseException) -> BaseException:
+    if isinstance(exc, StorageError):
+        return exc
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and (
+        "readonly" in text or "unable to open" in text or "attempt to write" in text
+    ):
+        return _unwritable(home, exc)
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return StorageError(f"{path} is not a readable Millrace database ({text}); {CORRUPT_HINT}")
+    if isinstance(exc, sqlite3.OperationalError) and "malformed" in text:
+        return StorageError(f"{path} is damaged ({text}); {CORRUPT_HINT}")
+    return exc
 
 
 def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
@@ -452,15 +561,5 @@ def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
 
 
 def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    if pid == os.getpid():
-        return False  # not in _LIVE_RUNS, so an earlier process that had our pid
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
+    # Our own pid, not in _LIVE_RUNS: an earlier process that had it.
+    return pid != os.getpid() and alive(pid)
