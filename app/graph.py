@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 
 from .definitions.asset import AssetsDefinition, AssetSpec
 from .definitions.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
 from .definitions.keys import AssetKey
 from .errors import DefinitionsError
+from .suggest import suggestion
 
 AssetNode = AssetsDefinition | AssetSpec
 CheckNode = AssetChecksDefinition | AssetCheckSpec
@@ -22,10 +22,6 @@ def describe(node: AssetNode | CheckNode) -> str:
     return f"{kind} '{node.key.to_user_string()}'{where}"
 
 
-def closest_keys(wanted: str, candidates: Iterable[str], n: int = 1) -> list[str]:
-    return difflib.get_close_matches(wanted, list(candidates), n=n, cutoff=0.5)
-
-
 class AssetGraph:
     """Assets and their edges, in one topological order computed once at build time."""
 
@@ -37,10 +33,7 @@ class AssetGraph:
         for node in nodes:
             seen = self.nodes.get(node.key)
             if seen is not None:
-                problems.append(
-                    f"asset key '{node.key.to_user_string()}' is defined twice: "
-                    f"at {seen.source or '?'} and at {node.source or '?'}"
-                )
+                problems.append(_duplicate(node, seen))
                 continue
             self.nodes[node.key] = node
 
@@ -150,13 +143,28 @@ def _check_upstream(check: CheckNode) -> tuple[AssetKey, ...]:
     return (check.asset_key, *check.additional_deps)
 
 
+def _duplicate(node: AssetNode, seen: AssetNode) -> str:
+    """Two places, or one place that made the key twice: naming it twice would say nothing."""
+    key = node.key.to_user_string()
+    if node is seen:
+        return f"{describe(node)} is listed twice in these Definitions"
+    if node.source == seen.source:
+        return (
+            f"asset key '{key}' is defined twice by the same code, at {node.source or '?'}: "
+            "is its module imported under two names, or does a factory there make the key twice?"
+        )
+    where = f"at {seen.source or '?'} and at {node.source or '?'}"
+    return f"asset key '{key}' is defined twice: {where}"
+
+
 def _unknown_dependency(node: AssetNode | CheckNode, wanted_key: AssetKey, names: list[str]) -> str:
+    """An asset is never its own suggestion: ``orders`` depending on a missing ``order``."""
     wanted = wanted_key.to_user_string()
-    hint = closest_keys(wanted, names)
-    suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
+    own = node.key.to_user_string() if isinstance(node, AssetsDefinition | AssetSpec) else None
+    hint = suggestion(wanted, (name for name in names if name != own))
     return (
-        f"{describe(node)} depends on '{wanted}', which these Definitions do not define."
-        f"{suggestion} Add the asset to Definitions(assets=[...]), or declare it with "
+        f"{describe(node)} depends on '{wanted}'{hint}, which these Definitions do not define. "
+        f"Add the asset to Definitions(assets=[...]), or declare it with "
         f"AssetSpec('{wanted}') if it is produced outside Millrace."
     )
 

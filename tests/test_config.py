@@ -123,6 +123,28 @@ def test_required_fields_without_config_are_errors() -> None:
     ]
 
 
+def test_config_of_unselected_assets_is_checked_when_given_and_never_required() -> None:
+    train_only = {TRAIN: ("config", TrainConfig)}
+    unselected = {REPORT: ("config", ReportConfig)}
+    # ReportConfig has required fields: absent, they are not asked for.
+    assert resolve_asset_configs(train_only, {}, unselected=unselected) == {TRAIN: TrainConfig()}
+    given = {"ops": {"ml__report": {"config": {"threshold": 1, "recipients": []}}}}
+    assert resolve_asset_configs(train_only, given, unselected=unselected) == {
+        TRAIN: TrainConfig()
+    }  # valid, and ignored
+
+    bad = {"ops": {"ml__report": {"config": {"threshold": "high"}}}}
+    with pytest.raises(ConfigError) as caught:
+        resolve_asset_configs(train_only, bad, unselected=unselected)
+    listed = problems(caught)
+    assert listed[0].startswith(
+        "asset 'ml/report' (ops.ml__report.config, not selected): threshold: "
+    )
+    assert listed[1] == (
+        "asset 'ml/report' (ops.ml__report.config, not selected): recipients: required, not given"
+    )
+
+
 def test_unknown_op_names_suggest_the_closest_asset() -> None:
     run_config = {
         "ops": {

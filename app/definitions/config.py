@@ -18,8 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import MillraceError
+from ..suggest import suggestion
 from .keys import AssetKey
-from .validation import suggestion, validation_problems
+from .validation import validation_problems
 
 RUN_CONFIG_KEYS = ("ops", "resources", "execution", "loggers")
 
@@ -45,6 +46,16 @@ class RunConfig:
     ops: Mapping[str, Any] | None = None
     resources: Mapping[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        """A list or a string here would fail later, far from the call that gave it."""
+        for name in ("ops", "resources"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"RunConfig({name}=...) must be a mapping of names to Config objects or "
+                    f"{{'config': {{...}}}}, got {type(value).__name__}"
+                )
+
     def to_config_dict(self) -> dict[str, Any]:
         """The plain shape: a Config (or any model) ``c`` becomes ``{"config": {...}}``."""
         return {
@@ -61,15 +72,17 @@ def resolve_asset_configs(
     config_params: Mapping[AssetKey, tuple[str, type[Config]]],
     run_config: Mapping[str, Any],
     *,
-    unselected: Iterable[AssetKey] = (),
+    unselected: Mapping[AssetKey, tuple[str, type[Config]]] | None = None,
 ) -> dict[AssetKey, Config]:
     """The Config object of every asset in ``config_params`` (key -> parameter, Config class).
 
     Everything is checked before anything runs, and every problem of every asset is reported
     in one ConfigError: bad values, missing required fields, unknown fields and op names.
+    Config given for an ``unselected`` asset (one config file serves any ``--select``) is
+    checked the same way, then ignored, as Dagster does for the ops a subset job leaves out.
     """
     problems = [
-        f"unknown top-level key '{key}'{suggestion(key, RUN_CONFIG_KEYS)}; "
+        f"unknown top-level key '{key}'{suggestion(str(key), RUN_CONFIG_KEYS)}; "
         f"expected {', '.join(RUN_CONFIG_KEYS)}"
         for key in run_config
         if key not in RUN_CONFIG_KEYS
@@ -77,31 +90,48 @@ def resolve_asset_configs(
     ops = run_config.get("ops") or {}
     if not isinstance(ops, Mapping):
         raise ConfigError(f"Invalid run config: 'ops' must be a mapping, got {ops!r}")
-    by_op = {key.to_python_identifier(): key for key in config_params}
-    # Config of assets this run does not select is ignored: one config file serves any --select.
-    known = {**by_op, **{key.to_python_identifier(): key for key in unselected}}
-    problems += [_unknown_op(name, known) for name in ops if name not in known]
+    unselected = unselected or {}
+    known = {key.to_python_identifier(): key for key in [*config_params, *unselected]}
+    problems += [_unknown_op(str(name), known) for name in ops if name not in known]
     configs: dict[AssetKey, Config] = {}
     for key, (_, config_class) in config_params.items():
-        op = key.to_python_identifier()
-        where = f"asset '{key.to_user_string()}' (ops.{op}.config)"
-        entry = ops.get(op)
-        if entry is not None and (not isinstance(entry, Mapping) or set(entry) - {"config"}):
-            problems.append(f"{where}: ops.{op} must be {{'config': {{...}}}}, got {entry!r}")
-            continue
-        given = entry.get("config") if entry is not None else None
-        if isinstance(given, config_class):
-            configs[key] = given
-            continue
-        if isinstance(given, BaseModel):
-            given = given.model_dump()
-        try:
-            configs[key] = config_class.model_validate({} if given is None else given)
-        except ValidationError as exc:
-            problems += [f"{where}: {line}" for line in validation_problems(exc, config_class)]
+        config = _validate(key, config_class, ops, problems, selected=True)
+        if config is not None:
+            configs[key] = config
+    for key, (_, config_class) in unselected.items():
+        if key.to_python_identifier() in ops:
+            _validate(key, config_class, ops, problems, selected=False)
     if problems:
         raise ConfigError("Invalid run config:\n  - " + "\n  - ".join(problems))
     return configs
+
+
+def _validate(
+    key: AssetKey,
+    config_class: type[Config],
+    ops: Mapping[Any, Any],
+    problems: list[str],
+    *,
+    selected: bool,
+) -> Config | None:
+    """The asset's Config from ``ops``, or None with its problems added to ``problems``."""
+    op = key.to_python_identifier()
+    note = "" if selected else ", not selected"
+    where = f"asset '{key.to_user_string()}' (ops.{op}.config{note})"
+    entry = ops.get(op)
+    if entry is not None and (not isinstance(entry, Mapping) or set(entry) - {"config"}):
+        problems.append(f"{where}: ops.{op} must be {{'config': {{...}}}}, got {entry!r}")
+        return None
+    given = entry.get("config") if entry is not None else None
+    if isinstance(given, config_class):
+        return given
+    if isinstance(given, BaseModel):
+        given = given.model_dump()
+    try:
+        return config_class.model_validate({} if given is None else given)
+    except ValidationError as exc:
+        problems += [f"{where}: {line}" for line in validation_problems(exc, config_class)]
+        return None
 
 
 def _unknown_op(name: str, by_op: Mapping[str, AssetKey]) -> str:
@@ -126,18 +156,26 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if suffix not in (".json", ".yaml", ".yml"):
         raise ConfigError(f"{file}: a config file must end in .json, .yaml or .yml")
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {file}: {exc.strerror or exc}") from None
-    data = _parse_json(file, text) if suffix == ".json" else _parse_yaml(file, text)
-    if data is None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"config file {file} is not UTF-8 text: line {line}: {exc.reason} "
+            f"{data[exc.start]:#04x}"
+        ) from None
+    config = _parse_json(file, text) if suffix == ".json" else _parse_yaml(file, text)
+    if config is None:
         return {}
-    if not isinstance(data, dict):
+    if not isinstance(config, dict):
         raise ConfigError(
             f"{file}: the run config must be a mapping (ops:, resources:), "
-            f"not a {type(data).__name__}"
+            f"not a {type(config).__name__}"
         )
-    return data
+    return config
 
 
 def _parse_json(file: Path, text: str) -> Any:
@@ -159,6 +197,10 @@ def _parse_yaml(file: Path, text: str) -> Any:
         at = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
         problem = ": ".join(p for p in (exc.context, exc.problem) if p)
         raise ConfigError(f"{at}: invalid YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids, such as a NUL
+        line = text.count("\n", 0, exc.position) + 1
+        character = chr(exc.character)
+        raise ConfigError(f"{file}:{line}: invalid YAML: {exc.reason} ({character!r})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: invalid YAML: {exc}") from None
 

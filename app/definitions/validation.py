@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from ..suggest import suggestion
 
 _MAX_SHOWN = 80
 
@@ -50,12 +51,6 @@ def format_loc(loc: Iterable[str | int]) -> str:
 def shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
-
-
-def suggestion(wanted: str, candidates: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or nothing."""
-    close = difflib.get_close_matches(wanted, list(candidates), n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _fields_at(model: type[BaseModel] | None, loc: tuple[str | int, ...]) -> tuple[str, ...]:

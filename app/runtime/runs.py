@@ -285,11 +285,21 @@ def needed_resources(plan: ExecutionPlan, resources: Mapping[str, Any]) -> dict[
 
 
 def as_run_config(run_config: Any) -> dict[str, Any]:
-    """Dagster's RunConfig object or a plain dict, as a dict."""
+    """Dagster's RunConfig object or a plain mapping, as a dict; anything else is a
+    ConfigError saying what fits, not a TypeError from ``dict()``."""
     if run_config is None:
         return {}
     to_dict = getattr(run_config, "to_config_dict", None)
-    return dict(to_dict() if callable(to_dict) else run_config)
+    if callable(to_dict):
+        run_config = to_dict()
+    if not isinstance(run_config, Mapping):
+        from ..definitions.config import ConfigError
+
+        raise ConfigError(
+            "run_config must be a mapping (Dagster's shape: {'ops': {...}}) or RunConfig, "
+            f"got {type(run_config).__name__}"
+        )
+    return dict(run_config)
 
 
 def resolve_configs(
@@ -305,11 +315,11 @@ def resolve_configs(
         return {}
     from ..definitions.config import resolve_asset_configs
 
-    unselected = [
-        key
+    unselected = {
+        key: node.special.config
         for key, node in graph.nodes.items()
         if key not in params and isinstance(node, AssetsDefinition) and node.special.config
-    ]
+    }
     return resolve_asset_configs(params, run_config, unselected=unselected)
 
 
