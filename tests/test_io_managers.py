@@ -169,7 +169,7 @@ def test_key_path_and_partition_layout(manager: ParquetIOManager) -> None:
     store(manager, ["warehouse", "raw", "orders"], POLARS)
     store(manager, ["warehouse", "daily"], {"day": 1}, partition="2024-01-01")
     assert files(manager.base_dir) == [
-        "warehouse/daily/2024-01-01.pkl",
+        "warehouse/daily/partition=2024-01-01.pkl",
         "warehouse/raw/orders.parquet",
     ]
     assert_frame_equal(load(manager, ["warehouse", "raw", "orders"]), POLARS)
@@ -253,10 +253,12 @@ def test_an_asset_that_changes_kind_leaves_one_file(manager: ParquetIOManager) -
     assert files(manager.base_dir) == ["thing.pkl"]
     assert load(manager, "thing") == 42
 
-    # A new process (a new manager) knows nothing of earlier writes and still cleans up.
+    # A new manager without records cannot tell thing.pkl from a file someone else put
+    # there: it keeps it, and loads what it wrote. (The runtime's manager reads its records:
+    # test_storage_safety.py.)
     fresh = ParquetIOManager(manager.base_dir)
     store(fresh, "thing", POLARS)
-    assert files(manager.base_dir) == ["thing.parquet"]
+    assert files(manager.base_dir) == ["thing.parquet", "thing.pkl"]
     assert_frame_equal(load(fresh, "thing"), POLARS)
 
 

@@ -1,4 +1,10 @@
-"""Asset keys: the identity of every asset, as a path of strings."""
+"""Asset keys: the identity of every asset, as a path of strings.
+
+Each component becomes a file or directory name under the storage directory, so a component
+must be a name every file system keeps as given: letters, digits, ``_``, ``-`` and ``.``, not
+starting with a dot (``.``, ``..``, hidden files and Millrace's temporary files start with
+one), not ending with one (Windows drops it), and none of the device names Windows reserves.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,31 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import MillraceError
+
 _SEPARATOR = "/"
-_VALID_PART = re.compile(r"^[A-Za-z0-9_\-.]+$")
+_VALID_PART = re.compile(r"[A-Za-z0-9_\-.]+")  # fullmatch: "$" would allow a final "\n"
+# CON, NUL, COM1, ... name devices on Windows, whatever follows their first dot.
+_RESERVED = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.IGNORECASE)
+
+
+class InvalidAssetKeyError(MillraceError, ValueError):
+    """An asset key component that cannot be a file name in storage."""
+
+
+def _component_problem(part: object) -> str | None:
+    """Why ``part`` cannot be an asset key component, or None."""
+    if not isinstance(part, str) or not _VALID_PART.fullmatch(part):
+        return "use letters, digits, '_', '-' and '.'"
+    if part in (".", ".."):
+        return f"{part!r} names a directory, not an asset"
+    if part.startswith("."):
+        return "a component cannot start with '.' (a hidden file, like Millrace's temporary ones)"
+    if part.endswith("."):
+        return "a component cannot end with '.' (Windows drops it from file names)"
+    if _RESERVED.fullmatch(part):
+        return f"{part.partition('.')[0]!r} is a device name on Windows, not a file name"
+    return None
 
 
 class AssetKey:
@@ -22,12 +51,12 @@ class AssetKey:
     def __init__(self, path: str | Sequence[str]) -> None:
         parts = (path,) if isinstance(path, str) else tuple(path)
         if not parts:
-            raise ValueError("AssetKey needs at least one path component")
+            raise InvalidAssetKeyError("AssetKey needs at least one path component")
         for part in parts:
-            if not isinstance(part, str) or not _VALID_PART.match(part):
-                raise ValueError(
-                    f"Invalid asset key component {part!r} in {list(parts)!r}: use letters, "
-                    "digits, '_', '-' and '.'"
+            problem = _component_problem(part)
+            if problem is not None:
+                raise InvalidAssetKeyError(
+                    f"Invalid asset key component {part!r} in {list(parts)!r}: {problem}"
                 )
         object.__setattr__(self, "path", parts)
         object.__setattr__(self, "_hash", hash(parts))

@@ -20,9 +20,11 @@ from .io_managers import (
     InputContext,
     IOManager,
     OutputContext,
+    asset_label,
     key_path,
     read_pickle,
-    write_atomically,
+    read_stored,
+    store_file,
     write_pickle,
 )
 
@@ -32,7 +34,8 @@ class ConfigurableIOManager(ConfigurableResource, IOManager):
 
 
 class FilesystemIOManager(ConfigurableIOManager):
-    """Pickles every value to ``<base_dir>/<key path>`` (Dagster's layout, no suffix), written
+    """Pickles every value to ``<base_dir>/<key path>`` (Dagster's layout, no suffix), and a
+    partition to ``<key path>/partition=<encoded key>`` (``io_managers`` says why), written
     beside the final name and renamed into place."""
 
     base_dir: str
@@ -42,11 +45,14 @@ class FilesystemIOManager(ConfigurableIOManager):
         return key_path(Path(self.base_dir), asset_key, partition_key)
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
+        what = asset_label(context.asset_key, context.partition_key)
         path = self.path_for(context.asset_key, context.partition_key)
-        context.data_version = write_atomically(
-            path, self._made_dirs, lambda tmp: write_pickle(obj, tmp)
+        context.data_version = store_file(
+            what, path, self._made_dirs, lambda tmp: write_pickle(obj, tmp)
         )
         context.add_output_metadata({"path": MetadataValue.path(path)})
 
     def load_input(self, context: InputContext) -> Any:
-        return read_pickle(self.path_for(context.asset_key, context.partition_key))
+        key, partition = context.asset_key, context.partition_key
+        path = self.path_for(key, partition)
+        return read_stored(asset_label(key, partition), path, key, lambda: read_pickle(path))

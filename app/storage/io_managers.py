@@ -1,5 +1,19 @@
 """IO managers decide where asset values live; the default writes frames to Parquet.
 
+The layout under ``base_dir`` (the runtime's is ``<home>/storage``)::
+
+    <key path>.parquet | .pkl                          an asset: lake/orders.parquet
+    <key path>/partition=<encoded key>.parquet | .pkl  one partition of it
+
+Asset key components are letters, digits, ``_``, ``-`` and ``.`` (``definitions.keys``), so no
+asset has the ``=`` of a partition's name: partition ``b`` of ``a`` never meets asset ``a/b``.
+A partition key is free text (``2024-01-01-05:00``, ``../x``), so it is percent-encoded into
+the name, which keeps distinct keys distinct even on a case-insensitive file system: every
+byte outside ``[a-z0-9_.-]`` (upper-case letters too) and a final ``.`` become ``%XX``; a name
+too long for a file system keeps its start and ends in ``~`` and a hash of the key.
+FilesystemIOManager has the same layout without the suffixes. Every path is built from those
+names and refused if, symlinks resolved, it leaves ``base_dir``.
+
 Polars, Arrow and pandas are imported only when a value of theirs is stored or loaded, so
 ``import millrace`` stays fast.
 """
@@ -7,18 +21,25 @@ Polars, Arrow and pandas are imported only when a value of theirs is stored or l
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pickle
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
+
+import xxhash
 
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
+from ..errors import StorageError
 from ..frames.kind import frame_kind
 from ..versions.data import bytes_version, file_version
+
+T = TypeVar("T")
 
 
 class OutputContext:
@@ -114,16 +135,32 @@ _KIND_KEY = b"millrace.kind"
 
 INLINE_LIMIT = 64 * 1024  # pickles up to this size go to the event store, not to a file
 
+_SUFFIXES = (".parquet", ".pkl")
+_Stamp = tuple[int, int, int, int]
+
+
+def _stamp(st: os.stat_result) -> _Stamp:
+    """What tells one written file from any other later found at its path."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
 
 class ParquetIOManager(IOManager):
-    """Frames to ``<base_dir>/<key path>.parquet``, anything else pickled to ``.pkl``.
+    """Frames to ``<base_dir>/<key path>.parquet``, anything else pickled to ``.pkl`` (the
+    module docstring has the whole layout).
 
     ``ParquetIOManager("data")`` or ``ParquetIOManager(base_dir="data")``. Files are written
-    beside their final name and renamed into place (see ``write_atomically``).
+    beside their final name and renamed into place (see ``write_atomically``). A frame that
+    Parquet cannot hold (a pandas column mixing numbers and strings) is pickled instead, and
+    its ``millrace/storage_warning`` metadata says which column and why.
 
     The runtime's default manager also gets ``inline_db``, its event store: a pickle of at
     most ``INLINE_LIMIT`` bytes is then committed there, in the transaction that records its
     materialization, because creating one small file per value costs far more than the value.
+
+    A value of another kind than the last (frame <-> object, file <-> inline) makes the old
+    file stale. It is removed only if Millrace wrote it: this manager did (same inode, size and
+    modification time), or the latest recorded materialization names it, with its size. Any
+    other file there is left alone, and loading prefers what Millrace wrote or recorded.
     """
 
     def __init__(
@@ -135,8 +172,9 @@ class ParquetIOManager(IOManager):
         self._made_dirs: set[Path] = set()
         # File names per directory, listed once and then kept up to date by our own writes:
         # an asset whose value changed kind (frame <-> object) leaves a file to remove, and
-        # knowing which names exist saves a failing unlink per value on the hot path.
+        # knowing which names exist saves a failing stat per value on the hot path.
         self._names: dict[Path, set[str]] = {}
+        self._ours: dict[Path, _Stamp] = {}  # the files this manager wrote, as written
 
     def path_for(self, asset_key: AssetKey, partition_key: str | None = None) -> Path:
         return key_path(self.base_dir, asset_key, partition_key)
@@ -146,69 +184,177 @@ class ParquetIOManager(IOManager):
         if names is None:
             try:
                 names = set(os.listdir(directory))
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):  # writing will say what is wrong
                 names = set()
             self._names[directory] = names
         return names
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        stem = self.path_for(context.asset_key, context.partition_key)
+        key, partition = context.asset_key, context.partition_key
+        stem = self.path_for(key, partition)
+        names = self._names_in(stem.parent)
         kind = frame_kind(obj)
         if kind == "lazy":
             obj, kind = obj.collect(), "polars"
-        names = self._names_in(stem.parent)
         data = None
-        if kind is None and self.inline_db is not None:
-            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-            if len(data) <= INLINE_LIMIT:
-                context.inline_value = data
-                context.data_version = bytes_version(data)
-                for old in (".pkl", ".parquet"):  # a file would hide the newer inline value
-                    self._remove(stem, old, names)
-                context.add_output_metadata({"millrace/size_bytes": MetadataValue.int(len(data))})
+        if kind is not None:
+            try:
+                self._store_file(context, stem, ".parquet", names, _parquet_writer(obj, kind))
                 return
-        suffix, other = (".pkl", ".parquet") if kind is None else (".parquet", ".pkl")
-        final = stem.with_name(stem.name + suffix)
-        if data is not None:
-            written = write_atomically(final, self._made_dirs, lambda tmp: tmp.write_bytes(data))
-        elif kind is None:  # no inline store: stream the pickle, never holding it twice
-            written = write_atomically(final, self._made_dirs, lambda tmp: write_pickle(obj, tmp))
-        else:
-            written = write_atomically(
-                final, self._made_dirs, lambda tmp: _write_frame(obj, kind, tmp)
+            except _NotParquet as exc:
+                problem = str(exc)
+            what = asset_label(key, partition)
+            context.add_output_metadata(
+                {
+                    "millrace/storage_warning": MetadataValue.text(
+                        f"{what}: {problem}; stored as a pickle instead, which loads back "
+                        "the same frame"
+                    )
+                }
             )
-        context.data_version = written
-        path = os.fspath(final)
+            try:
+                data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                raise StorageError(
+                    f"cannot store {what}: {problem}, and pickling it failed too "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+        elif self.inline_db is not None:
+            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if data is not None and self.inline_db is not None and len(data) <= INLINE_LIMIT:
+            context.inline_value = data
+            context.data_version = bytes_version(data)
+            for suffix in _SUFFIXES:  # an older value's file of ours is stale now
+                self._remove_if_ours(key, partition, stem, suffix, names)
+            context.add_output_metadata({"millrace/size_bytes": MetadataValue.int(len(data))})
+            return
+        if data is None:  # no inline store: stream the pickle, never holding it twice
+            self._store_file(context, stem, ".pkl", names, lambda tmp: write_pickle(obj, tmp))
+        else:
+            pickled = data
+            self._store_file(context, stem, ".pkl", names, lambda tmp: tmp.write_bytes(pickled))
+
+    def _store_file(
+        self,
+        context: OutputContext,
+        stem: Path,
+        suffix: str,
+        names: set[str],
+        write: Callable[[Path], object],
+    ) -> None:
+        key, partition = context.asset_key, context.partition_key
+        final = stem.with_name(stem.name + suffix)
+        context.data_version = store_file(
+            asset_label(key, partition), final, self._made_dirs, write
+        )
+        st = os.stat(final)
+        self._ours[final] = _stamp(st)
         names.add(final.name)
-        self._remove(stem, other, names)  # the asset changed kind: drop the old file
+        other = ".pkl" if suffix == ".parquet" else ".parquet"
+        self._remove_if_ours(key, partition, stem, other, names)  # the asset changed kind
         context.add_output_metadata(
             {
-                "path": MetadataValue.path(path),
-                "millrace/size_bytes": MetadataValue.int(os.stat(path).st_size),
+                "path": MetadataValue.path(final),
+                "millrace/size_bytes": MetadataValue.int(st.st_size),
             }
         )
 
-    def _remove(self, stem: Path, suffix: str, names: set[str]) -> None:
-        if stem.name + suffix in names:
-            names.discard(stem.name + suffix)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{stem}{suffix}")
+    def _remove_if_ours(
+        self,
+        asset_key: AssetKey,
+        partition_key: str | None,
+        stem: Path,
+        suffix: str,
+        names: set[str],
+    ) -> None:
+        """Remove ``stem + suffix``, an older value's file, if Millrace wrote it."""
+        name = stem.name + suffix
+        if name not in names:
+            return
+        path = stem.with_name(name)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            names.discard(name)
+            return
+        if self._ours.pop(path, None) != _stamp(st):
+            recorded = self._recorded(asset_key, partition_key)
+            if not (
+                recorded is not None
+                and recorded.names(path, self.base_dir)
+                and recorded.size == st.st_size
+            ):
+                return  # not Millrace's, or changed since: someone else's file
+        with contextlib.suppress(OSError):  # only disk space is lost: loading skips it
+            os.unlink(path)
+            names.discard(name)
 
     def load_input(self, context: InputContext) -> Any:
-        stem = self.path_for(context.asset_key, context.partition_key)
-        parquet = stem.with_name(stem.name + ".parquet")
-        if parquet.exists():
-            return _read_frame(parquet, context.annotation)
-        pickled = stem.with_name(stem.name + ".pkl")
-        if self.inline_db is None or pickled.exists():
-            return read_pickle(pickled)
-        data = self._read_inline(context.asset_key, context.partition_key)
-        if data is None:
-            raise FileNotFoundError(f"no stored value for {context.asset_key.to_user_string()}")
-        return pickle.loads(data)
+        key, partition = context.asset_key, context.partition_key
+        what = asset_label(key, partition)
+        stem = self.path_for(key, partition)
+        path = self._current_file(key, partition, stem)
+        if path is None:
+            data = self._read_inline(key, partition) if self.inline_db is not None else None
+            if data is None:
+                raise FileNotFoundError(f"no stored value for {what}")
+            where = f"the history in {self.inline_db}"
+            return read_stored(what, where, key, lambda: pickle.loads(data))
+        if path.suffix == ".parquet":
+            return read_stored(what, path, key, lambda: _read_frame(path, context.annotation))
+        return read_stored(what, path, key, lambda: read_pickle(path))
+
+    def _current_file(
+        self, asset_key: AssetKey, partition_key: str | None, stem: Path
+    ) -> Path | None:
+        """The file that holds the latest value, or None for none (the value is inline, or
+        was never stored): a file this manager wrote, else the one the latest
+        materialization recorded, else none if an inline value is recorded, else the newest
+        (a home from before records, or a manager without ``inline_db``)."""
+        found: dict[Path, os.stat_result] = {}
+        for suffix in _SUFFIXES:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                path = stem.with_name(stem.name + suffix)
+                found[path] = os.stat(path)
+        if not found:
+            return None
+        ours = [p for p, st in found.items() if self._ours.get(p) == _stamp(st)]
+        if ours:  # both only if removing the older one failed
+            return max(ours, key=lambda p: found[p].st_mtime_ns)
+        if self.inline_db is not None:
+            recorded = self._recorded(asset_key, partition_key)
+            for path in found:
+                if recorded is not None and recorded.names(path, self.base_dir):
+                    return path
+            if self._query(_HAS_INLINE, asset_key, partition_key) is not None:
+                return None
+        return max(found, key=lambda p: found[p].st_mtime_ns)  # a tie: Parquet, as before
+
+    def _recorded(self, asset_key: AssetKey, partition_key: str | None) -> _Recorded | None:
+        """The file the latest recorded materialization names, if any (none: inline, or no
+        event store)."""
+        if self.inline_db is None:
+            return None
+        row = self._query(_LATEST_METADATA, asset_key, partition_key)
+        if row is None:
+            return None
+        metadata = json.loads(row[0])
+        path, size = metadata.get("path"), metadata.get("millrace/size_bytes")
+        if not isinstance(path, dict) or not isinstance(path.get("value"), str):
+            return None
+        return _Recorded(
+            Path(path["value"]).parts, size.get("value") if isinstance(size, dict) else None
+        )
 
     def _read_inline(self, asset_key: AssetKey, partition_key: str | None) -> bytes | None:
-        """A committed inline value, read on this thread's own read-only connection."""
+        row = self._query(_INLINE_VALUE, asset_key, partition_key)
+        return row[0] if row else None
+
+    def _query(
+        self, sql: str, asset_key: AssetKey, partition_key: str | None
+    ) -> tuple[Any, ...] | None:
+        """The row ``sql`` selects for an asset (and partition) from the event store, on this
+        thread's own read-only connection; None too if there is no database or table yet."""
         import sqlite3  # only the default manager of a persisting runtime gets here
 
         reader = getattr(self._readers, "connection", None)
@@ -220,29 +366,124 @@ class ParquetIOManager(IOManager):
                 return None
             self._readers.connection = reader
         try:
-            row = reader.execute(
-                "SELECT data FROM asset_values WHERE asset_key = ? AND partition_key = ?",
-                (asset_key.to_user_string(), partition_key or ""),
+            row: tuple[Any, ...] | None = reader.execute(
+                sql, (asset_key.to_user_string(), partition_key or "")
             ).fetchone()
-        except sqlite3.OperationalError:  # a database from before inline values
+        except sqlite3.OperationalError:  # a database from before this table
             return None
-        return row[0] if row else None
+        return row
 
     def __repr__(self) -> str:
         return f"ParquetIOManager(base_dir={str(self.base_dir)!r})"
 
 
+_LATEST_METADATA = (
+    "SELECT metadata FROM latest_materializations WHERE asset_key = ? AND partition_key = ?"
+)
+_INLINE_VALUE = "SELECT data FROM asset_values WHERE asset_key = ? AND partition_key = ?"
+_HAS_INLINE = "SELECT 1 FROM asset_values WHERE asset_key = ? AND partition_key = ?"
+
+
+class _Recorded(NamedTuple):
+    """The file a recorded materialization names: its ``path`` metadata, as parts, and its
+    ``millrace/size_bytes``."""
+
+    parts: tuple[str, ...]
+    size: object
+
+    def names(self, path: Path, base_dir: Path) -> bool:
+        """Whether this is ``path``, compared below ``base_dir``: a home that moved still
+        matches its records."""
+        below = path.relative_to(base_dir).parts
+        return self.parts[-len(below) :] == below
+
+
+PARTITION_PREFIX = "partition="
+_SAFE_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-.")
+# Longest encoded key kept whole: with the prefix, a suffix and a temporary file's additions
+# the name stays under the 255 bytes file systems allow.
+_LONGEST_KEY = 200
+_KEPT_OF_LONG_KEY = 160
+
+
+def partition_name(partition_key: str) -> str:
+    """The file name (without suffix) of a partition: distinct for distinct keys, and a name
+    every file system keeps as given (see the module docstring)."""
+    data = partition_key.encode("utf-8", "surrogatepass")
+    encoded = "".join(chr(b) if b in _SAFE_BYTES else f"%{b:02X}" for b in data)
+    if encoded.endswith("."):
+        encoded = encoded[:-1] + "%2E"
+    if len(encoded) > _LONGEST_KEY:
+        head = encoded[:_KEPT_OF_LONG_KEY]
+        cut = head.find("%", _KEPT_OF_LONG_KEY - 2)  # an escape the cut would split
+        encoded = f"{head[:cut] if cut != -1 else head}~{xxhash.xxh3_128_hexdigest(data)}"
+    return PARTITION_PREFIX + encoded
+
+
 def key_path(base_dir: Path, asset_key: AssetKey, partition_key: str | None) -> Path:
-    """``<base_dir>/<key path>[/<partition>]``, without a suffix."""
-    if partition_key is None:
-        return base_dir.joinpath(*asset_key.path)
-    return base_dir.joinpath(*asset_key.path, partition_key)
+    """``<base_dir>/<key path>[/partition=<encoded key>]``, without a suffix. Refused if its
+    directory, symlinks resolved, is outside ``base_dir``."""
+    parts = asset_key.path
+    if partition_key is not None:
+        parts = (*parts, partition_name(partition_key))
+    path = base_dir.joinpath(*parts)
+    root = os.path.realpath(base_dir)
+    directory = os.path.realpath(path.parent)
+    if os.path.commonpath([root, directory]) != root:
+        raise StorageError(
+            f"{asset_label(asset_key, partition_key)} would be stored in {directory}, outside "
+            f"the storage directory {root}: {path.parent} leads there through a symlink"
+        )
+    return path
+
+
+def asset_label(asset_key: AssetKey, partition_key: str | None) -> str:
+    """``asset 'a/b'``, with its partition if any: how errors and warnings name a value."""
+    label = f"asset '{asset_key.to_user_string()}'"
+    return label if partition_key is None else f"{label} partition {partition_key!r}"
+
+
+def store_file(
+    what: str, final: Path, made_dirs: set[Path], write: Callable[[Path], object]
+) -> str:
+    """``write_atomically``, and a failure of the file system said with what could not be
+    stored, where and why: "cannot store asset 'x' at <path>: No space left on device"."""
+    try:
+        return write_atomically(final, made_dirs, write)
+    except OSError as exc:
+        raise StorageError(f"cannot store {what} at {final}: {_why(exc, final)}") from exc
+
+
+def _why(exc: OSError, path: Path) -> str:
+    """The cause in words; a file where a directory should be says only "File exists"."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a directory"
+            break
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def read_stored(what: str, where: object, asset_key: AssetKey, read: Callable[[], T]) -> T:
+    """``read()``, and a stored value that cannot be read said with its asset, its place and
+    the way out; a missing file stays FileNotFoundError (never materialized)."""
+    try:
+        return read()
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise StorageError(
+            f"cannot read the stored value of {what} from {where} ({type(exc).__name__}: "
+            f"{exc}); re-materialize it: millrace materialize --select "
+            f"{asset_key.to_user_string()}"
+        ) from exc
 
 
 def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], object]) -> str:
     """Write ``final`` through ``write(tmp)`` beside it, then rename it into place, so a crash
-    never leaves a half-written file where a reader would find it. Returns the data version
-    of the bytes written, hashed before the rename so it is exactly what landed.
+    never leaves a half-written file where a reader would find it, and a failed write leaves
+    neither a temporary file nor a change. Returns the data version of the bytes written,
+    hashed before the rename so it is exactly what landed.
 
     ``made_dirs`` is the caller's cache of directories it created: one mkdir per directory,
     not one per value.
@@ -257,7 +498,8 @@ def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], 
         version = file_version(tmp)
         os.replace(tmp, final)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. the directory is gone: so is the temporary
+            tmp.unlink(missing_ok=True)
         raise
     return version
 
@@ -272,18 +514,86 @@ def read_pickle(path: Path) -> Any:
         return pickle.load(f)
 
 
-def _write_frame(obj: Any, kind: str, path: str | os.PathLike[str]) -> None:
+class _NotParquet(Exception):
+    """A frame Parquet cannot hold; the message says which column and why."""
+
+
+def _parquet_writer(obj: Any, kind: str) -> Callable[[Path], None]:
+    """How to write frame ``obj`` as Parquet; raises ``_NotParquet``, now or when writing,
+    for a frame Parquet cannot hold."""
     if kind == "polars":
-        obj.write_parquet(path)
-        return
+        import polars as pl
+
+        objects = [name for name, dtype in obj.schema.items() if dtype == pl.Object]
+        if objects:
+            raise _NotParquet(f"column {objects[0]!r} is of dtype Object, which Parquet lacks")
+        return lambda path: _write_polars(obj, path)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if kind == "pandas":
-        table = pa.Table.from_pandas(obj)  # keeps the index in pandas' schema metadata
+        try:
+            table = pa.Table.from_pandas(obj)  # keeps the index in pandas' schema metadata
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            raise _NotParquet(_pandas_problem(obj, exc)) from exc
     else:
         table = obj.replace_schema_metadata({**(obj.schema.metadata or {}), _KIND_KEY: b"arrow"})
-    pq.write_table(table, path)
+
+    def write(path: Path) -> None:
+        try:
+            pq.write_table(table, path)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise _NotParquet(_arrow_problem(table, exc)) from exc
+
+    return write
+
+
+def _write_polars(frame: Any, path: Path) -> None:
+    """Polars says a failing disk in a ComputeError ("... (os error 28)"): an OSError here."""
+    import polars as pl
+
+    try:
+        frame.write_parquet(path)
+    except pl.exceptions.PolarsError as exc:
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        if found is None:
+            raise
+        code = int(found[1])
+        raise OSError(code, os.strerror(code)) from exc
+
+
+def _pandas_problem(frame: Any, exc: Exception) -> str:
+    """Which part of a pandas frame Arrow could not convert, and why."""
+    import pyarrow as pa
+
+    repeated = frame.columns[frame.columns.duplicated()].unique().tolist()
+    if repeated:
+        return f"column names {repeated} repeat, and Parquet names each column once"
+    for i, name in enumerate(frame.columns):
+        try:
+            pa.Table.from_pandas(frame.iloc[:, [i]], preserve_index=False)
+        except (pa.ArrowException, ValueError, TypeError) as column_exc:
+            return f"column {name!r} cannot be stored as Parquet ({_message(column_exc)})"
+    return f"its index cannot be stored as Parquet ({_message(exc)})"
+
+
+def _arrow_problem(table: Any, exc: Exception) -> str:
+    """Which column of an Arrow table Parquet cannot hold, and why."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for field in table.schema:
+        try:
+            pq.ParquetWriter(pa.BufferOutputStream(), pa.schema([field])).close()
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+            return f"column {field.name!r} of type {field.type} cannot be stored as Parquet"
+    return f"it cannot be stored as Parquet ({_message(exc)})"
+
+
+def _message(exc: Exception) -> str:
+    """Arrow's first argument is the reason; the rest repeats where it happened."""
+    first = exc.args[0] if exc.args else exc
+    return str(first)
 
 
 def _annotation_kind(annotation: Any) -> str | None:
@@ -315,7 +625,10 @@ def _read_frame(path: Path, annotation: Any) -> Any:
     if kind in ("polars", "lazy"):
         import polars as pl
 
-        return pl.scan_parquet(path) if kind == "lazy" else pl.read_parquet(path)
+        if kind == "polars":
+            return pl.read_parquet(path)
+        pl.read_parquet_schema(path)  # a damaged footer fails here, named, not in user code
+        return pl.scan_parquet(path)
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
