@@ -339,12 +339,12 @@ def test_select(tmp_path: Path, pipeline: Path, select: str, expected: set[str])
 @pytest.mark.parametrize(
     ("select", "message"),
     [
-        ("raw_order", "No asset named 'raw_order'. Did you mean 'raw_orders'?"),
+        ("raw_order", "No asset named 'raw_order' (did you mean 'raw_orders'?)"),
         (
             "*custmer_features",
-            "No asset named 'custmer_features'. Did you mean 'customer_features'?",
+            "No asset named 'custmer_features' (did you mean 'customer_features'?)",
         ),
-        ("group:raww", "No group named 'raww'. Did you mean 'raw'?"),
+        ("group:raww", "No group named 'raww' (did you mean 'raw'?)"),
     ],
 )
 def test_a_selection_typo_suggests_the_closest_name(
@@ -598,7 +598,7 @@ def test_an_unknown_dependency_names_the_asset_and_where_it_is(tmp_path: Path):
     assert_clean_failure(result, 2)
     line = line_of(code, "def totals") - 1  # where its definition starts: the decorator
     assert f"asset 'totals' (unknown_dep.py:{line}) depends on 'order'" in result.stderr
-    assert "Did you mean 'orders'?" in result.stderr
+    assert "(did you mean 'orders'?)" in result.stderr
 
 
 def test_an_import_error_shows_the_user_frame(tmp_path: Path):

@@ -327,7 +327,7 @@ def test_unknown_dependency_names_asset_location_missing_key_and_suggestion() ->
     message = str(info.value)
     assert "asset 'churn_model' (" in message
     assert f"{where(churn_model)}) depends on 'custmer_features'" in message
-    assert "Did you mean 'customer_features'?" in message
+    assert "(did you mean 'customer_features'?)" in message
 
 
 def test_unknown_dependency_without_a_close_key_makes_no_suggestion() -> None:
@@ -338,7 +338,7 @@ def test_unknown_dependency_without_a_close_key_makes_no_suggestion() -> None:
     with pytest.raises(DefinitionsError) as info:
         Definitions(assets=[customer_features, needs_far_away])
     assert "depends on 'zzzzzz'" in str(info.value)
-    assert "Did you mean" not in str(info.value)
+    assert "did you mean" not in str(info.value).lower()
 
 
 def test_an_asset_spec_satisfies_a_dependency() -> None:
