@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import Db
 from millrace import AssetKey, MetadataValue, Output, RunStatus, asset, materialize
+from millrace.errors import StorageError
 from millrace.events import (
     AssetMaterialized,
     ErrorInfo,
@@ -89,7 +90,7 @@ async def test_a_newer_schema_is_refused(home: Path) -> None:
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(RuntimeError, match="newer than this Millrace"):
+        with pytest.raises(StorageError, match="newer than this Millrace"):
             await EventStore.open(home)
         gc.collect()
     # The refused connection was closed, not left to the garbage collector (whose cleanup
@@ -329,6 +330,7 @@ CLOSE_AFTER_A_FAILED_BATCH = """
 import asyncio, sys
 from pathlib import Path
 from millrace.events import RunStarted
+from millrace.errors import StorageError
 from millrace.storage.event_store import EventStore
 
 async def main():
@@ -337,7 +339,7 @@ async def main():
     store.append(RunStarted(run_id="same"))  # the primary key refuses it: the batch fails
     try:
         await store.close()
-    except RuntimeError as exc:
+    except StorageError as exc:  # a MillraceError: the CLI prints one line
         print("close raised:", exc, flush=True)
 
 asyncio.run(main())

@@ -555,7 +555,8 @@ def test_filesystem_io_manager_pickles_to_the_key_path(tmp_path: Path) -> None:
     context = store(manager, ["sales", "daily"], frame)
     store(manager, "counts", {"a": 1})
     store(manager, "events", [1, 2], partition="2026-01-31")
-    assert files(tmp_path) == ["counts", "events/2026-01-31", "sales/daily"]
+    # A partition is a file name no asset key component can be (``=``): never an asset's.
+    assert files(tmp_path) == ["counts", "events/partition=2026-01-31", "sales/daily"]
     with open(tmp_path / "sales" / "daily", "rb") as f:
         assert_frame_equal(pickle.load(f), frame)  # plain pickle, readable without Millrace
     assert_frame_equal(load(manager, ["sales", "daily"]), frame)
