@@ -29,9 +29,11 @@ from .events import (
     StepWaiting,
     Watching,
 )
+from .execution.context import STDERR, STDOUT, show_step_output
 from .execution.result import RunResult
 
-_SHOWN_LOG_LEVELS = {"INFO", "WARNING", "ERROR", "CRITICAL"}
+# What a step prints is logged as STDOUT / STDERR (execution/context.py): shown like INFO.
+_SHOWN_LOG_LEVELS = {"INFO", "WARNING", "ERROR", "CRITICAL", STDOUT, STDERR}
 
 
 def _name(event: Event) -> str:
@@ -72,6 +74,7 @@ class LinePrinter:
     def __init__(self, total: int, out: IO[str] | None = None) -> None:
         self.tally = Tally(total)
         self.out = out or sys.stdout
+        self._release = show_step_output()
 
     def __call__(self, event: Event) -> None:
         self.tally.update(event)
@@ -80,7 +83,7 @@ class LinePrinter:
             _write(self.out, line + "\n")
 
     def close(self) -> None:
-        return None
+        self._release()
 
 
 class JsonPrinter:
@@ -88,11 +91,13 @@ class JsonPrinter:
 
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
+        self._release = show_step_output()
 
     def __call__(self, event: Event) -> None:
         _write(self.out, json.dumps(event.to_json(), default=str) + "\n")
 
     def close(self) -> None:
+        self._release()
         _write(self.out, "")
 
 
@@ -104,8 +109,11 @@ class LivePrinter:
         from rich.live import Live
 
         self.tally = Tally(total)
-        self.console = Console(stderr=True)
+        # The stream itself, not "whatever sys.stderr is when writing": while a run is active
+        # that is a dispatcher of the steps' prints (execution/context.py).
+        self.console = Console(file=sys.stderr)
         self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+        self._release = show_step_output()
         self.live.start()
 
     def __call__(self, event: Event) -> None:
@@ -136,6 +144,8 @@ class LivePrinter:
         return text
 
     def close(self) -> None:
+        """Clear the progress line and show the cursor again; safe to call twice."""
+        self._release()
         self.live.stop()
 
 
@@ -181,6 +191,7 @@ class DevPrinter:
 
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
+        self._release = show_step_output()
 
     def __call__(self, event: Event) -> None:
         line = describe_dev_event(event)
@@ -190,7 +201,7 @@ class DevPrinter:
             _write(self.out, event.error.traceback)
 
     def close(self) -> None:
-        return None
+        self._release()
 
 
 def describe_dev_event(event: Event) -> str | None:

@@ -26,7 +26,7 @@ from ..frames.kind import frame_kind
 from ..frames.metadata import frame_metadata
 from ..storage.io_managers import InputContext, IOManager, OutputContext
 from .cancel import CancelToken
-from .context import AssetExecutionContext, Resources
+from .context import AssetExecutionContext, LogSink, OutputCapture, Resources
 from .failure import error_info
 from .plan import Step
 from .typecheck import column_schema_differences, type_mismatch
@@ -88,16 +88,20 @@ class StepOutcome:
 
 
 def run_step(services: RunServices, request: StepRequest) -> StepOutcome:
-    """One attempt of a ``def`` step, on a worker thread."""
+    """One attempt of a ``def`` step, on a worker thread; what it prints is its log."""
     body = StepBody(services, request)
-    body.load_inputs()
     try:
-        result = body.invoke()
-        if inspect.isgenerator(result):
-            result = Yielded(result)
-    except Exception as exc:
-        return body.check_failed(exc)
-    return body.finish(result)
+        with body.output.capturing():
+            body.load_inputs()
+            try:
+                result = body.invoke()
+                if inspect.isgeneratorfunction(body.step.node.fn):
+                    result = Yielded(result)
+            except Exception as exc:
+                return body.check_failed(exc)
+            return body.finish(result)
+    finally:
+        body.output.close()
 
 
 async def run_async_step(
@@ -105,40 +109,55 @@ async def run_async_step(
     request: StepRequest,
     offload: Callable[..., Awaitable[Any]],
 ) -> StepOutcome:
-    """One attempt of an ``async def`` step: computed on the loop, storage I/O ``offload``-ed."""
+    """One attempt of an ``async def`` step: computed on the loop, storage I/O ``offload``-ed;
+    what it prints, there or offloaded, is its log."""
     body = StepBody(services, request)
-    if body.needs_inputs:
-        await offload(body.load_inputs)
     try:
-        produced = body.invoke()
-        if inspect.isasyncgen(produced):
-            result: Any = Yielded([item async for item in produced])
-        else:
-            result = await produced
-    except Exception as exc:
-        return body.check_failed(exc)
-    if body.step.check is not None:
-        return body.finish(result)
-    finishing = asyncio.ensure_future(offload(body.finish, result))
-    try:
-        return await asyncio.shield(finishing)
-    except asyncio.CancelledError:
-        # Canceled while storing: the store refuses unless it had begun, and a value that
-        # was stored must be reported, or the history would not match the storage.
-        return await finishing
+        if body.needs_inputs:
+            await offload(body.output.call, body.load_inputs)
+        try:
+            with body.output.capturing():
+                produced = body.invoke()
+                if inspect.isasyncgenfunction(body.step.node.fn):
+                    result: Any = Yielded([item async for item in produced])
+                else:
+                    result = await produced
+        except Exception as exc:
+            return body.check_failed(exc)
+        if body.step.check is not None:
+            return body.finish(result)
+        finishing = asyncio.ensure_future(offload(body.output.call, body.finish, result))
+        try:
+            return await asyncio.shield(finishing)
+        except asyncio.CancelledError:
+            # Canceled while storing: the store refuses unless it had begun, and a value that
+            # was stored must be reported, or the history would not match the storage.
+            return await finishing
+    finally:
+        body.output.close()
 
 
 class StepBody:
     """One attempt of one step; ``load_inputs`` and ``finish`` do I/O, ``invoke`` calls
     the user's function."""
 
-    __slots__ = ("computing", "context", "kwargs", "request", "services", "started", "step")
+    __slots__ = (
+        "computing",
+        "context",
+        "kwargs",
+        "output",
+        "request",
+        "services",
+        "started",
+        "step",
+    )
 
     def __init__(self, services: RunServices, request: StepRequest) -> None:
         self.started = time.perf_counter()
         self.services, self.request, self.step = services, request, request.step
         self.kwargs = request.args
-        self.context = _context(services, request)
+        self.output = OutputCapture(_sink(services, request))
+        self.context = _context(services, request, self.output.log)
         self.computing = 0.0
 
     @property
@@ -171,7 +190,8 @@ class StepBody:
         return _store(self.services, self.request, self.context, result, self.started, compute)
 
 
-def _context(services: RunServices, request: StepRequest) -> AssetExecutionContext:
+def _sink(services: RunServices, request: StepRequest) -> LogSink:
+    """Where the step's log records go: LOG events of the run, about its asset or check."""
     step = request.step
     emit, run_id, key, partition = (
         services.emit,
@@ -193,15 +213,22 @@ def _context(services: RunServices, request: StepRequest) -> AssetExecutionConte
             )
         )
 
+    return sink
+
+
+def _context(
+    services: RunServices, request: StepRequest, log_sink: LogSink
+) -> AssetExecutionContext:
+    step = request.step
     return AssetExecutionContext(
-        run_id=run_id,
-        asset_key=key,
+        run_id=services.run_id,
+        asset_key=step.key,
         resources=services.view,
-        partition_key=partition,
-        log_sink=sink,
+        partition_key=services.partition_key,
+        log_sink=log_sink,
         retry_number=request.attempt - 1,
         assets_def=step.node,
-        previous_materialization=services.history.get(key),
+        previous_materialization=services.history.get(step.key),
         cancel=services.cancel,
     )
 
@@ -253,7 +280,8 @@ def _load_inputs(services: RunServices, step: Step, handed: dict[str, Any]) -> d
             raise MissingInputError(
                 f"{'check' if step.check else 'asset'} '{step.name}' needs '{up}', which has "
                 "never been materialized. "
-                f"Materialize it first, or select it too (e.g. --select +{step.key.path[-1]})."
+                f"Materialize it first, or select it too (e.g. --select "
+                f"+{step.key.to_user_string()})."
             ) from None
     return kwargs
 
@@ -321,6 +349,12 @@ def _store(
                 try:
                     manager.handle_output(out, value)
                 except Exception as exc:
+                    if inspect.isgenerator(value) or inspect.isasyncgen(value):
+                        raise MillraceError(
+                            f"asset '{step.name}' returned a generator object, which cannot be "
+                            "stored; return a list, or make the asset a generator function "
+                            "that yields Output(...)"
+                        ) from exc
                     exc.add_note(
                         f"while storing the value of asset '{step.name}' "
                         f"({type(value).__name__}) with IO manager '{asset.io_manager_key}'"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,26 @@ class _Configured:
 
 Teardowns = list[tuple[str, Callable[[], Any]]]
 
+FORCED_TEARDOWN_SECONDS = 2.0  # how long a forced exit waits for teardowns before it exits
+
+
+class _Open:
+    """The teardowns of one ``open_resources`` still open, each to run once: by the run when
+    it ends, or by a forced exit (``tear_down_open_resources``), whichever comes first."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.teardowns: Teardowns = []
+        self.log = log
+        self.lock = threading.Lock()  # one teardown pass at a time, so the order holds
+
+    def tear_down(self, failure: BaseException | None) -> None:
+        with self.lock:
+            _tear_down(self.teardowns, self.log, failure)
+
+
+_opened: set[_Open] = set()
+_opened_lock = threading.Lock()
+
 
 @contextlib.contextmanager
 def open_resources(
@@ -51,20 +72,48 @@ def open_resources(
     (so an unset variable fails before anything is set up). Then each is set up, after the
     resources it requires; objects that are not resources pass through. On exit, also on error
     or cancellation, they are torn down in reverse; a teardown error never hides the body's.
+    Until then they are registered for ``tear_down_open_resources``.
     """
     log = log or _log
     prepared = _prepare(resources, (run_config or {}).get("resources") or {})
     order = _setup_order(prepared)
-    teardowns: Teardowns = []
+    opened = _Open(log)
     live: dict[str, Any] = {}
+    with _opened_lock:
+        _opened.add(opened)
     try:
-        for key in order:
-            live[key] = _set_up(key, prepared[key], live, run_id, log, teardowns)
-        yield live
-    except BaseException as exc:
-        _tear_down(teardowns, log, failure=exc)
-        raise
-    _tear_down(teardowns, log, failure=None)
+        try:
+            for key in order:
+                live[key] = _set_up(key, prepared[key], live, run_id, log, opened.teardowns)
+            yield live
+        except BaseException as exc:
+            opened.tear_down(failure=exc)
+            raise
+        opened.tear_down(failure=None)
+    finally:
+        with _opened_lock:
+            _opened.discard(opened)
+
+
+def tear_down_open_resources(timeout: float = FORCED_TEARDOWN_SECONDS) -> bool:
+    """Tear down what every run still holds, waiting at most ``timeout`` seconds; True if all
+    teardowns finished. For a forced exit (a second Ctrl-C), whose runs will never reach their
+    own teardown: connections still close and files still flush, but a teardown that hangs
+    cannot keep the process alive, as it runs on a daemon thread. Errors are logged."""
+    with _opened_lock:
+        opened = list(_opened)
+    if not opened:
+        return True
+
+    def tear_down_all() -> None:
+        for each in opened:
+            with contextlib.suppress(Exception):  # each error is logged by _tear_down
+                each.tear_down(failure=None)
+
+    worker = threading.Thread(target=tear_down_all, name="millrace-teardown", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return not worker.is_alive()
 
 
 def _prepare(resources: Mapping[str, Any], configs: Mapping[str, Any]) -> dict[str, Any]:

@@ -124,8 +124,11 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
         )
         if store is not None:
             await store.flush()  # a run killed from here on is still in the history
+        from ..execution.context import capturing_output
+
         try:
-            summary = await _execute(handle, env)
+            with capturing_output():  # what the run's code prints is its log, not stdout's
+                summary = await _execute(handle, env)
         except Exception as exc:  # resources failed to set up, or a Millrace bug
             message = str(exc) if isinstance(exc, MillraceError) else repr(exc)
             publish(RunFinished(run_id=run_id, status=RunStatus.FAILURE, message=message))
@@ -245,20 +248,34 @@ async def _live_resources(
             for k, v in run_config["resources"].items()
             if k in needed or k not in env.resources  # unknown keys stay, to be reported
         }
+    from ..execution.context import OutputCapture
+
     opened = open_resources(needed, run_id=run_id, run_config=scoped, log=_log)
+    # Setup and teardown run in no step: what they print is the run's log, about no asset.
+    emit = _threadsafe(env.bus.publish)
+    output = OutputCapture(
+        lambda level, message: emit(LogMessage(run_id=run_id, level=level, message=message))
+    )
+
     try:
-        live = await asyncio.to_thread(opened.__enter__)
-    except MillraceError:
-        raise
-    except Exception as exc:  # the user's setup code failed: say so, with its frames
-        raise ResourceSetupError(_setup_failure(exc)) from exc
-    try:
-        yield live
-    except BaseException as exc:
-        if not await asyncio.to_thread(opened.__exit__, type(exc), exc, exc.__traceback__):
+        try:
+            live = await asyncio.to_thread(output.call, opened.__enter__)
+        except MillraceError:
             raise
-    else:
-        await asyncio.to_thread(opened.__exit__, None, None, None)
+        except Exception as exc:  # the user's setup code failed: say so, with its frames
+            raise ResourceSetupError(_setup_failure(exc)) from exc
+        try:
+            yield live
+        except BaseException as exc:
+            exited = await asyncio.to_thread(
+                output.call, opened.__exit__, type(exc), exc, exc.__traceback__
+            )
+            if not exited:
+                raise
+        else:
+            await asyncio.to_thread(output.call, opened.__exit__, None, None, None)
+    finally:
+        output.close()
 
 
 def _setup_failure(exc: Exception) -> str:
