@@ -162,6 +162,9 @@ class AssetMaterialized(Event):
     data_version: str | None = None
     config: dict[str, Any] | None = None  # the asset's resolved Config: part of its lineage
     inputs: tuple[InputVersion, ...] = ()  # provenance: what of each upstream it consumed
+    # Recorded on recovery, from the file a killed run stored but never recorded: its code
+    # and inputs are unknown, so it has no provenance (and shows as stale).
+    recovered: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -125,25 +125,26 @@ async def _materializations(
             e.data_version,
             json.dumps(metadata_to_json(e.metadata)),
             json.dumps(e.config) if e.config is not None else None,
+            int(not e.recovered),  # has_provenance
         )
         for e in materialized
     ]
     await db.executemany(
         "INSERT INTO latest_materializations (asset_key, partition_key, run_id, event_id,"
         " timestamp, code_version, data_version, metadata, config, has_provenance)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (asset_key, partition_key) DO UPDATE SET"
         " run_id = excluded.run_id, event_id = excluded.event_id,"
         " timestamp = excluded.timestamp, code_version = excluded.code_version,"
         " data_version = excluded.data_version, metadata = excluded.metadata,"
-        " config = excluded.config, has_provenance = 1",
+        " config = excluded.config, has_provenance = excluded.has_provenance",
         rows,
     )
     await db.executemany(
         "INSERT INTO materializations (asset_key, partition_key, run_id, event_id, timestamp,"
         " code_version, data_version, config, has_provenance)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
-        [(*row[:7], row[8]) for row in rows],
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*row[:7], *row[8:]) for row in rows],
     )
     await db.executemany(
         "INSERT OR REPLACE INTO materialization_inputs (event_id, asset_key, partition_key,"

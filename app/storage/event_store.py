@@ -20,9 +20,18 @@ from typing import Any, NoReturn
 import aiosqlite
 
 from ..definitions.keys import AssetKey
-from ..definitions.metadata import metadata_from_json
+from ..definitions.metadata import MetadataValue, metadata_from_json
 from ..errors import StorageError
-from ..events import Event, InputVersion, RunFinished, RunStarted, RunStatus, event_from_record
+from ..events import (
+    AssetMaterialized,
+    Event,
+    InputVersion,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    event_from_record,
+)
+from ..versions.data import file_version
 from .batch import write_batch
 from .liveness import alive
 from .records import (
@@ -207,16 +216,64 @@ class EventStore:
         return bool(await self._interrupted_runs())
 
     async def _fail_interrupted_runs(self) -> None:
-        """Mark the runs of dead processes as failed."""
+        """Mark the runs of dead processes as failed, after making the history describe what
+        they left in storage."""
         dead = await self._interrupted_runs()
         if not dead:
             return
-        finished: list[Event] = []
-        for run_id in dead:
-            event = RunFinished(run_id=run_id, status=RunStatus.FAILURE, message=INTERRUPTED)
+        recovered = await self._orphaned_values(dead)
+        finished: list[Event] = [
+            *recovered,
+            *(RunFinished(run_id=r, status=RunStatus.FAILURE, message=INTERRUPTED) for r in dead),
+        ]
+        for event in finished:
             object.__setattr__(event, "seq", next(self.ids))
-            finished.append(event)
         await write_batch(self._db, finished, {}, time.time())
+
+    async def _orphaned_values(self, dead: list[str]) -> list[Event]:
+        """What a killed run stored but never recorded: a run is killed between putting a
+        file in place and committing its materialization (at most one batch interval), and
+        the file is then newer than its record. Each such file is recorded as the dead run's,
+        without provenance (its code and inputs are unknown), so the asset shows as stale;
+        a recorded file it removed is no longer claimed."""
+        marks = ", ".join("?" * len(dead))
+        runs = await self._rows(
+            f"SELECT run_id, selection FROM runs WHERE run_id IN ({marks}) ORDER BY start_time",
+            dead,
+        )
+        writer = {name: run_id for run_id, names in runs for name in json.loads(names)}
+        latest = await self.latest_materializations(k for k in writer if ":" not in k)
+        events: list[Event] = []
+        for key, record in latest.items():
+            path = record.metadata.get("path")
+            if path is None or record.run_id in dead:
+                continue  # a small value commits with its record; a dead run's own is true
+            stored = Path(str(path.value))
+            if not stored.exists():
+                await self._db.execute(
+                    "DELETE FROM latest_materializations WHERE event_id = ?", (record.event_id,)
+                )
+                continue
+            version = await asyncio.to_thread(file_version, stored)
+            if version == record.data_version:
+                continue
+            metadata = {
+                "path": path,
+                "millrace/size_bytes": MetadataValue.int(stored.stat().st_size),
+                "millrace/interrupted": MetadataValue.text(
+                    "stored by a run whose process was killed before recording it"
+                ),
+            }
+            events.append(
+                AssetMaterialized(
+                    run_id=writer[key],
+                    asset_key=AssetKey.from_user_string(key),
+                    metadata=metadata,
+                    data_version=version,
+                    recovered=True,
+                )
+            )
+        return events
 
     # -- writing ---------------------------------------------------------------------------
 
