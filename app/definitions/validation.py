@@ -35,6 +35,10 @@ def validation_problems(
             lines.append(f"{path}: unknown field{suggestion(str(loc[-1]), _fields_at(model, loc))}")
         elif loc and loc[0] in from_env:
             lines.append(f"{path} (from ${from_env[str(loc[0])]}): {error['msg']}")
+        elif from_env and (not loc or not isinstance(error["input"], str | int | float | bool)):
+            # A whole model (a validator across fields) or a nested one: its input holds the
+            # values read from the environment, which are never shown.
+            lines.append(f"{path}: {error['msg']}")
         else:
             lines.append(f"{path}: {error['msg']} (given {shown(error['input'])})")
     return lines
