@@ -245,3 +245,18 @@ def test_the_missing_input_hint_for_a_prefixed_key_is_a_selection_that_works(
     again = run_cli("materialize", "sales.py", "--select", hint[1], cwd=tmp_path, home=home)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "2 materialized" in again.stdout
+
+
+def test_an_async_generator_asset_runs_on_the_loop_and_yields_its_outputs(home: Path) -> None:
+    from millrace import AssetCheckResult, AssetCheckSpec, Output, asset, materialize
+
+    @asset(check_specs=[AssetCheckSpec("positive", asset="streamed")])
+    async def streamed():
+        yield Output(41, metadata={"how": "async generator"})
+        yield AssetCheckResult(passed=True)
+
+    result = materialize([streamed])
+
+    assert result.asset_value("streamed") == 41
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed

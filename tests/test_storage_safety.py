@@ -4,6 +4,7 @@ failing disk. Real files and real runs throughout (issue 14)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -356,7 +357,9 @@ MIXED = pd.DataFrame({"n": [1, 2, 3], "mixed": [1, "x", 2.5]}, index=pd.Index([7
 
 
 @pytest.mark.parametrize("rows", [1, 20_000], ids=["inline", "file"])
-def test_a_pandas_column_of_mixed_types_is_pickled_with_a_warning(home: Path, rows: int) -> None:
+def test_a_pandas_column_of_mixed_types_is_pickled_with_a_warning(
+    home: Path, db: Db, rows: int
+) -> None:
     frame = pd.concat([MIXED] * rows)
 
     @asset
@@ -374,6 +377,10 @@ def test_a_pandas_column_of_mixed_types_is_pickled_with_a_warning(home: Path, ro
         "with type str: tried to convert to int64); stored as a pickle instead, which loads "
         "back the same frame"
     )
+    logged = [json.loads(p) for (p,) in db.rows("SELECT payload FROM events WHERE type = 'LOG'")]
+    assert {"level": "WARNING", "message": event.metadata["millrace/storage_warning"].value} in (
+        logged
+    )  # shown live and kept with the run, not only in the metadata
     stored = files(home / "storage") if (home / "storage").exists() else []
     assert stored == ([] if rows == 1 else ["mixed.pkl", "reader.pkl"])
     alone = materialize([mixed, reader], selection="reader")

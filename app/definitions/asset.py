@@ -210,7 +210,7 @@ class AssetsDefinition:
         self.partitions_def = partitions_def
         self.check_specs = check_specs
         self.output_annotation = output_annotation
-        self.is_async = inspect.iscoroutinefunction(fn)
+        self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         self.source = location_of(fn)
         # Data inputs first, then order-only deps, without repeats; read on every step.
         self.upstream_keys = tuple(dict.fromkeys([*(i.key for i in inputs), *deps]))
@@ -363,7 +363,7 @@ def _output_annotation(
 ) -> Any:
     """What the returned value must fit; a generator's annotation describes the generator,
     not the values it yields, so it is not checked (as in Dagster)."""
-    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+    if inspect.isgeneratorfunction(fn):
         return inspect.Parameter.empty
     return hints.get("return", signature.return_annotation)
 

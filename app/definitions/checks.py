@@ -130,7 +130,7 @@ class AssetChecksDefinition:
         self.blocking = blocking
         self.required_resource_keys = required_resource_keys
         self.metadata = metadata
-        self.is_async = inspect.iscoroutinefunction(fn)
+        self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         self.source = location_of(fn)
         self.upstream_keys = tuple(dict.fromkeys([key.asset_key, *(i.key for i in inputs), *deps]))
         self.retry_policy = None

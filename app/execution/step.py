@@ -362,6 +362,9 @@ def _store(
                     raise
                 request.committed = True
             automatic.update(out.output_metadata)
+            warning = out.output_metadata.get("millrace/storage_warning")
+            if warning is not None:  # e.g. a frame Parquet cannot hold, pickled instead
+                context.log.warning(str(warning.value))
             outcome.inline = out.inline_value
             outcome.content_version = out.data_version
             outcome.value, outcome.stored = value, True

@@ -22,7 +22,8 @@ from ..definitions.resources import (
     problems_error,
     resolve_in_place,
 )
-from ..definitions.validation import suggestion, validation_problems
+from ..definitions.validation import validation_problems
+from ..suggest import suggestion
 
 _log = logging.getLogger("millrace.resources")
 
