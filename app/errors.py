@@ -36,6 +36,10 @@ class CodeLoadError(MillraceError):
         self.detail = detail if detail is not None else message.partition("\n")[0]
 
 
+class MetadataError(MillraceError, TypeError):
+    """A metadata entry cannot be stored (a TypeError too, as Dagster raises)."""
+
+
 class StorageError(MillraceError):
     """The history (``millrace.db``) or a stored value cannot be read or written."""
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ..errors import MillraceError
 from ..suggest import suggestion
 from .keys import AssetKey
-from .validation import validation_problems
+from .validation import shown, validation_problems
 
 RUN_CONFIG_KEYS = ("ops", "resources", "execution", "loggers")
 
@@ -89,7 +89,7 @@ def resolve_asset_configs(
     ]
     ops = run_config.get("ops") or {}
     if not isinstance(ops, Mapping):
-        raise ConfigError(f"Invalid run config: 'ops' must be a mapping, got {ops!r}")
+        raise ConfigError(f"Invalid run config: 'ops' must be a mapping, got {shown(ops)}")
     unselected = unselected or {}
     known = {key.to_python_identifier(): key for key in [*config_params, *unselected]}
     problems += [_unknown_op(str(name), known) for name in ops if name not in known]
@@ -185,6 +185,8 @@ def _parse_json(file: Path, text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except (RecursionError, ValueError) as exc:  # nested too deep, a number too long
+        raise ConfigError(f"{file}: cannot read it as JSON: {_reason(exc)}") from None
 
 
 def _parse_yaml(file: Path, text: str) -> Any:
@@ -203,6 +205,14 @@ def _parse_yaml(file: Path, text: str) -> Any:
         raise ConfigError(f"{file}:{line}: invalid YAML: {exc.reason} ({character!r})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: invalid YAML: {exc}") from None
+    except Exception as exc:  # PyYAML's constructors raise plain errors on odd input
+        raise ConfigError(f"{file}: cannot read it as YAML: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def parse_config_overrides(overrides: Iterable[str]) -> dict[str, Any]:
@@ -232,14 +242,16 @@ def parse_config_overrides(overrides: Iterable[str]) -> dict[str, Any]:
                 raise ConfigError(
                     f"config override {item!r}: {set_before} is set to a value, so it has no fields"
                 )
-        node[fields[-1]] = _parse_value(raw)
+        node[fields[-1]] = _parse_value(raw, item)
     return {"ops": ops} if ops else {}
 
 
-def _parse_value(raw: str) -> Any:
+def _parse_value(raw: str, item: str) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    except RecursionError:
+        raise ConfigError(f"config override {item!r}: the value is nested too deeply") from None
+    except ValueError:  # not JSON (or a number too long for it): the text itself
         return raw
 
 

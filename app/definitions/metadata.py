@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import MetadataError
+
 
 @dataclass(frozen=True, slots=True)
 class TableColumn:
@@ -151,7 +153,25 @@ def normalize_metadata(
     """Coerce plain Python values (ints, strings, dicts, paths, numpy scalars) to MetadataValues."""
     if not metadata:
         return {}
-    return {str(k): coerce_metadata_value(v, key=k, where=where) for k, v in metadata.items()}
+    return {str(k): _storable(v, key=str(k), where=where) for k, v in metadata.items()}
+
+
+def _storable(value: Any, *, key: str, where: str) -> MetadataValue:
+    """``value`` as a MetadataValue the store can write as JSON, checked here, at the call
+    that made it: a value that fails later would cost the whole batch of events."""
+    try:
+        coerced = coerce_metadata_value(value, key=key, where=where)
+        json.dumps(coerced.to_json(), allow_nan=True)
+    except MetadataError:
+        raise
+    except (TypeError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise MetadataError(f"Metadata entry {key!r}{_of(where)} cannot be stored: {why}") from None
+    return coerced
+
+
+def _of(where: str) -> str:
+    return f" of {where}" if where else ""
 
 
 def coerce_metadata_value(value: Any, *, key: str = "", where: str = "") -> MetadataValue:
@@ -180,10 +200,9 @@ def coerce_metadata_value(value: Any, *, key: str = "", where: str = "") -> Meta
             return MetadataValue.json(_jsonable(value))
         except TypeError:
             pass
-    place = f" of {where}" if where else ""
-    raise TypeError(
-        f"Metadata entry {key!r}{place} has a value of type {type(value).__name__} that cannot be "
-        "stored; wrap it in a MetadataValue (e.g. MetadataValue.text(str(value)))"
+    raise MetadataError(
+        f"Metadata entry {key!r}{_of(where)} has a value of type {type(value).__name__} that "
+        "cannot be stored; wrap it in a MetadataValue (e.g. MetadataValue.text(str(value)))"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -52,8 +53,17 @@ def format_loc(loc: Iterable[str | int]) -> str:
     return text
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 6, _MAX_SHOWN, _MAX_SHOWN
+
+
 def shown(value: Any) -> str:
-    text = repr(value)
+    """A value as an error message quotes it: cut short, and never an error of its own (a
+    value too deep or an int too long for ``repr``)."""
+    try:
+        text = _REPR.repr(value)
+    except (RecursionError, ValueError):
+        return f"a {type(value).__name__} too large to show"
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 

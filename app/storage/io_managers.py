@@ -457,10 +457,14 @@ def store_file(
 def _why(exc: OSError, path: Path) -> str:
     """The cause in words; a file where a directory should be says only "File exists"."""
     for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                return f"{parent} is a file, not a directory"
-            break
+        try:
+            if not parent.exists():
+                continue
+        except OSError:  # this very name is the problem (too long, say): its error says so
+            continue
+        if not parent.is_dir():
+            return f"{parent} is a file, not a directory"
+        break
     return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
