@@ -756,3 +756,31 @@ def test_a_thousand_assets_in_one_file(project: Project) -> None:
     assert len(found) == 1000
     assert {v.origin for v in found.values()} == {"source"}
     assert len({v.value for v in found.values()}) == 1000
+
+
+HUGE_AND_DEEP = """
+    from millrace import asset
+
+    HUGE = 10 ** {digits} + {bump}  # too long for repr
+    DEEP = [1]
+    for _ in range(3000):  # deeper than Python walks a value recursively
+        DEEP = [DEEP]
+
+    @asset
+    def uses_huge() -> int:
+        return HUGE % 7
+
+    @asset
+    def uses_deep() -> int:
+        return len(DEEP)
+"""
+
+
+def test_values_too_long_or_too_deep_to_walk_still_version(project: Project) -> None:
+    project.write("assets", HUGE_AND_DEEP.format(digits=5000, bump=0))
+    before = project.versions("assets")
+    project.write("assets", HUGE_AND_DEEP.format(digits=5000, bump=1))
+    after = project.versions("assets")
+
+    assert before["uses_huge"] != after["uses_huge"]  # the int itself is hashed, in hex
+    assert before["uses_deep"] == after["uses_deep"]  # stable, though only its type is known

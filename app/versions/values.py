@@ -26,6 +26,8 @@ _SCALARS = frozenset(
 )
 _CONTAINERS = (tuple, list, dict, set, frozenset)
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+# Decimal text of an int is refused past 4,300 digits (sys.int_info): stay well below.
+_LONGEST_INT_BITS = 10_000
 
 
 class Describer:
@@ -35,8 +37,17 @@ class Describer:
         self._origins = origins
 
     def describe(self, obj: object, edges: list[Edge], seen: frozenset[int] = frozenset()) -> str:
-        """A canonical text for a value; project code it refers to goes into ``edges``."""
+        """A canonical text for a value; project code it refers to goes into ``edges``. A
+        value nested deeper than Python can walk is described by its type alone."""
+        try:
+            return self._describe(obj, edges, seen)
+        except RecursionError:
+            return f"{type(obj).__qualname__} (nested too deeply to version)"
+
+    def _describe(self, obj: object, edges: list[Edge], seen: frozenset[int]) -> str:
         kind = type(obj)
+        if kind is int and obj.bit_length() > _LONGEST_INT_BITS:  # type: ignore[attr-defined]
+            return f"int:0x{obj:x}"  # repr refuses ints this long; hex has no limit
         if kind in _SCALARS:
             return f"{kind.__name__}:{obj!r}"
         if isinstance(obj, Enum):
