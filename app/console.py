@@ -29,7 +29,7 @@ from .events import (
     StepWaiting,
     Watching,
 )
-from .execution.context import STDERR, STDOUT, show_step_output
+from .execution.output import STDERR, STDOUT, show_step_output
 from .execution.result import RunResult
 
 # What a step prints is logged as STDOUT / STDERR (execution/context.py): shown like INFO.

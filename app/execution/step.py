@@ -26,8 +26,9 @@ from ..frames.kind import frame_kind
 from ..frames.metadata import frame_metadata
 from ..storage.io_managers import InputContext, IOManager, OutputContext
 from .cancel import CancelToken
-from .context import AssetExecutionContext, LogSink, OutputCapture, Resources
+from .context import AssetExecutionContext, LogSink, Resources
 from .failure import error_info
+from .output import OutputCapture
 from .plan import Step
 from .typecheck import column_schema_differences, type_mismatch
 

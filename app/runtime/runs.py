@@ -124,7 +124,7 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
         )
         if store is not None:
             await store.flush()  # a run killed from here on is still in the history
-        from ..execution.context import capturing_output
+        from ..execution.output import capturing_output
 
         try:
             with capturing_output():  # what the run's code prints is its log, not stdout's
@@ -248,7 +248,7 @@ async def _live_resources(
             for k, v in run_config["resources"].items()
             if k in needed or k not in env.resources  # unknown keys stay, to be reported
         }
-    from ..execution.context import OutputCapture
+    from ..execution.output import OutputCapture
 
     opened = open_resources(needed, run_id=run_id, run_config=scoped, log=_log)
     # Setup and teardown run in no step: what they print is the run's log, about no asset.
