@@ -43,14 +43,8 @@ from millrace.definitions.keys import InvalidAssetKeyError, coerce_key
 from millrace.definitions.metadata import metadata_to_json, normalize_metadata
 from millrace.errors import MillraceError, SelectionError, StorageError
 from millrace.selection import STATUSES, parse_selection, resolve_selection
-from millrace.storage.io_managers import (
-    PARTITION_PREFIX,
-    InputContext,
-    OutputContext,
-    ParquetIOManager,
-    key_path,
-    partition_name,
-)
+from millrace.storage.io_managers import InputContext, OutputContext, ParquetIOManager
+from millrace.storage.paths import PARTITION_PREFIX, key_path, partition_name
 
 T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
@@ -613,7 +607,7 @@ def test_asset_key_components_are_portable_names_inside_the_store(
 @settings(max_examples=25, deadline=None)
 @given(st.lists(components, min_size=1, max_size=3))
 @example(["x" * 300])  # a file name too long: a StorageError
-@example(["x" * 256, "a"])  # a directory name too long: OSError from io_managers._why
+@example(["x" * 256, "a"])  # a directory name too long: OSError from files._why
 def test_a_valid_key_stores_and_loads_inside_base_dir_or_says_which_asset(
     tmp_path_factory: pytest.TempPathFactory, parts: list[str]
 ) -> None:

@@ -37,7 +37,7 @@ from millrace.definitions.resources import (
 )
 from millrace.runtime.resources import open_resources
 from millrace.storage.configurable_io import ConfigurableIOManager, FilesystemIOManager
-from millrace.storage.io_managers import write_atomically
+from millrace.storage.files import write_atomically
 from polars.testing import assert_frame_equal
 from pydantic import PrivateAttr, field_validator
 

@@ -31,7 +31,8 @@ from millrace import (
 from millrace.definitions.keys import InvalidAssetKeyError
 from millrace.errors import StorageError
 from millrace.storage.configurable_io import FilesystemIOManager
-from millrace.storage.io_managers import INLINE_LIMIT, partition_name
+from millrace.storage.io_managers import INLINE_LIMIT
+from millrace.storage.paths import partition_name
 from polars.testing import assert_frame_equal
 
 FRAME = pl.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]})

@@ -16,17 +16,9 @@ from pydantic import PrivateAttr
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue
 from ..definitions.resources import ConfigurableResource
-from .io_managers import (
-    InputContext,
-    IOManager,
-    OutputContext,
-    asset_label,
-    key_path,
-    read_pickle,
-    read_stored,
-    store_file,
-    write_pickle,
-)
+from .files import read_pickle, read_stored, store_file, write_pickle
+from .io_managers import InputContext, IOManager, OutputContext
+from .paths import asset_label, key_path
 
 
 class ConfigurableIOManager(ConfigurableResource, IOManager):

@@ -1,19 +1,7 @@
 """IO managers decide where asset values live; the default writes frames to Parquet.
 
-The layout under ``base_dir`` (the runtime's is ``<home>/storage``)::
-
-    <key path>.parquet | .pkl                          an asset: lake/orders.parquet
-    <key path>/partition=<encoded key>.parquet | .pkl  one partition of it
-
-Asset key components are letters, digits, ``_``, ``-`` and ``.`` (``definitions.keys``), so no
-asset has the ``=`` of a partition's name: partition ``b`` of ``a`` never meets asset ``a/b``.
-A partition key is free text (``2024-01-01-05:00``, ``../x``), so it is percent-encoded into
-the name, which keeps distinct keys distinct even on a case-insensitive file system: every
-byte outside ``[a-z0-9_.-]`` (upper-case letters too) and a final ``.`` become ``%XX``; a name
-too long for a file system keeps its start and ends in ``~`` and a hash of the key.
-FilesystemIOManager has the same layout without the suffixes. Every path is built from those
-names and refused if, symlinks resolved, it leaves ``base_dir``.
-
+Where on disk is ``paths.py`` (a layout no asset key or partition key can escape), how a file
+is written and read back is ``files.py``, and frames as Parquet are ``frame_files.py``.
 Polars, Arrow and pandas are imported only when a value of theirs is stored or loaded, so
 ``import millrace`` stays fast.
 """
@@ -24,20 +12,20 @@ import contextlib
 import json
 import os
 import pickle
-import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-import xxhash
-
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
 from ..errors import StorageError
 from ..frames.kind import frame_kind
-from ..versions.data import bytes_version, file_version
+from ..versions.data import bytes_version
+from .files import read_pickle, read_stored, store_file, write_pickle
+from .frame_files import NotParquet, parquet_writer, read_frame
+from .paths import asset_label, key_path
 
 T = TypeVar("T")
 
@@ -130,9 +118,6 @@ class InMemoryIOManager(IOManager):
             ) from None
 
 
-_KIND_KEY = b"millrace.kind"
-
-
 INLINE_LIMIT = 64 * 1024  # pickles up to this size go to the event store, not to a file
 
 _SUFFIXES = (".parquet", ".pkl")
@@ -199,9 +184,9 @@ class ParquetIOManager(IOManager):
         data = None
         if kind is not None:
             try:
-                self._store_file(context, stem, ".parquet", names, _parquet_writer(obj, kind))
+                self._store_file(context, stem, ".parquet", names, parquet_writer(obj, kind))
                 return
-            except _NotParquet as exc:
+            except NotParquet as exc:
                 problem = str(exc)
             what = asset_label(key, partition)
             context.add_output_metadata(
@@ -301,7 +286,7 @@ class ParquetIOManager(IOManager):
             where = f"the history in {self.inline_db}"
             return read_stored(what, where, key, lambda: pickle.loads(data))
         if path.suffix == ".parquet":
-            return read_stored(what, path, key, lambda: _read_frame(path, context.annotation))
+            return read_stored(what, path, key, lambda: read_frame(path, context.annotation))
         return read_stored(what, path, key, lambda: read_pickle(path))
 
     def _current_file(
@@ -396,252 +381,3 @@ class _Recorded(NamedTuple):
         matches its records."""
         below = path.relative_to(base_dir).parts
         return self.parts[-len(below) :] == below
-
-
-PARTITION_PREFIX = "partition="
-_SAFE_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-.")
-# Longest encoded key kept whole: with the prefix, a suffix and a temporary file's additions
-# the name stays under the 255 bytes file systems allow.
-_LONGEST_KEY = 200
-_KEPT_OF_LONG_KEY = 160
-
-
-def partition_name(partition_key: str) -> str:
-    """The file name (without suffix) of a partition: distinct for distinct keys, and a name
-    every file system keeps as given (see the module docstring)."""
-    data = partition_key.encode("utf-8", "surrogatepass")
-    encoded = "".join(chr(b) if b in _SAFE_BYTES else f"%{b:02X}" for b in data)
-    if encoded.endswith("."):
-        encoded = encoded[:-1] + "%2E"
-    if len(encoded) > _LONGEST_KEY:
-        head = encoded[:_KEPT_OF_LONG_KEY]
-        cut = head.find("%", _KEPT_OF_LONG_KEY - 2)  # an escape the cut would split
-        encoded = f"{head[:cut] if cut != -1 else head}~{xxhash.xxh3_128_hexdigest(data)}"
-    return PARTITION_PREFIX + encoded
-
-
-def key_path(base_dir: Path, asset_key: AssetKey, partition_key: str | None) -> Path:
-    """``<base_dir>/<key path>[/partition=<encoded key>]``, without a suffix. Refused if its
-    directory, symlinks resolved, is outside ``base_dir``."""
-    parts = asset_key.path
-    if partition_key is not None:
-        parts = (*parts, partition_name(partition_key))
-    path = base_dir.joinpath(*parts)
-    root = os.path.realpath(base_dir)
-    directory = os.path.realpath(path.parent)
-    if os.path.commonpath([root, directory]) != root:
-        raise StorageError(
-            f"{asset_label(asset_key, partition_key)} would be stored in {directory}, outside "
-            f"the storage directory {root}: {path.parent} leads there through a symlink"
-        )
-    return path
-
-
-def asset_label(asset_key: AssetKey, partition_key: str | None) -> str:
-    """``asset 'a/b'``, with its partition if any: how errors and warnings name a value."""
-    label = f"asset '{asset_key.to_user_string()}'"
-    return label if partition_key is None else f"{label} partition {partition_key!r}"
-
-
-def store_file(
-    what: str, final: Path, made_dirs: set[Path], write: Callable[[Path], object]
-) -> str:
-    """``write_atomically``, and a failure of the file system said with what could not be
-    stored, where and why: "cannot store asset 'x' at <path>: No space left on device"."""
-    try:
-        return write_atomically(final, made_dirs, write)
-    except OSError as exc:
-        raise StorageError(f"cannot store {what} at {final}: {_why(exc, final)}") from exc
-
-
-def _why(exc: OSError, path: Path) -> str:
-    """The cause in words; a file where a directory should be says only "File exists"."""
-    for parent in path.parents:
-        try:
-            if not parent.exists():
-                continue
-        except OSError:  # this very name is the problem (too long, say): its error says so
-            continue
-        if not parent.is_dir():
-            return f"{parent} is a file, not a directory"
-        break
-    return os.strerror(exc.errno) if exc.errno else str(exc)
-
-
-def read_stored(what: str, where: object, asset_key: AssetKey, read: Callable[[], T]) -> T:
-    """``read()``, and a stored value that cannot be read said with its asset, its place and
-    the way out; a missing file stays FileNotFoundError (never materialized)."""
-    try:
-        return read()
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise StorageError(
-            f"cannot read the stored value of {what} from {where} ({type(exc).__name__}: "
-            f"{exc}); re-materialize it: millrace materialize --select "
-            f"{asset_key.to_user_string()}"
-        ) from exc
-
-
-def write_atomically(final: Path, made_dirs: set[Path], write: Callable[[Path], object]) -> str:
-    """Write ``final`` through ``write(tmp)`` beside it, then rename it into place, so a crash
-    never leaves a half-written file where a reader would find it, and a failed write leaves
-    neither a temporary file nor a change. Returns the data version of the bytes written,
-    hashed before the rename so it is exactly what landed.
-
-    ``made_dirs`` is the caller's cache of directories it created: one mkdir per directory,
-    not one per value.
-    """
-    directory = final.parent
-    if directory not in made_dirs:
-        directory.mkdir(parents=True, exist_ok=True)
-        made_dirs.add(directory)
-    tmp = directory / f".{final.name}.{os.getpid()}-{threading.get_ident()}.tmp"
-    try:
-        write(tmp)
-        version = file_version(tmp)
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):  # e.g. the directory is gone: so is the temporary
-            tmp.unlink(missing_ok=True)
-        raise
-    return version
-
-
-def write_pickle(obj: Any, path: str | os.PathLike[str]) -> None:
-    with open(path, "wb") as f:
-        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def read_pickle(path: Path) -> Any:
-    with open(path, "rb") as f:
-        return pickle.load(f)
-
-
-class _NotParquet(Exception):
-    """A frame Parquet cannot hold; the message says which column and why."""
-
-
-def _parquet_writer(obj: Any, kind: str) -> Callable[[Path], None]:
-    """How to write frame ``obj`` as Parquet; raises ``_NotParquet``, now or when writing,
-    for a frame Parquet cannot hold."""
-    if kind == "polars":
-        import polars as pl
-
-        objects = [name for name, dtype in obj.schema.items() if dtype == pl.Object]
-        if objects:
-            raise _NotParquet(f"column {objects[0]!r} is of dtype Object, which Parquet lacks")
-        return lambda path: _write_polars(obj, path)
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if kind == "pandas":
-        try:
-            table = pa.Table.from_pandas(obj)  # keeps the index in pandas' schema metadata
-        except (pa.ArrowException, ValueError, TypeError) as exc:
-            raise _NotParquet(_pandas_problem(obj, exc)) from exc
-    else:
-        table = obj.replace_schema_metadata({**(obj.schema.metadata or {}), _KIND_KEY: b"arrow"})
-
-    def write(path: Path) -> None:
-        try:
-            pq.write_table(table, path)
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise _NotParquet(_arrow_problem(table, exc)) from exc
-
-    return write
-
-
-def _write_polars(frame: Any, path: Path) -> None:
-    """Polars says a failing disk in a ComputeError ("... (os error 28)"): an OSError here."""
-    import polars as pl
-
-    try:
-        frame.write_parquet(path)
-    except pl.exceptions.PolarsError as exc:
-        found = re.search(r"\(os error (\d+)\)", str(exc))
-        if found is None:
-            raise
-        code = int(found[1])
-        raise OSError(code, os.strerror(code)) from exc
-
-
-def _pandas_problem(frame: Any, exc: Exception) -> str:
-    """Which part of a pandas frame Arrow could not convert, and why."""
-    import pyarrow as pa
-
-    repeated = frame.columns[frame.columns.duplicated()].unique().tolist()
-    if repeated:
-        return f"column names {repeated} repeat, and Parquet names each column once"
-    for i, name in enumerate(frame.columns):
-        try:
-            pa.Table.from_pandas(frame.iloc[:, [i]], preserve_index=False)
-        except (pa.ArrowException, ValueError, TypeError) as column_exc:
-            return f"column {name!r} cannot be stored as Parquet ({_message(column_exc)})"
-    return f"its index cannot be stored as Parquet ({_message(exc)})"
-
-
-def _arrow_problem(table: Any, exc: Exception) -> str:
-    """Which column of an Arrow table Parquet cannot hold, and why."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    for field in table.schema:
-        try:
-            pq.ParquetWriter(pa.BufferOutputStream(), pa.schema([field])).close()
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
-            return f"column {field.name!r} of type {field.type} cannot be stored as Parquet"
-    return f"it cannot be stored as Parquet ({_message(exc)})"
-
-
-def _message(exc: Exception) -> str:
-    """Arrow's first argument is the reason; the rest repeats where it happened."""
-    first = exc.args[0] if exc.args else exc
-    return str(first)
-
-
-def _annotation_kind(annotation: Any) -> str | None:
-    if annotation is None or isinstance(annotation, str):
-        return None
-    module = getattr(annotation, "__module__", "").partition(".")[0]
-    name = getattr(annotation, "__name__", "")
-    if module == "polars" and name in ("DataFrame", "LazyFrame"):
-        return "lazy" if name == "LazyFrame" else "polars"
-    if module == "pyarrow" and name == "Table":
-        return "arrow"
-    if module == "pandas" and name == "DataFrame":
-        return "pandas"
-    return None
-
-
-def _read_frame(path: Path, annotation: Any) -> Any:
-    kind = _annotation_kind(annotation)
-    if kind is None:
-        import pyarrow.parquet as pq
-
-        meta = pq.read_schema(path).metadata or {}
-        if b"pandas" in meta and _pandas_available():
-            kind = "pandas"
-        elif meta.get(_KIND_KEY) == b"arrow":
-            kind = "arrow"
-        else:
-            kind = "polars"
-    if kind in ("polars", "lazy"):
-        import polars as pl
-
-        if kind == "polars":
-            return pl.read_parquet(path)
-        pl.read_parquet_schema(path)  # a damaged footer fails here, named, not in user code
-        return pl.scan_parquet(path)
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    return table.to_pandas() if kind == "pandas" else table
-
-
-def _pandas_available() -> bool:
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return False
-    return True
