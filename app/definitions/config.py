@@ -120,7 +120,7 @@ def _validate(
     where = f"asset '{key.to_user_string()}' (ops.{op}.config{note})"
     entry = ops.get(op)
     if entry is not None and (not isinstance(entry, Mapping) or set(entry) - {"config"}):
-        problems.append(f"{where}: ops.{op} must be {{'config': {{...}}}}, got {entry!r}")
+        problems.append(f"{where}: ops.{op} must be {{'config': {{...}}}}, got {shown(entry)}")
         return None
     given = entry.get("config") if entry is not None else None
     if isinstance(given, config_class):

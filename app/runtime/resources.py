@@ -22,7 +22,7 @@ from ..definitions.resources import (
     problems_error,
     resolve_in_place,
 )
-from ..definitions.validation import validation_problems
+from ..definitions.validation import shown, validation_problems
 from ..suggest import suggestion
 
 _log = logging.getLogger("millrace.resources")
@@ -120,7 +120,7 @@ def tear_down_open_resources(timeout: float = FORCED_TEARDOWN_SECONDS) -> bool:
 def _prepare(resources: Mapping[str, Any], configs: Mapping[str, Any]) -> dict[str, Any]:
     """Resources with their run config applied and EnvVars resolved, or one error for all."""
     if not isinstance(configs, Mapping):
-        raise ResourceConfigError(f"run config 'resources' must be a mapping, got {configs!r}")
+        raise ResourceConfigError(f"run config 'resources' must be a mapping, got {shown(configs)}")
     problems = [
         f"run config sets resources.{key}, but there is no resource '{key}'"
         f"{suggestion(key, resources)}"
@@ -158,7 +158,7 @@ def _entry_config(key: str, entry: Any, problems: list[str]) -> Any:
     if entry is None:
         return None
     if not isinstance(entry, Mapping) or set(entry) - {"config"}:
-        problems.append(f"run config resources.{key} must be {{'config': ...}}, got {entry!r}")
+        problems.append(f"run config resources.{key} must be {{'config': ...}}, got {shown(entry)}")
         return None
     return entry.get("config")
 
@@ -166,7 +166,7 @@ def _entry_config(key: str, entry: Any, problems: list[str]) -> Any:
 def _override_fields(key: str, resource: ConfigurableResource, config: Any) -> list[str]:
     label = f"resources.{key}.config"
     if not isinstance(config, Mapping):
-        return [f"{label} must map field names to values, got {config!r}"]
+        return [f"{label} must map field names to values, got {shown(config)}"]
     fields = type(resource).model_fields
     unknown = [name for name in config if name not in fields]
     problems = [f"{label}.{name}: unknown field{suggestion(name, fields)}" for name in unknown]

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .liveness import alive
-from .schema import MIGRATIONS, SCHEMA_VERSION, statements
+from .schema import DATABASE, MIGRATIONS, SCHEMA_VERSION, statements
 
-DATABASE = "millrace.db"
 # Written by ``write_atomically``: ``.<name>.<pid>-<thread>.tmp`` beside the final file.
 _TEMP = re.compile(r"^\..+\.(\d+)-\d+\.tmp$")
 # What a fresh database gets back from a damaged one: what makes stored values loadable and

@@ -13,39 +13,31 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
 
 import aiosqlite
 
 from ..definitions.keys import AssetKey
-from ..definitions.metadata import MetadataValue, metadata_from_json
+from ..definitions.metadata import MetadataValue
 from ..errors import StorageError
 from ..events import (
     AssetMaterialized,
     Event,
-    InputVersion,
     RunFinished,
     RunStarted,
     RunStatus,
-    event_from_record,
 )
 from ..versions.data import file_version
 from .batch import write_batch
+from .faults import newer_schema, raise_clearly, unwritable
+from .history import History
 from .liveness import alive
 from .records import (
-    RUN_COLUMNS,
-    CheckResultRecord,
-    FailureRecord,
     LeaseHolder,
-    MaterializationRecord,
-    RunRecord,
-    run_record,
 )
-from .schema import MIGRATIONS, SCHEMA_VERSION, statements
+from .schema import DATABASE, MIGRATIONS, SCHEMA_VERSION, statements
 
-DATABASE = "millrace.db"
 BATCH_INTERVAL = 0.05  # seconds events may wait to share a transaction
 INTERRUPTED = "the process running this run exited before it finished"
 # Event ids each open store reserves: enough that no process ever needs a second block, and
@@ -78,7 +70,7 @@ class EventIds(Iterator[int]):
 _RESERVE = "UPDATE meta SET value = value + ? WHERE name = 'next_event_id' RETURNING value"
 
 
-class EventStore:
+class EventStore(History):
     """Async access to ``<home>/millrace.db``; use ``async with await EventStore.open(home)``."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
@@ -126,13 +118,13 @@ class EventStore:
             home.mkdir(parents=True, exist_ok=True)
             db = await aiosqlite.connect(path, isolation_level=None)
         except (OSError, sqlite3.OperationalError) as exc:
-            raise _unwritable(home, exc) from exc
+            raise unwritable(home, exc) from exc
         store = cls(db, path)
         try:
             await store._prepare()
         except BaseException as exc:
             await db.close()  # else its worker thread outlives the loop
-            _raise_clearly(home, path, exc)
+            raise_clearly(home, path, exc)
         store._writer = asyncio.get_running_loop().create_task(store._drain_forever())
         return store
 
@@ -140,7 +132,7 @@ class EventStore:
     async def _open_readonly(cls, home: Path, path: Path) -> EventStore | None:
         """A read-only store, or None if the schema is older and must be migrated first."""
         if home.exists() and not home.is_dir():
-            raise _unwritable(home, NotADirectoryError(home))
+            raise unwritable(home, NotADirectoryError(home))
         if not path.is_file():
             raise StorageError(f"no Millrace history in {home}")
         uri = path.resolve().as_uri()
@@ -148,20 +140,20 @@ class EventStore:
             db, version = await _connect_readonly(f"{uri}?mode=ro")
         except sqlite3.OperationalError as exc:
             if "unable to open" not in str(exc):
-                _raise_clearly(home, path, exc)
+                raise_clearly(home, path, exc)
             # ``mode=ro`` needs the WAL's shared-memory file, which a read-only directory may
             # not let SQLite create; ``immutable=1`` reads the file as it is, without locks.
             try:
                 db, version = await _connect_readonly(f"{uri}?immutable=1")
             except BaseException as again:
-                _raise_clearly(home, path, again)
+                raise_clearly(home, path, again)
         except BaseException as exc:
-            _raise_clearly(home, path, exc)
+            raise_clearly(home, path, exc)
         if version == SCHEMA_VERSION:
             return cls(db, path)
         await db.close()
         if version > SCHEMA_VERSION:
-            raise _newer_schema(path, version)
+            raise newer_schema(path, version)
         return None
 
     async def __aenter__(self) -> EventStore:
@@ -183,7 +175,7 @@ class EventStore:
                 row = await cur.fetchone()
             version = row[0] if row else 0
             if version > SCHEMA_VERSION:
-                raise _newer_schema(self.path, version)
+                raise newer_schema(self.path, version)
             for number in range(version, SCHEMA_VERSION):
                 for statement in statements(MIGRATIONS[number]):
                     await db.execute(statement)
@@ -386,199 +378,6 @@ class EventStore:
                 await asyncio.gather(self._writer, return_exceptions=True)
             await self._db.close()
 
-    # -- reading ---------------------------------------------------------------------------
-
-    async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        try:
-            async with self._db.execute(sql, args) as cur:
-                return list(await cur.fetchall())
-        except sqlite3.DatabaseError as exc:  # a page went bad after it opened
-            _raise_clearly(self.path.parent, self.path, exc)
-
-    async def runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
-        where, args = ("WHERE status = ? ", [status.value]) if status else ("", [])
-        rows = await self._rows(
-            f"SELECT {RUN_COLUMNS} FROM runs {where}ORDER BY start_time DESC LIMIT ?",
-            [*args, limit],
-        )
-        return [run_record(row) for row in rows]
-
-    async def run(self, run_id: str) -> RunRecord | None:
-        """A run by its id or by a unique prefix of it (``millrace logs 3f2a``)."""
-        rows = await self._rows(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)
-        )
-        return run_record(rows[0]) if len(rows) == 1 else None
-
-    async def events(
-        self,
-        run_id: str,
-        kinds: Iterable[str] | None = None,
-        *,
-        after_seq: int = 0,
-        limit: int | None = None,
-    ) -> list[Event]:
-        """A run's events in the order they were published, after ``after_seq``."""
-        sql = (
-            "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload, id"
-            " FROM events WHERE run_id = ? AND id > ?"
-        )
-        args: list[Any] = [run_id, after_seq]
-        if kinds is not None:
-            kinds = list(kinds)
-            sql += f" AND type IN ({', '.join('?' * len(kinds))})"
-            args.extend(kinds)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [
-            event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
-            for t, r, a, p, c, ts, pl, seq in await self._rows(sql, args)
-        ]
-
-    async def latest_materializations(
-        self, keys: Iterable[str] | None = None
-    ) -> dict[str, MaterializationRecord]:
-        """The newest materialization of every unpartitioned asset (or of ``keys``), by user
-        key string, with what it consumed."""
-        wanted = None if keys is None else set(keys)
-        rows = [
-            r
-            for r in await self._rows(
-                f"SELECT {_HISTORY_COLUMNS}, metadata FROM latest_materializations"
-                " WHERE partition_key = ''"
-            )
-            if wanted is None or r[1] in wanted
-        ]
-        return {r.asset_key: r for r in await self._records(rows)}
-
-    async def materializations(self, event_ids: Iterable[int]) -> dict[int, MaterializationRecord]:
-        """Materializations by event id, with what each consumed (for lineage)."""
-        ids = sorted(set(event_ids))
-        if not ids:
-            return {}
-        rows: list[Any] = []
-        for chunk in _chunks(ids):
-            rows += await self._rows(
-                f"SELECT {_HISTORY_COLUMNS} FROM materializations"
-                f" WHERE event_id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-        return {r.event_id: r for r in await self._records(rows) if r.event_id is not None}
-
-    async def asset_history(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
-        """An unpartitioned asset's materializations, newest first."""
-        rows = await self._rows(
-            f"SELECT {_HISTORY_COLUMNS} FROM materializations"
-            " WHERE asset_key = ? AND partition_key = '' ORDER BY timestamp DESC LIMIT ?",
-            (asset_key, limit),
-        )
-        return await self._records(rows)
-
-    async def _records(self, rows: list[Any]) -> list[MaterializationRecord]:
-        """Rows of ``_HISTORY_COLUMNS`` (then ``metadata``, from the latest table) as records,
-        with what each consumed."""
-        inputs = await self._inputs([r[0] for r in rows if r[8]])
-        return [
-            MaterializationRecord(
-                asset_key=r[1],
-                partition_key=r[2] or None,
-                run_id=r[3],
-                timestamp=r[4],
-                code_version=r[5],
-                data_version=r[6],
-                metadata=metadata_from_json(json.loads(r[9])) if len(r) > 9 else {},
-                config=json.loads(r[7]) if r[7] else None,
-                event_id=r[0],
-                inputs=inputs.get(r[0], ()) if r[8] else None,
-            )
-            for r in rows
-        ]
-
-    async def _inputs(self, event_ids: list[int]) -> dict[int, tuple[InputVersion, ...]]:
-        found: dict[int, list[InputVersion]] = {}
-        for chunk in _chunks(sorted(set(event_ids))):
-            for event_id, key, partition, version, input_event in await self._rows(
-                "SELECT event_id, asset_key, partition_key, data_version, input_event_id"
-                f" FROM materialization_inputs WHERE event_id IN ({', '.join('?' * len(chunk))})"
-                " ORDER BY event_id, asset_key",
-                chunk,
-            ):
-                found.setdefault(event_id, []).append(
-                    InputVersion(
-                        AssetKey.from_user_string(key), partition or None, version, input_event
-                    )
-                )
-        return {k: tuple(v) for k, v in found.items()}
-
-    async def failures(self) -> dict[str, FailureRecord]:
-        """Unpartitioned assets whose last attempt failed, by user key string."""
-        rows = await self._rows(
-            "SELECT asset_key, partition_key, run_id, event_id, timestamp, error"
-            " FROM asset_failures WHERE partition_key = ''"
-        )
-        return {r[0]: FailureRecord(r[0], r[1] or None, r[2], r[3], r[4], r[5]) for r in rows}
-
-    async def latest_check_results(self) -> dict[str, list[CheckResultRecord]]:
-        """The newest result of every check of unpartitioned assets, by asset key string."""
-        rows = await self._rows(
-            "SELECT asset_key, check_name, run_id, timestamp, passed, severity, blocking,"
-            " description, metadata, error FROM latest_check_results WHERE partition_key = ''"
-            " ORDER BY asset_key, check_name"
-        )
-        out: dict[str, list[CheckResultRecord]] = {}
-        for row in rows:
-            out.setdefault(row[0], []).append(
-                CheckResultRecord(
-                    asset_key=row[0],
-                    check_name=row[1],
-                    run_id=row[2],
-                    timestamp=row[3],
-                    passed=bool(row[4]),
-                    severity=row[5],
-                    blocking=bool(row[6]),
-                    description=row[7],
-                    metadata=metadata_from_json(json.loads(row[8])),
-                    error=json.loads(row[9]) if row[9] else None,
-                )
-            )
-        return out
-
-
-_HISTORY_COLUMNS = (
-    "event_id, asset_key, partition_key, run_id, timestamp, code_version, data_version, config,"
-    " has_provenance"
-)
-
-
-def _unwritable(home: Path, exc: BaseException) -> StorageError:
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    database = home / DATABASE
-    if home.exists() and not home.is_dir():
-        reason = "it is a file, not a directory"
-    elif home.is_dir() and not os.access(home, os.W_OK):
-        reason = "permission denied: the directory is not writable"
-    elif database.exists() and not os.access(database, os.W_OK):
-        reason = f"permission denied: {database} is read-only"
-    return StorageError(
-        f"cannot keep history in {home}: {reason}; make it writable, or choose another home "
-        "with --home or MILLRACE_HOME"
-    )
-
-
-def _newer_schema(path: Path, version: int) -> StorageError:
-    return StorageError(
-        f"{path} has schema version {version}, newer than this Millrace ({SCHEMA_VERSION}): "
-        "upgrade Millrace to read it"
-    )
-
-
-CORRUPT_HINT = (
-    "the file is left untouched; 'millrace doctor --repair' moves it aside, starts a fresh "
-    "history and keeps what can still be read of it (stored files stay where they are)"
-)
-
 
 async def _connect_readonly(uri: str) -> tuple[aiosqlite.Connection, int]:
     """A read-only connection and the schema version (reading it proves the file opens)."""
@@ -590,35 +389,6 @@ async def _connect_readonly(uri: str) -> tuple[aiosqlite.Connection, int]:
         await db.close()
         raise
     return db, row[0] if row else 0
-
-
-def _raise_clearly(home: Path, path: Path, exc: BaseException) -> NoReturn:
-    """Raise the clear error for a database that cannot be used, else ``exc`` as it is."""
-    error = _open_error(home, path, exc)
-    if error is exc:
-        raise exc
-    raise error from exc
-
-
-def _open_error(home: Path, path: Path, exc: BaseException) -> BaseException:
-    if isinstance(exc, StorageError):
-        return exc
-    text = str(exc)
-    if isinstance(exc, sqlite3.OperationalError) and (
-        "readonly" in text or "unable to open" in text or "attempt to write" in text
-    ):
-        return _unwritable(home, exc)
-    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
-        return StorageError(f"{path} is not a readable Millrace database ({text}); {CORRUPT_HINT}")
-    if isinstance(exc, sqlite3.OperationalError) and "malformed" in text:
-        return StorageError(f"{path} is damaged ({text}); {CORRUPT_HINT}")
-    return exc
-
-
-def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
-    """SQLite caps the parameters of one statement: ask in chunks."""
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def _alive(pid: int | None) -> bool:

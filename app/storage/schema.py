@@ -4,6 +4,8 @@ Each entry upgrades the schema by one version; ``PRAGMA user_version`` records h
 database file is. Append, never edit: a released entry has already run on users' files.
 """
 
+DATABASE = "millrace.db"  # in the home
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE runs (

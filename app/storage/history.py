@@ -1,0 +1,202 @@
+"""Reading the history: runs, their events, materializations with what they consumed,
+failures and check results, as plain records. The event store is this, plus its writer."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ..definitions.keys import AssetKey
+from ..definitions.metadata import metadata_from_json
+from ..events import Event, InputVersion, RunStatus, event_from_record
+from .faults import raise_clearly
+from .records import (
+    RUN_COLUMNS,
+    CheckResultRecord,
+    FailureRecord,
+    MaterializationRecord,
+    RunRecord,
+    run_record,
+)
+
+
+class History:
+    """Queries of ``<home>/millrace.db`` on one connection (read-only or not)."""
+
+    _db: aiosqlite.Connection
+    path: Path
+
+
+    async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        try:
+            async with self._db.execute(sql, args) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.DatabaseError as exc:  # a page went bad after it opened
+            raise_clearly(self.path.parent, self.path, exc)
+
+    async def runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
+        where, args = ("WHERE status = ? ", [status.value]) if status else ("", [])
+        rows = await self._rows(
+            f"SELECT {RUN_COLUMNS} FROM runs {where}ORDER BY start_time DESC LIMIT ?",
+            [*args, limit],
+        )
+        return [run_record(row) for row in rows]
+
+    async def run(self, run_id: str) -> RunRecord | None:
+        """A run by its id or by a unique prefix of it (``millrace logs 3f2a``)."""
+        rows = await self._rows(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)
+        )
+        return run_record(rows[0]) if len(rows) == 1 else None
+
+    async def events(
+        self,
+        run_id: str,
+        kinds: Iterable[str] | None = None,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """A run's events in the order they were published, after ``after_seq``."""
+        sql = (
+            "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload, id"
+            " FROM events WHERE run_id = ? AND id > ?"
+        )
+        args: list[Any] = [run_id, after_seq]
+        if kinds is not None:
+            kinds = list(kinds)
+            sql += f" AND type IN ({', '.join('?' * len(kinds))})"
+            args.extend(kinds)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [
+            event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
+            for t, r, a, p, c, ts, pl, seq in await self._rows(sql, args)
+        ]
+
+    async def latest_materializations(
+        self, keys: Iterable[str] | None = None
+    ) -> dict[str, MaterializationRecord]:
+        """The newest materialization of every unpartitioned asset (or of ``keys``), by user
+        key string, with what it consumed."""
+        wanted = None if keys is None else set(keys)
+        rows = [
+            r
+            for r in await self._rows(
+                f"SELECT {_HISTORY_COLUMNS}, metadata FROM latest_materializations"
+                " WHERE partition_key = ''"
+            )
+            if wanted is None or r[1] in wanted
+        ]
+        return {r.asset_key: r for r in await self._records(rows)}
+
+    async def materializations(self, event_ids: Iterable[int]) -> dict[int, MaterializationRecord]:
+        """Materializations by event id, with what each consumed (for lineage)."""
+        ids = sorted(set(event_ids))
+        if not ids:
+            return {}
+        rows: list[Any] = []
+        for chunk in _chunks(ids):
+            rows += await self._rows(
+                f"SELECT {_HISTORY_COLUMNS} FROM materializations"
+                f" WHERE event_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+        return {r.event_id: r for r in await self._records(rows) if r.event_id is not None}
+
+    async def asset_history(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
+        """An unpartitioned asset's materializations, newest first."""
+        rows = await self._rows(
+            f"SELECT {_HISTORY_COLUMNS} FROM materializations"
+            " WHERE asset_key = ? AND partition_key = '' ORDER BY timestamp DESC LIMIT ?",
+            (asset_key, limit),
+        )
+        return await self._records(rows)
+
+    async def _records(self, rows: list[Any]) -> list[MaterializationRecord]:
+        """Rows of ``_HISTORY_COLUMNS`` (then ``metadata``, from the latest table) as records,
+        with what each consumed."""
+        inputs = await self._inputs([r[0] for r in rows if r[8]])
+        return [
+            MaterializationRecord(
+                asset_key=r[1],
+                partition_key=r[2] or None,
+                run_id=r[3],
+                timestamp=r[4],
+                code_version=r[5],
+                data_version=r[6],
+                metadata=metadata_from_json(json.loads(r[9])) if len(r) > 9 else {},
+                config=json.loads(r[7]) if r[7] else None,
+                event_id=r[0],
+                inputs=inputs.get(r[0], ()) if r[8] else None,
+            )
+            for r in rows
+        ]
+
+    async def _inputs(self, event_ids: list[int]) -> dict[int, tuple[InputVersion, ...]]:
+        found: dict[int, list[InputVersion]] = {}
+        for chunk in _chunks(sorted(set(event_ids))):
+            for event_id, key, partition, version, input_event in await self._rows(
+                "SELECT event_id, asset_key, partition_key, data_version, input_event_id"
+                f" FROM materialization_inputs WHERE event_id IN ({', '.join('?' * len(chunk))})"
+                " ORDER BY event_id, asset_key",
+                chunk,
+            ):
+                found.setdefault(event_id, []).append(
+                    InputVersion(
+                        AssetKey.from_user_string(key), partition or None, version, input_event
+                    )
+                )
+        return {k: tuple(v) for k, v in found.items()}
+
+    async def failures(self) -> dict[str, FailureRecord]:
+        """Unpartitioned assets whose last attempt failed, by user key string."""
+        rows = await self._rows(
+            "SELECT asset_key, partition_key, run_id, event_id, timestamp, error"
+            " FROM asset_failures WHERE partition_key = ''"
+        )
+        return {r[0]: FailureRecord(r[0], r[1] or None, r[2], r[3], r[4], r[5]) for r in rows}
+
+    async def latest_check_results(self) -> dict[str, list[CheckResultRecord]]:
+        """The newest result of every check of unpartitioned assets, by asset key string."""
+        rows = await self._rows(
+            "SELECT asset_key, check_name, run_id, timestamp, passed, severity, blocking,"
+            " description, metadata, error FROM latest_check_results WHERE partition_key = ''"
+            " ORDER BY asset_key, check_name"
+        )
+        out: dict[str, list[CheckResultRecord]] = {}
+        for row in rows:
+            out.setdefault(row[0], []).append(
+                CheckResultRecord(
+                    asset_key=row[0],
+                    check_name=row[1],
+                    run_id=row[2],
+                    timestamp=row[3],
+                    passed=bool(row[4]),
+                    severity=row[5],
+                    blocking=bool(row[6]),
+                    description=row[7],
+                    metadata=metadata_from_json(json.loads(row[8])),
+                    error=json.loads(row[9]) if row[9] else None,
+                )
+            )
+        return out
+
+
+_HISTORY_COLUMNS = (
+    "event_id, asset_key, partition_key, run_id, timestamp, code_version, data_version, config,"
+    " has_provenance"
+)
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    """SQLite caps the parameters of one statement: ask in chunks."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
