@@ -6,16 +6,16 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import MillraceError, SelectionError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
+from .interrupts import EXIT_CANCELED, on_interrupts
 from .reports import when
 from .runtime.loader import CodeLocation, code_directory, load_code_location, project_root
 from .runtime.runtime import HOME_ENV, Runtime, resolve_home
@@ -24,7 +24,6 @@ from .storage.event_store import DATABASE, EventStore
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
-EXIT_CANCELED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
 
 
@@ -270,30 +269,17 @@ async def _run(
 def _cancel_on_interrupt(handle: Any, printer: Any) -> None:
     """First Ctrl-C: stop launching and cancel async steps. Second: put the terminal back,
     tear down the run's resources (a bounded wait), and exit."""
-    loop = asyncio.get_running_loop()
-    presses = 0
 
-    def on_interrupt() -> None:
-        nonlocal presses
-        presses += 1
-        if presses > 1:
-            printer.close()
-            print("\nforced exit; the run will be marked failed", file=sys.stderr)
-            resources = sys.modules.get(f"{__package__}.runtime.resources")  # else none opened
-            if resources is not None and not resources.tear_down_open_resources():
-                print("resource teardown did not finish in time; exiting anyway", file=sys.stderr)
-            os._exit(EXIT_CANCELED)
+    def cancel() -> None:
         print(
             "\ncanceling: no new steps start; running ones are finishing (Ctrl-C again to force)",
             file=sys.stderr,
         )
         handle.cancel()
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_interrupt)
-        loop.add_signal_handler(signal.SIGTERM, on_interrupt)
-    except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
-        pass
+    on_interrupts(
+        cancel, forced="forced exit; the run will be marked failed", before_exit=printer.close
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -337,10 +323,7 @@ async def _latest(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 def _status(args: argparse.Namespace) -> int:
     from .reports import status_table
 
-    async def catalog(runtime: Runtime) -> list[Any]:
-        return await runtime.catalog()
-
-    rows = _with_runtime(args, catalog)
+    rows = _with_runtime(args, lambda runtime: runtime.catalog())
     if args.json:
         for row in rows:
             print(json.dumps(row.to_json(), default=str))
@@ -352,10 +335,7 @@ def _status(args: argparse.Namespace) -> int:
 def _lineage(args: argparse.Namespace) -> int:
     from .reports import lineage_text
 
-    async def lineage(runtime: Runtime) -> Any:
-        return await runtime.lineage(args.asset, downstream=args.downstream)
-
-    tree = _with_runtime(args, lineage)
+    tree = _with_runtime(args, lambda rt: rt.lineage(args.asset, downstream=args.downstream))
     if tree is None:
         raise MillraceError(f"'{args.asset}' has never been materialized")
     if args.json:
@@ -365,8 +345,8 @@ def _lineage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_runtime(args: argparse.Namespace, query: Any) -> Any:
-    """Load the code, open its history read-only and ask ``query(runtime)``."""
+def _with_runtime(args: argparse.Namespace, query: Callable[[Runtime], Awaitable[Any]]) -> Any:
+    """Load the code, open its history read-only and await ``query(runtime)``."""
     runtime = Runtime(_location(args), home=args.home, readonly=True)
 
     async def ask() -> Any:
@@ -437,23 +417,12 @@ async def _dev_loop(args: argparse.Namespace) -> int:
 def _stop_on_interrupt(stop: asyncio.Event) -> None:
     """First Ctrl-C: stop watching, cancel what runs (recorded as canceled). Second: tear down
     the runs' resources (a bounded wait) and exit."""
-    loop = asyncio.get_running_loop()
 
-    def on_interrupt() -> None:
-        if stop.is_set():
-            print("\nforced exit; runs in flight will be marked failed", file=sys.stderr)
-            resources = sys.modules.get(f"{__package__}.runtime.resources")  # else none opened
-            if resources is not None and not resources.tear_down_open_resources():
-                print("resource teardown did not finish in time; exiting anyway", file=sys.stderr)
-            os._exit(EXIT_CANCELED)
+    def stop_watching() -> None:
         print("\nstopping: canceling runs in flight (Ctrl-C again to force)", file=sys.stderr)
         stop.set()
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_interrupt)
-        loop.add_signal_handler(signal.SIGTERM, on_interrupt)
-    except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
-        pass
+    on_interrupts(stop_watching, forced="forced exit; runs in flight will be marked failed")
 
 
 # -- runs and logs ---------------------------------------------------------------------------
