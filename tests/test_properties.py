@@ -1117,7 +1117,10 @@ def tree(root: Path, skip: Path) -> set[str]:
     return found
 
 
-argv_text = st.text(st.characters(exclude_characters="\x00"), max_size=30)  # argv has no NUL
+# argv carries no NUL and no lone surrogate (neither can be encoded into an argument)
+argv_text = st.text(
+    st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=30
+)
 cli_selections = st.one_of(
     st.none(),
     argv_text,

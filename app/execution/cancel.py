@@ -2,7 +2,8 @@
 
 Storing a value is the one thing a canceled run must never do half-way or late: a step stores
 only inside ``committing()``, which refuses once cancellation was requested, and the run's
-cancellation is acknowledged only after any store already under way has finished.
+cancellation is acknowledged only after every store already under way has finished. Stores
+of one run go on side by side; only the acknowledgment waits for them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from collections.abc import Iterator
 
 
 class CancelToken:
-    __slots__ = ("_lock", "_requested")
+    __slots__ = ("_active", "_changed", "_requested")
 
     def __init__(self) -> None:
         self._requested = False
-        self._lock = threading.Lock()
+        self._active = 0  # stores under way
+        self._changed = threading.Condition()
 
     @property
     def requested(self) -> bool:
@@ -37,11 +39,18 @@ class CancelToken:
     def committing(self) -> Iterator[None]:
         """Store a value only if the run is not canceled, and finish storing it before a
         cancellation is acknowledged."""
-        with self._lock:
-            self.check()
+        with self._changed:
+            self.check()  # under the condition: no store starts after wait_for_commits saw none
+            self._active += 1
+        try:
             yield
+        finally:
+            with self._changed:
+                self._active -= 1
+                self._changed.notify_all()
 
     def wait_for_commits(self) -> None:
-        """Block until no store is under way (call it off the event loop)."""
-        with self._lock:
-            pass
+        """Block until no store is under way (call it off the event loop, after request())."""
+        with self._changed:
+            while self._active:
+                self._changed.wait()

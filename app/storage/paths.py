@@ -54,6 +54,9 @@ def key_path(base_dir: Path, asset_key: AssetKey, partition_key: str | None) -> 
     if partition_key is not None:
         parts = (*parts, partition_name(partition_key))
     path = base_dir.joinpath(*parts)
+    checked = (str(base_dir), str(path.parent))
+    if checked in _CONFINED:
+        return path
     root = os.path.realpath(base_dir)
     directory = os.path.realpath(path.parent)
     if os.path.commonpath([root, directory]) != root:
@@ -61,7 +64,13 @@ def key_path(base_dir: Path, asset_key: AssetKey, partition_key: str | None) -> 
             f"{asset_label(asset_key, partition_key)} would be stored in {directory}, outside "
             f"the storage directory {root}: {path.parent} leads there through a symlink"
         )
+    if os.path.isdir(path.parent):  # resolved for good: later values skip the six lstat()s
+        _CONFINED.add(checked)
     return path
+
+
+# (base dir, directory) pairs whose directory exists and resolves inside the base dir.
+_CONFINED: set[tuple[str, str]] = set()
 
 
 def asset_label(asset_key: AssetKey, partition_key: str | None) -> str:
