@@ -64,12 +64,13 @@ def key_path(base_dir: Path, asset_key: AssetKey, partition_key: str | None) -> 
             f"{asset_label(asset_key, partition_key)} would be stored in {directory}, outside "
             f"the storage directory {root}: {path.parent} leads there through a symlink"
         )
-    if os.path.isdir(path.parent):  # resolved for good: later values skip the six lstat()s
-        _CONFINED.add(checked)
+    _CONFINED.add(checked)  # later values of this directory skip the lstat() of each part
     return path
 
 
-# (base dir, directory) pairs whose directory exists and resolves inside the base dir.
+# (base dir, directory) pairs found to resolve inside the base dir. A symlink made inside the
+# storage directory afterwards is not seen; making one needs the access that could replace
+# the values themselves, which no check here can stop.
 _CONFINED: set[tuple[str, str]] = set()
 
 
