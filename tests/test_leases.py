@@ -261,3 +261,23 @@ def test_processes_upgrading_one_home_at_once_migrate_it_once(tmp_path: Path, ho
     assert db.value("PRAGMA user_version") == SCHEMA_VERSION
     assert db.value("SELECT COUNT(*) FROM runs WHERE status = 'SUCCESS'") == AT_ONCE_PROCESSES + 1
     assert db.value("SELECT COUNT(*) FROM materializations") == OLD_EVENTS + AT_ONCE_PROCESSES
+
+
+async def test_many_runs_of_one_process_at_once_share_the_connection_safely(home: Path) -> None:
+    """Leases and the event writer both open transactions on the store's one connection:
+    runs starting while batches are written must never nest them."""
+    from millrace import Definitions, asset
+    from millrace.runtime.runtime import Runtime
+
+    @asset
+    def one() -> int:
+        return 1
+
+    @asset
+    def two(one: int) -> int:
+        return one + 1
+
+    async with Runtime(Definitions(assets=[one, two]), home=home) as runtime:
+        handles = [runtime.submit() for _ in range(25)]
+        results = [await handle for handle in handles]
+    assert all(result.success for result in results), [r.status for r in results]

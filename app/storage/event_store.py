@@ -84,6 +84,9 @@ class EventStore(History):
         self._idle.set()
         self._urgent = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        # One transaction at a time on the connection: the writer's batches and the leases
+        # are both sequences of awaits, and SQLite has no nested transactions.
+        self._transaction = asyncio.Lock()
         self._closed = False
         self._error: Exception | None = None
 
@@ -317,7 +320,8 @@ class EventStore(History):
                 staged = [id(e) for e in batch if id(e) in self._values]
                 values = {k: self._values.pop(k) for k in staged}
                 try:
-                    await write_batch(self._db, batch, values)
+                    async with self._transaction:
+                        await write_batch(self._db, batch, values)
                 except Exception as exc:  # keep draining: one bad batch must not hang flush()
                     self._error = exc
             self._idle.set()
@@ -331,37 +335,40 @@ class EventStore(History):
         wanted = {(k, p or "") for k, p in keys}
         host, pid = socket.gethostname(), os.getpid()
         db = self._db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            async with db.execute(
-                "SELECT asset_key, partition_key, run_id, pid, hostname FROM leases"
-            ) as cur:
-                rows = list(await cur.fetchall())
-            holders, dead = [], set()
-            for asset_key, partition_key, holder, holder_pid, hostname in rows:
-                if (asset_key, partition_key) not in wanted or holder_pid == pid:
-                    continue  # runs of this process are ordered by its own write locks
-                if hostname == host and not _alive(holder_pid):
-                    dead.add(holder)
-                else:
-                    holders.append(
-                        LeaseHolder(asset_key, partition_key or None, holder, holder_pid, hostname)
+        async with self._transaction:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                async with db.execute(
+                    "SELECT asset_key, partition_key, run_id, pid, hostname FROM leases"
+                ) as cur:
+                    rows = list(await cur.fetchall())
+                holders, dead = [], set()
+                for asset_key, partition_key, holder, holder_pid, hostname in rows:
+                    if (asset_key, partition_key) not in wanted or holder_pid == pid:
+                        continue  # runs of this process are ordered by its own write locks
+                    if hostname == host and not _alive(holder_pid):
+                        dead.add(holder)
+                    else:
+                        holders.append(
+                            LeaseHolder(
+                                asset_key, partition_key or None, holder, holder_pid, hostname
+                            )
+                        )
+                if dead:
+                    await db.executemany(
+                        "DELETE FROM leases WHERE run_id = ?", [(r,) for r in sorted(dead)]
                     )
-            if dead:
-                await db.executemany(
-                    "DELETE FROM leases WHERE run_id = ?", [(r,) for r in sorted(dead)]
-                )
-            if not holders:
-                now = time.time()
-                await db.executemany(
-                    "INSERT OR IGNORE INTO leases (asset_key, partition_key, run_id, pid,"
-                    " hostname, acquired) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(k, p, run_id, pid, host, now) for k, p in sorted(wanted)],
-                )
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
+                if not holders:
+                    now = time.time()
+                    await db.executemany(
+                        "INSERT OR IGNORE INTO leases (asset_key, partition_key, run_id, pid,"
+                        " hostname, acquired) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(k, p, run_id, pid, host, now) for k, p in sorted(wanted)],
+                    )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
         return holders
 
     async def close(self) -> None:
