@@ -528,3 +528,24 @@ def test_tracebacks_show_the_source_that_ran_even_after_the_file_changes(tmp_pat
     linecache.checkcache(str(code))
 
     assert linecache.getline(str(code), line) == "    return 1\n"
+
+
+def test_without_definitions_the_asset_checks_are_collected_too(tmp_path: Path):
+    code = write_source(
+        tmp_path / "proj" / "assets.py",
+        """
+        from millrace import AssetCheckResult, asset, asset_check
+
+        @asset
+        def numbers() -> list:
+            return [1, 2]
+
+        @asset_check(asset=numbers)
+        def not_empty(numbers: list) -> AssetCheckResult:
+            return AssetCheckResult(passed=bool(numbers))
+        """,
+    )
+
+    graph = load_code_location(code).defs.graph
+
+    assert [c.to_user_string() for c in graph.checks] == ["numbers:not_empty"]

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..definitions.asset import AssetsDefinition, AssetSpec
+from ..definitions.checks import AssetChecksDefinition
 from ..definitions.definitions import Definitions
 from ..definitions.source import SourceLocation
 from ..errors import CodeLoadError, MillraceError
@@ -373,17 +374,21 @@ def _by_attribute(modules: list[ModuleType], attribute: str, target: str) -> Def
 
 
 def _collect_assets(modules: list[ModuleType], plan: _Plan) -> Definitions:
+    """Without a Definitions, one of every asset and asset check the modules define."""
     assets: dict[int, AssetsDefinition | AssetSpec] = {}  # by identity: imported ones repeat
+    checks: dict[int, AssetChecksDefinition] = {}
     for module in modules:
         for value in vars(module).values():
             if isinstance(value, AssetsDefinition | AssetSpec):
                 assets[id(value)] = value
+            elif isinstance(value, AssetChecksDefinition):
+                checks[id(value)] = value
     if not assets:
         raise CodeLoadError(
             f"{plan.target} defines no assets: declare them with @asset and, optionally, "
             "defs = Definitions(assets=[...])"
         )
     try:
-        return Definitions(assets=list(assets.values()))
+        return Definitions(assets=list(assets.values()), asset_checks=list(checks.values()))
     except MillraceError as exc:
         raise _definitions_error(str(exc), exc, plan.scope) from exc

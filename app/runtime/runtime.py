@@ -51,6 +51,7 @@ from ..versions.code import CodeVersion, code_versions
 from ..versions.staleness import Assessment
 from .lineage import downstream_lineage, upstream_lineage
 from .loader import CodeLocation, aload_code_location, project_root
+from .preview import Preview, read_preview
 from .queries import AssetState, assess_code, build_catalog
 from .reload import diff_code
 from .runs import RunEnvironment, RunHandle, as_run_config, drive, resolve_configs
@@ -441,6 +442,17 @@ class Runtime:
         if record is None or record.event_id is None:
             return None
         return await upstream_lineage(record, self.store.materializations)
+
+    async def preview(self, key: Any, limit: int = 100) -> Preview | None:
+        """The first ``limit`` rows of the asset's latest stored value (as a Polars frame),
+        or a short text of a value that is no frame; None if it was never materialized."""
+        asset_key = coerce_key(key)
+        node = self._code.graph.nodes.get(asset_key)
+        record = (await self._latest()).get(asset_key.to_user_string())
+        if node is None or record is None:
+            return None
+        manager = self._resources.get(getattr(node, "io_manager_key", DEFAULT_IO_MANAGER_KEY))
+        return await asyncio.to_thread(read_preview, asset_key, record, manager, limit)
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if len(self._code.graph) <= _INLINE_LIMIT:

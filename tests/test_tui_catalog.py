@@ -1,0 +1,85 @@
+"""The catalog screen, driven through the real app and Textual's Pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from millrace.tui.screens.catalog import CatalogScreen
+from textual.widgets import DataTable, Static
+from tui_harness import running_app, until, write_project
+
+
+def table_rows(app) -> dict[str, list[str]]:
+    table = app.screen.query_one(DataTable)
+    return {
+        str(key.value): [str(cell) for cell in table.get_row(key)] for key in table.rows
+    }
+
+
+def status_of(app, key: str) -> str:
+    return table_rows(app)[key][3]
+
+
+async def test_the_catalog_shows_every_asset_with_its_status(tmp_path: Path, home: Path) -> None:
+    async with running_app(write_project(tmp_path), home) as (app, pilot):
+        await until(pilot, lambda: len(table_rows(app)) == 3, "the catalog")
+        rows = table_rows(app)
+        assert isinstance(app.screen, CatalogScreen)
+        assert {k: r[3] for k, r in rows.items()} == dict.fromkeys(
+            ["alpha", "beta_mid", "gamma_out"], "fresh"
+        )
+        assert rows["alpha"][1:3] == ["raw", "polars"]
+        assert rows["alpha"][5] == "3"  # rows of the stored frame
+        assert rows["beta_mid"][6] == "1✓"  # one check, passed
+        assert rows["gamma_out"][4].endswith("s ago")
+
+
+async def test_typing_a_filter_narrows_the_table_and_escape_clears_it(
+    tmp_path: Path, home: Path
+) -> None:
+    async with running_app(write_project(tmp_path), home) as (app, pilot):
+        await until(pilot, lambda: len(table_rows(app)) == 3, "the catalog")
+        await pilot.press("slash", "b", "m")
+        await until(pilot, lambda: set(table_rows(app)) == {"beta_mid"}, "the filter")
+        await pilot.press("escape")  # leaves the filter box
+        await pilot.press("escape")  # clears it
+        await until(pilot, lambda: len(table_rows(app)) == 3, "every asset again")
+
+
+async def test_a_group_in_the_tree_narrows_the_table(tmp_path: Path, home: Path) -> None:
+    async with running_app(write_project(tmp_path), home) as (app, pilot):
+        await until(pilot, lambda: len(table_rows(app)) == 3, "the catalog")
+        await app.screen.select("group:raw")
+        await until(pilot, lambda: set(table_rows(app)) == {"alpha"}, "the selection")
+
+
+async def test_m_materializes_the_highlighted_asset_and_the_status_follows(
+    tmp_path: Path, home: Path
+) -> None:
+    async with running_app(write_project(tmp_path), home, materialized=False) as (app, pilot):
+        await until(pilot, lambda: len(table_rows(app)) == 3, "the catalog")
+        assert status_of(app, "alpha") == "missing"
+        why = app.screen.query_one("#why", Static)
+        assert "has never been materialized" in str(why.render())
+
+        await pilot.press("m")  # the first row, alpha, is highlighted
+
+        await until(pilot, lambda: status_of(app, "alpha") == "fresh", "alpha materialized")
+        assert status_of(app, "beta_mid") == "missing"
+        await pilot.press("s")  # every stale and missing asset
+        await until(
+            pilot,
+            lambda: {r[3] for r in table_rows(app).values()} == {"fresh"},
+            "everything fresh",
+        )
+
+
+async def test_a_key_that_cannot_act_says_why(tmp_path: Path, home: Path) -> None:
+    async with running_app(write_project(tmp_path), home) as (app, pilot):
+        await until(pilot, lambda: len(table_rows(app)) == 3, "the catalog")
+        await pilot.press("x")  # no run in flight
+        await until(
+            pilot,
+            lambda: any("no run is in flight" in str(n.message) for n in app._notifications),
+            "the reason",
+        )

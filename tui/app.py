@@ -1,0 +1,175 @@
+"""The Millrace terminal UI: a Textual app over the Runtime, and nothing else.
+
+Screens read through the Runtime's async queries in workers and follow its event stream
+through ``App.events``, a signal published at most ``REFRESH_HZ`` times a second with the
+events since the last one: a 10,000-event run redraws 20 times a second, not 10,000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from millrace.events import (
+    CodeError,
+    CodeRecovered,
+    Event,
+    ReloadApplied,
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepSkipped,
+    StepSucceeded,
+    StepUpToDate,
+)
+from millrace.runtime.dev import DevLoop
+from millrace.runtime.runs import RunHandle
+from millrace.runtime.runtime import Runtime
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.signal import Signal
+
+REFRESH_HZ = 20
+
+
+class MillraceApp(App[None]):
+    """``MillraceApp(runtime)`` over a started Runtime; with ``dev``, the dev loop runs inside
+    (reload on save, re-run what changed); ``readonly`` looks at a home another process
+    writes."""
+
+    CSS_PATH = "millrace.tcss"
+    TITLE = "Millrace"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit_app", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("colon", "command_line", "Command", key_display=":"),
+        Binding("r", "runs", "Runs"),
+        Binding("x", "cancel_run", "Cancel run"),
+    ]
+
+    def __init__(
+        self, runtime: Runtime, *, dev: DevLoop | None = None, readonly: bool = False
+    ) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.dev = dev
+        self.readonly = readonly
+        self.events: Signal[list[Event]] = Signal(self, "events")
+        self.last_reload: ReloadApplied | None = None
+        self.code_error: CodeError | None = runtime.code_error
+        self.progress: dict[str, list[int]] = {}  # run id -> [steps done, steps in all]
+        self._pending: list[Event] = []
+
+    async def on_mount(self) -> None:
+        from .screens.catalog import CatalogScreen
+
+        self.set_interval(1 / REFRESH_HZ, self._publish)
+        self.run_worker(self._follow(), group="events", exclusive=True)
+        if self.dev is not None:
+            self.run_worker(self.dev.run(), group="dev", exclusive=True)
+        await self.push_screen(CatalogScreen())
+
+    async def _follow(self) -> None:
+        async with self.runtime.subscribe() as stream:
+            async for event in stream:
+                if isinstance(event, ReloadApplied):
+                    self.last_reload = event
+                elif isinstance(event, CodeError):
+                    self.code_error = event
+                elif isinstance(event, CodeRecovered):
+                    self.code_error = None
+                self._count(event)
+                self._pending.append(event)
+
+    def _count(self, event: Event) -> None:
+        """Steps done of each run in flight, for the progress line."""
+        if isinstance(event, RunStarted):
+            self.progress[event.run_id] = [0, len(event.selection)]
+        elif isinstance(event, RunFinished):
+            self.progress.pop(event.run_id, None)
+        elif isinstance(event, StepSucceeded | StepSkipped | StepUpToDate) or (
+            isinstance(event, StepFailed) and not event.will_retry
+        ):
+            tally = self.progress.get(event.run_id)
+            if tally is not None:
+                tally[0] += 1
+
+    def _publish(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.events.publish(batch)
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def active_runs(self) -> list[RunHandle]:
+        return self.runtime.active_runs()
+
+    def why_not_run(self) -> str | None:
+        """Why nothing can be materialized from this app, if so (lazygit's rule: a key that
+        does nothing says why)."""
+        if self.readonly:
+            return "read-only: this app looks at a home another process writes"
+        return None
+
+    async def materialize(
+        self, selection: Any, *, checks_only: bool = False, what: str = ""
+    ) -> RunHandle | None:
+        """Plan and start a run; a plan that fails (nothing matches, bad config) is said."""
+        if (why := self.why_not_run()) is not None:
+            self.notify(why, severity="warning")
+            return None
+        try:
+            plan = await self.runtime.resolve_plan(selection, checks_only=checks_only)
+            handle = self.runtime.submit(plan=plan, tags={"millrace/origin": "tui"})
+        except Exception as exc:  # MillraceError or a user's config error: shown, not raised
+            self.notify(str(exc), title="cannot run", severity="error")
+            return None
+        self.notify(f"{what or 'run'} {handle.run_id[:8]}: {len(plan)} steps")
+        return handle
+
+    async def action_cancel_run(self) -> None:
+        runs = self.active_runs()
+        if not runs:
+            self.notify("no run is in flight", severity="warning")
+            return
+        for handle in runs:
+            await self.runtime.cancel(handle.run_id)
+        self.notify(f"canceled {len(runs)} run{'s' * (len(runs) > 1)}")
+
+    # -- navigation ------------------------------------------------------------------------
+
+    def action_runs(self) -> None:
+        from .screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen())
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_command_line(self) -> None:
+        from .widgets.command_line import CommandLine
+
+        self.screen.query_one(CommandLine).open()
+
+    async def action_quit_app(self) -> None:
+        """Quit; a run in flight asks first, and is then canceled (recorded as canceled)."""
+        runs = self.active_runs()
+        if not runs:
+            self.exit()
+            return
+        from .screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._cancel_and_exit(runs))
+
+        self.push_screen(
+            ConfirmScreen(f"{len(runs)} run(s) in flight: cancel and quit?"), answered
+        )
+
+    async def _cancel_and_exit(self, runs: Iterable[RunHandle]) -> None:
+        await asyncio.gather(*(self.runtime.cancel(h.run_id) for h in runs))
+        self.exit()

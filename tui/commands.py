@@ -1,0 +1,163 @@
+"""Every action of the app as a command, for the ``:`` line and the command palette alike.
+
+``:materialize beta_mid+``, ``:select group:raw``, ``:runs``, ``:q``: one table of commands,
+so a key, the palette and the command line can never disagree about what an action does.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from .app import MillraceApp
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    help: str
+    run: Callable[[MillraceApp, str], Awaitable[None]]
+    takes: str = ""  # what the argument is, if any: "SELECTION", "ASSET"
+    aliases: tuple[str, ...] = ()
+
+
+async def _materialize(app: MillraceApp, selection: str) -> None:
+    await app.materialize(selection or None, what="materialize")
+
+
+async def _stale(app: MillraceApp, _: str) -> None:
+    await app.materialize("status:stale,status:missing", what="stale and missing")
+
+
+async def _check(app: MillraceApp, selection: str) -> None:
+    await app.materialize(selection or None, checks_only=True, what="checks")
+
+
+async def _select(app: MillraceApp, selection: str) -> None:
+    from .screens.catalog import CatalogScreen
+
+    catalog = next((s for s in app.screen_stack if isinstance(s, CatalogScreen)), None)
+    if catalog is not None:
+        while app.screen is not catalog:
+            app.pop_screen()
+        await catalog.select(selection)
+
+
+async def _runs(app: MillraceApp, _: str) -> None:
+    app.action_runs()
+
+
+async def _open(app: MillraceApp, key: str) -> None:
+    from millrace.definitions.keys import AssetKey
+
+    from .screens.asset import AssetScreen
+
+    if not key:
+        app.notify("open which asset? e.g. :open customer_features", severity="warning")
+        return
+    try:
+        asset_key = AssetKey.from_user_string(key)
+    except ValueError as exc:
+        app.notify(str(exc), severity="error")
+        return
+    if asset_key not in app.runtime.code.graph:
+        app.notify(f"No asset named '{key}'", severity="error")
+        return
+    await app.push_screen(AssetScreen(asset_key))
+
+
+async def _lineage(app: MillraceApp, key: str) -> None:
+    from millrace.definitions.keys import AssetKey
+
+    from .screens.lineage import LineageScreen
+
+    if key:
+        try:
+            asset_key = AssetKey.from_user_string(key)
+        except ValueError as exc:
+            app.notify(str(exc), severity="error")
+            return
+        await app.push_screen(LineageScreen(asset_key))
+    else:
+        app.notify("lineage of which asset? e.g. :lineage customer_features", severity="warning")
+
+
+async def _cancel(app: MillraceApp, _: str) -> None:
+    await app.action_cancel_run()
+
+
+async def _quit(app: MillraceApp, _: str) -> None:
+    await app.action_quit_app()
+
+
+async def _help(app: MillraceApp, _: str) -> None:
+    app.action_help()
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("materialize", "materialize a selection (all if none)", _materialize, "SELECTION",
+            ("m",)),
+    Command("stale", "materialize every stale and missing asset", _stale),
+    Command("check", "run the checks of a selection, on stored data", _check, "SELECTION"),
+    Command("select", "show only a selection in the catalog", _select, "SELECTION"),
+    Command("open", "open an asset's details", _open, "ASSET"),
+    Command("lineage", "draw an asset's lineage", _lineage, "ASSET"),
+    Command("runs", "list the runs", _runs),
+    Command("cancel", "cancel the runs in flight", _cancel, aliases=("x",)),
+    Command("help", "the keys and the commands", _help, aliases=("?",)),
+    Command("quit", "quit (asks first if a run is in flight)", _quit, aliases=("q",)),
+)  # fmt: skip
+_BY_NAME = {name: c for c in COMMANDS for name in (c.name, *c.aliases)}
+
+
+async def run_command(app: MillraceApp, text: str) -> None:
+    """Run one ``:`` line: a command name, then its argument."""
+    try:
+        words = shlex.split(text.strip())
+    except ValueError as exc:
+        app.notify(f"cannot read {text!r}: {exc}", severity="error")
+        return
+    if not words:
+        return
+    command = _BY_NAME.get(words[0])
+    if command is None:
+        known = ", ".join(c.name for c in COMMANDS)
+        app.notify(f"no command '{words[0]}' (commands: {known})", severity="error")
+        return
+    await command.run(app, " ".join(words[1:]))
+
+
+class MillraceCommands(Provider):
+    """The command palette (ctrl+p): every command; one that takes an argument runs with the
+    highlighted asset when there is one, else prompts on the ``:`` line."""
+
+    async def discover(self) -> Hits:
+        for command in COMMANDS:
+            yield DiscoveryHit(command.name, partial(self._start, command), help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in COMMANDS:
+            score = matcher.match(command.name)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(command.name),
+                    partial(self._start, command),
+                    help=command.help,
+                )
+
+    async def _start(self, command: Command) -> None:
+        from .widgets.command_line import CommandLine
+
+        app: MillraceApp = self.app  # type: ignore[assignment]
+        if command.takes:
+            app.screen.query_one(CommandLine).open(f"{command.name} ")
+        else:
+            await command.run(app, "")

@@ -1,0 +1,295 @@
+"""The catalog, the first screen: every asset with its status, why, and what to do with it.
+
+A group tree beside the table narrows it to a group; ``/`` narrows it as you type (key,
+group, kind, tag); ``:select SELECTION`` to a selection. The table follows the runtime live.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from millrace.definitions.keys import AssetKey
+from millrace.events import Event
+from millrace.runtime.queries import AssetState
+from millrace.selection import resolve_selection
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, Tree
+
+from ..widgets.command_line import CommandLine
+from ..widgets.progress import RunProgress
+from ..widgets.reload_bar import ReloadBar
+from ..widgets.status import ago, status_text
+
+if TYPE_CHECKING:
+    from ..app import MillraceApp
+
+COLUMNS = ("asset", "group", "kinds", "status", "materialized", "rows", "checks", "partitions")
+ALL = "all assets"
+
+
+def matches(row: AssetState, tags: dict[str, str], text: str) -> bool:
+    """Fuzzy: the typed letters appear in order in the key, group, kinds or tags."""
+    words = [row.asset_key.to_user_string(), row.group, *row.kinds]
+    haystack = " ".join([*words, *(f"{k}={v}" for k, v in tags.items())]).lower()
+    at = 0
+    for letter in text.lower():
+        at = haystack.find(letter, at)
+        if at < 0:
+            return False
+        at += 1
+    return True
+
+
+def checks_text(row: AssetState) -> Text:
+    c = row.checks
+    if not (c.passed or c.warned or c.failed or c.not_run):
+        return Text("")
+    text = Text()
+    text.append(f"{c.passed}✓", style="green")
+    if c.warned:
+        text.append(f" {c.warned}!", style="yellow")
+    if c.failed:
+        text.append(f" {c.failed}✗", style="bold red")
+    if c.not_run:
+        text.append(f" {c.not_run}·", style="bright_black")
+    return text
+
+
+class CatalogScreen(Screen[None]):
+    DEFAULT_CSS = """
+    CatalogScreen #groups { width: 24; border-right: solid $primary-background; }
+    CatalogScreen #assets { width: 1fr; }
+    CatalogScreen #why { width: 40; padding: 0 1; border-left: solid $primary-background; }
+    CatalogScreen #filter { dock: bottom; display: none; }
+    CatalogScreen #filter.open { display: block; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear", "Clear", show=False),
+        Binding("enter", "open", "Details"),
+        Binding("l", "lineage", "Lineage"),
+        Binding("m", "materialize", "Materialize"),
+        Binding("M", "materialize_downstream", "+downstream", key_display="M"),
+        Binding("s", "stale", "Stale"),
+        Binding("c", "checks", "Checks"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[AssetState] = []
+        self.group: str | None = None
+        self.text = ""
+        self.selected: set[AssetKey] | None = None  # from :select
+        self._loaded_at = 0.0
+
+    @property
+    def millrace(self) -> MillraceApp:
+        return cast("MillraceApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield ReloadBar()
+        with Horizontal():
+            yield Tree(ALL, id="groups")
+            with Vertical(id="assets"):
+                yield DataTable(id="table", cursor_type="row", zebra_stripes=True)
+            yield Static(id="why")
+        yield Input(placeholder="filter: key, group, kind, tag", id="filter")
+        yield RunProgress()
+        yield CommandLine()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        self.millrace.events.subscribe(self, self._changed)
+        self.refresh_catalog()
+        table.focus()
+
+    def _changed(self, events: list[Event]) -> None:
+        if any(e.kind != "LOG" for e in events):
+            self.refresh_catalog()
+
+    @work(exclusive=True, group="catalog")
+    async def refresh_catalog(self) -> None:
+        """A newer refresh cancels one still reading: the table never lags behind."""
+        self.rows = await self.millrace.runtime.catalog()
+        self._loaded_at = time.time()
+        self._fill_groups()
+        self._fill_table()
+
+    # -- showing ---------------------------------------------------------------------------
+
+    def _fill_groups(self) -> None:
+        tree = self.query_one(Tree)
+        groups = sorted({row.group for row in self.rows})
+        if [str(n.label) for n in tree.root.children] == groups:
+            return
+        tree.root.remove_children()
+        for group in groups:
+            tree.root.add_leaf(group, data=group)
+        tree.root.expand()
+
+    def shown_rows(self) -> list[AssetState]:
+        graph = self.millrace.runtime.code.graph
+        rows = []
+        for row in self.rows:
+            if self.group is not None and row.group != self.group:
+                continue
+            if self.selected is not None and row.asset_key not in self.selected:
+                continue
+            node = graph.nodes.get(row.asset_key)
+            tags = dict(getattr(node, "tags", {}) or {})
+            if self.text and not matches(row, tags, self.text):
+                continue
+            rows.append(row)
+        return rows
+
+    def _fill_table(self) -> None:
+        table = self.query_one(DataTable)
+        highlighted = self.highlighted()
+        table.clear()
+        now = time.time()
+        for row in self.shown_rows():
+            last = now - row.last_materialized if row.last_materialized else None
+            table.add_row(
+                row.asset_key.to_user_string(),
+                row.group,
+                ", ".join(row.kinds),
+                status_text(row.status.value),
+                ago(last),
+                f"{row.row_count:,}" if row.row_count is not None else "",
+                checks_text(row),
+                "",  # partitions arrive with partitioned assets
+                key=row.asset_key.to_user_string(),
+            )
+        if highlighted is not None and highlighted.asset_key.to_user_string() in table.rows:
+            table.move_cursor(row=table.get_row_index(highlighted.asset_key.to_user_string()))
+        self._explain()
+
+    def highlighted(self) -> AssetState | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((r for r in self.rows if r.asset_key.to_user_string() == key), None)
+
+    @on(DataTable.RowHighlighted)
+    def _explain(self) -> None:
+        why = self.query_one("#why", Static)
+        row = self.highlighted()
+        if row is None:
+            why.update("no asset here" if self.rows else "loading…")
+            return
+        text = Text()
+        text.append(row.asset_key.to_user_string(), style="bold")
+        text.append("  ")
+        text.append_text(status_text(row.status.value))
+        text.append("\n\n")
+        if row.failure:
+            text.append(f"last attempt failed: {row.failure}\n\n", style="red")
+        if not row.causes:
+            text.append("up to date" if row.status.value == "fresh" else "", style="green")
+        for cause in row.causes:
+            text.append(f"• {cause.message}\n")
+            if cause.root is not None and cause.root.asset_key is not None:
+                text.append(f"  root: {cause.root.asset_key.to_user_string()}\n", style="dim")
+        if row.code_version_note:
+            text.append(f"\n{row.code_version_note}\n", style="dim")
+        why.update(text)
+
+    # -- narrowing -------------------------------------------------------------------------
+
+    @on(Tree.NodeSelected)
+    def _group(self, event: Tree.NodeSelected[str]) -> None:
+        self.group = event.node.data
+        self._fill_table()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("open")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _typed(self, event: Input.Changed) -> None:
+        self.text = event.value
+        self._fill_table()
+
+    @on(Input.Submitted, "#filter")
+    def _done_typing(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_clear(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value, self.text, self.selected, self.group = "", "", None, None
+        box.remove_class("open")
+        self._fill_table()
+        self.query_one(DataTable).focus()
+
+    async def select(self, selection: str) -> None:
+        """``:select SELECTION``: only those assets (``escape`` shows all again)."""
+        runtime = self.millrace.runtime
+        try:
+            statuses = None
+            if "status:" in selection:
+                statuses = {k: a.status.value for k, a in (await runtime.status()).items()}
+            self.selected = resolve_selection(selection, runtime.code.graph, statuses)
+        except Exception as exc:  # a SelectionError: said, not raised
+            self.notify(str(exc), severity="error")
+            return
+        self._fill_table()
+
+    # -- verbs -----------------------------------------------------------------------------
+
+    def _target(self, verb: str) -> AssetState | None:
+        """The highlighted asset, or None after saying why the key does nothing."""
+        row = self.highlighted()
+        if row is None:
+            self.notify(f"{verb}: no asset is highlighted", severity="warning")
+        elif not row.materializable and verb != "lineage":
+            self.notify(
+                f"{verb}: {row.asset_key.to_user_string()} is external (produced outside "
+                "Millrace)",
+                severity="warning",
+            )
+            return None
+        return row
+
+    def action_open(self) -> None:
+        from .asset import AssetScreen
+
+        if (row := self._target("details")) is not None:
+            self.app.push_screen(AssetScreen(row.asset_key))
+
+    def action_lineage(self) -> None:
+        from .lineage import LineageScreen
+
+        if (row := self._target("lineage")) is not None:
+            self.app.push_screen(LineageScreen(row.asset_key))
+
+    async def action_materialize(self) -> None:
+        if (row := self._target("materialize")) is not None:
+            await self.millrace.materialize([row.asset_key], what="materialize")
+
+    async def action_materialize_downstream(self) -> None:
+        if (row := self._target("materialize")) is not None:
+            name = row.asset_key.to_user_string()
+            await self.millrace.materialize(f"{name}*", what=f"{name} and downstream")
+
+    async def action_stale(self) -> None:
+        await self.millrace.materialize("status:stale,status:missing", what="stale and missing")
+
+    async def action_checks(self) -> None:
+        if (row := self._target("checks")) is None:
+            return
+        c = row.checks
+        if not (c.passed or c.warned or c.failed or c.not_run):
+            self.notify(f"checks: {row.asset_key.to_user_string()} has none", severity="warning")
+            return
+        await self.millrace.materialize([row.asset_key], checks_only=True, what="checks")

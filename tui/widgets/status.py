@@ -1,0 +1,33 @@
+"""An asset's status as people read it: the dev runtime's word, coloured the same everywhere."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+# Rich styles, one per status word of the dev runtime (app/versions/staleness.py).
+STATUS_STYLES = {
+    "fresh": "green",
+    "stale": "yellow",
+    "missing": "bright_black",
+    "failed": "bold red",
+    "running": "bold cyan",
+}
+RUN_STYLES = {"SUCCESS": "green", "FAILURE": "bold red", "CANCELED": "yellow", "STARTED": "cyan"}
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def run_status_text(status: str) -> Text:
+    return Text(status, style=RUN_STYLES.get(status, ""))
+
+
+def ago(seconds: float | None) -> str:
+    """``3s ago``, ``5m ago``, ``2h ago``, ``4d ago``; ``never`` for None."""
+    if seconds is None:
+        return "never"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(max(seconds, 0))}s ago"
