@@ -541,3 +541,23 @@ async def test_early_cutoff_reruns_an_asset_whose_config_changed(home: Path, tmp
     assert set(events_by_asset(new_config.all_events, "STEP_UP_TO_DATE")) == set()
     stored = events_by_asset(new_config.all_events, "ASSET_MATERIALIZED")["scaled"]
     assert stored.config == {"factor": 3}
+
+
+async def test_the_latest_materialization_and_the_check_history_of_one_asset(home: Path):
+    from millrace import AssetCheckResult, asset_check
+
+    @asset_check(asset=orders)
+    def has_orders(orders) -> AssetCheckResult:
+        return AssetCheckResult(passed=True, metadata={"n": 1})
+
+    defs = Definitions(assets=[orders], asset_checks=[has_orders])
+    async with Runtime(defs, home=home) as rt:
+        first = await rt.submit()
+        second = await rt.submit()
+        latest = await rt.latest_materialization("orders")
+        checks = await rt.check_history("orders", limit=5)
+
+    assert latest is not None and latest.run_id == second.run_id
+    assert "millrace/compute_seconds" in latest.metadata  # full metadata, unlike history rows
+    assert [e.run_id for e in checks] == [second.run_id, first.run_id]  # newest first
+    assert all(e.check_name == "has_orders" and e.passed for e in checks)

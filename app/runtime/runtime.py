@@ -23,6 +23,7 @@ from ..definitions.definitions import Definitions
 from ..definitions.keys import AssetKey, coerce_key
 from ..errors import CodeLoadError, MillraceError, SelectionError
 from ..events import (
+    AssetCheckEvaluated,
     CodeError,
     CodeRecovered,
     Event,
@@ -406,6 +407,22 @@ class Runtime:
             return []
         await self.store.flush()
         return await self.store.asset_history(coerce_key(key).to_user_string(), limit)
+
+    async def latest_materialization(self, key: Any) -> MaterializationRecord | None:
+        """The asset's latest materialization, with all its metadata and what it consumed."""
+        if self.store is None:
+            return None
+        await self.store.flush()
+        name = coerce_key(key).to_user_string()
+        return (await self.store.latest_materializations([name])).get(name)
+
+    async def check_history(self, key: Any, limit: int = 20) -> list[AssetCheckEvaluated]:
+        """The evaluations of the asset's checks, newest first."""
+        if self.store is None:
+            return []
+        await self.store.flush()
+        events = await self.store.check_history(coerce_key(key).to_user_string(), limit)
+        return [e for e in events if isinstance(e, AssetCheckEvaluated)]
 
     async def runs(self, limit: int = 50, status: RunStatus | str | None = None) -> list[RunRecord]:
         """The newest runs first, of one ``status`` if given (``"FAILURE"`` or RunStatus)."""

@@ -156,6 +156,19 @@ class History:
                 )
         return {k: tuple(v) for k, v in found.items()}
 
+    async def check_history(self, asset_key: str, limit: int = 20) -> list[Event]:
+        """The check evaluations of one asset's checks, newest first."""
+        rows = await self._rows(
+            "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload, id"
+            " FROM events WHERE asset_key = ? AND type = 'ASSET_CHECK_EVALUATED'"
+            " ORDER BY id DESC LIMIT ?",
+            (asset_key, limit),
+        )
+        return [
+            event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
+            for t, r, a, p, c, ts, pl, seq in rows
+        ]
+
     async def failures(self) -> dict[str, FailureRecord]:
         """Unpartitioned assets whose last attempt failed, by user key string."""
         rows = await self._rows(
