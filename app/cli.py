@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
+    command(
+        "ui",
+        _ui,
+        "Open the terminal UI read-only over a home another process writes.",
+    )
+
     p = command(
         "doctor",
         _doctor,
@@ -142,7 +148,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--headless",
         action="store_true",
-        help="print events as lines instead of opening the terminal UI",
+        help="print events as lines instead of opening the terminal UI (also without a "
+        "terminal)",
     )
     p.add_argument("--json", action="store_true", help="with --headless: print JSON lines")
     p.add_argument(
@@ -383,22 +390,20 @@ async def _open_and_close(home: Path) -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    if not args.headless:
-        raise MillraceError(
-            "this version of millrace has no terminal UI yet: run 'millrace dev --headless' "
-            "for the same runtime with its events printed as lines"
-        )
     return asyncio.run(_dev_loop(args))
 
 
 async def _dev_loop(args: argparse.Namespace) -> int:
+    """The terminal UI on a terminal; without one (or with --headless), lines."""
     from .console import DevPrinter, JsonPrinter
     from .runtime.dev import DevLoop, first_load
 
     run_config = _run_config(args.config, args.config_values)  # a bad -c fails at once
-    printer: Any = JsonPrinter() if args.json else DevPrinter()
+    tui = not (args.headless or args.json) and sys.stdin.isatty() and sys.stdout.isatty()
+    printer: Any = JsonPrinter() if args.json else DevPrinter(sys.stderr if tui else None)
     stop = asyncio.Event()
-    _stop_on_interrupt(stop)
+    if not tui:
+        _stop_on_interrupt(stop)
     directory = code_directory(args.path)
     home = _home_of(None, args.home, args.path)
     location = await first_load(
@@ -407,10 +412,28 @@ async def _dev_loop(args: argparse.Namespace) -> int:
     if location is None:
         return EXIT_CANCELED
     async with Runtime(location, home=args.home, max_concurrency=args.max_concurrency) as rt:
-        rt.listen(printer)
         loop = DevLoop(rt, auto=args.auto, run_stale=args.run_stale, run_config=run_config)
+        if tui:
+            from .tui.app import MillraceApp
+
+            await MillraceApp(rt, dev=loop).run_async()
+            return 0
+        rt.listen(printer)
         await loop.run(stop=stop)
     printer.close()
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from .tui.app import MillraceApp
+
+    location = _location(args)
+
+    async def show() -> None:
+        async with Runtime(location, home=args.home, readonly=True) as runtime:
+            await MillraceApp(runtime, readonly=True).run_async()
+
+    asyncio.run(show())
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Screens read through the Runtime's async queries in workers and follow its event stream
 through ``App.events``, a signal published at most ``REFRESH_HZ`` times a second with the
-events since the last one: a 10,000-event run redraws 20 times a second, not 10,000.
+events since the last one: a 10,000-event run redraws 20 times a second, not 10,000. An
+empty batch means the history changed in another process (``millrace ui``): read it again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from millrace.events import (
     StepSkipped,
     StepSucceeded,
     StepUpToDate,
+    Watching,
 )
 from millrace.runtime.dev import DevLoop
 from millrace.runtime.runs import RunHandle
@@ -59,6 +61,7 @@ class MillraceApp(App[None]):
         self.last_reload: ReloadApplied | None = None
         self.code_error: CodeError | None = runtime.code_error
         self.progress: dict[str, list[int]] = {}  # run id -> [steps done, steps in all]
+        self.watching = False  # the dev loop's watch is armed: a save from now on reloads
         self._pending: list[Event] = []
 
     async def on_mount(self) -> None:
@@ -68,6 +71,8 @@ class MillraceApp(App[None]):
         self.run_worker(self._follow(), group="events", exclusive=True)
         if self.dev is not None:
             self.run_worker(self.dev.run(), group="dev", exclusive=True)
+        if self.readonly:
+            self.run_worker(self._follow_history(), group="history", exclusive=True)
         await self.push_screen(CatalogScreen())
 
     async def _follow(self) -> None:
@@ -79,8 +84,19 @@ class MillraceApp(App[None]):
                     self.code_error = event
                 elif isinstance(event, CodeRecovered):
                     self.code_error = None
+                elif isinstance(event, Watching):
+                    self.watching = True
                 self._count(event)
                 self._pending.append(event)
+
+    async def _follow_history(self) -> None:
+        """Another process writes the home: each change of its files is a refresh."""
+        import watchfiles
+
+        home = self.runtime.home
+        if home.is_dir():
+            async for _ in watchfiles.awatch(home, step=100, debounce=1000):
+                self.events.publish([])
 
     def _count(self, event: Event) -> None:
         """Steps done of each run in flight, for the progress line."""

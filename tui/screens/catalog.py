@@ -113,7 +113,7 @@ class CatalogScreen(Screen[None]):
         table.focus()
 
     def _changed(self, events: list[Event]) -> None:
-        if any(e.kind != "LOG" for e in events):
+        if not events or any(e.kind != "LOG" for e in events):  # empty: changed elsewhere
             self.refresh_catalog()
 
     @work(exclusive=True, group="catalog")
