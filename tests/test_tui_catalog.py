@@ -83,3 +83,20 @@ async def test_a_key_that_cannot_act_says_why(tmp_path: Path, home: Path) -> Non
             lambda: any("no run is in flight" in str(n.message) for n in app._notifications),
             "the reason",
         )
+
+
+def test_the_catalog_looks_as_it_should(tmp_path: Path, snap_compare) -> None:
+    """A project never materialized, so nothing in the picture depends on the clock."""
+    from millrace.runtime.loader import load_code_location
+    from millrace.runtime.runtime import Runtime
+    from millrace.tui.app import MillraceApp
+    from tui_harness import SIZE
+
+    project = write_project(tmp_path)
+    app = MillraceApp(Runtime(load_code_location(project), persist=False))
+
+    async def loaded(pilot) -> None:
+        await until(pilot, lambda: len(table_rows(app)) == 3, "the catalog")
+        await pilot.press("down")  # beta_mid: its causes in the side panel
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=loaded)

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, Tree
+from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from ..widgets.command_line import CommandLine
 from ..widgets.progress import RunProgress
@@ -29,7 +29,7 @@ from ..widgets.status import ago, status_text
 if TYPE_CHECKING:
     from ..app import MillraceApp
 
-COLUMNS = ("asset", "group", "kinds", "status", "materialized", "rows", "checks", "partitions")
+COLUMNS = ("asset", "group", "kinds", "status", "materialized", "rows", "checks")
 ALL = "all assets"
 
 
@@ -93,6 +93,7 @@ class CatalogScreen(Screen[None]):
         return cast("MillraceApp", self.app)
 
     def compose(self) -> ComposeResult:
+        yield Header()
         yield ReloadBar()
         with Horizontal():
             yield Tree(ALL, id="groups")
@@ -105,6 +106,8 @@ class CatalogScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        location = self.millrace.runtime.location
+        self.sub_title = location.directory.name if location is not None else ""
         table = self.query_one(DataTable)
         for column in COLUMNS:
             table.add_column(column, key=column)
@@ -166,7 +169,6 @@ class CatalogScreen(Screen[None]):
                 ago(last),
                 f"{row.row_count:,}" if row.row_count is not None else "",
                 checks_text(row),
-                "",  # partitions arrive with partitioned assets
                 key=row.asset_key.to_user_string(),
             )
         if highlighted is not None and highlighted.asset_key.to_user_string() in table.rows:

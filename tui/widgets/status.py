@@ -16,11 +16,11 @@ RUN_STYLES = {"SUCCESS": "green", "FAILURE": "bold red", "CANCELED": "yellow", "
 
 
 def status_text(status: str) -> Text:
-    return Text(status, style=STATUS_STYLES.get(status, ""))
+    return Text(status, style=STATUS_STYLES.get(status, ""), justify="left")
 
 
 def run_status_text(status: str) -> Text:
-    return Text(status, style=RUN_STYLES.get(status, ""))
+    return Text(status, style=RUN_STYLES.get(status, ""), justify="left")
 
 
 def ago(seconds: float | None) -> str:
