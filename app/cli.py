@@ -43,9 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="millrace", description="A local, asset-centric data orchestrator."
     )
+    parser.add_argument("--version", action="version", version=f"millrace {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, fn: Any, help: str, *, path: bool = True) -> argparse.ArgumentParser:
@@ -76,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--select",
         "-s",
-        help="e.g. 'customer_features', '*features', 'group:raw', 'status:stale'",
+        help="e.g. 'customer_features', '*customer_features' (with all it depends on), "
+        "'group:features', 'status:stale'; commas for a union (default: every asset)",
     )
     p.add_argument(
         "--max-concurrency",
@@ -113,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
         "Show the materializations that produced an asset's latest one.",
         path=False,
     )
-    p.add_argument("asset", help="an asset key, e.g. 'customer_features' or 'raw/orders'")
+    p.add_argument(
+        "asset", help="an asset key, e.g. 'customer_features' (with a key prefix: 'prefix/name')"
+    )
     p.add_argument("path", nargs="?", default=".", help="the code location (default: .)")
     p.add_argument(
         "--downstream",
@@ -482,7 +488,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from .console import describe_event
+    from .console import describe_event, describe_started
 
     home = _home_of(None, args.home, args.path)
 
@@ -500,7 +506,7 @@ def _logs(args: argparse.Namespace) -> int:
     print(f"run {run.run_id} {run.status.value}, started {when(run.start_time)}")
     for event in events:
         if event.kind == "STEP_STARTED":
-            line: str | None = f"▶ {event.asset_key.to_user_string()} started"
+            line: str | None = describe_started(event)
         else:
             line = describe_event(event)
         if line is not None:
