@@ -85,14 +85,15 @@ def test_dev_json_prints_events_and_run_stale_materializes_at_start(tmp_path: Pa
     assert {json.loads(line)["status"] for line in status.stdout.splitlines()} == {"fresh"}
 
 
-def test_dev_without_headless_says_what_to_run(tmp_path: Path):
+def test_dev_without_a_terminal_behaves_as_headless(tmp_path: Path, home: Path):
     write_source(tmp_path / "proj" / "assets.py", ASSETS)
 
-    result = run_cli("dev", "proj", cwd=tmp_path)
-
-    assert result.returncode == 2
-    assert "millrace dev --headless" in result.stderr
-    assert "Traceback" not in result.stderr
+    # stdin and stdout are pipes here: no terminal UI, the same lines as --headless
+    with Spawned("dev", "proj", cwd=tmp_path, env={"MILLRACE_HOME": str(home)}) as dev:
+        dev.wait_for_line(lambda line: line.startswith("watching "), "watching")
+        dev.proc.send_signal(signal.SIGINT)
+        assert dev.finish() == 0
+    assert "Traceback" not in "".join(dev.err_lines)
 
 
 def test_dev_starts_on_broken_code_and_waits_for_the_fix(tmp_path: Path, home: Path):
