@@ -1,0 +1,72 @@
+"""The first rows of an asset's stored value as a table (or the text of a value that is no
+frame). A null reads ``null``, dimmed, so it never passes for an empty string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from millrace.runtime.preview import Preview
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+NULL = Text("null", style="dim italic")
+MAX_CELL = 60  # characters of a cell; a long text would push every other column away
+
+
+def cell(value: Any) -> Text:
+    """A cell as Text (a str would be read as markup): numbers right-aligned, nulls dimmed,
+    long or multi-line text cut to one short line."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return Text(str(value).lower())
+    if isinstance(value, int | float):
+        return Text(str(value), justify="right")
+    if isinstance(value, bytes):
+        value = value.hex()
+    text = str(value).replace("\n", "⏎")
+    return Text(text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…")
+
+
+def caption(preview: Preview | None) -> str:
+    if preview is None:
+        return "never materialized: nothing stored to preview"
+    if preview.frame is None:
+        return "stored value (not a frame):"
+    shown, total = preview.frame.height, preview.total_rows
+    if total is not None and total > shown:
+        return f"first {shown:,} of {total:,} rows"
+    return f"{shown:,} row{'s' * (shown != 1)}"
+
+
+class FramePreview(Vertical):
+    """``show(await runtime.preview(key))``: a Polars frame of the first rows, a text, or None."""
+
+    DEFAULT_CSS = """
+    FramePreview { height: 1fr; }
+    FramePreview > .caption { height: auto; padding: 0 1; color: $text-muted; }
+    FramePreview > .value { height: auto; padding: 0 1; }
+    FramePreview > DataTable { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("loading…", classes="caption")
+        yield Static(classes="value")
+        yield DataTable(zebra_stripes=True)
+
+    def show(self, preview: Preview | None) -> None:
+        self.query_one(".caption", Static).update(caption(preview))
+        value = self.query_one(".value", Static)
+        value.display = preview is not None and preview.text is not None
+        value.update(Text(preview.text or "") if preview is not None else "")
+        table = self.query_one(DataTable)
+        frame = preview.frame if preview is not None else None
+        table.display = frame is not None
+        table.clear(columns=True)
+        if frame is None:
+            return
+        for name, dtype in frame.schema.items():
+            table.add_column(Text.assemble((name, "bold"), " ", (str(dtype), "dim")))
+        table.add_rows([cell(v) for v in row] for row in frame.iter_rows())
