@@ -353,6 +353,8 @@ async def test_asset_history_is_newest_first(home: Path):
     assert [r.run_id for r in history] == run_ids[::-1]
     assert [r.timestamp for r in history] == sorted((r.timestamp for r in history), reverse=True)
     assert [r.run_id for r in limited] == run_ids[:0:-1]
+    # every record has its own metadata (for the asset screen's sparklines), not only the latest
+    assert all("millrace/compute_seconds" in r.metadata for r in history)
 
 
 async def test_runs_filters_by_status(home: Path):

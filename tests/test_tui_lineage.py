@@ -270,11 +270,8 @@ async def test_l_draws_the_lineage_and_the_arrows_follow_its_edges(
         assert isinstance(app.screen, CatalogScreen)
 
         await run_command(app, "lineage nosuch")  # an asset the code does not define
-        await until(
-            pilot,
-            lambda: "nosuch is not defined" in str(app.screen.query_one("#header").render()),
-            "the reason",
-        )
+        await until(pilot, lambda: warned(app, "No asset named 'nosuch'"), "the reason")
+        assert isinstance(app.screen, CatalogScreen)  # said, not opened
 
 
 async def test_boxes_take_their_status_and_follow_the_runtime(tmp_path: Path, home: Path) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from millrace.definitions.keys import AssetKey
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
@@ -53,39 +54,34 @@ async def _runs(app: MillraceApp, _: str) -> None:
     app.action_runs()
 
 
-async def _open(app: MillraceApp, key: str) -> None:
-    from millrace.definitions.keys import AssetKey
-
-    from .screens.asset import AssetScreen
-
+def _asset_key(app: MillraceApp, key: str, verb: str) -> AssetKey | None:
+    """The asset a command names, or None after saying what is wrong with the name."""
     if not key:
-        app.notify("open which asset? e.g. :open customer_features", severity="warning")
-        return
+        app.notify(f"{verb} which asset? e.g. :{verb} customer_features", severity="warning")
+        return None
     try:
         asset_key = AssetKey.from_user_string(key)
     except ValueError as exc:
         app.notify(str(exc), severity="error")
-        return
+        return None
     if asset_key not in app.runtime.code.graph:
         app.notify(f"No asset named '{key}'", severity="error")
-        return
-    await app.push_screen(AssetScreen(asset_key))
+        return None
+    return asset_key
+
+
+async def _open(app: MillraceApp, key: str) -> None:
+    from .screens.asset import AssetScreen
+
+    if (asset_key := _asset_key(app, key, "open")) is not None:
+        await app.push_screen(AssetScreen(asset_key))
 
 
 async def _lineage(app: MillraceApp, key: str) -> None:
-    from millrace.definitions.keys import AssetKey
-
     from .screens.lineage import LineageScreen
 
-    if key:
-        try:
-            asset_key = AssetKey.from_user_string(key)
-        except ValueError as exc:
-            app.notify(str(exc), severity="error")
-            return
+    if (asset_key := _asset_key(app, key, "lineage")) is not None:
         await app.push_screen(LineageScreen(asset_key))
-    else:
-        app.notify("lineage of which asset? e.g. :lineage customer_features", severity="warning")
 
 
 async def _cancel(app: MillraceApp, _: str) -> None:

@@ -105,7 +105,7 @@ class History:
         rows: list[Any] = []
         for chunk in _chunks(ids):
             rows += await self._rows(
-                f"SELECT {_HISTORY_COLUMNS} FROM materializations"
+                f"SELECT {_HISTORY_COLUMNS}, {_EVENT_METADATA} FROM materializations"
                 f" WHERE event_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
@@ -114,15 +114,15 @@ class History:
     async def asset_history(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
         """An unpartitioned asset's materializations, newest first."""
         rows = await self._rows(
-            f"SELECT {_HISTORY_COLUMNS} FROM materializations"
+            f"SELECT {_HISTORY_COLUMNS}, {_EVENT_METADATA} FROM materializations"
             " WHERE asset_key = ? AND partition_key = '' ORDER BY timestamp DESC LIMIT ?",
             (asset_key, limit),
         )
         return await self._records(rows)
 
     async def _records(self, rows: list[Any]) -> list[MaterializationRecord]:
-        """Rows of ``_HISTORY_COLUMNS`` (then ``metadata``, from the latest table) as records,
-        with what each consumed."""
+        """Rows of ``_HISTORY_COLUMNS`` then their metadata (JSON text) as records, with what
+        each consumed."""
         inputs = await self._inputs([r[0] for r in rows if r[8]])
         return [
             MaterializationRecord(
@@ -132,7 +132,7 @@ class History:
                 timestamp=r[4],
                 code_version=r[5],
                 data_version=r[6],
-                metadata=metadata_from_json(json.loads(r[9])) if len(r) > 9 else {},
+                metadata=metadata_from_json(json.loads(r[9])) if len(r) > 9 and r[9] else {},
                 config=json.loads(r[7]) if r[7] else None,
                 event_id=r[0],
                 inputs=inputs.get(r[0], ()) if r[8] else None,
@@ -206,6 +206,10 @@ class History:
 _HISTORY_COLUMNS = (
     "event_id, asset_key, partition_key, run_id, timestamp, code_version, data_version, config,"
     " has_provenance"
+)
+# A materialization's metadata is kept once, in its event (the latest also in its own row).
+_EVENT_METADATA = (
+    "(SELECT json_extract(payload, '$.metadata') FROM events WHERE events.id = event_id)"
 )
 
 

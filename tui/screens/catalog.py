@@ -254,7 +254,7 @@ class CatalogScreen(Screen[None]):
         row = self.highlighted()
         if row is None:
             self.notify(f"{verb}: no asset is highlighted", severity="warning")
-        elif not row.materializable and verb != "lineage":
+        elif not row.materializable and verb not in ("lineage", "details"):
             self.notify(
                 f"{verb}: {row.asset_key.to_user_string()} is external (produced outside "
                 "Millrace)",
@@ -262,6 +262,10 @@ class CatalogScreen(Screen[None]):
             )
             return None
         return row
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_open()  # the table's own enter binding comes first: this is that enter
 
     def action_open(self) -> None:
         from .asset import AssetScreen

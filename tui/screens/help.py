@@ -1,4 +1,5 @@
-"""``?``: every key of every screen, and the ``:`` commands."""
+"""``?``: every key of every screen, and the ``:`` commands, read from the bindings themselves
+so the help can never disagree with what the keys do (the README's key map is this table)."""
 
 from __future__ import annotations
 
@@ -7,27 +8,69 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 from ..commands import COMMANDS
 
-KEYS = """
-| key | in the catalog |
-|---|---|
-| `/` | filter by typing (key, group, kind, tag); `escape` clears it |
-| `enter` | the highlighted asset's details |
-| `l` | its lineage |
-| `m` | materialize it |
-| `M` | materialize it and its downstream |
-| `s` | materialize every stale and missing asset |
-| `c` | run its checks |
-| `x` | cancel the runs in flight |
-| `r` | the runs |
-| `:` | a command (below); `ctrl+p` the command palette |
-| `escape` | back |
-| `q` | quit (asks first if a run is in flight) |
-"""
+_NAMES = {
+    "slash": "/",
+    "colon": ":",
+    "question_mark": "?",
+    "escape": "esc",
+    "enter": "enter",
+    "up": "↑",
+    "down": "↓",
+    "left": "←",
+    "right": "→",
+}
+
+
+def _places() -> list[tuple[str, list[type[DOMNode]]]]:
+    """Where each set of keys works: a screen and the widgets in it that take keys."""
+    from ..app import MillraceApp
+    from ..widgets.dag import DagView
+    from ..widgets.log_view import LogView
+    from .asset import AssetScreen
+    from .catalog import CatalogScreen
+    from .lineage import LineageScreen
+    from .runs import RunScreen, RunsScreen
+
+    return [
+        ("everywhere", [MillraceApp]),
+        ("catalog", [CatalogScreen]),
+        ("asset details", [AssetScreen]),
+        ("lineage", [LineageScreen, DagView]),
+        ("runs", [RunsScreen]),
+        ("a run", [RunScreen, LogView]),
+    ]
+
+
+def _key(binding: Binding) -> str:
+    if binding.key_display:
+        return binding.key_display
+    return ", ".join(_NAMES.get(k.strip(), k.strip()) for k in binding.key.split(","))
+
+
+def key_map() -> str:
+    """The keys of every screen and the commands, as Markdown tables."""
+    out = []
+    for place, owners in _places():
+        rows, seen = [], set()
+        for owner in owners:
+            for binding in owner.BINDINGS:
+                if isinstance(binding, Binding) and binding.description:
+                    key = _key(binding)
+                    if key not in seen:
+                        seen.add(key)
+                        rows.append(f"| `{key}` | {binding.description} |")
+        out.append(f"| key | {place} |\n|---|---|\n" + "\n".join(rows))
+    commands = "\n".join(
+        f"| `:{c.name}{' ' + c.takes if c.takes else ''}` | {c.help} |" for c in COMMANDS
+    )
+    out.append(f"| command (`:`, or `ctrl+p` for the palette) | does |\n|---|---|\n{commands}")
+    return "\n\n".join(out) + "\n"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -38,11 +81,8 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
     def compose(self) -> ComposeResult:
-        commands = "\n".join(
-            f"| `:{c.name}{' ' + c.takes if c.takes else ''}` | {c.help} |" for c in COMMANDS
-        )
         with VerticalScroll():
-            yield Markdown(f"{KEYS}\n| command | does |\n|---|---|\n{commands}\n")
+            yield Markdown(key_map())
 
     def action_close(self) -> None:
         self.dismiss(None)
