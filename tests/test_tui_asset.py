@@ -14,7 +14,7 @@ from millrace.tui.app import MillraceApp
 from millrace.tui.screens.asset import AssetScreen
 from millrace.tui.screens.lineage import LineageScreen
 from millrace.tui.widgets.metadata_view import MetadataView
-from millrace.tui.widgets.preview import FramePreview
+from millrace.tui.widgets.preview import FramePreview, float_text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Markdown, OptionList, Static, Tree
 from tui_harness import PROJECT, SIZE, running_app, until, write_project
@@ -224,3 +224,11 @@ def test_snapshot_of_a_stale_asset(tmp_path: Path, home: Path, snap_compare: Any
 
     # The preview tab: the times, run ids and paths of the other tabs change between runs.
     assert snap_compare(app, terminal_size=SIZE, run_before=open_totals)
+
+
+def test_floats_read_as_numbers_not_binary_noise() -> None:
+    assert float_text(554.3199999999999) == "554.32"
+    assert float_text(45.64826086956522) == "45.648261"
+    assert float_text(1.5) == "1.5"
+    assert float_text(1.2345678901234e-07) == "1.23457e-07"
+    assert float_text(float("nan")) == "nan"

@@ -3,6 +3,7 @@ frame). A null reads ``null``, dimmed, so it never passes for an empty string.""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from millrace.runtime.preview import Preview
@@ -22,12 +23,25 @@ def cell(value: Any) -> Text:
         return NULL
     if isinstance(value, bool):
         return Text(str(value).lower())
-    if isinstance(value, int | float):
+    if isinstance(value, float):
+        return Text(float_text(value), justify="right")
+    if isinstance(value, int):
         return Text(str(value), justify="right")
     if isinstance(value, bytes):
         value = value.hex()
     text = str(value).replace("\n", "⏎")
     return Text(text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…")
+
+
+def float_text(value: float) -> str:
+    """A float as a reader wants it: ``554.32``, not the binary noise ``554.3199999999999``
+    that a plain repr shows (six decimals at most, as Polars prints a frame)."""
+    text = repr(value)
+    if len(text) <= 12 or not math.isfinite(value):
+        return text
+    if 1e-4 <= abs(value) < 1e15:
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    return f"{value:.6g}"
 
 
 def caption(preview: Preview | None) -> str:
