@@ -38,7 +38,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
-from tui_harness import SIZE, running_app, until, write_project
+from tui_harness import SIZE, eventually, running_app, until, write_project
 
 RUN = "5eed0000" + "0" * 24
 T0 = 1_700_000_000.0  # the synthetic run's start
@@ -251,8 +251,8 @@ async def test_a_history_another_process_writes_is_read_again_on_an_empty_batch(
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, RunsScreen), "the runs")
         handle = other.submit()
-        while not await other.runs():  # stored: what another process would have written
-            await pilot.pause(0.01)
+        # stored: what another process would have written
+        await eventually(pilot, other.runs, bool, "the other run stored")
         assert not run_rows(app)
         app.events.publish([])
         await until(pilot, lambda: handle.run_id in run_rows(app), "the other run")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from conftest import write_source
 from millrace.runtime.dev import DevLoop
@@ -18,6 +18,7 @@ from millrace.runtime.runtime import Runtime
 from millrace.tui.app import MillraceApp
 from textual.pilot import Pilot
 
+T = TypeVar("T")
 TIMEOUT = 20.0
 SIZE = (130, 40)
 
@@ -75,3 +76,15 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> 
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.02)  # lets the app process messages; not a fixed wait for a result
         await asyncio.sleep(0)
+
+
+async def eventually(
+    pilot: Pilot[Any], read: Callable[[], Awaitable[T]], condition: Callable[[T], bool], what: str
+) -> T:
+    """Read (an async query) until what was read meets ``condition``; return it."""
+    deadline = time.monotonic() + TIMEOUT
+    while not condition(value := await read()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: last read {value!r}")
+        await pilot.pause(0.02)
+    return value

@@ -9,7 +9,8 @@ empty batch means the history changed in another process (``millrace ui``): read
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, ClassVar
 
 from millrace.events import (
@@ -28,11 +29,15 @@ from millrace.events import (
 from millrace.runtime.dev import DevLoop
 from millrace.runtime.runs import RunHandle
 from millrace.runtime.runtime import Runtime
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.signal import Signal
 
+from .keys import described, key_text
+
 REFRESH_HZ = 20
+_NOT_IN_PALETTE = {"command_line", "command_palette"}  # a palette entry to open the palette
 
 
 class MillraceApp(App[None]):
@@ -43,7 +48,7 @@ class MillraceApp(App[None]):
     CSS_PATH = "millrace.tcss"
     TITLE = "Millrace"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit_app", "Quit"),
+        Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("colon", "command_line", "Command", key_display=":"),
         Binding("r", "runs", "Runs"),
@@ -165,13 +170,46 @@ class MillraceApp(App[None]):
 
         self.push_screen(HelpScreen())
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette offers every key of the screen it was opened on, then every ``:``
+        command, then Textual's own (theme, keys, screenshot)."""
+        seen: set[str] = set()
+        # the focused widget up to the app: a key nearer the focus is the one that acts
+        for node in (screen.focused or screen).ancestors_with_self:
+            if not type(node).__module__.startswith(__package__ or "millrace.tui"):
+                continue
+            for binding in described(type(node)):
+                if binding.action in _NOT_IN_PALETTE or binding.description in seen:
+                    continue
+                seen.add(binding.description)
+                yield SystemCommand(
+                    binding.description,
+                    f"key {key_text(binding)}",
+                    partial(self.run_action, binding.action, node),
+                )
+        from .commands import COMMANDS
+        from .widgets.command_line import CommandLine
+
+        for command in COMMANDS:
+            line = f"{command.name} {command.takes}".strip()
+            callback: Callable[[], object] = (
+                partial(screen.query_one(CommandLine).open, f"{command.name} ")
+                if command.takes  # the argument is typed on the : line, the name already there
+                else partial(command.run, self, "")
+            )
+            yield SystemCommand(f":{line}", command.help, callback)
+        for system in super().get_system_commands(screen):
+            if system.title != "Quit":  # q is already here, and asks first
+                yield system
+
     def action_command_line(self) -> None:
         from .widgets.command_line import CommandLine
 
         self.screen.query_one(CommandLine).open()
 
-    async def action_quit_app(self) -> None:
-        """Quit; a run in flight asks first, and is then canceled (recorded as canceled)."""
+    async def action_quit(self) -> None:
+        """Quit (q, ctrl+q, the palette); a run in flight asks first, and is then canceled
+        (recorded as canceled)."""
         runs = self.active_runs()
         if not runs:
             self.exit()

@@ -9,11 +9,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING
 
 from millrace.definitions.keys import AssetKey
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
     from .app import MillraceApp
@@ -89,7 +87,7 @@ async def _cancel(app: MillraceApp, _: str) -> None:
 
 
 async def _quit(app: MillraceApp, _: str) -> None:
-    await app.action_quit_app()
+    await app.action_quit()
 
 
 async def _help(app: MillraceApp, _: str) -> None:
@@ -127,33 +125,3 @@ async def run_command(app: MillraceApp, text: str) -> None:
         app.notify(f"no command '{words[0]}' (commands: {known})", severity="error")
         return
     await command.run(app, " ".join(words[1:]))
-
-
-class MillraceCommands(Provider):
-    """The command palette (ctrl+p): every command; one that takes an argument runs with the
-    highlighted asset when there is one, else prompts on the ``:`` line."""
-
-    async def discover(self) -> Hits:
-        for command in COMMANDS:
-            yield DiscoveryHit(command.name, partial(self._start, command), help=command.help)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command in COMMANDS:
-            score = matcher.match(command.name)
-            if score > 0:
-                yield Hit(
-                    score,
-                    matcher.highlight(command.name),
-                    partial(self._start, command),
-                    help=command.help,
-                )
-
-    async def _start(self, command: Command) -> None:
-        from .widgets.command_line import CommandLine
-
-        app: MillraceApp = self.app  # type: ignore[assignment]
-        if command.takes:
-            app.screen.query_one(CommandLine).open(f"{command.name} ")
-        else:
-            await command.run(app, "")

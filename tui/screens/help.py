@@ -13,18 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 from ..commands import COMMANDS
-
-_NAMES = {
-    "slash": "/",
-    "colon": ":",
-    "question_mark": "?",
-    "escape": "esc",
-    "enter": "enter",
-    "up": "↑",
-    "down": "↓",
-    "left": "←",
-    "right": "→",
-}
+from ..keys import described, key_text
 
 
 def _places() -> list[tuple[str, list[type[DOMNode]]]]:
@@ -47,24 +36,17 @@ def _places() -> list[tuple[str, list[type[DOMNode]]]]:
     ]
 
 
-def _key(binding: Binding) -> str:
-    if binding.key_display:
-        return binding.key_display
-    return ", ".join(_NAMES.get(k.strip(), k.strip()) for k in binding.key.split(","))
-
-
 def key_map() -> str:
     """The keys of every screen and the commands, as Markdown tables."""
     out = []
     for place, owners in _places():
         rows, seen = [], set()
         for owner in owners:
-            for binding in owner.BINDINGS:
-                if isinstance(binding, Binding) and binding.description:
-                    key = _key(binding)
-                    if key not in seen:
-                        seen.add(key)
-                        rows.append(f"| `{key}` | {binding.description} |")
+            for binding in described(owner):
+                key = key_text(binding)
+                if key not in seen:
+                    seen.add(key)
+                    rows.append(f"| `{key}` | {binding.description} |")
         out.append(f"| key | {place} |\n|---|---|\n" + "\n".join(rows))
     commands = "\n".join(
         f"| `:{c.name}{' ' + c.takes if c.takes else ''}` | {c.help} |" for c in COMMANDS
