@@ -116,6 +116,12 @@ def test_a_check_the_asset_reports_itself_is_a_row_at_its_verdict() -> None:
     assert (row.name, row.outcome, row.start, row.end) == ("raw:fresh", "success", 1.0, 1.0)
 
 
+def test_a_failed_warn_check_is_a_warning_not_a_failure() -> None:
+    warned = step(AssetCheckEvaluated, "raw", 1.0, check="recent", passed=False, severity="WARN")
+    [row] = timeline_rows([synthetic_run()[0], warned])
+    assert row.outcome == "warned"
+
+
 def test_events_read_as_the_dev_runtimes_lines_with_every_level_and_the_traceback() -> None:
     failed = step(StepFailed, "clean", 2.0, error=ErrorInfo("ValueError", "bad", "  File x\n"
                   "ValueError: bad\n"))  # fmt: skip

@@ -27,13 +27,14 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-SUCCESS, FAILURE, SKIPPED, UP_TO_DATE, RUNNING = (
-    "success", "failure", "skipped", "up to date", "running"
+SUCCESS, FAILURE, WARNED, SKIPPED, UP_TO_DATE, RUNNING = (
+    "success", "failure", "warned", "skipped", "up to date", "running"
 )  # fmt: skip
 # Colour and glyph: the glyph tells the outcomes apart without colour too.
 LOOKS = {
     SUCCESS: ("green", "█"),
     FAILURE: ("bold red", "█"),
+    WARNED: ("yellow", "█"),
     SKIPPED: ("bright_black", "░"),
     UP_TO_DATE: ("green", "▒"),
     RUNNING: ("cyan", "▓"),
@@ -51,7 +52,7 @@ TIMELINE_KINDS = frozenset(
 @dataclass(frozen=True, slots=True)
 class TimelineRow:
     name: str  # the asset key, or ``asset:check`` for a check
-    outcome: str  # SUCCESS, FAILURE, SKIPPED, UP_TO_DATE or RUNNING
+    outcome: str  # SUCCESS, FAILURE, WARNED, SKIPPED, UP_TO_DATE or RUNNING
     start: float  # seconds after the run started
     end: float | None  # None while the step runs (or waits to retry)
     attempts: int = 1
@@ -69,7 +70,8 @@ class _Step:
 def timeline_rows(events: Iterable[Event]) -> list[TimelineRow]:
     """One row per step, in the order the steps first appear; times are seconds after the
     run's RUN_STARTED (else its first event). A retried step is one row from its first start
-    to its last end; a check's row ends as its verdict says (a failed check is a failure)."""
+    to its last end; a check's row ends as its verdict says (a failed check is a failure, or a
+    warning if its severity is WARN)."""
     events = list(events)
     if not events:
         return []
@@ -98,7 +100,8 @@ def timeline_rows(events: Iterable[Event]) -> list[TimelineRow]:
             step.end, step.outcome = at, UP_TO_DATE
         elif isinstance(event, AssetCheckEvaluated):
             step.end = step.end if step.end is not None else at
-            step.outcome = SUCCESS if event.passed else FAILURE
+            failed = WARNED if event.severity == "WARN" else FAILURE
+            step.outcome = SUCCESS if event.passed else failed
     return [TimelineRow(s.name, s.outcome, s.start, s.end, s.attempts) for s in steps.values()]
 
 
@@ -118,7 +121,7 @@ def _label(row: TimelineRow, until: float) -> str:
         return row.outcome
     took = seconds_text((row.end if row.end is not None else until) - row.start)
     retried = f" ×{row.attempts}" if row.attempts > 1 else ""
-    mark = {FAILURE: "✗ ", RUNNING: "… "}.get(row.outcome, "")
+    mark = {FAILURE: "✗ ", WARNED: "! ", RUNNING: "… "}.get(row.outcome, "")
     return f"{mark}{took}{retried}"
 
 
