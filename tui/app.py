@@ -48,11 +48,11 @@ class MillraceApp(App[None]):
     CSS_PATH = "millrace.tcss"
     TITLE = "Millrace"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("colon", "command_line", "Command", key_display=":"),
-        Binding("r", "runs", "Runs"),
-        Binding("x", "cancel_run", "Cancel run"),
+        Binding("q", "quit", "Quit", tooltip="quit; a run in flight asks first"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="every key and command"),
+        Binding("colon", "command_line", "Command", key_display=":", tooltip="type a command"),
+        Binding("r", "runs", "Runs", tooltip="the runs, newest first"),
+        Binding("x", "cancel_run", "Cancel run", tooltip="cancel the runs in flight"),
     ]
 
     def __init__(
@@ -184,7 +184,7 @@ class MillraceApp(App[None]):
                 seen.add(binding.description)
                 yield SystemCommand(
                     binding.description,
-                    f"key {key_text(binding)}",
+                    f"key {key_text(binding)}: {binding.tooltip}".rstrip(": "),
                     partial(self.run_action, binding.action, node),
                 )
         from .commands import COMMANDS
@@ -220,9 +220,7 @@ class MillraceApp(App[None]):
             if yes:
                 self.run_worker(self._cancel_and_exit(runs))
 
-        self.push_screen(
-            ConfirmScreen(f"{len(runs)} run(s) in flight: cancel and quit?"), answered
-        )
+        self.push_screen(ConfirmScreen(f"{len(runs)} run(s) in flight: cancel and quit?"), answered)
 
     async def _cancel_and_exit(self, runs: Iterable[RunHandle]) -> None:
         await asyncio.gather(*(self.runtime.cancel(h.run_id) for h in runs))

@@ -156,10 +156,13 @@ class AssetScreen(Screen[None]):
     AssetScreen #checks-summary { height: auto; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "materialize", "Materialize"),
-        Binding("l", "lineage", "Lineage"),
-        Binding("escape", "back", "Back"),
-        *(Binding(str(n), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)),
+        Binding("m", "materialize", "Materialize", tooltip="materialize this asset"),
+        Binding("l", "lineage", "Lineage", tooltip="draw its lineage"),
+        Binding("escape", "back", "Back", tooltip="back to where you came from"),
+        *(
+            Binding(str(n), f"tab('{tab}')", tab, show=False, tooltip=f"show the {tab} tab")
+            for n, tab in enumerate(TABS, 1)
+        ),
     ]
 
     AUTO_FOCUS = ""  # focus goes where there is something to act on, once it is read

@@ -70,14 +70,26 @@ class CatalogScreen(Screen[None]):
     CatalogScreen #filter.open { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "clear", "Clear", show=False),
-        Binding("enter", "open", "Details"),
-        Binding("l", "lineage", "Lineage"),
-        Binding("m", "materialize", "Materialize"),
-        Binding("M", "materialize_downstream", "+downstream", key_display="M"),
-        Binding("s", "stale", "Stale"),
-        Binding("c", "checks", "Checks"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            tooltip="narrow the table as you type: fuzzy on key, group, kind and tag",
+        ),
+        Binding("escape", "clear", "Clear", show=False, tooltip="clear the filter and selection"),
+        Binding("enter", "open", "Details", tooltip="open the asset's details"),
+        Binding("l", "lineage", "Lineage", tooltip="draw the asset's lineage"),
+        Binding("m", "materialize", "Materialize", tooltip="materialize the asset"),
+        Binding(
+            "M",
+            "materialize_downstream",
+            "+downstream",
+            key_display="M",
+            tooltip="materialize the asset and its downstream",
+        ),
+        Binding("s", "stale", "Stale", tooltip="materialize every stale and missing asset"),
+        Binding("c", "checks", "Checks", tooltip="run the asset's checks on its stored value"),
     ]
 
     def __init__(self) -> None:
@@ -256,8 +268,7 @@ class CatalogScreen(Screen[None]):
             self.notify(f"{verb}: no asset is highlighted", severity="warning")
         elif not row.materializable and verb not in ("lineage", "details"):
             self.notify(
-                f"{verb}: {row.asset_key.to_user_string()} is external (produced outside "
-                "Millrace)",
+                f"{verb}: {row.asset_key.to_user_string()} is external (produced outside Millrace)",
                 severity="warning",
             )
             return None

@@ -46,8 +46,8 @@ def key_map() -> str:
                 key = key_text(binding)
                 if key not in seen:
                     seen.add(key)
-                    rows.append(f"| `{key}` | {binding.description} |")
-        out.append(f"| key | {place} |\n|---|---|\n" + "\n".join(rows))
+                    rows.append(f"| `{key}` | {binding.description} | {binding.tooltip} |")
+        out.append(f"| key | {place} | does |\n|---|---|---|\n" + "\n".join(rows))
     commands = "\n".join(
         f"| `:{c.name}{' ' + c.takes if c.takes else ''}` | {c.help} |" for c in COMMANDS
     )

@@ -95,8 +95,13 @@ class LineageScreen(Screen[None]):
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("e", "expand", "Expand group"),
+        Binding("escape", "back", "Back", tooltip="back to where you came from"),
+        Binding(
+            "e",
+            "expand",
+            "Expand group",
+            tooltip="unfold the group under the cursor, or fold it back",
+        ),
     ]
 
     def __init__(self, key: AssetKey) -> None:

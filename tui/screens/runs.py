@@ -85,10 +85,10 @@ class RunsScreen(Screen[None]):
     RunsScreen #runs { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open"),
-        Binding("x", "cancel", "Cancel run"),
-        Binding("r", "reload", "Refresh", show=False),
-        Binding("escape", "back", "Back"),
+        Binding("enter", "open", "Open", tooltip="the run's timeline and log"),
+        Binding("x", "cancel", "Cancel run", tooltip="cancel the highlighted run"),
+        Binding("r", "reload", "Refresh", show=False, tooltip="read the runs again"),
+        Binding("escape", "back", "Back", tooltip="back to where you came from"),
     ]
 
     def __init__(self) -> None:
@@ -196,9 +196,9 @@ class RunScreen(Screen[None]):
     RunScreen #search.open { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "search", "Search", key_display="/"),
-        Binding("x", "cancel", "Cancel run"),
-        Binding("escape", "back", "Back"),
+        Binding("slash", "search", "Search", key_display="/", tooltip="search the log"),
+        Binding("x", "cancel", "Cancel run", tooltip="cancel this run"),
+        Binding("escape", "back", "Back", tooltip="back to where you came from"),
     ]
 
     def __init__(self, run_id: str) -> None:

@@ -134,11 +134,21 @@ class DagView(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {"dag-view--edge", "dag-view--lit"}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "move('up')", "Upstream", key_display="↑"),
-        Binding("down", "move('down')", "Downstream", key_display="↓"),
-        Binding("left", "move('left')", "Left", show=False),
-        Binding("right", "move('right')", "Right", show=False),
-        Binding("enter", "open", "Details"),
+        Binding("up", "move('up')", "Upstream", key_display="↑", tooltip="along an edge upstream"),
+        Binding(
+            "down",
+            "move('down')",
+            "Downstream",
+            key_display="↓",
+            tooltip="along an edge downstream",
+        ),
+        Binding(
+            "left", "move('left')", "Left", show=False, tooltip="the next box left on its layer"
+        ),
+        Binding(
+            "right", "move('right')", "Right", show=False, tooltip="the next box right on its layer"
+        ),
+        Binding("enter", "open", "Details", tooltip="open the asset's details"),
     ]
 
     class CursorMoved(Message):

@@ -132,14 +132,21 @@ class LogView(ScrollView, can_focus=True):
     LogView > .log-view--current { background: $accent 25%; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "level(10)", "DEBUG+", show=False),
-        Binding("2", "level(20)", "INFO+", show=False),
-        Binding("3", "level(30)", "WARNING+", show=False),
-        Binding("4", "level(40)", "ERROR+", show=False),
-        Binding("5", "level(50)", "CRITICAL", show=False),
-        Binding("G,end", "follow", "Follow", key_display="G"),
-        Binding("n", "next_match", "Next match"),
-        Binding("N", "previous_match", "Previous match", show=False, key_display="N"),
+        Binding("1", "level(10)", "DEBUG+", show=False, tooltip="show DEBUG lines and above"),
+        Binding("2", "level(20)", "INFO+", show=False, tooltip="show INFO lines and above"),
+        Binding("3", "level(30)", "WARNING+", show=False, tooltip="show WARNING lines and above"),
+        Binding("4", "level(40)", "ERROR+", show=False, tooltip="show ERROR lines and above"),
+        Binding("5", "level(50)", "CRITICAL", show=False, tooltip="show CRITICAL lines only"),
+        Binding("G,end", "follow", "Follow", key_display="G", tooltip="follow the end of the log"),
+        Binding("n", "next_match", "Next match", tooltip="the next line the search matches"),
+        Binding(
+            "N",
+            "previous_match",
+            "Previous match",
+            show=False,
+            key_display="N",
+            tooltip="the previous line the search matches",
+        ),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
