@@ -20,7 +20,7 @@ from millrace.tui.screens.catalog import CatalogScreen
 from millrace.tui.screens.lineage import Folded, LineageScreen
 from millrace.tui.widgets.dag import CROSSING, DagView
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from tui_harness import SIZE, running_app, until, write_project
 
 # -- the layout ----------------------------------------------------------------------------
@@ -283,6 +283,16 @@ async def test_boxes_take_their_status_and_follow_the_runtime(tmp_path: Path, ho
         assert statuses["features"] == "fresh"
         assert statuses["model"] == "failed"
         assert statuses["audit"] == "missing"
+        await pilot.press("down")  # from features to model or audit, side by side below it
+        for side in ("left", "right"):
+            if screen.dag.cursor != key("model"):
+                await pilot.press(side)
+        assert screen.dag.cursor == key("model")
+        await until(
+            pilot,
+            lambda: "the fit diverged" in str(screen.query_one("#header", Static).render()),
+            "the failure in the header",
+        )
 
         assert (await app.runtime.materialize(["audit"])).success
         await until(pilot, lambda: screen.status_of(key("audit")) == "fresh", "audit fresh")

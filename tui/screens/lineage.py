@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeAlias, cast
 from millrace.definitions.keys import AssetKey
 from millrace.events import Event, ReloadApplied
 from millrace.graph import AssetGraph
-from millrace.versions.staleness import Assessment
+from millrace.runtime.queries import AssetState
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -109,7 +109,7 @@ class LineageScreen(Screen[None]):
         self.key = key
         self.view: Lineage | None = None
         self.expanded: set[str] = set()
-        self.statuses: dict[AssetKey, Assessment] = {}
+        self.statuses: dict[AssetKey, AssetState] = {}
 
     @property
     def millrace(self) -> MillraceApp:
@@ -174,7 +174,7 @@ class LineageScreen(Screen[None]):
 
     @work(exclusive=True, group="lineage-status")
     async def refresh_status(self) -> None:
-        self.statuses = await self.millrace.runtime.status()
+        self.statuses = {row.asset_key: row for row in await self.millrace.runtime.catalog()}
         self._paint()
 
     def status_of(self, node: Node) -> str | None:
@@ -225,6 +225,8 @@ class LineageScreen(Screen[None]):
             assessment = self.statuses.get(node)
             if status == "fresh":
                 text.append("  up to date", style="green")
+            if assessment is not None and assessment.failure:
+                text.append(f"\n  last attempt failed: {assessment.failure}", style="red")
             for cause in assessment.causes if assessment is not None else ():
                 text.append(f"\n  • {cause.message}")
         self.query_one("#header", Static).update(text)
