@@ -150,6 +150,27 @@ async def test_downstream_and_lineage_are_jumped_through_escape_comes_back_l_dra
         await until(pilot, lambda: isinstance(app.screen, LineageScreen), "its lineage")
 
 
+async def test_a_read_that_finishes_after_its_screen_closed_fills_nothing(
+    tmp_path: Path, home: Path
+) -> None:
+    async with running_app(write_project(tmp_path), home) as (app, pilot):
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 3, "the catalog")
+        await pilot.press("enter")
+        screen = await opened(app, pilot, "alpha")
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        reading = asyncio.ensure_future(screen.fetch(answer))
+        await pilot.press("escape")
+        await until(pilot, lambda: screen.closing, "the screen closed")
+        answer.set_result("rows")
+        try:
+            await reading
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise AssertionError("the read went on to fill a closed screen")
+        assert app.screen.query_one(DataTable).row_count == 3  # the catalog, unharmed
+
+
 async def test_m_materializes_the_asset_and_its_history_grows(tmp_path: Path, home: Path) -> None:
     async with running_app(write_project(tmp_path), home, materialized=False) as (app, pilot):
         await app.push_screen(AssetScreen(key("alpha")))

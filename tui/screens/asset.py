@@ -15,7 +15,7 @@ import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from millrace.definitions.keys import AssetKey
 from millrace.definitions.metadata import MetadataValue
@@ -28,7 +28,6 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import (
     DataTable,
     Footer,
@@ -49,9 +48,10 @@ from ..widgets.preview import FramePreview
 from ..widgets.progress import RunProgress
 from ..widgets.reload_bar import ReloadBar
 from ..widgets.status import status_text
+from .base import RuntimeScreen
 
 if TYPE_CHECKING:
-    from ..app import MillraceApp
+    pass
 
 TABS = ("preview", "metadata", "history", "checks", "lineage")
 PREVIEW_ROWS = 100
@@ -138,7 +138,7 @@ def check_detail(event: AssetCheckEvaluated) -> Text:
     return Text("  ".join(parts))
 
 
-class AssetScreen(Screen[None]):
+class AssetScreen(RuntimeScreen):
     DEFAULT_CSS = """
     AssetScreen #about { width: 46; padding: 0 1; border-right: solid $primary-background; }
     AssetScreen #facts { height: auto; }
@@ -173,10 +173,6 @@ class AssetScreen(Screen[None]):
         self.name_ = key.to_user_string()
         self.state: AssetState | None = None
         self._unread: set[str] = set()  # parts to read once the screen is in view again
-
-    @property
-    def millrace(self) -> MillraceApp:
-        return cast("MillraceApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield ReloadBar()
@@ -252,7 +248,7 @@ class AssetScreen(Screen[None]):
 
     @work(exclusive=True, group="asset-state")
     async def read_state(self) -> None:
-        rows = await self.millrace.runtime.catalog()
+        rows = await self.fetch(self.millrace.runtime.catalog())
         statuses = {row.asset_key: row.status.value for row in rows}
         self.state = next((row for row in rows if row.asset_key == self.key), None)
         self._show_facts()
@@ -270,11 +266,13 @@ class AssetScreen(Screen[None]):
     async def read_stored(self) -> None:
         runtime = self.millrace.runtime
         known = self.key in runtime.code.graph  # lineage asks the current code
-        preview, latest, history, lineage = await asyncio.gather(
-            runtime.preview(self.key, PREVIEW_ROWS),
-            runtime.latest_materialization(self.key),
-            runtime.asset_history(self.key, HISTORY),
-            runtime.lineage(self.key) if known else _none(),
+        preview, latest, history, lineage = await self.fetch(
+            asyncio.gather(
+                runtime.preview(self.key, PREVIEW_ROWS),
+                runtime.latest_materialization(self.key),
+                runtime.asset_history(self.key, HISTORY),
+                runtime.lineage(self.key) if known else _none(),
+            )
         )
         self.query_one(FramePreview).show(preview)
         await self.query_one(MetadataView).show(latest.metadata if latest else None)
@@ -283,7 +281,7 @@ class AssetScreen(Screen[None]):
 
     @work(exclusive=True, group="asset-checks")
     async def read_checks(self) -> None:
-        results = await self.millrace.runtime.check_history(self.key, HISTORY)
+        results = await self.fetch(self.millrace.runtime.check_history(self.key, HISTORY))
         self._show_checks(results)
 
     # -- showing ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ group, kind, tag); ``:select SELECTION`` to a selection. The table follows the r
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from millrace.definitions.keys import AssetKey
 from millrace.events import Event
@@ -18,16 +18,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from ..widgets.command_line import CommandLine
 from ..widgets.progress import RunProgress
 from ..widgets.reload_bar import ReloadBar
 from ..widgets.status import ago, status_text
+from .base import RuntimeScreen
 
 if TYPE_CHECKING:
-    from ..app import MillraceApp
+    pass
 
 COLUMNS = ("asset", "group", "kinds", "status", "materialized", "rows", "checks")
 ALL = "all assets"
@@ -61,7 +61,7 @@ def checks_text(row: AssetState) -> Text:
     return text
 
 
-class CatalogScreen(Screen[None]):
+class CatalogScreen(RuntimeScreen):
     DEFAULT_CSS = """
     CatalogScreen #groups { width: 24; border-right: solid $primary-background; }
     CatalogScreen #assets { width: 1fr; }
@@ -100,10 +100,6 @@ class CatalogScreen(Screen[None]):
         self.selected: set[AssetKey] | None = None  # from :select
         self._loaded_at = 0.0
 
-    @property
-    def millrace(self) -> MillraceApp:
-        return cast("MillraceApp", self.app)
-
     def compose(self) -> ComposeResult:
         yield Header()
         yield ReloadBar()
@@ -134,7 +130,7 @@ class CatalogScreen(Screen[None]):
     @work(exclusive=True, group="catalog")
     async def refresh_catalog(self) -> None:
         """A newer refresh cancels one still reading: the table never lags behind."""
-        self.rows = await self.millrace.runtime.catalog()
+        self.rows = await self.fetch(self.millrace.runtime.catalog())
         self._loaded_at = time.time()
         self._fill_groups()
         self._fill_table()

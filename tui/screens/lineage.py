@@ -23,7 +23,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ..layout import layered_layout
@@ -32,9 +31,10 @@ from ..widgets.dag import DagView, draw
 from ..widgets.progress import RunProgress
 from ..widgets.reload_bar import ReloadBar
 from ..widgets.status import STATUS_STYLES, status_text
+from .base import RuntimeScreen
 
 if TYPE_CHECKING:
-    from ..app import MillraceApp
+    pass
 
 FOLD_ABOVE = 60  # assets in a lineage beyond which other groups fold
 WORST_FIRST = ("failed", "running", "stale", "missing", "fresh")  # a folded box's colour
@@ -88,7 +88,7 @@ def name(node: Node) -> str:
     return node.group if isinstance(node, Folded) else node.to_user_string()
 
 
-class LineageScreen(Screen[None]):
+class LineageScreen(RuntimeScreen):
     DEFAULT_CSS = """
     LineageScreen #header {
         height: auto; max-height: 8; padding: 0 1; border-bottom: solid $primary-background;
@@ -110,10 +110,6 @@ class LineageScreen(Screen[None]):
         self.view: Lineage | None = None
         self.expanded: set[str] = set()
         self.statuses: dict[AssetKey, AssetState] = {}
-
-    @property
-    def millrace(self) -> MillraceApp:
-        return cast("MillraceApp", self.app)
 
     @property
     def dag(self) -> DagView:
@@ -154,8 +150,10 @@ class LineageScreen(Screen[None]):
         view = lineage(graph, self.key, self.expanded)
         labels = {node: self._label(node, view) for node in view.nodes}
         widths = {node: len(label) + 4 for node, label in labels.items()}
-        drawing = await asyncio.to_thread(
-            lambda: draw(layered_layout(view.nodes, view.edges, widths), labels, view.members)
+        drawing = await self.fetch(
+            asyncio.to_thread(
+                lambda: draw(layered_layout(view.nodes, view.edges, widths), labels, view.members)
+            )
         )
         was = cursor if cursor is not None else cast("Node | None", self.dag.cursor)
         if isinstance(was, AssetKey) and was not in labels and was in graph:
@@ -174,7 +172,8 @@ class LineageScreen(Screen[None]):
 
     @work(exclusive=True, group="lineage-status")
     async def refresh_status(self) -> None:
-        self.statuses = {row.asset_key: row for row in await self.millrace.runtime.catalog()}
+        rows = await self.fetch(self.millrace.runtime.catalog())
+        self.statuses = {row.asset_key: row for row in rows}
         self._paint()
 
     def status_of(self, node: Node) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from millrace.events import Event, RunFinished, RunStarted
 from millrace.storage.records import RunRecord
@@ -20,7 +20,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ..widgets.command_line import CommandLine
@@ -29,6 +28,7 @@ from ..widgets.progress import RunProgress
 from ..widgets.reload_bar import ReloadBar
 from ..widgets.status import run_status_text
 from ..widgets.timeline import TIMELINE_KINDS, Timeline, seconds_text, timeline_rows
+from .base import RuntimeScreen
 
 if TYPE_CHECKING:
     from ..app import MillraceApp
@@ -70,17 +70,16 @@ def why_not_cancel(app: MillraceApp, run_id: str, status: str) -> str | None:
     return None
 
 
-async def cancel(screen: Screen[None], run_id: str) -> None:
+async def cancel(screen: RuntimeScreen, run_id: str) -> None:
     """Cancel a run of this app, saying so; returns once it stores nothing more."""
-    app = cast("MillraceApp", screen.app)
     screen.notify(f"canceling run {run_id[:8]}…")
-    if await app.runtime.cancel(run_id):
+    if await screen.millrace.runtime.cancel(run_id):
         screen.notify(f"run {run_id[:8]} canceled")
     else:
         screen.notify(f"run {run_id[:8]} ended before it could be canceled", severity="warning")
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(RuntimeScreen):
     DEFAULT_CSS = """
     RunsScreen #runs { height: 1fr; }
     """
@@ -94,10 +93,6 @@ class RunsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.records: list[RunRecord] = []
-
-    @property
-    def millrace(self) -> MillraceApp:
-        return cast("MillraceApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -123,7 +118,7 @@ class RunsScreen(Screen[None]):
 
     @work(exclusive=True, group="runs")
     async def refresh_runs(self) -> None:
-        self.records = await self.millrace.runtime.runs(LIMIT)
+        self.records = await self.fetch(self.millrace.runtime.runs(LIMIT))
         self._fill()
 
     def _fill(self) -> None:
@@ -186,7 +181,7 @@ def _took(record: RunRecord) -> str:
     return seconds_text(end - record.start_time)
 
 
-class RunScreen(Screen[None]):
+class RunScreen(RuntimeScreen):
     """One run: what it is, its steps on a timeline, its log (keys: see LogView)."""
 
     DEFAULT_CSS = """
@@ -210,10 +205,6 @@ class RunScreen(Screen[None]):
         self._origin: float | None = None  # the run's start: times are shown after it
         self._steps: list[Event] = []  # the events the timeline is drawn from
         self._last_seq = 0
-
-    @property
-    def millrace(self) -> MillraceApp:
-        return cast("MillraceApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -243,13 +234,15 @@ class RunScreen(Screen[None]):
                 batch = [event]
                 while live.pending():  # everything already here, in one redraw
                     batch.append(await anext(live))
+                if self.closing:
+                    return
                 self._take(batch)
 
     async def _read_history(self) -> None:
         """Every stored event after the last one taken, a page at a time."""
         while True:
-            page = await self.millrace.runtime.run_events(
-                self.run_id, after_seq=self._last_seq, limit=PAGE
+            page = await self.fetch(
+                self.millrace.runtime.run_events(self.run_id, after_seq=self._last_seq, limit=PAGE)
             )
             self._take(page)
             if len(page) < PAGE:
