@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -126,14 +125,11 @@ def test_an_edge_closing_a_cycle_is_drawn_upwards() -> None:
     check_drawing(layout)
 
 
-def test_two_thousand_nodes_are_laid_out(capsys: Any) -> None:
-    nodes, edges = random_graph(2000, seed=7)
-    start = time.perf_counter()
+def test_two_thousand_nodes_are_laid_out_and_drawn_cleanly() -> None:
+    nodes, edges = random_graph(2000, seed=7)  # its time: bench/tui.py
     layout = layered_layout(nodes, edges)
-    elapsed = time.perf_counter() - start
     assert len(layout.boxes) == 2000
-    with capsys.disabled():
-        print(f"\nlayered_layout: {len(nodes)} nodes, {len(edges)} edges in {elapsed:.3f}s")
+    check_drawing(layout)
 
 
 # -- the screen ----------------------------------------------------------------------------
