@@ -15,6 +15,10 @@ class SelectionError(MillraceError):
     """A selection matched nothing, or could not be parsed."""
 
 
+class PartitionKeyError(MillraceError, ValueError):
+    """A partition key its definition does not have; the message offers the nearest valid ones."""
+
+
 class CodeLoadError(MillraceError):
     """User code could not be imported, or exposes no definitions.
 
