@@ -4,7 +4,8 @@ Dagster's classes, names and arguments; the interface is plain key sequences ins
 Dagster's subset objects, because the planner asks per step:
 
 - ``upstream_keys(downstream_keys, downstream_def, upstream_def)``: the upstream partitions
-  those downstream partitions read, in the upstream's order (``.keys``), and those they need
+  those downstream partitions read, in the upstream's order (``.keys``; the identity mapping
+  keeps the order given, the downstream's), and those they need
   that the upstream does not have (``.missing``: before its start, after its end or its last
   partition, or absent keys). Like Dagster, the mapping does not raise for them: the caller
   does, naming both assets.

@@ -156,7 +156,7 @@ class CalendarTicks(Ticks):
 
     def __init__(self, start_ts: float, tz: tzinfo, hour: int, minute: int) -> None:
         self._tz, self._hour, self._minute = tz, hour, minute
-        self._first = 0
+        self._first = 0  # so that tick n is period n while the first period is found
         period = self._period(local(start_ts, tz).date())
         while self.ts(period) < start_ts:
             period += 1
@@ -187,6 +187,8 @@ class CalendarTicks(Ticks):
 
 
 class DailyTicks(CalendarTicks):
+    """A tick a day: the period is the date's ordinal."""
+
     def _day(self, period: int) -> date:
         return date.fromordinal(period)
 
@@ -210,6 +212,8 @@ class WeeklyTicks(CalendarTicks):
 
 
 class MonthlyTicks(CalendarTicks):
+    """A tick a month on a day up to the 28th (every month has it): the period counts months."""
+
     def __init__(self, start_ts: float, tz: tzinfo, hour: int, minute: int, day: int) -> None:
         self._day_of_month = day
         super().__init__(start_ts, tz, hour, minute)

@@ -326,8 +326,9 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
             return f"it is before the first partition, {self._key(0)}"
         if ts > self._ticks.ts(last):
             return f"it is after the last partition, {self._key(last)}"
-        near = sorted({self._ticks.floor(ts - 1), self._ticks.ceil(ts)} & {*range(last + 1)})
-        return "nearest valid keys: " + ", ".join(self._key(index) for index in near)
+        near = {self._ticks.floor(ts - 1), self._ticks.ceil(ts)}  # the windows either side
+        keys = [self._key(index) for index in sorted(near) if 0 <= index <= last]
+        return "nearest valid keys: " + ", ".join(keys)
 
     def _identity(self) -> tuple[object, ...]:
         return (
