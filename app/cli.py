@@ -89,11 +89,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"steps running at once (default: {DEFAULT_MAX_CONCURRENCY}, i.e. min(32, CPUs + 4))",
     )
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="run tag")
+    p.add_argument("--partition", metavar="KEY", help="the partition of partitioned assets to run")
     _config_options(p)
     p.add_argument("--json", action="store_true", help="print every event as a JSON line")
 
     p = command("check", _check, "Run the checks of the selected assets on stored data.")
     p.add_argument("--select", "-s", help="the assets whose checks run (default: all)")
+    p.add_argument("--partition", metavar="KEY", help="the partition checked, if partitioned")
     p.add_argument("--json", action="store_true", help="print every event as a JSON line")
 
     p = command("list", _list, "List assets, their groups and dependencies.")
@@ -208,8 +210,11 @@ def _materialize(args: argparse.Namespace) -> int:
     runtime = Runtime(location, home=args.home, max_concurrency=args.max_concurrency)
     run_config = _run_config(args.config, args.config_values)
     if as_selection(args.select).needs_statuses:  # resolved against the history, once open
-        return asyncio.run(_run(runtime, args.select, tags, args.json, run_config))
-    return asyncio.run(_run(runtime, runtime.plan(args.select), tags, args.json, run_config))
+        return asyncio.run(
+            _run(runtime, args.select, tags, args.json, run_config, partition=args.partition)
+        )
+    plan = runtime.plan(args.select, args.partition)
+    return asyncio.run(_run(runtime, plan, tags, args.json, run_config))
 
 
 def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:
@@ -223,7 +228,7 @@ def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:
 
 def _check(args: argparse.Namespace) -> int:
     runtime = Runtime(_location(args), home=args.home)
-    plan = runtime.plan(args.select, checks_only=True)
+    plan = runtime.plan(args.select, args.partition, checks_only=True)
     return asyncio.run(_run(runtime, plan, {}, args.json, fail_on_error_checks=True))
 
 
@@ -235,6 +240,7 @@ async def _run(
     run_config: dict[str, Any] | None = None,
     *,
     fail_on_error_checks: bool = False,
+    partition: str | None = None,
 ) -> int:
     """Run a plan (made before anything is opened, so a bad selection fails first), or a
     ``status:`` selection, resolved once the history is open.
@@ -247,7 +253,7 @@ async def _run(
     async with runtime:
         if isinstance(plan, str):
             try:
-                plan = await runtime.resolve_plan(plan)
+                plan = await runtime.resolve_plan(plan, partition)
             except SelectionError as exc:
                 if "matches no asset" not in str(exc):
                     raise

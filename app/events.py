@@ -347,7 +347,7 @@ def event_from_record(
     return cls(
         run_id=run_id,
         asset_key=AssetKey.from_user_string(asset_key) if asset_key else None,
-        partition_key=partition_key,
+        partition_key=partition_key or None,  # stored as '' when unpartitioned
         check_name=check_name,
         timestamp=timestamp,
         seq=seq,

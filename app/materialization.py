@@ -19,6 +19,7 @@ from .errors import RunFailedError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
 from .execution.result import RunResult
 from .runtime.runtime import Runtime, Selection, code_root, resolve_home
+from .storage.paths import asset_label
 
 T = TypeVar("T")
 
@@ -121,10 +122,10 @@ def _definitions(
 
 def raise_first_failure(result: RunResult) -> None:
     """Re-raise the user's own exception (so ``pytest.raises(ValueError)`` works), with a note."""
-    for key, exc in result.exceptions.items():
+    for (key, partition), exc in result.partition_exceptions.items():
         if isinstance(exc, asyncio.CancelledError):
             continue
-        exc.add_note(f"raised by asset '{key.to_user_string()}' in run {result.run_id}")
+        exc.add_note(f"raised by {asset_label(key, partition)} in run {result.run_id}")
         raise exc
     raise RunFailedError(f"run {result.run_id} ended {result.status.value}", result)
 

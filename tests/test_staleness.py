@@ -93,19 +93,19 @@ def test_never_materialized_is_missing_and_its_downstream_says_so():
 def test_a_new_code_version_is_a_code_cause_with_short_hashes():
     latest = {A: Record(OLD_HASH, "d")}
 
-    [cause] = own_causes(NEW_HASH, latest[A], (), {})
+    [cause] = own_causes(NEW_HASH, latest[A], [], {})
 
     assert cause.category is Category.CODE
     assert cause.message == "has a new code version (01234567 -> fedcba98)"
     assert cause.asset_key is None
-    explicit = own_causes("v2", Record("v1", "d"), (), {})
+    explicit = own_causes("v2", Record("v1", "d"), [], {})
     assert [c.message for c in explicit] == ["has a new code version (v1 -> v2)"]
 
 
 def test_an_upstream_with_a_new_data_version_is_a_data_cause():
     stored = Record("v1", "d-b", consumed((A, "old")))
 
-    [cause] = own_causes("v1", stored, (A,), {A: "new"})
+    [cause] = own_causes("v1", stored, [(A, None)], {(A, None): "new"})
 
     assert (cause.category, cause.message, cause.asset_key) == (
         Category.DATA,
@@ -114,10 +114,25 @@ def test_an_upstream_with_a_new_data_version_is_a_data_cause():
     )
 
 
+def test_a_partition_read_is_judged_by_that_partition_alone():
+    day, other = "2024-01-02", "2024-01-03"
+    stored = Record("v1", "d-b", (InputVersion(A, day, "a-2", None),))
+    versions = {(A, day): "a-2", (A, other): "a-3 new"}
+
+    assert own_causes("v1", stored, [(A, day)], versions) == []
+    [cause] = own_causes("v1", stored, [(A, day)], {**versions, (A, day): "a-2 new"})
+    assert cause.message == "upstream a partition 2024-01-02 has a new data version"
+    [moved] = own_causes("v1", stored, [(A, other)], versions)
+    assert (moved.category, moved.message) == (
+        Category.DEPENDENCIES,
+        "has a new dependency on a partition 2024-01-03",
+    )
+
+
 def test_added_and_removed_dependencies_are_dependency_causes():
     stored = Record("v1", "d-c", consumed((A, "d-a")))
 
-    causes = own_causes("v1", stored, (B,), {A: "d-a", B: "d-b"})
+    causes = own_causes("v1", stored, [(B, None)], {(A, None): "d-a", (B, None): "d-b"})
 
     assert [(c.category, c.message, c.asset_key) for c in causes] == [
         (Category.DEPENDENCIES, "has a new dependency on b", B),

@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from millrace import (
     AssetKey,
+    HourlyPartitionsDefinition,
     InputContext,
     MillraceError,
     OutputContext,
@@ -184,11 +185,13 @@ def test_partition_names_are_distinct_even_ignoring_case(keys: list[str]) -> Non
 def test_hourly_partition_keys_round_trip_through_runs() -> None:
     hours = ["2024-01-01-05:00", "2024-01-01-06:00"]
 
-    @asset
+    hourly_def = HourlyPartitionsDefinition(start_date="2024-01-01-00:00")
+
+    @asset(partitions_def=hourly_def)
     def hourly(context) -> pl.DataFrame:
         return pl.DataFrame({"hour": [context.partition_key]})
 
-    @asset
+    @asset(partitions_def=hourly_def)
     def summary(hourly: pl.DataFrame) -> str:
         return hourly["hour"].item()
 

@@ -91,6 +91,15 @@ def _coerce_dep_keys(deps: Iterable[Any] | None) -> tuple[AssetKey, ...]:
     return tuple(coerce_key(d) for d in deps or ())
 
 
+def _dep_mappings(deps: Iterable[Any] | None) -> dict[AssetKey, Any]:
+    """The partition mappings ``AssetDep(..., partition_mapping=...)`` declare."""
+    return {
+        d.key: d.partition_mapping
+        for d in deps or ()
+        if isinstance(d, AssetDep) and d.partition_mapping is not None
+    }
+
+
 @dataclass(frozen=True, eq=False)
 class AssetSpec:
     """An asset produced outside Millrace (a source): it can be depended on, not materialized."""
@@ -191,6 +200,8 @@ class AssetsDefinition:
         partitions_def: Any,
         check_specs: tuple[Any, ...],
         output_annotation: Any,
+        partition_mappings: Mapping[AssetKey, Any] | None = None,
+        backfill_policy: Any = None,
     ) -> None:
         self.fn = fn
         self.key = key
@@ -208,6 +219,10 @@ class AssetsDefinition:
         self.io_manager_key = io_manager_key
         self.retry_policy = retry_policy
         self.partitions_def = partitions_def
+        # Per upstream key, how this asset's partitions read the upstream's (the default
+        # mapping where absent): Dagster's ``AssetsDefinition.partition_mappings``.
+        self.partition_mappings = dict(partition_mappings or {})
+        self.backfill_policy = backfill_policy
         self.check_specs = check_specs
         self.output_annotation = output_annotation
         self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
@@ -270,6 +285,7 @@ def asset(
     partitions_def: Any = None,
     check_specs: Sequence[Any] | None = None,
     compute_kind: str | None = None,
+    backfill_policy: Any = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]: ...
 
 
@@ -294,6 +310,7 @@ def asset(
     partitions_def: Any = None,
     check_specs: Sequence[Any] | None = None,
     compute_kind: str | None = None,
+    backfill_policy: Any = None,
 ) -> AssetsDefinition | Callable[[Callable[..., Any]], AssetsDefinition]:
     """Declare a data asset computed by the decorated function (Dagster's ``@asset``)."""
 
@@ -334,6 +351,16 @@ def asset(
             partitions_def=partitions_def,
             check_specs=tuple(check_specs or ()),
             output_annotation=_output_annotation(fn, hints, signature),
+            partition_mappings={
+                **_dep_mappings(deps),
+                **{
+                    spec.key: mapping
+                    for spec in inputs
+                    if (given := (ins or {}).get(spec.param)) is not None
+                    and (mapping := given.partition_mapping) is not None
+                },
+            },
+            backfill_policy=backfill_policy,
         )
 
     if compute_fn is not None:

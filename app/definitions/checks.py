@@ -41,6 +41,7 @@ class AssetCheckSpec:
         additional_deps: Iterable[Any] | None = None,
         blocking: bool = False,
         metadata: Mapping[str, Any] | None = None,
+        partitions_def: Any = None,
     ) -> None:
         self.name = name
         self.asset_key = coerce_key(asset)
@@ -48,6 +49,7 @@ class AssetCheckSpec:
         self.additional_deps = _coerce_dep_keys(additional_deps)
         self.blocking = blocking
         self.metadata = normalize_metadata(metadata, where=f"check {name}")
+        self.partitions_def = partitions_def
 
     @property
     def key(self) -> AssetCheckKey:
@@ -120,6 +122,7 @@ class AssetChecksDefinition:
         blocking: bool,
         required_resource_keys: frozenset[str],
         metadata: Mapping[str, MetadataValue],
+        partitions_def: Any = None,
     ) -> None:
         self.fn = fn
         self.key = key
@@ -130,6 +133,8 @@ class AssetChecksDefinition:
         self.blocking = blocking
         self.required_resource_keys = required_resource_keys
         self.metadata = metadata
+        # Set: the check runs once per partition of its asset (the asset's definition).
+        self.partitions_def = partitions_def
         self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         self.source = location_of(fn)
         self.upstream_keys = tuple(dict.fromkeys([key.asset_key, *(i.key for i in inputs), *deps]))
@@ -166,6 +171,7 @@ def asset_check(
     additional_deps: Iterable[Any] | None = None,
     required_resource_keys: Iterable[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    partitions_def: Any = None,
 ) -> Callable[[Callable[..., Any]], AssetChecksDefinition]: ...
 
 
@@ -181,6 +187,7 @@ def asset_check(
     additional_deps: Iterable[Any] | None = None,
     required_resource_keys: Iterable[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    partitions_def: Any = None,
 ) -> AssetChecksDefinition: ...
 
 
@@ -195,6 +202,7 @@ def asset_check(
     additional_deps: Iterable[Any] | None = None,
     required_resource_keys: Iterable[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    partitions_def: Any = None,
 ) -> AssetChecksDefinition | Callable[[Callable[..., Any]], AssetChecksDefinition]:
     """Declare a check of ``asset``; the function gets the asset's stored value (Dagster's API)."""
     asset_key = coerce_key(asset)
@@ -240,6 +248,7 @@ def asset_check(
             blocking=blocking,
             required_resource_keys=frozenset(required_resource_keys or ()) | set(special.resources),
             metadata=normalize_metadata(metadata, where=label),
+            partitions_def=partitions_def,
         )
 
     if compute_fn is not None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue, normalize_metadata
 from ..errors import MillraceError
+from ..partitions.key_range import PartitionKeyRange
+from ..partitions.time_window import TimeWindow
 
 if TYPE_CHECKING:
     from .cancel import CancelToken
@@ -98,13 +100,22 @@ class AssetExecutionContext:
         assets_def: Any = None,
         previous_materialization: Any = None,
         cancel: CancelToken | None = None,
+        partition_keys: Sequence[str] | None = None,
+        # Per partitioned input: the upstream partitions it reads, and their definition.
+        input_partitions: Mapping[str, tuple[tuple[str, ...] | None, Any]] | None = None,
+        instance: Any = None,
     ) -> None:
         self.run_id = run_id
         self._asset_key = asset_key
         self.resources = (
             resources if isinstance(resources, Resources) else Resources(resources or {})
         )
-        self._partition_key = partition_key
+        if partition_keys is None:
+            partition_keys = () if partition_key is None else (partition_key,)
+        self._partition_keys = tuple(partition_keys)
+        self._input_partitions = dict(input_partitions or {})
+        self._instance = instance
+        self._key_range: PartitionKeyRange | None = None  # build_asset_context's, until bound
         self.log = AssetLogger(log_sink, asset_key.to_user_string() if asset_key else "asset")
         self.retry_number = retry_number
         self.assets_def = assets_def
@@ -131,16 +142,116 @@ class AssetExecutionContext:
 
     @property
     def has_partition_key(self) -> bool:
-        return self._partition_key is not None
+        """True for one partition (not for a range: that has ``partition_key_range``)."""
+        return len(self._partition_keys) == 1
+
+    @property
+    def has_partition_key_range(self) -> bool:
+        return bool(self._partition_keys)
 
     @property
     def partition_key(self) -> str:
-        if self._partition_key is None:
+        if len(self._partition_keys) != 1:
+            self._require_partitions("partition_key")
             raise MillraceError(
-                f"asset '{self.asset_key.to_user_string()}' is not running for a partition: "
-                "context.partition_key exists only in partitioned runs"
+                f"asset '{self._name}' runs for {len(self._partition_keys)} partitions at "
+                "once: read context.partition_keys or context.partition_key_range"
             )
-        return self._partition_key
+        return self._partition_keys[0]
+
+    @property
+    def partition_keys(self) -> list[str]:
+        """Every partition this step materializes, in order."""
+        self._require_partitions("partition_keys")
+        return list(self._partition_keys)
+
+    @property
+    def partition_key_range(self) -> PartitionKeyRange:
+        self._require_partitions("partition_key_range")
+        return PartitionKeyRange(self._partition_keys[0], self._partition_keys[-1])
+
+    @property
+    def partition_time_window(self) -> TimeWindow:
+        """From the start of the first partition to the end of the last."""
+        self._require_partitions("partition_time_window")
+        definition = self._time_definition(getattr(self.assets_def, "partitions_def", None), "")
+        first = definition.time_window_for_partition_key(self._partition_keys[0])
+        last = definition.time_window_for_partition_key(self._partition_keys[-1])
+        return TimeWindow(first.start, last.end)
+
+    def asset_partition_keys_for_input(self, input_name: str) -> list[str]:
+        """The upstream partitions the input ``input_name`` reads."""
+        return list(self._input_keys(input_name))
+
+    def asset_partition_key_for_input(self, input_name: str) -> str:
+        keys = self._input_keys(input_name)
+        if len(keys) != 1:
+            raise MillraceError(
+                f"input '{input_name}' of asset '{self._name}' reads {len(keys)} partitions; "
+                "use asset_partition_keys_for_input or asset_partition_key_range_for_input"
+            )
+        return keys[0]
+
+    def asset_partition_key_range_for_input(self, input_name: str) -> PartitionKeyRange:
+        keys = self._input_keys(input_name)
+        if not keys:
+            raise MillraceError(f"input '{input_name}' of asset '{self._name}' reads no partition")
+        return PartitionKeyRange(keys[0], keys[-1])
+
+    def asset_partitions_time_window_for_input(self, input_name: str) -> TimeWindow:
+        """From the start of the first upstream partition read to the end of the last."""
+        keys = self._input_keys(input_name)
+        if not keys:
+            raise MillraceError(f"input '{input_name}' of asset '{self._name}' reads no partition")
+        definition = self._time_definition(self._input_partitions[input_name][1], input_name)
+        first = definition.time_window_for_partition_key(keys[0])
+        last = definition.time_window_for_partition_key(keys[-1])
+        return TimeWindow(first.start, last.end)
+
+    @property
+    def instance(self) -> Any:
+        """Where dynamic partitions are added and deleted (``add_dynamic_partitions``)."""
+        if self._instance is None:
+            raise MillraceError(
+                f"asset '{self._name}' has no instance here: context.instance exists in runs "
+                "(or pass build_asset_context(instance=...))"
+            )
+        return self._instance
+
+    @property
+    def _name(self) -> str:
+        return self._asset_key.to_user_string() if self._asset_key else "asset"
+
+    def _require_partitions(self, what: str) -> None:
+        if not self._partition_keys:
+            raise MillraceError(
+                f"asset '{self._name}' is not running for a partition: context.{what} exists "
+                "only in partitioned runs"
+            )
+
+    def _input_keys(self, input_name: str) -> tuple[str, ...]:
+        if input_name not in self._input_partitions:
+            known = ", ".join(sorted(self._input_partitions)) or "none"
+            raise MillraceError(
+                f"asset '{self._name}' has no partitioned input '{input_name}' "
+                f"(its partitioned inputs: {known})"
+            )
+        keys = self._input_partitions[input_name][0]
+        if keys is None:
+            raise MillraceError(
+                f"input '{input_name}' of asset '{self._name}' is not partitioned: it reads "
+                "the whole upstream"
+            )
+        return keys
+
+    def _time_definition(self, definition: Any, input_name: str) -> Any:
+        if not hasattr(definition, "time_window_for_partition_key"):
+            what = f"input '{input_name}' of " if input_name else ""
+            raise MillraceError(
+                f"{what}asset '{self._name}' is not time-partitioned ({definition}): it has no "
+                "time window"
+            )
+        return definition
 
     def add_output_metadata(
         self, metadata: Mapping[str, Any], output_name: str | None = None
@@ -154,6 +265,15 @@ class AssetExecutionContext:
             self._asset_key = asset_key
             self.assets_def = assets_def
             self.log = AssetLogger(self.log._sink, asset_key.to_user_string())
+        key_range = self._key_range
+        if key_range is not None and not self._partition_keys:
+            definition = getattr(assets_def, "partitions_def", None)
+            if definition is None:
+                raise MillraceError(
+                    f"asset '{asset_key.to_user_string()}' is not partitioned: a "
+                    "partition_key_range means nothing to it"
+                )
+            self._partition_keys = tuple(definition.get_partition_keys_in_range(key_range))
 
 
 def build_asset_context(
@@ -161,13 +281,22 @@ def build_asset_context(
     partition_key: str | None = None,
     asset_key: Any = None,
     run_id: str = "test-run",
+    partition_key_range: PartitionKeyRange | None = None,
+    instance: Any = None,
 ) -> AssetExecutionContext:
-    """A context for calling an asset function directly in a unit test."""
+    """A context for calling an asset function directly in a unit test. A partition key
+    range needs the asset's definition to list its keys, so its keys are filled in when the
+    context is passed to the asset."""
     from ..definitions.keys import coerce_key
 
-    return AssetExecutionContext(
+    if partition_key is not None and partition_key_range is not None:
+        raise MillraceError("build_asset_context takes partition_key or partition_key_range")
+    context = AssetExecutionContext(
         run_id=run_id,
         asset_key=coerce_key(asset_key) if asset_key is not None else None,
         resources=resources,
         partition_key=partition_key,
+        instance=instance,
     )
+    context._key_range = partition_key_range
+    return context

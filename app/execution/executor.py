@@ -35,7 +35,7 @@ from ..events import (
     StepWaiting,
 )
 from ..versions.data import data_version
-from ..versions.staleness import own_causes
+from ..versions.staleness import Read, own_causes
 from .failure import error_info
 from .launcher import StepLauncher
 from .locks import WriteLocks
@@ -111,19 +111,20 @@ class Executor:
         self._pending = [len(s.upstream) for s in steps]
         self._consumers_left = [s.consumers for s in steps]
         self._values: dict[int, Any] = {}
-        # Every asset's data as this run sees it: stored before the run, or made by it (and
-        # its data version alone, which early cutoff compares for every step).
-        self._current: dict[AssetKey, InputVersion] = {
-            key: InputVersion(key, record.partition_key, record.data_version, record.event_id)
-            for key, record in services.history.items()
+        # Every asset (partition)'s data as this run sees it: stored before the run, or made
+        # by it (and its data version alone, which early cutoff compares for every step).
+        self._current: dict[Read, InputVersion] = {
+            read: InputVersion(read[0], read[1], record.data_version, record.event_id)
+            for read, record in services.history.items()
         }
-        self._data_versions = {key: c.data_version for key, c in self._current.items()}
+        self._data_versions = {read: c.data_version for read, c in self._current.items()}
         self._ready: deque[int] = deque(i for i, n in enumerate(self._pending) if n == 0)
         self._running: dict[int, asyncio.Future[Any]] = {}
         self._requests: dict[int, StepRequest] = {}
         self._timers: set[int] = set()  # steps waiting out a retry delay, or for a write lock
         self._locked: set[int] = set()  # steps holding their asset's write lock
         self._fields: list[dict[str, Any] | None] = [None] * len(steps)
+        self._read_lists: list[list[Read] | None] = [None] * len(steps)
         self._remaining = len(steps)
         self._summary = ExecutionSummary(self._status)
         self._finished: asyncio.Future[None] | None = None
@@ -181,7 +182,7 @@ class Executor:
             fields = self._fields[i] = {
                 "run_id": self._services.run_id,
                 "asset_key": step.key,
-                "partition_key": self._services.partition_key,
+                "partition_key": step.partition_key,
                 "check_name": step.check.name if step.check else None,
             }
         return fields
@@ -201,11 +202,19 @@ class Executor:
         """The step's request, with the values its in-plan upstreams handed over."""
         step = self.plan.steps[i]
         request = StepRequest(step, {})
+        steps, values = self.plan.steps, self._values
         for spec in step.inputs:
-            if spec.source >= 0:
-                if spec.source in self._values:
-                    request.args[spec.param] = self._values[spec.source]
-                self._release(spec.source)
+            if spec.partitions is None:
+                if spec.sources and spec.sources[0] in values:
+                    request.args[spec.param] = values[spec.sources[0]]
+            else:
+                request.parts[spec.param] = {
+                    steps[source].partitions[0]: values[source]
+                    for source in spec.sources
+                    if source in values and len(steps[source].partitions) == 1
+                }
+            for source in spec.sources:
+                self._release(source)
         return request
 
     def _lock(self, i: int) -> bool:
@@ -247,15 +256,21 @@ class Executor:
         self._status[i] = StepStatus.RUNNING
         self._publish(StepStarted(**self._step_fields(i), attempt=attempt))
         try:
-            status = self._status
+            if step.problem is not None:
+                raise MissingInputError(f"'{step.name}' cannot run: {step.problem}")
+            status, steps = self._status, self.plan.steps
             # An upstream that ran but stored nothing cannot be an input; one that was up to
             # date computed nothing, and its stored value is loaded instead.
             missing = [
                 s
                 for s in step.inputs
-                if s.source >= 0
-                and s.param not in request.args
-                and status[s.source] is StepStatus.SUCCESS
+                for source in s.sources
+                if status[source] is StepStatus.SUCCESS
+                and (
+                    s.param not in request.args
+                    if s.partitions is None
+                    else steps[source].partitions[0] not in request.parts[s.param]
+                )
             ]
             if missing:
                 raise MissingInputError(_no_value(step.name, missing[0].key))
@@ -308,11 +323,10 @@ class Executor:
     def _publish_materialization(self, i: int, outcome: StepOutcome) -> None:
         """Record what the step stored, with its provenance, then let others write it."""
         step = self.plan.steps[i]
-        asset = step.asset
         code_version = self._code_version(i)
         inputs = tuple(
-            self._current.get(up) or InputVersion(up, None, None, None)
-            for up in asset.upstream_keys
+            self._current.get(read) or InputVersion(read[0], read[1], None, None)
+            for read in self._reads(i)
         )
         version = data_version(
             returned=outcome.data_version,
@@ -331,15 +345,30 @@ class Executor:
         if outcome.inline is not None and self._stage_value is not None:
             self._stage_value(event, outcome.inline)
         self._publish(event)
-        self._current[step.key] = InputVersion(step.key, event.partition_key, version, event.seq)
-        self._data_versions[step.key] = version
+        made = (step.key, step.partition_key)
+        self._current[made] = InputVersion(step.key, step.partition_key, version, event.seq)
+        self._data_versions[made] = version
         self._unlock(i)
+
+    def _reads(self, i: int) -> list[Read]:
+        """Every (upstream, partition) step ``i`` reads, inputs and order-only deps alike."""
+        step = self.plan.steps[i]
+        reads = self._read_lists[i]
+        if reads is None:
+            ups = step.node.upstream_keys
+            parts = step.upstream_partitions or (None,) * len(ups)
+            reads = self._read_lists[i] = [
+                (up, partition)
+                for up, keys in zip(ups, parts, strict=True)
+                for partition in keys or (None,)
+            ]
+        return reads
 
     def _code_version(self, i: int) -> str:
         step = self.plan.steps[i]
         # Without a computed version (a bare Executor), every run is new code, as in Dagster.
-        return self._code_versions.get(step.key) or step.asset.code_version or (
-            self._services.run_id
+        return (
+            self._code_versions.get(step.key) or step.asset.code_version or (self._services.run_id)
         )
 
     def _up_to_date(self, i: int) -> bool:
@@ -350,26 +379,24 @@ class Executor:
             return bool(step.upstream) and all(
                 self._status[u] is StepStatus.UP_TO_DATE for u in step.upstream
             )
-        stored = self._services.history.get(step.key)
+        stored = self._services.history.get((step.key, step.partition_key))
         if stored is None or stored.inputs is None:
             return False
         if stored.config != _config_json(self._services.configs.get(step.key)):
             return False
-        return not own_causes(
-            self._code_version(i), stored, step.asset.upstream_keys, self._data_versions
-        )
+        return not own_causes(self._code_version(i), stored, self._reads(i), self._data_versions)
 
     def _cut_off(self, i: int) -> None:
         step = self.plan.steps[i]
-        stored = self._services.history.get(step.key)
+        stored = self._services.history.get((step.key, step.partition_key))
         reason = "asset unchanged" if step.check is not None else "inputs unchanged"
         version = stored.data_version if stored is not None and step.check is None else None
         self._publish(StepUpToDate(**self._step_fields(i), reason=reason, data_version=version))
         self._status[i] = StepStatus.UP_TO_DATE
         self._remaining -= 1
         for spec in step.inputs:
-            if spec.source >= 0:
-                self._release(spec.source)
+            for source in spec.sources:
+                self._release(source)
         self._unblock_children(i)
 
     def _unblock_children(self, i: int) -> None:
@@ -380,7 +407,8 @@ class Executor:
                 self._ready.append(child)
 
     def _lock_key(self, i: int) -> tuple[AssetKey, str | None]:
-        return self.plan.steps[i].key, self._services.partition_key
+        step = self.plan.steps[i]
+        return step.key, step.partition_key
 
     def _unlock(self, i: int) -> None:
         if i in self._locked:
@@ -441,8 +469,8 @@ class Executor:
         self._status[i] = StepStatus.SKIPPED
         self._remaining -= 1
         for spec in step.inputs:
-            if spec.source >= 0:
-                self._release(spec.source)
+            for source in spec.sources:
+                self._release(source)
         self._publish(StepSkipped(**self._step_fields(i), reason=reason))
 
     def _release(self, source: int) -> None:

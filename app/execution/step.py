@@ -29,7 +29,7 @@ from .cancel import CancelToken
 from .context import AssetExecutionContext, LogSink, Resources
 from .failure import error_info
 from .output import OutputCapture
-from .plan import Step
+from .plan import Step, StepInput
 from .typecheck import column_schema_differences, type_mismatch
 
 
@@ -40,11 +40,12 @@ class RunServices:
     run_id: str
     resources: Mapping[str, Any]
     emit: Callable[[Event], None]
-    partition_key: str | None = None
-    # The latest materializations from before this run, of assets it reads or checks.
-    history: Mapping[AssetKey, Any] = field(default_factory=dict)
+    # The latest materializations from before this run, of the assets (partitions) it reads,
+    # checks or writes, by (asset key, partition key or None).
+    history: Mapping[tuple[AssetKey, str | None], Any] = field(default_factory=dict)
     configs: Mapping[AssetKey, Any] = field(default_factory=dict)  # each asset's Config
     cancel: CancelToken = field(default_factory=CancelToken)
+    instance: Any = None  # ``context.instance``: dynamic partitions
     view: Resources = field(init=False)  # ``context.resources``, one per run
 
     def __post_init__(self) -> None:
@@ -55,6 +56,8 @@ class RunServices:
 class StepRequest:
     step: Step
     args: dict[str, Any]  # values handed over in memory; every other input loads from storage
+    # Partitioned inputs: the partitions handed over in memory, by parameter and key.
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)
     attempt: int = 1
     committed: bool = False  # its value is stored: its outcome must be reported, canceled or not
 
@@ -168,7 +171,7 @@ class StepBody:
     def load_inputs(self) -> None:
         self.services.cancel.check()  # queued behind other work: a canceled run starts nothing
         if self.needs_inputs:
-            self.kwargs = _load_inputs(self.services, self.step, self.kwargs)
+            self.kwargs = _load_inputs(self.services, self.request)
 
     def invoke(self) -> Any:
         """Check the inputs against their annotations and call the function."""
@@ -194,12 +197,7 @@ class StepBody:
 def _sink(services: RunServices, request: StepRequest) -> LogSink:
     """Where the step's log records go: LOG events of the run, about its asset or check."""
     step = request.step
-    emit, run_id, key, partition = (
-        services.emit,
-        services.run_id,
-        step.key,
-        services.partition_key,
-    )
+    emit, run_id, key, partition = services.emit, services.run_id, step.key, step.partition_key
     check_name = step.check.name if step.check else None
 
     def sink(level: str, message: str) -> None:
@@ -225,12 +223,19 @@ def _context(
         run_id=services.run_id,
         asset_key=step.key,
         resources=services.view,
-        partition_key=services.partition_key,
+        partition_key=step.partition_key,
         log_sink=log_sink,
         retry_number=request.attempt - 1,
         assets_def=step.node,
-        previous_materialization=services.history.get(step.key),
+        previous_materialization=services.history.get((step.key, step.partition_key)),
         cancel=services.cancel,
+        partition_keys=step.partitions,
+        input_partitions={
+            spec.param: (spec.partitions, spec.partitions_def)
+            for spec in step.inputs
+            if spec.partitions is not None
+        },
+        instance=services.instance,
     )
 
 
@@ -261,30 +266,49 @@ def _io_manager(services: RunServices, key: str) -> IOManager:
     return manager
 
 
-def _load_inputs(services: RunServices, step: Step, handed: dict[str, Any]) -> dict[str, Any]:
+def _load_inputs(services: RunServices, request: StepRequest) -> dict[str, Any]:
     """Inputs not handed over in memory, from storage: the upstream is not in this run, or it
-    was up to date (early cutoff) and so computed nothing."""
-    kwargs = dict(handed)
+    was up to date (early cutoff) and so computed nothing. Several partitions of one input
+    arrive as ``{partition key: value}``, in the upstream's order."""
+    step = request.step
+    kwargs = dict(request.args)
     for spec in step.inputs:
         if spec.param in kwargs:
             continue
-        context = InputContext(
-            spec.key,
-            annotation=spec.annotation,
-            partition_key=services.partition_key,
-            metadata=spec.metadata,
-        )
-        try:
-            kwargs[spec.param] = _io_manager(services, spec.io_manager_key).load_input(context)
-        except FileNotFoundError:
-            up = spec.key.to_user_string()
-            raise MissingInputError(
-                f"{'check' if step.check else 'asset'} '{step.name}' needs '{up}', which has "
-                "never been materialized. "
-                f"Materialize it first, or select it too (e.g. --select "
-                f"+{step.key.to_user_string()})."
-            ) from None
+        if spec.partitions is None:
+            kwargs[spec.param] = _load(services, step, spec, None)
+            continue
+        handed = request.parts.get(spec.param, {})
+        values = {
+            key: handed[key] if key in handed else _load(services, step, spec, key)
+            for key in spec.partitions
+        }
+        if spec.as_dict:
+            kwargs[spec.param] = values
+        else:
+            kwargs[spec.param] = next(iter(values.values()))
     return kwargs
+
+
+def _load(services: RunServices, step: Step, spec: StepInput, partition_key: str | None) -> Any:
+    context = InputContext(
+        spec.key,
+        annotation=spec.annotation,
+        partition_key=partition_key,
+        metadata=spec.metadata,
+    )
+    try:
+        return _io_manager(services, spec.io_manager_key).load_input(context)
+    except FileNotFoundError:
+        up = f"'{spec.key.to_user_string()}'"
+        if partition_key is not None:
+            up += f" partition {partition_key!r}"
+        raise MissingInputError(
+            f"{'check' if step.check else 'asset'} '{step.name}' needs {up}, which has "
+            "never been materialized. "
+            f"Materialize it first, or select it too (e.g. --select "
+            f"+{step.key.to_user_string()})."
+        ) from None
 
 
 def _check_outcome(
@@ -342,7 +366,7 @@ def _store(
             out = OutputContext(
                 step.key,
                 run_id=services.run_id,
-                partition_key=services.partition_key,
+                partition_key=step.partition_key,
                 definition_metadata=asset.metadata,
             )
             manager = _io_manager(services, asset.io_manager_key)

@@ -95,6 +95,7 @@ class RunEnvironment:
     capture_values: bool = False
     run_config: dict[str, Any] = field(default_factory=dict)
     configs: dict[AssetKey, Any] = field(default_factory=dict)
+    instance: Any = None  # dynamic partitions, for ``context.instance``
 
 
 # A RunResult keeps the run's outcome, not its log lines (those are in the store), so a long
@@ -144,8 +145,12 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
         run_id,
         _status(summary),
         events,
-        values={steps[i].key: v for i, v in summary.values.items()} if capture else None,
-        exceptions={steps[i].key: e for i, e in summary.exceptions.items()},
+        values={(steps[i].key, steps[i].partition_key): v for i, v in summary.values.items()}
+        if capture
+        else None,
+        exceptions={
+            (steps[i].key, steps[i].partition_key): e for i, e in summary.exceptions.items()
+        },
     )
 
 
@@ -155,7 +160,7 @@ async def _execute(handle: RunHandle, env: RunEnvironment) -> ExecutionSummary:
     await _lease(handle, env)
     async with _live_resources(plan, run_id, env) as resources:
         services = RunServices(
-            run_id, resources, _threadsafe(publish), plan.partition_key, history, env.configs
+            run_id, resources, _threadsafe(publish), history, env.configs, instance=env.instance
         )
         executor = Executor(
             plan,
@@ -184,7 +189,7 @@ async def _lease(handle: RunHandle, env: RunEnvironment) -> None:
     holds some of them, say who, and wait (there is no signal across processes: poll)."""
     if env.store is None or not handle.plan.keys:
         return
-    keys = [(k.to_user_string(), handle.plan.partition_key) for k in handle.plan.keys]
+    keys = [(k.to_user_string(), p) for k, p in handle.plan.writes]
     told: set[str] = set()
     while holders := await env.store.acquire_leases(handle.run_id, keys):
         if handle.canceled:
@@ -210,18 +215,24 @@ async def _lease(handle: RunHandle, env: RunEnvironment) -> None:
 
 async def _history(
     plan: ExecutionPlan, store: EventStore | None
-) -> dict[AssetKey, MaterializationRecord]:
-    """Latest materializations from before this run: of the assets it reads from storage
-    (their versions are its provenance), of those it checks (a check may compare), and of
-    those it materializes (early cutoff compares with them)."""
+) -> dict[tuple[AssetKey, str | None], MaterializationRecord]:
+    """Latest materializations from before this run: of the assets (partitions) it reads
+    from storage (their versions are its provenance), of those it checks (a check may
+    compare), and of those it materializes (early cutoff compares with them)."""
     if store is None:
         return {}
-    wanted = {up for step in plan.steps if step.check is None for up in step.asset.upstream_keys}
-    wanted.update(step.key for step in plan.steps)
+    wanted: set[tuple[AssetKey, str | None]] = set()
+    for step in plan.steps:
+        ups = step.node.upstream_keys
+        parts = step.upstream_partitions or (None,) * len(ups)
+        wanted.update((up, p) for up, keys in zip(ups, parts, strict=True) for p in keys or (None,))
+        wanted.update((step.key, p) for p in step.partitions or (None,))
     if not wanted:
         return {}
-    latest = await store.latest_materializations([k.to_user_string() for k in wanted])
-    return {k: r for k in wanted if (r := latest.get(k.to_user_string())) is not None}
+    latest = await store.latest_partitions({(k.to_user_string(), p or "") for k, p in wanted})
+    return {
+        (k, p): r for k, p in wanted if (r := latest.get((k.to_user_string(), p or ""))) is not None
+    }
 
 
 _RESOURCES = "millrace.definitions.resources"

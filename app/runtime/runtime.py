@@ -41,10 +41,12 @@ from ..events import (
 from ..execution.executor import DEFAULT_MAX_CONCURRENCY
 from ..execution.launcher import InProcessLauncher, StepLauncher
 from ..execution.locks import WriteLocks
+from ..execution.partitioning import Partitions
 from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
 from ..graph import AssetGraph
 from ..selection import AssetSelection, as_selection, resolve_selection
+from ..storage.dynamic_partitions import DynamicPartitions
 from ..storage.event_store import DATABASE, EventStore
 from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
 from ..storage.records import MaterializationRecord, RunRecord
@@ -128,6 +130,10 @@ class Runtime:
         self.bus = EventBus()
         self.store: EventStore | None = None
         self.locks = WriteLocks()
+        # Dynamic partitions' keys (Dagster's instance, as assets use it).
+        self.instance = DynamicPartitions(
+            self.home / DATABASE if persist else None, readonly=readonly
+        )
         self.code_error: CodeError | None = None  # set while the last save does not load
         self._launcher = launcher
         self._default_io = (
@@ -285,8 +291,11 @@ class Runtime:
         ``status:`` selections need ``statuses``: use ``resolve_plan`` for those."""
         graph = self._code.graph
         keys = resolve_selection(selection, graph, statuses)
+        partitions = Partitions.for_key(partition_key, dynamic=self.instance)
         if not checks_only:
-            return build_plan(graph, keys, partition_key, early_cutoff=early_cutoff)
+            return build_plan(
+                graph, keys, partition_key, early_cutoff=early_cutoff, partitions=partitions
+            )
         declared = graph.checks_of(graph.toposorted(keys))
         checks = [c for c in declared if isinstance(graph.checks[c], AssetChecksDefinition)]
         if not checks:
@@ -297,7 +306,7 @@ class Runtime:
                     "check_specs); those run when the asset is materialized"
                 )
             raise SelectionError("the selected assets have no checks")
-        return build_plan(graph, (), partition_key, checks=checks)
+        return build_plan(graph, (), partition_key, checks=checks, partitions=partitions)
 
     async def resolve_plan(
         self,
@@ -353,6 +362,7 @@ class Runtime:
             capture_values=capture_values,
             run_config=raw_config,
             configs=resolve_configs(code.graph, plan, raw_config),
+            instance=self.instance,
         )
         handle._task = asyncio.get_running_loop().create_task(drive(handle, env))
         self._runs[handle.run_id] = handle

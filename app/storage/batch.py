@@ -20,6 +20,10 @@ from ..events import (
     RunStarted,
     RunStatus,
     StepFailed,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+    StepUpToDate,
 )
 
 
@@ -57,10 +61,37 @@ async def write_batch(
                 " event_id, timestamp, error) VALUES (?, ?, ?, ?, ?, ?)",
                 [(*_key(e), e.run_id, e.seq, e.timestamp, str(e.error)) for e in failed],
             )
+        await _in_progress(db, batch)
         await db.execute("COMMIT")
     except BaseException:
         await db.execute("ROLLBACK")
         raise
+
+
+async def _in_progress(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
+    """An asset (partition) is in progress from its step's start to its end; a retry
+    between attempts still is."""
+    started, ended = [], []
+    for e in batch:
+        if e.check_name is not None or e.asset_key is None:
+            continue
+        if isinstance(e, StepStarted):
+            started.append((*_key(e), e.run_id, e.timestamp))
+        elif isinstance(e, StepSucceeded | StepSkipped | StepUpToDate) or (
+            isinstance(e, StepFailed) and not e.will_retry
+        ):
+            ended.append((*_key(e), e.run_id))
+    if started:
+        await db.executemany(
+            "INSERT OR REPLACE INTO in_progress (asset_key, partition_key, run_id, timestamp)"
+            " VALUES (?, ?, ?, ?)",
+            started,
+        )
+    if ended:
+        await db.executemany(
+            "DELETE FROM in_progress WHERE asset_key = ? AND partition_key = ? AND run_id = ?",
+            ended,
+        )
 
 
 def marks_asset_failed(event: StepFailed) -> bool:
@@ -94,8 +125,10 @@ async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | N
                 "UPDATE runs SET status = ?, end_time = ?, message = ? WHERE run_id = ?",
                 (event.status.value, now or event.timestamp, event.message, event.run_id),
             )
-            # The run's writes are all in this transaction or earlier: its leases end here.
+            # The run's writes are all in this transaction or earlier: its leases end here,
+            # and nothing of it is in progress any more.
             await db.execute("DELETE FROM leases WHERE run_id = ?", (event.run_id,))
+            await db.execute("DELETE FROM in_progress WHERE run_id = ?", (event.run_id,))
 
 
 async def _materializations(
@@ -172,12 +205,35 @@ def _event_row(event: Event) -> tuple[Any, ...]:
         event.seq,
         event.run_id,
         event.asset_key.to_user_string() if event.asset_key else None,
-        event.partition_key,
+        event.partition_key or "",
         event.check_name,
         event.kind,
         event.timestamp,
-        json.dumps(event.payload(), default=str),
+        json.dumps(_stored_payload(event), default=str),
     )
+
+
+def _stored_payload(event: Event) -> dict[str, Any]:
+    """An event as the history keeps it: a materialization's metadata in its compact form
+    (its full form is in ``latest_materializations`` while it is the latest)."""
+    payload = event.payload()
+    if isinstance(event, AssetMaterialized):
+        payload["metadata"] = compact_metadata(payload["metadata"])
+    return payload
+
+
+# What a materialization's history keeps of its metadata: each entry whose JSON is this
+# short (row counts, timings, paths, versions); frame schemas and previews (~3 KB per
+# materialization) only while it is the latest.
+COMPACT_ENTRY = 240
+
+
+def compact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in metadata.items()
+        if len(json.dumps(value, default=str)) <= COMPACT_ENTRY
+    }
 
 
 def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:

@@ -31,7 +31,6 @@ class History:
     _db: aiosqlite.Connection
     path: Path
 
-
     async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         try:
             async with self._db.execute(sql, args) as cur:
@@ -96,6 +95,27 @@ class History:
             if wanted is None or r[1] in wanted
         ]
         return {r.asset_key: r for r in await self._records(rows)}
+
+    async def latest_partitions(
+        self, wanted: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], MaterializationRecord]:
+        """The newest materialization of each (user key string, partition key or '')."""
+        by_asset: dict[str, set[str]] = {}
+        for key, partition in wanted:
+            by_asset.setdefault(key, set()).add(partition)
+        rows: list[Any] = []
+        for key, partitions in by_asset.items():
+            only_whole = " AND partition_key = ''" if partitions == {""} else ""
+            rows += [
+                r
+                for r in await self._rows(
+                    f"SELECT {_HISTORY_COLUMNS}, metadata FROM latest_materializations"
+                    f" WHERE asset_key = ?{only_whole}",
+                    (key,),
+                )
+                if r[2] in partitions
+            ]
+        return {(r.asset_key, r.partition_key or ""): r for r in await self._records(rows)}
 
     async def materializations(self, event_ids: Iterable[int]) -> dict[int, MaterializationRecord]:
         """Materializations by event id, with what each consumed (for lineage)."""

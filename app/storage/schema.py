@@ -129,6 +129,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX runs_by_status ON runs (status, start_time);
     """,
+    # v6: partitions. Unpartitioned is '' in every table (events too); the steps in flight,
+    # per partition, for status across processes; dynamic partitions' keys.
+    """
+    UPDATE events SET partition_key = '' WHERE partition_key IS NULL;
+    CREATE TABLE in_progress (
+        asset_key     TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        run_id        TEXT NOT NULL,
+        timestamp     REAL NOT NULL,
+        PRIMARY KEY (asset_key, partition_key, run_id)
+    );
+    CREATE INDEX in_progress_by_run ON in_progress (run_id);
+    CREATE TABLE dynamic_partitions (
+        name          TEXT NOT NULL,
+        partition_key TEXT NOT NULL,
+        added         REAL NOT NULL,
+        PRIMARY KEY (name, partition_key)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

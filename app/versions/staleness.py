@@ -76,15 +76,18 @@ class Assessment:
 NEVER_MATERIALIZED = "has never been materialized"
 
 
+Read = tuple[AssetKey, str | None]  # an upstream asset and the partition read (None: all of it)
+
+
 def own_causes(
     code_version: str | None,
     stored: Stored,
-    upstream_keys: Iterable[AssetKey],
-    upstream_versions: Mapping[AssetKey, str | None],
+    reads: Iterable[Read],
+    upstream_versions: Mapping[Read, str | None],
 ) -> list[Cause]:
     """Why ``stored`` is not what the asset would produce now: its code changed, an upstream
-    has other data than it consumed, or its dependencies changed. A materialization with no
-    recorded provenance is judged on its code alone."""
+    (partition) has other data than it consumed, or its dependencies changed. A
+    materialization with no recorded provenance is judged on its code alone."""
     causes: list[Cause] = []
     if code_version is not None and stored.code_version != code_version:
         causes.append(
@@ -95,20 +98,47 @@ def own_causes(
         )
     if stored.inputs is None:
         return causes
-    consumed = {i.asset_key: i.data_version for i in stored.inputs}
-    wanted = list(dict.fromkeys(upstream_keys))
-    for up in wanted:
-        name = up.to_user_string()
-        if up not in consumed:
-            causes.append(Cause(Category.DEPENDENCIES, f"has a new dependency on {name}", up))
-        elif consumed[up] != upstream_versions.get(up):
+    consumed = {(i.asset_key, i.partition_key): i.data_version for i in stored.inputs}
+    consumed_assets = {up for up, _ in consumed}
+    wanted = list(dict.fromkeys(reads))
+    wanted_assets = {up for up, _ in wanted}
+    for read in wanted:
+        up = read[0]
+        name = _read_name(read)
+        if read not in consumed:
+            if up not in consumed_assets:
+                message = f"has a new dependency on {up.to_user_string()}"
+            else:
+                message = f"has a new dependency on {name}"
+            causes.append(Cause(Category.DEPENDENCIES, message, up))
+        elif consumed[read] != upstream_versions.get(read):
             causes.append(Cause(Category.DATA, f"upstream {name} has a new data version", up))
-    for up in consumed:
-        if up not in wanted:
+    for read in consumed:
+        up = read[0]
+        if up not in wanted_assets:
             causes.append(
                 Cause(Category.DEPENDENCIES, f"removed dependency on {up.to_user_string()}", up)
             )
-    return causes
+    return _one_per_asset(causes)
+
+
+def _read_name(read: Read) -> str:
+    up, partition = read
+    name = up.to_user_string()
+    return name if partition is None else f"{name} partition {partition}"
+
+
+def _one_per_asset(causes: list[Cause]) -> list[Cause]:
+    """A new dependency named once per upstream asset, not once per partition read."""
+    seen: set[tuple[Category, AssetKey | None, str]] = set()
+    out = []
+    for cause in causes:
+        marker = (cause.category, cause.asset_key, cause.message)
+        if cause.category is Category.DEPENDENCIES and marker in seen:
+            continue
+        seen.add(marker)
+        out.append(cause)
+    return out
 
 
 def assess(
@@ -128,7 +158,9 @@ def assess(
     """
     out: dict[AssetKey, Assessment] = {}
     roots: dict[AssetKey, Cause] = {}  # the first root cause behind each stale asset, about it
-    versions = {key: record.data_version for key, record in latest.items()}
+    versions: dict[Read, str | None] = {
+        (key, None): record.data_version for key, record in latest.items()
+    }
     for key in order:
         stored = latest.get(key)
         ups = upstream.get(key, ())
@@ -137,7 +169,8 @@ def assess(
             if stored is None:
                 causes.append(Cause(Category.DATA, NEVER_MATERIALIZED))
             else:
-                causes = own_causes(code_versions.get(key), stored, ups, versions)
+                reads = [(up, None) for up in ups]
+                causes = own_causes(code_versions.get(key), stored, reads, versions)
             if causes:
                 roots[key] = Cause(causes[0].category, causes[0].message, key)
             for up in dict.fromkeys(ups):
