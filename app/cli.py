@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default=".", help="the code location (default: .)")
     p.add_argument("--json", action="store_true", help="print every event as a JSON line")
 
+    from .partition_commands import add_parser
+
+    add_parser(command)
+
     p = command("status", _status, "Which assets are fresh, stale, missing or failed, and why.")
     p.add_argument("--json", action="store_true", help="one JSON object per line per asset")
 

@@ -8,6 +8,7 @@ from .definitions.asset import AssetsDefinition, AssetSpec
 from .definitions.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
 from .definitions.keys import AssetKey
 from .errors import DefinitionsError
+from .partitions.mapping import default_partition_mapping
 from .suggest import suggestion
 
 AssetNode = AssetsDefinition | AssetSpec
@@ -65,6 +66,8 @@ class AssetGraph:
             if not missing:
                 self.checks[check.key] = check
                 self.checks_by_asset.setdefault(check.asset_key, []).append(check.key)
+        if not problems:
+            problems += _partition_problems(self.nodes, self.checks)
         if problems:
             raise DefinitionsError("Invalid definitions:\n  - " + "\n  - ".join(problems))
         self.toposort: tuple[AssetKey, ...] = self._toposort()
@@ -135,6 +138,41 @@ class AssetGraph:
 
     def toposorted(self, keys: Iterable[AssetKey]) -> list[AssetKey]:
         return sorted(keys, key=self.position.__getitem__)
+
+
+def _partition_problems(
+    nodes: Mapping[AssetKey, AssetNode], checks: Mapping[AssetCheckKey, CheckNode]
+) -> list[str]:
+    """Partition mappings that cannot map their two definitions, mappings of keys that are
+    not upstreams, and partitioned checks whose definition is not their asset's."""
+    problems = []
+    for node in nodes.values():
+        declared = getattr(node, "partition_mappings", {})
+        for up in declared:
+            if up not in node.upstream_keys:
+                problems.append(
+                    f"{describe(node)}: partition_mapping given for '{up.to_user_string()}', "
+                    "which it does not depend on"
+                )
+        down_def = getattr(node, "partitions_def", None)
+        for up in node.upstream_keys:
+            up_def = getattr(nodes[up], "partitions_def", None)
+            if up_def is None and down_def is None:
+                continue
+            mapping = declared.get(up) or default_partition_mapping(up_def, down_def)
+            try:
+                mapping.validate_partition_mapping(up_def, down_def)
+            except DefinitionsError as exc:
+                problems.append(f"{describe(node)} reading '{up.to_user_string()}': {exc}")
+    for check in checks.values():
+        check_def = getattr(check, "partitions_def", None)
+        asset_def = getattr(nodes[check.asset_key], "partitions_def", None)
+        if check_def is not None and check_def != asset_def:
+            problems.append(
+                f"{describe(check)}: partitions_def {check_def!r} is not its asset's "
+                f"({asset_def!r}); a partitioned check runs per partition of its asset"
+            )
+    return problems
 
 
 def _check_upstream(check: CheckNode) -> tuple[AssetKey, ...]:

@@ -104,6 +104,10 @@ def status_table(rows: Iterable[AssetState]) -> str:
             why = f"last attempt failed: {row.failure.splitlines()[0]}"
         if len(row.causes) > 1:
             why += f" (+{len(row.causes) - 1} more)"
+        if row.partitions is not None:
+            total = sum(row.partitions.values())
+            fresh = f"{row.partitions['fresh']:,}/{total:,} partitions fresh"
+            why = f"{fresh}; {why}" if why else fresh
         if not row.materializable:
             why = "external: produced outside Millrace"
         elif row.code_version_note:

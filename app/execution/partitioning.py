@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..definitions.asset import AssetsDefinition
+from ..definitions.asset import AssetsDefinition, AssetSpec
 from ..definitions.backfill_policy import BackfillPolicy
 from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
 from ..definitions.keys import AssetKey
@@ -237,7 +237,7 @@ def partitions_def_of(node: Any) -> PartitionsDefinition | None:
 
 
 def resolved_mapping(
-    node: Node, up_key: AssetKey, up_node: Any, context: PartitionContext
+    node: Node | AssetSpec, up_key: AssetKey, up_node: Any, context: PartitionContext
 ) -> PartitionMapping:
     """The mapping ``node`` reads ``up_key`` through: declared, else Dagster's default."""
     cache_key = (id(node), up_key)

@@ -11,8 +11,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..definitions.keys import AssetKey
-from ..storage.records import CheckResultRecord, FailureRecord, MaterializationRecord
-from ..versions.staleness import Assessment, Cause, Status, assess
+from ..execution.partitioning import PartitionContext, partitions_def_of, resolved_mapping
+from ..storage.records import (
+    CheckResultRecord,
+    FailureRecord,
+    MaterializationRecord,
+    PartitionRows,
+)
+from ..versions.partition_status import (
+    PartitionFacts,
+    PartitionStatuses,
+    Upstream,
+    asset_status,
+    partition_statuses,
+)
+from ..versions.staleness import Assessment, Category, Cause, Status, assess, short
 
 if TYPE_CHECKING:
     from .runtime import LoadedCode
@@ -52,6 +65,7 @@ class AssetState:
     row_count: int | None
     checks: CheckSummary
     failure: str | None  # the error of the last attempt, when it failed
+    partitions: dict[str, int] | None = None  # per status, for a partitioned asset
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,7 +83,80 @@ class AssetState:
             "row_count": self.row_count,
             "checks": self.checks.to_json(),
             "failure": self.failure,
+            "partitions": self.partitions,
         }
+
+
+class PartitionAssessor:
+    """One partitioned asset's partitions, assessed in the catalog's topological pass."""
+
+    def __init__(
+        self,
+        asset: AssetKey,
+        code: LoadedCode,
+        rows: PartitionRows,
+        shared: dict[AssetKey, dict[str, Any]],
+        context: PartitionContext,
+    ) -> None:
+        graph = code.graph
+        node = graph.nodes[asset]
+        definition = partitions_def_of(node)
+        assert definition is not None, f"{asset.to_user_string()} is not partitioned"
+        self.asset = asset
+        self.definition = definition
+        self.context = context
+        self.keys = self.definition.get_partition_keys(
+            current_time=context.current_time, dynamic_partitions_store=context.dynamic
+        )
+        self.upstreams = (
+            [
+                Upstream(
+                    up,
+                    resolved_mapping(node, up, graph.nodes[up], context),
+                    partitions_def_of(graph.nodes[up]),
+                )
+                for up in node.upstream_keys
+            ]
+            if node.is_executable
+            else []
+        )
+        self.facts = _facts(rows, code.code_versions().get(asset))
+        self.newest_event_id = rows.newest_event_id
+        self.newest_timestamp = rows.newest_timestamp
+        self.shared = shared
+        self.statuses: PartitionStatuses | None = None
+
+    def assess(self, roots: Mapping[AssetKey, Cause]) -> Assessment:
+        self.statuses = partition_statuses(
+            self.asset,
+            self.definition,
+            self.keys,
+            self.upstreams,
+            self.facts,
+            self.shared,
+            roots,
+            current_time=self.context.current_time,
+            dynamic=self.context.dynamic,
+        )
+        status, causes = asset_status(self.statuses)
+        return Assessment(status, causes)
+
+
+def _facts(rows: PartitionRows, code_version: str | None) -> PartitionFacts:
+    """The partitions' own first causes: code, then data, then dependencies."""
+    own: dict[str, Cause] = {}
+    for key, stored in rows.code:
+        if code_version is not None:
+            message = f"has a new code version ({short(stored)} -> {short(code_version)})"
+            own.setdefault(key, Cause(Category.CODE, message))
+    for key, up, partition in rows.data:
+        name = up + (f" partition {partition}" if partition is not None else "")
+        up_key = AssetKey.from_user_string(up)
+        own.setdefault(key, Cause(Category.DATA, f"upstream {name} has a new data version", up_key))
+    for key, up in rows.new_dependencies:
+        up_key = AssetKey.from_user_string(up)
+        own.setdefault(key, Cause(Category.DEPENDENCIES, f"has a new dependency on {up}", up_key))
+    return PartitionFacts(rows.materialized, rows.failed, rows.running, own)
 
 
 def assess_code(
@@ -77,6 +164,7 @@ def assess_code(
     latest: Mapping[str, MaterializationRecord],
     failures: Mapping[str, FailureRecord],
     running: Collection[AssetKey],
+    partitioned: Mapping[AssetKey, PartitionAssessor] | None = None,
 ) -> dict[AssetKey, Assessment]:
     graph = code.graph
     by_key = {k: r for k in graph.nodes if (r := latest.get(k.to_user_string())) is not None}
@@ -88,6 +176,7 @@ def assess_code(
         by_key,
         failed={k for k in graph.nodes if k.to_user_string() in failures},
         running=running,
+        partitioned=partitioned,
     )
 
 
@@ -97,9 +186,11 @@ def build_catalog(
     failures: Mapping[str, FailureRecord],
     checks: Mapping[str, list[CheckResultRecord]],
     running: Collection[AssetKey],
+    partitioned: Mapping[AssetKey, PartitionAssessor] | None = None,
 ) -> list[AssetState]:
     graph = code.graph
-    assessments = assess_code(code, latest, failures, running)
+    partitioned = partitioned or {}
+    assessments = assess_code(code, latest, failures, running, partitioned)
     rows = []
     for key in graph.toposort:
         node = graph.nodes[key]
@@ -120,11 +211,12 @@ def build_catalog(
                 code_version=version.value if version else node.code_version,
                 code_version_note=version.note if version else None,
                 data_version=record.data_version if record else None,
-                last_materialized=record.timestamp if record else None,
+                last_materialized=record.timestamp if record else _newest(partitioned.get(key)),
                 last_run_id=record.run_id if record else None,
                 row_count=row_count.value if row_count is not None else None,
                 checks=_summary(graph.checks_by_asset.get(key, ()), checks.get(name, [])),
                 failure=failure.error if failure else None,
+                partitions=_partition_counts(partitioned.get(key)),
             )
         )
     return rows
@@ -138,3 +230,13 @@ def _summary(declared: Collection[Any], results: list[CheckResultRecord]) -> Che
     warned = sum(not r.passed and r.severity == "WARN" for r in results)
     failed = sum(not r.passed and r.severity != "WARN" for r in results)
     return CheckSummary(passed, warned, failed, len(names) - len(results))
+
+
+def _partition_counts(assessor: PartitionAssessor | None) -> dict[str, int] | None:
+    if assessor is None or assessor.statuses is None:
+        return None
+    return assessor.statuses.summary()
+
+
+def _newest(assessor: PartitionAssessor | None) -> float | None:
+    return assessor.newest_timestamp if assessor is not None else None

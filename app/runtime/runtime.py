@@ -41,7 +41,7 @@ from ..events import (
 from ..execution.executor import DEFAULT_MAX_CONCURRENCY
 from ..execution.launcher import InProcessLauncher, StepLauncher
 from ..execution.locks import WriteLocks
-from ..execution.partitioning import Partitions
+from ..execution.partitioning import PartitionContext, Partitions
 from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
 from ..graph import AssetGraph
@@ -49,13 +49,14 @@ from ..selection import AssetSelection, as_selection, resolve_selection
 from ..storage.dynamic_partitions import DynamicPartitions
 from ..storage.event_store import DATABASE, EventStore
 from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
-from ..storage.records import MaterializationRecord, RunRecord
+from ..storage.records import MaterializationRecord, PartitionRows, RunRecord
 from ..versions.code import CodeVersion, code_versions
+from ..versions.partition_status import PartitionStatuses
 from ..versions.staleness import Assessment
 from .lineage import downstream_lineage, upstream_lineage
 from .loader import CodeLocation, aload_code_location, project_root
 from .preview import Preview, read_preview
-from .queries import AssetState, assess_code, build_catalog
+from .queries import AssetState, PartitionAssessor, assess_code, build_catalog
 from .reload import diff_code
 from .runs import RunEnvironment, RunHandle, as_run_config, drive, resolve_configs
 
@@ -394,12 +395,48 @@ class Runtime:
         return await self.store.latest_materializations()
 
     async def status(self) -> dict[AssetKey, Assessment]:
-        """Every asset's status (fresh, stale, missing, failed, running) and its causes."""
+        """Every asset's status (fresh, stale, missing, failed, running) and its causes; a
+        partitioned asset's from its partitions (``partition_status`` has them each)."""
+        return await self._assess(await self._partition_assessors())
+
+    async def partition_status(self) -> dict[AssetKey, PartitionStatuses]:
+        """Every partitioned asset's partitions, each fresh, stale (with its cause),
+        missing, failed or running."""
+        partitioned = await self._partition_assessors()
+        await self._assess(partitioned)
+        return {k: a.statuses for k, a in partitioned.items() if a.statuses is not None}
+
+    async def _assess(
+        self, partitioned: Mapping[AssetKey, PartitionAssessor]
+    ) -> dict[AssetKey, Assessment]:
         latest = await self._latest()
         failures = await self.store.failures() if self.store is not None else {}
         return await self._off_loop(
-            assess_code, self._code, latest, failures, self.running_assets()
+            assess_code, self._code, latest, failures, self.running_assets(), partitioned
         )
+
+    async def _partition_assessors(self) -> dict[AssetKey, PartitionAssessor]:
+        code = self._code
+        graph = code.graph
+        context = PartitionContext(dynamic=self.instance)
+        shared: dict[AssetKey, dict[str, Any]] = {}
+        out = {}
+        for key in graph.toposort:
+            node = graph.nodes[key]
+            if node.partitions_def is None:
+                continue
+            name = key.to_user_string()
+            if self.store is None:
+                rows = PartitionRows(frozenset(), frozenset(), frozenset(), [], [], [], None)
+            else:
+                await self.store.flush()
+                rows = await self.store.partition_facts(
+                    name,
+                    code.code_versions().get(key),
+                    [u.to_user_string() for u in node.upstream_keys],
+                )
+            out[key] = PartitionAssessor(key, code, rows, shared, context)
+        return out
 
     async def catalog(self) -> list[AssetState]:
         """Every asset with its status and causes, last materialization and check summary."""
@@ -408,8 +445,15 @@ class Runtime:
         if self.store is not None:
             failures = await self.store.failures()
             checks = await self.store.latest_check_results()
+        partitioned = await self._partition_assessors()
         return await self._off_loop(
-            build_catalog, self._code, latest, failures, checks, self.running_assets()
+            build_catalog,
+            self._code,
+            latest,
+            failures,
+            checks,
+            self.running_assets(),
+            partitioned,
         )
 
     async def asset_history(self, key: Any, limit: int = 20) -> list[MaterializationRecord]:

@@ -20,6 +20,7 @@ from .records import (
     CheckResultRecord,
     FailureRecord,
     MaterializationRecord,
+    PartitionRows,
     RunRecord,
     run_record,
 )
@@ -116,6 +117,69 @@ class History:
                 if r[2] in partitions
             ]
         return {(r.asset_key, r.partition_key or ""): r for r in await self._records(rows)}
+
+    async def partition_facts(
+        self, asset_key: str, code_version: str | None, upstream: Sequence[str]
+    ) -> PartitionRows:
+        """What the history knows of a partitioned asset's partitions, as the rows partition
+        status needs; the comparisons run in SQLite, so only stale partitions come back.
+        ``upstream``: the asset's upstream keys now (for new dependencies)."""
+        args = (asset_key,)
+        materialized = await self._rows(
+            "SELECT partition_key FROM latest_materializations"
+            " WHERE asset_key = ? AND partition_key != ''",
+            args,
+        )
+        failed = await self._rows(
+            "SELECT partition_key FROM asset_failures WHERE asset_key = ? AND partition_key != ''",
+            args,
+        )
+        running = await self._rows(
+            "SELECT DISTINCT partition_key FROM in_progress"
+            " WHERE asset_key = ? AND partition_key != ''",
+            args,
+        )
+        code = await self._rows(
+            "SELECT partition_key, code_version FROM latest_materializations"
+            " WHERE asset_key = ? AND partition_key != '' AND code_version IS NOT ?",
+            (asset_key, code_version),
+        )
+        data = await self._rows(
+            "SELECT m.partition_key, i.asset_key, i.partition_key FROM latest_materializations m"
+            " JOIN materialization_inputs i ON i.event_id = m.event_id"
+            " LEFT JOIN latest_materializations u"
+            "   ON u.asset_key = i.asset_key AND u.partition_key = i.partition_key"
+            " WHERE m.asset_key = ? AND m.partition_key != ''"
+            "   AND u.data_version IS NOT i.data_version",
+            args,
+        )
+        new_deps: list[tuple[str, str]] = []
+        for up in upstream:
+            new_deps += [
+                (key, up)
+                for (key,) in await self._rows(
+                    "SELECT m.partition_key FROM latest_materializations m"
+                    " WHERE m.asset_key = ? AND m.partition_key != '' AND m.has_provenance = 1"
+                    "   AND NOT EXISTS (SELECT 1 FROM materialization_inputs i"
+                    "     WHERE i.event_id = m.event_id AND i.asset_key = ?)",
+                    (asset_key, up),
+                )
+            ]
+        newest = await self._rows(
+            "SELECT MAX(event_id), MAX(timestamp) FROM latest_materializations"
+            " WHERE asset_key = ? AND partition_key != ''",
+            args,
+        )
+        return PartitionRows(
+            materialized=frozenset(k for (k,) in materialized),
+            failed=frozenset(k for (k,) in failed),
+            running=frozenset(k for (k,) in running),
+            code=[(k, v) for k, v in code],
+            data=[(k, up, p or None) for k, up, p in data],
+            new_dependencies=new_deps,
+            newest_event_id=newest[0][0] if newest else None,
+            newest_timestamp=newest[0][1] if newest else None,
+        )
 
     async def materializations(self, event_ids: Iterable[int]) -> dict[int, MaterializationRecord]:
         """Materializations by event id, with what each consumed (for lineage)."""

@@ -114,3 +114,17 @@ class LeaseHolder:
     run_id: str
     pid: int
     hostname: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRows:
+    """A partitioned asset's partitions as the history knows them (``History.partition_facts``)."""
+
+    materialized: frozenset[str]
+    failed: frozenset[str]
+    running: frozenset[str]
+    code: list[tuple[str, str | None]]  # (partition, stored code version) other than now's
+    data: list[tuple[str, str, str | None]]  # (partition, upstream, its partition) changed since
+    new_dependencies: list[tuple[str, str]]  # (partition, upstream it never read)
+    newest_event_id: int | None
+    newest_timestamp: float | None = None

@@ -160,6 +160,10 @@ class _Resolver:
             parts["io_manager_key"] = d(node.io_manager_key)
             parts["config"] = d(node.special.config)
             parts["partitions_def"] = d(node.partitions_def)
+            parts["partition_mappings"] = d(
+                sorted((k.path, m) for k, m in node.partition_mappings.items())
+            )
+            parts["backfill_policy"] = d(node.backfill_policy)
             parts["retry_policy"] = d(node.retry_policy)
             parts["check_specs"] = d(tuple(_check_spec(s) for s in node.check_specs))
             parts["output"] = annotation_text(node.output_annotation)

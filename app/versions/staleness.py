@@ -84,10 +84,13 @@ def own_causes(
     stored: Stored,
     reads: Iterable[Read],
     upstream_versions: Mapping[Read, str | None],
+    judged_elsewhere: Collection[AssetKey] = (),
 ) -> list[Cause]:
     """Why ``stored`` is not what the asset would produce now: its code changed, an upstream
     (partition) has other data than it consumed, or its dependencies changed. A
-    materialization with no recorded provenance is judged on its code alone."""
+    materialization with no recorded provenance is judged on its code alone. What it read of
+    the upstreams in ``judged_elsewhere`` (partitioned ones, for an unpartitioned asset) is
+    not compared here."""
     causes: list[Cause] = []
     if code_version is not None and stored.code_version != code_version:
         causes.append(
@@ -115,7 +118,7 @@ def own_causes(
             causes.append(Cause(Category.DATA, f"upstream {name} has a new data version", up))
     for read in consumed:
         up = read[0]
-        if up not in wanted_assets:
+        if up not in wanted_assets and up not in judged_elsewhere:
             causes.append(
                 Cause(Category.DEPENDENCIES, f"removed dependency on {up.to_user_string()}", up)
             )
@@ -149,19 +152,32 @@ def assess(
     latest: Mapping[AssetKey, Stored],
     failed: Collection[AssetKey] = (),
     running: Collection[AssetKey] = (),
+    partitioned: Mapping[AssetKey, PartitionedAssessor] | None = None,
 ) -> dict[AssetKey, Assessment]:
     """The status and causes of every asset in ``order`` (topological: upstream first).
 
     An upstream that is stale or missing makes its downstream stale too ("upstream X is
     stale: Y has a new code version", naming the root cause), since re-running it may change
     what the downstream would consume. External assets are never stale themselves.
+
+    A partitioned asset is assessed by its ``partitioned`` entry (its partitions, given the
+    roots so far); an unpartitioned asset reading it is stale if it has partitions newer
+    than those it read, or stale or missing ones.
     """
+    partitioned = partitioned or {}
     out: dict[AssetKey, Assessment] = {}
     roots: dict[AssetKey, Cause] = {}  # the first root cause behind each stale asset, about it
     versions: dict[Read, str | None] = {
         (key, None): record.data_version for key, record in latest.items()
     }
     for key in order:
+        if key in partitioned:
+            assessment = partitioned[key].assess(roots)
+            out[key] = assessment
+            if assessment.causes:
+                first = assessment.causes[0]
+                roots[key] = first.root or Cause(first.category, first.message, key)
+            continue
         stored = latest.get(key)
         ups = upstream.get(key, ())
         causes: list[Cause] = []
@@ -169,8 +185,11 @@ def assess(
             if stored is None:
                 causes.append(Cause(Category.DATA, NEVER_MATERIALIZED))
             else:
-                reads = [(up, None) for up in ups]
-                causes = own_causes(code_versions.get(key), stored, reads, versions)
+                reads = [(up, None) for up in ups if up not in partitioned]
+                causes = own_causes(
+                    code_versions.get(key), stored, reads, versions, judged_elsewhere=partitioned
+                )
+                causes += _newer_partitions(stored, ups, partitioned)
             if causes:
                 roots[key] = Cause(causes[0].category, causes[0].message, key)
             for up in dict.fromkeys(ups):
@@ -180,6 +199,37 @@ def assess(
                     roots.setdefault(key, root)
         out[key] = Assessment(_status(key, stored, causes, failed, running), tuple(causes))
     return out
+
+
+class PartitionedAssessor(Protocol):
+    """A partitioned asset's assessment, given the root causes of the assets before it."""
+
+    @property
+    def newest_event_id(self) -> int | None: ...
+
+    def assess(self, roots: Mapping[AssetKey, Cause]) -> Assessment: ...
+
+
+def _newer_partitions(
+    stored: Stored, ups: Iterable[AssetKey], partitioned: Mapping[AssetKey, PartitionedAssessor]
+) -> list[Cause]:
+    """Partitioned upstreams with a materialization newer than any this one read."""
+    if stored.inputs is None:
+        return []
+    causes = []
+    for up in ups:
+        assessor = partitioned.get(up)
+        if assessor is None or assessor.newest_event_id is None:
+            continue
+        read = [i.event_id for i in stored.inputs if i.asset_key == up and i.event_id]
+        name = up.to_user_string()
+        if not read:
+            causes.append(Cause(Category.DEPENDENCIES, f"has a new dependency on {name}", up))
+        elif assessor.newest_event_id > max(read):
+            causes.append(
+                Cause(Category.DATA, f"upstream {name} has partitions newer than it read", up)
+            )
+    return causes
 
 
 def _upstream_message(up: AssetKey, root: Cause) -> str:

@@ -1,0 +1,167 @@
+"""``millrace partitions``: an asset's partitions as ranges with their status, and the keys of
+dynamic partitions added or deleted from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .definitions.keys import AssetKey
+from .errors import MillraceError
+from .graph import AssetGraph
+from .runtime.loader import load_code_location
+from .runtime.runtime import Runtime
+from .suggest import suggestion
+from .versions.partition_status import PartitionStatuses
+from .versions.staleness import Status
+
+USAGE = """\
+millrace partitions ASSET [PATH] [--json]      the partitions of ASSET, as ranges by status
+millrace partitions add NAME KEY... [--path PATH]
+millrace partitions delete NAME KEY... [--path PATH]
+                                               keys of DynamicPartitionsDefinition(name=NAME)"""
+
+
+def add_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
+    p = command(
+        "partitions",
+        run,
+        "List an asset's partitions by status, or add and delete dynamic partitions.",
+        path=False,
+    )
+    p.usage = USAGE
+    p.add_argument("words", nargs="+", metavar="ASSET [PATH] | add NAME KEY...")
+    p.add_argument("--path", default=None, help="the code, for add and delete (default: .)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    words = args.words
+    if words[0] in ("add", "delete"):
+        if len(words) < 3:
+            raise MillraceError(f"usage: millrace partitions {words[0]} NAME KEY...")
+        return _edit(args, words[0], words[1], words[2:])
+    if len(words) > 2:
+        raise MillraceError(f"usage:\n{USAGE}")
+    asset, path = words[0], words[1] if len(words) == 2 else "."
+    return _show(args, asset, path)
+
+
+def _edit(args: argparse.Namespace, verb: str, name: str, keys: Sequence[str]) -> int:
+    location = load_code_location(args.path or ".", attribute=args.attribute)
+    known = _dynamic_names(location.defs.graph)
+    if name not in known:
+        raise MillraceError(
+            f"no DynamicPartitionsDefinition named '{name}' in {location.directory}"
+            f"{suggestion(name, known)} (defined: {', '.join(sorted(known)) or 'none'})"
+        )
+
+    async def edit() -> Sequence[str]:
+        async with Runtime(location, home=args.home) as runtime:
+            if verb == "add":
+                runtime.instance.add_dynamic_partitions(name, keys)
+            else:
+                for key in keys:
+                    runtime.instance.delete_dynamic_partition(name, key)
+            return runtime.instance.get_dynamic_partitions(name)
+
+    now = asyncio.run(edit())
+    print(
+        f"{name}: {len(now):,} partition{'s' * (len(now) != 1)}"
+        + (f" ({_shown(now)})" if now else "")
+    )
+    return 0
+
+
+def _show(args: argparse.Namespace, asset: str, path: str) -> int:
+    location = load_code_location(path, attribute=args.attribute)
+    graph = location.defs.graph
+    key = AssetKey.from_user_string(asset)
+    node = graph.nodes.get(key)
+    if node is None:
+        names = [k.to_user_string() for k in graph.nodes]
+        raise MillraceError(f"no asset '{asset}' in {location.directory}{suggestion(asset, names)}")
+    if node.partitions_def is None:
+        raise MillraceError(f"asset '{asset}' is not partitioned")
+
+    async def ask() -> PartitionStatuses:
+        async with Runtime(location, home=args.home, readonly=True) as runtime:
+            return (await runtime.partition_status())[key]
+
+    statuses = asyncio.run(ask())
+    ranges = status_ranges(statuses)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "asset_key": asset,
+                    "partitions_def": repr(node.partitions_def),
+                    "counts": statuses.summary(),
+                    "ranges": [
+                        {"first": a, "last": b, "count": n, "status": s.value}
+                        for a, b, n, s in ranges
+                    ],
+                    "stale": {
+                        k: c.to_json()
+                        for k, c in statuses.causes.items()
+                        if statuses.of(k) is Status.STALE
+                    },
+                },
+                default=str,
+            )
+        )
+        return 0
+    counts = ", ".join(f"{n:,} {s}" for s, n in statuses.summary().items() if n)
+    print(f"{asset}: {len(statuses.keys):,} partitions of {node.partitions_def!r}: {counts}")
+    width = max((len(_span(a, b)) for a, b, _, _ in ranges), default=0)
+    for first, last, n, status in ranges:
+        line = f"  {_span(first, last):{width}}  {status.value}"
+        if n > 1:
+            line += f" ({n:,})"
+        if status is Status.STALE and first == last:
+            line += f": {statuses.causes[first].message}"
+        elif status is Status.STALE:
+            line += f": {statuses.causes[first].message} (first of the range)"
+        print(line)
+    return 0
+
+
+def status_ranges(statuses: PartitionStatuses) -> list[tuple[str, str, int, Status]]:
+    """Consecutive partitions (in definition order) of one status: (first, last, count)."""
+    out: list[tuple[str, str, int, Status]] = []
+    for key in statuses.keys:
+        status = statuses.of(key)
+        if out and out[-1][3] is status:
+            first, _, n, _ = out[-1]
+            out[-1] = (first, key, n + 1, status)
+        else:
+            out.append((key, key, 1, status))
+    return out
+
+
+def _dynamic_names(graph: AssetGraph) -> set[str]:
+    from .partitions.dynamic import DynamicPartitionsDefinition
+    from .partitions.multi import MultiPartitionsDefinition
+
+    names = set()
+    for node in graph.nodes.values():
+        definition: Any = node.partitions_def
+        parts = (
+            [d.partitions_def for d in definition.partitions_defs]
+            if isinstance(definition, MultiPartitionsDefinition)
+            else [definition]
+        )
+        names |= {d.name for d in parts if isinstance(d, DynamicPartitionsDefinition)}
+    return names
+
+
+def _span(first: str, last: str) -> str:
+    return first if first == last else f"{first}..{last}"
+
+
+def _shown(keys: Sequence[str], limit: int = 5) -> str:
+    head = ", ".join(keys[:limit])
+    return head + (f", ... {len(keys) - limit:,} more" if len(keys) > limit else "")

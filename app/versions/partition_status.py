@@ -1,0 +1,162 @@
+"""Per-partition status: which partitions of each asset are fresh, stale, missing, failed or
+in progress, and why a stale one is stale, through the partition mappings.
+
+Pure, over sets of keys: what the store knows of each partitioned asset (``PartitionFacts``)
+and the graph as the code declares it now. A partition is stale for its own causes (its code
+changed, a partition it read has a new data version) or because a partition it reads is
+stale or missing, which is found downward in bulk (``mapping.downstream_keys`` of the
+upstream's stale and missing keys), not by asking each of 87,600 partitions what it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..definitions.keys import AssetKey
+from ..partitions.definition import DynamicPartitionsStore
+from ..partitions.mapping import PartitionMapping
+from .staleness import NEVER_MATERIALIZED, Category, Cause, Status
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionFacts:
+    """What the store knows of one partitioned asset's partitions."""
+
+    materialized: frozenset[str]  # with a latest materialization
+    failed: frozenset[str] = frozenset()  # whose last attempt failed
+    running: frozenset[str] = frozenset()
+    own: Mapping[str, Cause] = field(default_factory=dict)  # its own first cause, if stale
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionStatuses:
+    """One asset's partitions, each in exactly one status (``keys`` in definition order)."""
+
+    keys: Sequence[str]
+    status: Mapping[str, Status]  # every key that is not fresh
+    causes: Mapping[str, Cause]  # each stale (and missing, where upstream) key's cause
+
+    def count(self, status: Status) -> int:
+        if status is Status.FRESH:
+            return len(self.keys) - len(self.status)
+        return sum(1 for s in self.status.values() if s is status)
+
+    def summary(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in Status}
+        for s in self.status.values():
+            counts[s.value] += 1
+        counts[Status.FRESH.value] = len(self.keys) - len(self.status)
+        return counts
+
+    def of(self, key: str) -> Status:
+        return self.status.get(key, Status.FRESH)
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """An edge as partition status needs it."""
+
+    key: AssetKey
+    mapping: PartitionMapping
+    partitions_def: Any  # the upstream's (None: unpartitioned)
+
+
+def partition_statuses(
+    asset: AssetKey,
+    definition: Any,
+    all_keys: Sequence[str],
+    upstreams: Sequence[Upstream],
+    known: PartitionFacts,
+    roots: dict[AssetKey, dict[str, Cause]],
+    unpartitioned_roots: Mapping[AssetKey, Cause],
+    *,
+    current_time: datetime | None = None,
+    dynamic: DynamicPartitionsStore | None = None,
+) -> PartitionStatuses:
+    """The statuses of ``asset``'s partitions (``all_keys``, its keys now). ``roots`` holds,
+    per partitioned asset already assessed (upstream first), the partitions that make their
+    readers stale with their root causes; this asset's are added. ``unpartitioned_roots``:
+    the root cause of each unpartitioned asset that is stale or missing."""
+    causes: dict[str, Cause] = dict(known.own)
+    asset_roots: dict[str, Cause] = {
+        k: Cause(c.category, c.message, asset) for k, c in known.own.items()
+    }
+    never = Cause(Category.DATA, NEVER_MATERIALIZED, asset)
+    for k in all_keys:
+        if k not in known.materialized:
+            asset_roots[k] = never
+    for up in upstreams:
+        if up.partitions_def is None:
+            root = unpartitioned_roots.get(up.key)
+            if root is not None:
+                cause = Cause(root.category, _upstream_message(up.key, root), up.key, root)
+                for k in all_keys:
+                    causes.setdefault(k, cause)
+                    asset_roots.setdefault(k, root)
+            continue
+        by_root: dict[Cause, list[str]] = {}
+        for up_key, root in roots.get(up.key, {}).items():
+            by_root.setdefault(root, []).append(up_key)
+        # One bulk mapping per root cause (all of an upstream's missing partitions share
+        # one), not one per upstream partition.
+        for root, up_keys in by_root.items():
+            cause = Cause(root.category, _upstream_message(up.key, root), up.key, root)
+            for k in up.mapping.downstream_keys(
+                up_keys, up.partitions_def, definition, current_time=current_time, dynamic=dynamic
+            ):
+                if k not in causes:
+                    causes[k] = cause
+                    asset_roots.setdefault(k, root)
+    roots[asset] = asset_roots
+    status: dict[str, Status] = {}
+    for k in all_keys:
+        if k in known.running:
+            status[k] = Status.RUNNING
+        elif k in known.failed:
+            status[k] = Status.FAILED
+        elif k not in known.materialized:
+            status[k] = Status.MISSING
+        elif k in causes:
+            status[k] = Status.STALE
+    return PartitionStatuses(all_keys, status, causes)
+
+
+def asset_status(statuses: PartitionStatuses) -> tuple[Status, tuple[Cause, ...]]:
+    """A partitioned asset as one catalog row: in progress, then failed, then missing if
+    none exists, then stale if any partition is stale or missing; the counts as causes."""
+    counts = statuses.summary()
+    total = len(statuses.keys)
+    causes: list[Cause] = []
+    for state, noun in ((Status.MISSING, "missing"), (Status.STALE, "stale")):
+        n = counts[state.value]
+        if n:
+            first = (
+                next(c for k, c in statuses.causes.items() if statuses.of(k) is state)
+                if (state is Status.STALE)
+                else None
+            )
+            detail = f": {first.message}" if first is not None else ""
+            category = first.category if first is not None else Category.DATA
+            causes.append(Cause(category, f"{n:,} of {total:,} partitions {noun}{detail}"))
+    if counts[Status.RUNNING.value]:
+        status = Status.RUNNING
+    elif counts[Status.FAILED.value]:
+        status = Status.FAILED
+    elif total and counts[Status.MISSING.value] == total:
+        status = Status.MISSING
+    elif causes:
+        status = Status.STALE
+    else:
+        status = Status.FRESH
+    return status, tuple(causes)
+
+
+def _upstream_message(up: AssetKey, root: Cause) -> str:
+    name = up.to_user_string()
+    if root.asset_key == up and root.message == NEVER_MATERIALIZED:
+        return f"upstream {name} {NEVER_MATERIALIZED}"
+    about = root.asset_key.to_user_string() if root.asset_key else name
+    return f"upstream {name} is stale: {about} {root.message}"

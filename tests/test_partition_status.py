@@ -1,0 +1,238 @@
+"""Per-partition status: pure over sets of keys, then through real runs on a real home, the
+CLI's ``millrace partitions`` listing, and dynamic partitions added from code and from the
+command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from conftest import MILLRACE, write_source
+from millrace import (
+    AssetKey,
+    DailyPartitionsDefinition,
+    Definitions,
+    HourlyPartitionsDefinition,
+    IdentityPartitionMapping,
+    Runtime,
+    StaticPartitionsDefinition,
+    TimeWindowPartitionMapping,
+    asset,
+)
+from millrace.versions.partition_status import (
+    PartitionFacts,
+    PartitionStatuses,
+    Upstream,
+    asset_status,
+    partition_statuses,
+)
+from millrace.versions.staleness import Category, Cause, Status
+
+A, B, R = AssetKey("a"), AssetKey("b"), AssetKey("raw")
+ABC = StaticPartitionsDefinition(["x", "y", "z"])
+HOURS = HourlyPartitionsDefinition(start_date="2024-01-01-00:00", end_date="2024-01-03-00:00")
+DAYS = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-03")
+
+
+def statuses(
+    keys: list[str],
+    facts: PartitionFacts,
+    ups: Sequence[Upstream] = (),
+    *,
+    roots: dict[AssetKey, dict[str, Cause]] | None = None,
+    definition: Any = ABC,
+    whole: Mapping[AssetKey, Cause] | None = None,
+) -> PartitionStatuses:
+    """Partition statuses of asset ``b``."""
+    return partition_statuses(B, definition, keys, ups, facts, roots or {}, whole or {})
+
+
+# -- pure ------------------------------------------------------------------------------------
+
+
+def test_each_partition_takes_one_status_missing_failed_and_running_first() -> None:
+    own = {"x": Cause(Category.CODE, "has a new code version (v1 -> v2)")}
+    result = statuses(
+        ["x", "y", "z"],
+        PartitionFacts(frozenset({"x", "y"}), failed=frozenset({"y"}), own=own),
+    )
+    assert {k: result.of(k) for k in "xyz"} == {
+        "x": Status.STALE,
+        "y": Status.FAILED,
+        "z": Status.MISSING,
+    }
+    assert result.summary() == {"fresh": 0, "stale": 1, "missing": 1, "failed": 1, "running": 0}
+    status, causes = asset_status(result)
+    assert status is Status.FAILED
+    assert [c.message for c in causes] == [
+        "1 of 3 partitions missing",
+        "1 of 3 partitions stale: has a new code version (v1 -> v2)",
+    ]
+
+
+def test_a_stale_or_missing_upstream_partition_makes_only_its_readers_stale() -> None:
+    roots: dict[AssetKey, dict[str, Cause]] = {}
+    upstream = partition_statuses(
+        A,
+        ABC,
+        ["x", "y", "z"],
+        [],
+        PartitionFacts(
+            frozenset({"x", "y"}), own={"x": Cause(Category.CODE, "has a new code version")}
+        ),
+        roots,
+        {},
+    )
+    assert upstream.of("z") is Status.MISSING
+    down = statuses(
+        ["x", "y", "z"],
+        PartitionFacts(frozenset({"x", "y", "z"})),
+        [Upstream(A, IdentityPartitionMapping(), ABC)],
+        roots=roots,
+    )
+    assert down.of("y") is Status.FRESH
+    assert down.of("x") is Status.STALE and down.of("z") is Status.STALE
+    assert down.causes["x"].message == "upstream a is stale: a has a new code version"
+    assert down.causes["x"].root == Cause(Category.CODE, "has a new code version", A)
+    assert down.causes["z"].message == "upstream a has never been materialized"
+
+
+def test_one_changed_hour_makes_its_day_stale_and_no_other() -> None:
+    hours = list(HOURS.get_partition_keys())
+    changed = {"2024-01-02-05:00": Cause(Category.CODE, "has a new code version")}
+    roots: dict[AssetKey, dict[str, Cause]] = {}
+    partition_statuses(
+        A, HOURS, hours, [], PartitionFacts(frozenset(hours), own=changed), roots, {}
+    )
+    days = statuses(
+        ["2024-01-01", "2024-01-02"],
+        PartitionFacts(frozenset({"2024-01-01", "2024-01-02"})),
+        [Upstream(A, TimeWindowPartitionMapping(), HOURS)],
+        roots=roots,
+        definition=DAYS,
+    )
+    assert days.status == {"2024-01-02": Status.STALE}
+
+
+def test_a_stale_unpartitioned_upstream_makes_every_partition_stale() -> None:
+    root = Cause(Category.CODE, "has a new code version", R)
+    result = statuses(
+        ["x", "y"],
+        PartitionFacts(frozenset({"x", "y"})),
+        [Upstream(R, IdentityPartitionMapping(), None)],
+        whole={R: root},
+    )
+    assert result.status == {"x": Status.STALE, "y": Status.STALE}
+    assert result.causes["y"].message == "upstream raw is stale: raw has a new code version"
+
+
+# -- real runs -------------------------------------------------------------------------------
+
+SEEN: list[int] = []
+
+
+@asset(partitions_def=ABC)
+def letters(context) -> int:
+    SEEN.append(1)
+    return len(SEEN) * 10 + "xyz".index(context.partition_key)
+
+
+@asset(partitions_def=ABC)
+def doubled(letters: int) -> int:
+    return letters * 2
+
+
+def test_one_upstream_partition_rematerialized_makes_its_downstream_partition_stale(
+    home: Path,
+) -> None:
+    async def go() -> tuple[Any, Any, Any]:
+        async with Runtime(Definitions(assets=[letters, doubled]), home=home) as runtime:
+            for key in ("x", "y"):
+                assert (await runtime.materialize(partition_key=key)).success
+            before = (await runtime.partition_status())[AssetKey("doubled")]
+            assert (await runtime.materialize([letters], partition_key="x")).success
+            after = (await runtime.partition_status())[AssetKey("doubled")]
+            catalog = {r.asset_key.to_user_string(): r for r in await runtime.catalog()}
+            return before, after, catalog
+
+    before, after, catalog = asyncio.run(go())
+    assert before.status == {"z": Status.MISSING}
+    assert after.status == {"x": Status.STALE, "z": Status.MISSING}
+    assert after.causes["x"].message == "upstream letters partition x has a new data version"
+    row = catalog["doubled"]
+    assert row.status is Status.STALE and row.partitions["fresh"] == 1
+    assert row.last_materialized is not None
+
+
+PROJECT = """
+    from millrace import Definitions, DynamicPartitionsDefinition, StaticPartitionsDefinition, asset
+
+    FILES = DynamicPartitionsDefinition(name="files")
+
+    @asset
+    def discovered(context) -> int:
+        context.instance.add_dynamic_partitions("files", ["a.csv", "b.csv"])
+        return 2
+
+    @asset(partitions_def=FILES)
+    def parsed(context) -> str:
+        return context.partition_key.upper()
+
+    @asset(partitions_def=StaticPartitionsDefinition(["p", "q", "r", "s"]))
+    def quarters(context) -> str:
+        if context.partition_key == "r":
+            raise ValueError("r is broken")
+        return context.partition_key
+
+    defs = Definitions(assets=[discovered, parsed, quarters])
+"""
+
+
+def millrace(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MILLRACE, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_partitions_lists_ranges_and_dynamic_keys_come_from_code_and_the_cli(
+    tmp_path: Path,
+) -> None:
+    write_source(tmp_path / "proj.py", PROJECT)
+    for key in ("p", "q", "r"):
+        millrace("materialize", "proj.py", "--partition", key, "--select", "quarters", cwd=tmp_path)
+    shown = millrace("partitions", "quarters", "proj.py", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        "quarters: 4 partitions of StaticPartitionsDefinition(['p', 'q', 'r', 's']): "
+        "2 fresh, 1 missing, 1 failed",
+        "  p..q  fresh (2)",
+        "  r     failed",
+        "  s     missing",
+    ]
+    as_json = json.loads(
+        millrace("partitions", "quarters", "proj.py", "--json", cwd=tmp_path).stdout
+    )
+    assert as_json["counts"]["failed"] == 1 and as_json["ranges"][0]["last"] == "q"
+
+    before = millrace(
+        "materialize", "proj.py", "--partition", "a.csv", "--select", "parsed", cwd=tmp_path
+    )
+    assert before.returncode != 0 and "a.csv" in before.stderr
+    assert (
+        millrace("materialize", "proj.py", "--select", "discovered", cwd=tmp_path).returncode == 0
+    )
+    ran = millrace(
+        "materialize", "proj.py", "--partition", "a.csv", "--select", "parsed", cwd=tmp_path
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+    added = millrace("partitions", "add", "files", "c.csv", "--path", "proj.py", cwd=tmp_path)
+    assert added.stdout.strip() == "files: 3 partitions (a.csv, b.csv, c.csv)"
+    listed = millrace("partitions", "parsed", "proj.py", cwd=tmp_path).stdout.splitlines()
+    assert listed[1:] == ["  a.csv         fresh", "  b.csv..c.csv  missing (2)"]
+    wrong = millrace("partitions", "add", "filez", "d.csv", "--path", "proj.py", cwd=tmp_path)
+    assert wrong.returncode == 2 and "did you mean 'files'" in wrong.stderr
