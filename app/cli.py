@@ -110,9 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default=".", help="the code location (default: .)")
     p.add_argument("--json", action="store_true", help="print every event as a JSON line")
 
-    from .partition_commands import add_parser
+    from .partition_commands import add_backfill_parsers, add_parser
 
     add_parser(command)
+    add_backfill_parsers(command, _positive_int)
 
     p = command("status", _status, "Which assets are fresh, stale, missing or failed, and why.")
     p.add_argument("--json", action="store_true", help="one JSON object per line per asset")
@@ -252,8 +253,6 @@ async def _run(
     ``fail_on_error_checks``: any failed ERROR check fails the command, blocking or not, so
     ``millrace check`` can gate CI.
     """
-    from .console import JsonPrinter, LinePrinter, LivePrinter, summarize
-
     async with runtime:
         if isinstance(plan, str):
             try:
@@ -263,22 +262,44 @@ async def _run(
                     raise
                 print(f"nothing to materialize: no asset matches {plan}")
                 return 0
-        if as_json:
-            printer: Any = JsonPrinter()
-        elif sys.stderr.isatty():
-            printer = LivePrinter(len(plan))
-        else:
-            printer = LinePrinter(len(plan))
-        try:  # from here on, every way out puts the terminal back (the cursor, the live line)
-            runtime.listen(printer)
-            started = time.monotonic()
-            handle = runtime.submit(plan=plan, tags=tags, run_config=run_config)
-            _cancel_on_interrupt(handle, printer)
-            result = await handle
-        finally:
-            printer.close()
+
+        async def start() -> Any:
+            return runtime.submit(plan=plan, tags=tags, run_config=run_config)
+
+        return await follow(runtime, start, as_json, fail_on_error_checks=fail_on_error_checks)
+
+
+async def follow(
+    runtime: Runtime,
+    start: Callable[[], Awaitable[Any]],
+    as_json: bool,
+    *,
+    fail_on_error_checks: bool = False,
+    report: Callable[[Any], None] | None = None,
+) -> int:
+    """Start a run (``start`` returns its handle), print it as it goes and sum it up;
+    the exit code says how it ended. ``report`` prints more after the summary."""
+    from .console import JsonPrinter, LinePrinter, LivePrinter, summarize
+
+    handle = await start()
+    steps = len(handle.plan)
+    if as_json:
+        printer: Any = JsonPrinter()
+    elif sys.stderr.isatty():
+        printer = LivePrinter(steps)
+    else:
+        printer = LinePrinter(steps)
+    try:  # from here on, every way out puts the terminal back (the cursor, the live line)
+        runtime.listen(printer)  # before the run's task takes its first step
+        started = time.monotonic()
+        _cancel_on_interrupt(handle, printer)
+        result = await handle
+    finally:
+        printer.close()
     if not as_json:
         print(summarize(result, time.monotonic() - started))
+        if report is not None:
+            report(result)
     if result.status.value == "CANCELED":
         return EXIT_CANCELED
     failed_checks = [

@@ -47,6 +47,8 @@ from .events import (
     StepUpToDate,
     StepWaiting,
     Watching,
+    is_check_step,
+    step_name,
 )
 from .execution.output import STDERR, STDOUT, show_step_output
 from .execution.result import RunResult
@@ -58,12 +60,6 @@ if TYPE_CHECKING:
 
 # What a step prints is logged as STDOUT / STDERR (execution/context.py): shown like INFO.
 _SHOWN_LOG_LEVELS = {"INFO", "WARNING", "ERROR", "CRITICAL", STDOUT, STDERR}
-
-
-def step_name(event: Event) -> str:
-    """The asset key of a step's event, ``asset:check`` for a check's (``-`` for neither)."""
-    name = event.asset_key.to_user_string() if event.asset_key else "-"
-    return f"{name}:{event.check_name}" if event.check_name else name
 
 
 # -- counting --------------------------------------------------------------------------------
@@ -157,8 +153,8 @@ class Tally:
         if isinstance(event, RunStarted):
             if not self.known:  # a check step's name is ``asset:check``; a key has no ':'
                 self._plan(
-                    [n for n in event.selection if ":" not in n],
-                    [n for n in event.selection if ":" in n],
+                    [n for n in event.selection if not is_check_step(n)],
+                    [n for n in event.selection if is_check_step(n)],
                 )
         elif isinstance(event, StepStarted):
             self.running[name] = self._clock()

@@ -355,6 +355,28 @@ def event_from_record(
     )
 
 
+def step_name(event: Event) -> str:
+    """The asset key of a step's event, ``asset:check`` for a check's (``-`` for neither),
+    with its partition as the plan names it: ``daily[2024-01-02]``."""
+    name = event.asset_key.to_user_string() if event.asset_key else "-"
+    if event.check_name:
+        name = f"{name}:{event.check_name}"
+    return f"{name}[{event.partition_key}]" if event.partition_key is not None else name
+
+
+def is_check_step(name: str) -> bool:
+    """A check step's name has ``:`` before any partition (an hour's key has its own)."""
+    return ":" in name.partition("[")[0]
+
+
+# A backfill's runs carry its id, and its first run what it asked for, as run tags (Dagster
+# tags a backfill's runs with ``dagster/backfill``); the store records the backfill from them.
+BACKFILL_TAG = "dagster/backfill"
+BACKFILL_SELECTION_TAG = "millrace/backfill_selection"
+BACKFILL_SPEC_TAG = "millrace/backfill_spec"
+BACKFILL_TOTAL_TAG = "millrace/backfill_total"
+
+
 Subscriber = Callable[[Event], None]
 _log = logging.getLogger("millrace")
 

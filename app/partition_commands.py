@@ -1,5 +1,6 @@
-"""``millrace partitions``: an asset's partitions as ranges with their status, and the keys of
-dynamic partitions added or deleted from the command line."""
+"""The partition commands: ``millrace partitions`` (an asset's partitions as ranges with their
+status; dynamic partitions' keys added and deleted), ``millrace backfill`` and
+``millrace backfills``."""
 
 from __future__ import annotations
 
@@ -36,6 +37,110 @@ def add_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("words", nargs="+", metavar="ASSET [PATH] | add NAME KEY...")
     p.add_argument("--path", default=None, help="the code, for add and delete (default: .)")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def add_backfill_parsers(
+    command: Callable[..., argparse.ArgumentParser], positive_int: Callable[[str], int]
+) -> None:
+    p = command(
+        "backfill",
+        backfill,
+        "Materialize many partitions of the selected assets in one run, recorded and resumable.",
+    )
+    p.add_argument("--select", "-s", help="the assets (default: every asset)")
+    p.add_argument("--from", dest="start", metavar="KEY", help="the first partition")
+    p.add_argument("--to", dest="end", metavar="KEY", help="the last partition (included)")
+    p.add_argument("--partitions", metavar="A,B,C", help="these partitions")
+    p.add_argument(
+        "--missing", action="store_true", help="every partition missing or whose last run failed"
+    )
+    p.add_argument("--stale", action="store_true", help="every stale partition")
+    p.add_argument("--resume", metavar="ID", help="run what backfill ID did not materialize")
+    p.add_argument("--max-concurrency", type=positive_int, default=None, help="steps at once")
+    p.add_argument("--json", action="store_true", help="print every event as a JSON line")
+
+    p = command("backfills", backfills, "List backfills and how far they got.")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def backfill(args: argparse.Namespace) -> int:
+    from .cli import follow
+    from .runtime.backfill import BackfillSpec
+
+    spec = None
+    if args.resume is None:
+        keys = tuple(k.strip() for k in (args.partitions or "").split(",") if k.strip())
+        spec = BackfillSpec(args.start, args.end, keys, args.missing, args.stale)
+    elif args.select or args.start or args.end or args.partitions or args.missing or args.stale:
+        raise MillraceError("--resume takes no other choice: it runs what the backfill asked")
+    location = load_code_location(args.path, attribute=args.attribute)
+    runtime = Runtime(location, home=args.home)
+    started: list[tuple[str, Any]] = []
+
+    async def start() -> Any:
+        backfill_id, handle = await runtime.backfill(
+            args.select, spec, resume=args.resume, max_concurrency=args.max_concurrency
+        )
+        started.append((backfill_id, handle))
+        if not args.json:
+            verb = "resuming" if args.resume else "backfill"
+            print(f"{verb} {backfill_id}: {len(handle.plan.writes):,} partitions to materialize")
+        return handle
+
+    def report(result: Any) -> None:
+        backfill_id, handle = started[0]
+        order = {(s.key, s.partition_key): s.index for s in handle.plan.steps}
+        failed = result.failed_partitions
+        for key, partitions in failed.items():
+            partitions = sorted(partitions, key=lambda p: order.get((key, p), 0))
+            print(f"✗ {key.to_user_string()}: failed partitions {_shown(partitions)}")
+        if failed:
+            print(f"  millrace backfill --resume {backfill_id} runs what did not succeed")
+
+    async def go() -> int:
+        async with runtime:
+            return await follow(runtime, start, args.json, report=report)
+
+    return asyncio.run(go())
+
+
+def backfills(args: argparse.Namespace) -> int:
+    from .reports import when
+
+    location = load_code_location(args.path, attribute=args.attribute)
+
+    async def ask() -> Any:
+        async with Runtime(location, home=args.home, readonly=True) as runtime:
+            return await runtime.backfills(args.limit)
+
+    records = asyncio.run(ask())
+    if args.json:
+        for record in records:
+            print(json.dumps(record.to_json(), default=str))
+        return 0
+    if not records:
+        print("no backfills yet")
+        return 0
+    print(
+        f"{'BACKFILL':12}  {'STATUS':9} {'CREATED':19}  {'DONE':>7} {'FAILED':>7} "
+        f"{'LEFT':>7}  ASKED"
+    )
+    for r in records:
+        asked = _asked(r.spec) + (f" of {r.selection}" if r.selection else "")
+        print(
+            f"{r.backfill_id:12}  {r.status:9} {when(r.created):19}  {r.done:7,} {r.failed:7,} "
+            f"{r.remaining:7,}  {asked}"
+        )
+    return 0
+
+
+def _asked(spec: dict[str, Any]) -> str:
+    if spec.get("from"):
+        return f"{spec['from']}..{spec['to']}"
+    if spec.get("partitions"):
+        return _shown(spec["partitions"])
+    return " and ".join(w for w in ("missing", "stale") if spec.get(w))
 
 
 def run(args: argparse.Namespace) -> int:

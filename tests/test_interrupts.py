@@ -189,11 +189,11 @@ def test_a_second_ctrl_c_on_a_terminal_clears_the_live_line_and_shows_the_cursor
     assert output.rfind(b"forced exit") > output.rfind(SHOW_CURSOR)  # said on a clean line
 
 
-def test_an_error_after_the_live_line_appears_still_restores_the_terminal(
+def test_a_config_error_is_told_before_the_live_line_touches_the_terminal(
     tmp_path: Path, home: Path
 ):
-    """Config is checked against the assets when the run is submitted, once the live line is
-    drawn: the error still leaves the terminal as it found it."""
+    """Config is checked against the assets when the run is submitted, before the live line
+    is drawn: the error leaves the terminal as it found it (the cursor never hidden)."""
     write_source(
         tmp_path / "plain.py",
         """
@@ -212,7 +212,7 @@ def test_an_error_after_the_live_line_appears_still_restores_the_terminal(
         terminal.close()
 
     assert code == 2
-    assert_terminal_restored(output)
+    assert HIDE_CURSOR not in output and b"done " not in output
     assert b"error: Invalid run config" in output
 
 

@@ -120,6 +120,9 @@ class Partitions:
             definition = partitions_def_of(node)
             if definition is None:
                 continue
+            if key in self.per_asset:  # named, even if none: those and no others
+                targets[key] = self.per_asset[key]
+                continue
             own = self._own(key, definition)
             if own:
                 targets[key] = own
@@ -161,6 +164,11 @@ class Partitions:
                 raise PartitionKeyError(self._none_asked(key.to_user_string(), definition))
             targets[key] = self._in_order(definition, derived)
         return targets
+
+    def own_keys(self, key: AssetKey, node: Any) -> tuple[str, ...]:
+        """The keys asked for that ``node``'s definition has (none if unpartitioned)."""
+        definition = partitions_def_of(node)
+        return () if definition is None else self._own(key, definition)
 
     def _own(self, key: AssetKey, definition: PartitionsDefinition) -> tuple[str, ...]:
         """The keys asked for that ``definition`` has: by name, or from ``keys``."""

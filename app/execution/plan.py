@@ -141,6 +141,8 @@ def build_plan(
         planned += [(asset, subset) for subset in subsets[k]]
     for check in check_nodes:
         planned += [(check, subset) for subset in subsets[check.key]]
+    if not planned:
+        raise SelectionError("nothing to run: every partition asked for is already done")
     producers: dict[AssetKey, dict[str | None, int]] = {}
     for i, (node, subset) in enumerate(planned):
         if isinstance(node, AssetsDefinition):

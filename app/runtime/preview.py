@@ -28,9 +28,7 @@ class Preview:
     text: str | None = None
 
 
-def read_preview(
-    key: AssetKey, record: MaterializationRecord, manager: Any, limit: int
-) -> Preview:
+def read_preview(key: AssetKey, record: MaterializationRecord, manager: Any, limit: int) -> Preview:
     """The first ``limit`` rows of what ``record`` stored (through ``manager``, the IO
     manager that stored it, unless it is a Parquet file to scan)."""
     rows = record.metadata.get("dagster/row_count")

@@ -49,10 +49,11 @@ from ..selection import AssetSelection, as_selection, resolve_selection
 from ..storage.dynamic_partitions import DynamicPartitions
 from ..storage.event_store import DATABASE, EventStore
 from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
-from ..storage.records import MaterializationRecord, PartitionRows, RunRecord
+from ..storage.records import BackfillRecord, MaterializationRecord, PartitionRows, RunRecord
 from ..versions.code import CodeVersion, code_versions
 from ..versions.partition_status import PartitionStatuses
 from ..versions.staleness import Assessment
+from .backfill import BackfillSpec, backfill_partitions, backfill_tags, new_request
 from .lineage import downstream_lineage, upstream_lineage
 from .loader import CodeLocation, aload_code_location, project_root
 from .preview import Preview, read_preview
@@ -373,6 +374,59 @@ class Runtime:
     async def materialize(self, selection: Selection = None, **kwargs: Any) -> RunResult:
         return await self.submit(selection, **kwargs)
 
+    async def backfill(
+        self,
+        selection: Selection = None,
+        spec: BackfillSpec | None = None,
+        *,
+        resume: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        max_concurrency: int | None = None,
+    ) -> tuple[str, RunHandle]:
+        """Start a backfill of ``spec``'s partitions of the selected assets (or resume one:
+        only what its runs did not materialize); returns its id and its run."""
+        done = None
+        backfill_id = None
+        if resume is not None:
+            if self.store is None:
+                raise MillraceError("resuming a backfill needs the history (persist=True)")
+            await self.store.flush()
+            record = await self.store.backfill(resume)
+            if record is None:
+                raise MillraceError(f"no backfill {resume!r} (millrace backfills lists them)")
+            backfill_id, spec = record.backfill_id, BackfillSpec.from_json(record.spec)
+            selection = record.selection or None
+            done = await self.store.backfill_done(backfill_id)
+        if spec is None:
+            raise MillraceError("say which partitions to backfill, or resume one")
+        graph = self._code.graph
+        needs_statuses = as_selection(selection).needs_statuses
+        statuses = (
+            {k: a.status.value for k, a in (await self.status()).items()}
+            if needs_statuses
+            else None
+        )
+        keys = graph.toposorted(resolve_selection(selection, graph, statuses))
+        context = PartitionContext(dynamic=self.instance)
+        by_partition = await self.partition_status() if spec.by_status else None
+        partitions = backfill_partitions(graph, keys, spec, context, by_partition, done)
+        plan = await self._off_loop(build_plan, graph, keys, None, partitions=partitions)
+        request = new_request(
+            _selection_text(selection, keys), spec, partitions, backfill_id=backfill_id
+        )
+        handle = self.submit(
+            plan=plan,
+            tags={**(tags or {}), **backfill_tags(request, plan)},
+            max_concurrency=max_concurrency,
+        )
+        return request.backfill_id, handle
+
+    async def backfills(self, limit: int = 50) -> list[BackfillRecord]:
+        if self.store is None:
+            return []
+        await self.store.flush()
+        return await self.store.backfills(limit)
+
     def active_runs(self) -> list[RunHandle]:
         return [h for h in self._runs.values() if not h.done()]
 
@@ -546,3 +600,11 @@ def code_root(assets: Iterable[Any]) -> Path | None:
         if source is not None and os.path.isfile(source.file):
             return project_root(Path(source.file).resolve().parent)
     return None
+
+
+def _selection_text(selection: Selection, keys: Iterable[AssetKey]) -> str:
+    """A selection as the --select text a resumed backfill resolves again: as typed, or
+    the keys it resolved to."""
+    if selection is None or isinstance(selection, str):
+        return selection or ""
+    return ",".join(k.to_user_string() for k in keys)

@@ -13,6 +13,10 @@ import aiosqlite
 
 from ..definitions.metadata import metadata_to_json
 from ..events import (
+    BACKFILL_SELECTION_TAG,
+    BACKFILL_SPEC_TAG,
+    BACKFILL_TAG,
+    BACKFILL_TOTAL_TAG,
     AssetCheckEvaluated,
     AssetMaterialized,
     Event,
@@ -120,6 +124,23 @@ async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | N
                     socket.gethostname(),
                 ),
             )
+            backfill = event.tags.get(BACKFILL_TAG)
+            if backfill is not None:
+                await db.execute(
+                    "INSERT OR IGNORE INTO backfills (backfill_id, selection, spec, created,"
+                    " total) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        backfill,
+                        event.tags.get(BACKFILL_SELECTION_TAG, ""),
+                        event.tags.get(BACKFILL_SPEC_TAG, "{}"),
+                        event.timestamp,
+                        int(event.tags.get(BACKFILL_TOTAL_TAG, "0")),
+                    ),
+                )
+                await db.execute(
+                    "INSERT OR IGNORE INTO backfill_runs (backfill_id, run_id) VALUES (?, ?)",
+                    (backfill, event.run_id),
+                )
         elif isinstance(event, RunFinished):
             await db.execute(
                 "UPDATE runs SET status = ?, end_time = ?, message = ? WHERE run_id = ?",

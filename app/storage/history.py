@@ -17,6 +17,7 @@ from ..events import Event, InputVersion, RunStatus, event_from_record
 from .faults import raise_clearly
 from .records import (
     RUN_COLUMNS,
+    BackfillRecord,
     CheckResultRecord,
     FailureRecord,
     MaterializationRecord,
@@ -179,6 +180,63 @@ class History:
             new_dependencies=new_deps,
             newest_event_id=newest[0][0] if newest else None,
             newest_timestamp=newest[0][1] if newest else None,
+        )
+
+    async def backfills(self, limit: int = 50) -> list[BackfillRecord]:
+        """Backfills, newest first."""
+        rows = await self._rows(
+            "SELECT backfill_id, selection, spec, created, total FROM backfills"
+            " ORDER BY created DESC LIMIT ?",
+            (limit,),
+        )
+        return [await self._backfill(row) for row in rows]
+
+    async def backfill(self, backfill_id: str) -> BackfillRecord | None:
+        """A backfill by its id or a unique prefix of it."""
+        rows = await self._rows(
+            "SELECT backfill_id, selection, spec, created, total FROM backfills"
+            " WHERE backfill_id LIKE ? LIMIT 2",
+            (backfill_id + "%",),
+        )
+        return await self._backfill(rows[0]) if len(rows) == 1 else None
+
+    async def backfill_done(self, backfill_id: str) -> set[tuple[str, str]]:
+        """The (asset, partition) pairs a backfill's runs materialized."""
+        rows = await self._rows(
+            "SELECT DISTINCT m.asset_key, m.partition_key FROM materializations m"
+            " JOIN backfill_runs b ON b.run_id = m.run_id WHERE b.backfill_id = ?",
+            (backfill_id,),
+        )
+        return {(k, p) for k, p in rows}
+
+    async def _backfill(self, row: Any) -> BackfillRecord:
+        backfill_id = row[0]
+        runs = await self._rows(
+            "SELECT r.run_id, r.status FROM runs r JOIN backfill_runs b ON b.run_id = r.run_id"
+            " WHERE b.backfill_id = ? ORDER BY r.start_time",
+            (backfill_id,),
+        )
+        done = await self._rows(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT m.asset_key, m.partition_key"
+            " FROM materializations m JOIN backfill_runs b ON b.run_id = m.run_id"
+            " WHERE b.backfill_id = ?)",
+            (backfill_id,),
+        )
+        failed = await self._rows(
+            "SELECT COUNT(*) FROM asset_failures f JOIN backfill_runs b ON b.run_id = f.run_id"
+            " WHERE b.backfill_id = ?",
+            (backfill_id,),
+        )
+        return BackfillRecord(
+            backfill_id=backfill_id,
+            selection=row[1],
+            spec=json.loads(row[2]),
+            created=row[3],
+            total=row[4],
+            run_ids=tuple(r for r, _ in runs),
+            status=runs[-1][1] if runs else "NOT_STARTED",
+            done=done[0][0],
+            failed=failed[0][0],
         )
 
     async def materializations(self, event_ids: Iterable[int]) -> dict[int, MaterializationRecord]:

@@ -128,3 +128,37 @@ class PartitionRows:
     new_dependencies: list[tuple[str, str]]  # (partition, upstream it never read)
     newest_event_id: int | None
     newest_timestamp: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRecord:
+    """A backfill: what it asked for and how far its runs got (counted from the history,
+    so it is live while a run is going)."""
+
+    backfill_id: str
+    selection: str
+    spec: dict[str, Any]
+    created: float
+    total: int  # (asset, partition) pairs its first run planned
+    run_ids: tuple[str, ...]  # oldest first
+    status: str  # of its latest run
+    done: int  # pairs its runs materialized
+    failed: int  # pairs whose last attempt, in one of its runs, failed
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.done - self.failed, 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backfill_id": self.backfill_id,
+            "selection": self.selection,
+            "spec": self.spec,
+            "created": self.created,
+            "status": self.status,
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "remaining": self.remaining,
+            "run_ids": list(self.run_ids),
+        }

@@ -148,6 +148,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (name, partition_key)
     );
     """,
+    # v7: backfills (recorded from their runs' tags) and the runs each one took.
+    """
+    CREATE TABLE backfills (
+        backfill_id TEXT PRIMARY KEY,
+        selection   TEXT NOT NULL,
+        spec        TEXT NOT NULL,
+        created     REAL NOT NULL,
+        total       INTEGER NOT NULL
+    );
+    CREATE TABLE backfill_runs (
+        backfill_id TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        PRIMARY KEY (backfill_id, run_id)
+    );
+    CREATE INDEX materializations_by_run ON materializations (run_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
