@@ -13,6 +13,7 @@ from .definitions.asset import (
     RetryPolicy,
     asset,
 )
+from .definitions.backfill_policy import BackfillPolicy, BackfillPolicyType
 from .definitions.checks import (
     AssetCheckKey,
     AssetCheckResult,
@@ -117,6 +118,8 @@ __all__ = [
     "AssetSelection",
     "AssetSpec",
     "AssetsDefinition",
+    "BackfillPolicy",
+    "BackfillPolicyType",
     "Backoff",
     "CodeLoadError",
     "Config",

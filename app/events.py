@@ -111,19 +111,38 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepStarted(Event):
+class StepEvent(Event):
+    """An event about one step. A step for several partitions at once (a single-run
+    backfill) has no ``partition_key``: ``partition_keys`` names them all."""
+
+    partition_keys: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        out = Event.payload(self)
+        if not self.partition_keys:  # nearly every step: keep its stored row as it was
+            del out["partition_keys"]
+        return out
+
+
+def partitions_of(event: Event) -> tuple[str | None, ...]:
+    """The partitions an event is about: its one key (None if unpartitioned), or a range's."""
+    return getattr(event, "partition_keys", ()) or (event.partition_key,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted(StepEvent):
     kind: ClassVar[str] = "STEP_STARTED"
     attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepSucceeded(Event):
+class StepSucceeded(StepEvent):
     kind: ClassVar[str] = "STEP_SUCCEEDED"
     duration: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepFailed(Event):
+class StepFailed(StepEvent):
     kind: ClassVar[str] = "STEP_FAILED"
     error: ErrorInfo = ErrorInfo("Error", "")
     duration: float = 0.0
@@ -131,13 +150,13 @@ class StepFailed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepSkipped(Event):
+class StepSkipped(StepEvent):
     kind: ClassVar[str] = "STEP_SKIPPED"
     reason: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepUpToDate(Event):
+class StepUpToDate(StepEvent):
     """Early cutoff: the stored materialization already has this code and these inputs."""
 
     kind: ClassVar[str] = "STEP_UP_TO_DATE"
@@ -146,7 +165,7 @@ class StepUpToDate(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepWaiting(Event):
+class StepWaiting(StepEvent):
     """The step waits for another run that is writing the same asset."""
 
     kind: ClassVar[str] = "STEP_WAITING"
@@ -344,6 +363,8 @@ def event_from_record(
             payload["error"] = ErrorInfo(**payload["error"])
     elif cls is RunStarted:
         payload["selection"] = tuple(payload["selection"])
+    if "partition_keys" in payload:
+        payload["partition_keys"] = tuple(payload["partition_keys"])
     return cls(
         run_id=run_id,
         asset_key=AssetKey.from_user_string(asset_key) if asset_key else None,
@@ -361,6 +382,9 @@ def step_name(event: Event) -> str:
     name = event.asset_key.to_user_string() if event.asset_key else "-"
     if event.check_name:
         name = f"{name}:{event.check_name}"
+    keys: tuple[str, ...] = getattr(event, "partition_keys", ())
+    if len(keys) > 1:
+        return f"{name}[{keys[0]}...{keys[-1]}]"
     return f"{name}[{event.partition_key}]" if event.partition_key is not None else name
 
 

@@ -137,3 +137,54 @@ def test_a_backfill_says_clearly_what_it_needs(tmp_path: Path) -> None:
     assert neither.returncode == 2 and "--from KEY --to KEY" in neither.stderr
     bad = millrace(tmp_path, "backfill", "proj.py", "--from", "2024-01-01", "--to", "2024-02-30")
     assert bad.returncode == 2 and "2024-02-30" in bad.stderr
+
+
+RANGES = """
+    import polars as pl
+    from millrace import BackfillPolicy, DailyPartitionsDefinition, asset
+
+    DAYS = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-08")
+    CALLS = []
+
+    @asset(partitions_def=DAYS)
+    def events(context) -> pl.DataFrame:
+        return pl.DataFrame({"day": [context.partition_key]})
+
+    @asset(partitions_def=DAYS, backfill_policy=BackfillPolicy.single_run())
+    def weekly(context, events: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+        window = context.partition_time_window
+        context.log.info(
+            f"one call for {context.partition_key_range.start}..{context.partition_key_range.end}"
+            f" ({window.start:%m-%d}..{window.end:%m-%d})"
+        )
+        return {day: frame.with_columns(n=pl.lit(len(context.partition_keys)))
+                for day, frame in events.items()}
+
+    @asset(partitions_def=DAYS, backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=3))
+    def chunks(context, events: dict[str, pl.DataFrame]) -> dict[str, int]:
+        return {day: len(context.partition_keys) for day in context.partition_keys}
+"""
+
+
+def test_single_run_and_multi_run_policies_take_ranges_in_one_call(
+    tmp_path: Path, home: Path, db: Db
+) -> None:
+    write_source(tmp_path / "proj.py", RANGES)
+    ran = millrace(tmp_path, "backfill", "proj.py", "--from", "2024-01-01", "--to", "2024-01-07")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert ran.stdout.count("one call for 2024-01-01..2024-01-07 (01-01..01-08)") == 1
+    assert "✓ weekly[2024-01-01...2024-01-07]" in ran.stdout
+    assert "✓ chunks[2024-01-01...2024-01-03]" in ran.stdout
+    assert "✓ chunks[2024-01-07]" in ran.stdout
+    stored = home / "storage" / "weekly" / f"{partition_name('2024-01-05')}.parquet"
+    import polars as pl
+
+    assert pl.read_parquet(stored).to_dicts() == [{"day": "2024-01-05", "n": 7}]
+    # Each partition of the range has its own materialization, reading its own day.
+    rows = db.rows(
+        "SELECT m.partition_key, i.partition_key FROM materializations m"
+        " JOIN materialization_inputs i ON i.event_id = m.event_id"
+        " WHERE m.asset_key = 'weekly' ORDER BY 1"
+    )
+    assert rows == [(f"2024-01-0{d}", f"2024-01-0{d}") for d in range(1, 8)]
+    assert db.value("SELECT COUNT(*) FROM latest_materializations WHERE asset_key = 'chunks'") == 7

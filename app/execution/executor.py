@@ -185,6 +185,8 @@ class Executor:
                 "partition_key": step.partition_key,
                 "check_name": step.check.name if step.check else None,
             }
+            if len(step.partitions) > 1:  # a range: its step events name every partition
+                fields["partition_keys"] = step.partitions
         return fields
 
     def _launch(self, i: int, attempt: int) -> None:
@@ -321,34 +323,70 @@ class Executor:
         self._unblock_children(i)
 
     def _publish_materialization(self, i: int, outcome: StepOutcome) -> None:
-        """Record what the step stored, with its provenance, then let others write it."""
+        """Record what the step stored (each partition of a range), with its provenance,
+        then let others write it."""
+        step = self.plan.steps[i]
+        if outcome.parts is None:
+            self._materialized(
+                i,
+                step.partition_key,
+                self._reads(i),
+                outcome.metadata,
+                outcome.data_version,
+                outcome.content_version,
+                outcome.inline,
+            )
+        else:
+            ups = step.node.upstream_keys
+            for part, reads in zip(outcome.parts, step.partition_reads, strict=True):
+                self._materialized(
+                    i,
+                    part.partition_key,
+                    [(up, p) for up, keys in zip(ups, reads, strict=True) for p in keys or (None,)],
+                    part.metadata,
+                    outcome.data_version,
+                    part.content_version,
+                    part.inline,
+                )
+        self._unlock(i)
+
+    def _materialized(
+        self,
+        i: int,
+        partition_key: str | None,
+        reads: list[Read],
+        metadata: dict[str, Any],
+        returned: str | None,
+        content: str | None,
+        inline: bytes | None,
+    ) -> None:
         step = self.plan.steps[i]
         code_version = self._code_version(i)
         inputs = tuple(
-            self._current.get(read) or InputVersion(read[0], read[1], None, None)
-            for read in self._reads(i)
+            self._current.get(read) or InputVersion(read[0], read[1], None, None) for read in reads
         )
         version = data_version(
-            returned=outcome.data_version,
-            content=outcome.content_version,
+            returned=returned,
+            content=content,
             code_version=code_version,
             upstream=[consumed.data_version for consumed in inputs],
         )
         event = AssetMaterialized(
-            **self._step_fields(i),
-            metadata=outcome.metadata,
+            run_id=self._services.run_id,
+            asset_key=step.key,
+            partition_key=partition_key,
+            metadata=metadata,
             code_version=code_version,
             data_version=version,
             config=_config_json(self._services.configs.get(step.key)),
             inputs=inputs,
         )
-        if outcome.inline is not None and self._stage_value is not None:
-            self._stage_value(event, outcome.inline)
+        if inline is not None and self._stage_value is not None:
+            self._stage_value(event, inline)
         self._publish(event)
-        made = (step.key, step.partition_key)
-        self._current[made] = InputVersion(step.key, step.partition_key, version, event.seq)
+        made = (step.key, partition_key)
+        self._current[made] = InputVersion(step.key, partition_key, version, event.seq)
         self._data_versions[made] = version
-        self._unlock(i)
 
     def _reads(self, i: int) -> list[Read]:
         """Every (upstream, partition) step ``i`` reads, inputs and order-only deps alike."""
@@ -408,6 +446,8 @@ class Executor:
 
     def _lock_key(self, i: int) -> tuple[AssetKey, str | None]:
         step = self.plan.steps[i]
+        if len(step.partitions) > 1:  # a range: its own lock, apart from the run's other chunks
+            return step.key, f"{step.partitions[0]}...{step.partitions[-1]}"
         return step.key, step.partition_key
 
     def _unlock(self, i: int) -> None:
@@ -505,8 +545,9 @@ def _config_json(config: Any) -> dict[str, Any] | None:
 
 def _evaluation(fields: dict[str, Any], check: CheckOutcome) -> AssetCheckEvaluated:
     result = check.result
+    about = {k: v for k, v in fields.items() if k != "partition_keys"}
     return AssetCheckEvaluated(
-        **{**fields, "check_name": check.name},
+        **{**about, "check_name": check.name},
         passed=result.passed,
         severity=result.severity.value,
         blocking=check.blocking,

@@ -52,6 +52,9 @@ class Step:
     # Per ``node.upstream_keys``, the upstream partitions read (None: unpartitioned); ()
     # when nothing it reads is partitioned.
     upstream_partitions: tuple[tuple[str, ...] | None, ...] = ()
+    # A step for several partitions: per partition, what it reads of each upstream (its
+    # provenance), aligned like ``upstream_partitions``.
+    partition_reads: tuple[tuple[tuple[str, ...] | None, ...], ...] = ()
 
     @property
     def name(self) -> str:
@@ -153,6 +156,7 @@ def build_plan(
     inputs: list[tuple[StepInput, ...]] = []
     problems: list[str | None] = []
     reads: list[tuple[tuple[str, ...] | None, ...]] = []
+    per_partition: list[tuple[tuple[tuple[str, ...] | None, ...], ...]] = []
     consumers = [0] * len(planned)
     for node, subset in planned:
         wired: list[StepInput] = []
@@ -192,6 +196,17 @@ def build_plan(
         upstream.append(list(dict.fromkeys(waits)))
         problems.append(problem)
         reads.append(tuple(read_keys) if any(k is not None for k in read_keys) else ())
+        per_partition.append(
+            tuple(
+                tuple(
+                    input_partitions(node, (k,), graph.nodes[up], partitions.context).keys
+                    for up in node.upstream_keys
+                )
+                for k in subset.keys
+            )
+            if len(subset.keys) > 1
+            else ()
+        )
     _gate_on_blocking_checks(planned, upstream)
     downstream: list[list[int]] = [[] for _ in planned]
     for i, ups in enumerate(upstream):
@@ -210,6 +225,7 @@ def build_plan(
             subset.keys,
             problems[i],
             reads[i],
+            per_partition[i],
         )
         for i, (node, subset) in enumerate(planned)
     )

@@ -15,6 +15,7 @@ from ..events import (
     RunStatus,
     StepFailed,
     StepSkipped,
+    partitions_of,
 )
 
 
@@ -114,8 +115,10 @@ class RunResult:
         """The partitions whose step failed, per asset."""
         out: dict[AssetKey, list[str]] = {}
         for e in self.get_step_failure_events():
-            if e.asset_key is not None and e.partition_key is not None and not e.check_name:
-                out.setdefault(e.asset_key, []).append(e.partition_key)
+            if e.asset_key is not None and not e.check_name:
+                keys = [p for p in partitions_of(e) if p is not None]
+                if keys:
+                    out.setdefault(e.asset_key, []).extend(keys)
         return out
 
     @property

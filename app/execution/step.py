@@ -80,6 +80,17 @@ class CheckOutcome:
 
 
 @dataclass(slots=True)
+class PartOutcome:
+    """What a step for several partitions stored of one of them."""
+
+    partition_key: str
+    metadata: dict[str, MetadataValue]
+    content_version: str | None = None
+    inline: bytes | None = None
+    stored: bool = False
+
+
+@dataclass(slots=True)
 class StepOutcome:
     value: Any = None
     stored: bool = False  # False for checks, MaterializeResult and ``-> None``: nothing to pass
@@ -89,6 +100,7 @@ class StepOutcome:
     duration: float = 0.0
     checks: list[CheckOutcome] = field(default_factory=list)
     inline: bytes | None = None  # the stored value's bytes, for the event store to commit
+    parts: list[PartOutcome] | None = None  # a step for several partitions: each one's
 
 
 def run_step(services: RunServices, request: StepRequest) -> StepOutcome:
@@ -357,8 +369,21 @@ def _store(
     has_value, value, check_results = _unpack(step, result, outcome)
     automatic = {"millrace/compute_seconds": MetadataValue.float(round(compute, 6))}
     outcome.checks = _match_checks(asset, check_results)
-    if has_value:
+    if len(step.partitions) > 1:
+        _store_parts(services, request, has_value, value, outcome, automatic)
+        outcome.duration = time.perf_counter() - started
+        return outcome
+    as_range = (
+        has_value
+        and takes_ranges(asset)
+        and isinstance(value, Mapping)
+        and set(value) == set(step.partitions)
+    )
+    if as_range:  # an asset that can run for a range returns {key: value}, for one key too
         _check_output(step, value)
+        value = value[step.partitions[0]]
+    if has_value:
+        _check_output(step, value, annotation_too=not as_range)
         if frame_kind(value) == "lazy":
             value = value.collect()
         if value is not None or not returns_none(asset.output_annotation):
@@ -398,6 +423,71 @@ def _store(
     return outcome
 
 
+def _store_parts(
+    services: RunServices,
+    request: StepRequest,
+    has_value: bool,
+    value: Any,
+    outcome: StepOutcome,
+    automatic: dict[str, MetadataValue],
+) -> None:
+    """A step for several partitions returns ``{partition key: value}`` for exactly its
+    partitions, each stored as that partition (or no value: MaterializeResult, None)."""
+    step = request.step
+    asset = step.asset
+    shared = {**automatic, **outcome.metadata}
+    if not has_value or (value is None and returns_none(asset.output_annotation)):
+        outcome.parts = [PartOutcome(k, dict(shared)) for k in step.partitions]
+        return
+    if not isinstance(value, Mapping) or set(value) != set(step.partitions):
+        got = (
+            f"keys {sorted(map(str, value))[:3]}..."
+            if isinstance(value, Mapping)
+            else type(value).__name__
+        )
+        raise MillraceError(
+            f"asset '{step.name}' runs for {len(step.partitions)} partitions at once "
+            f"(context.partition_keys): return {{partition key: value}} with exactly those "
+            f"keys, or MaterializeResult; got {got}"
+        )
+    _check_output(step, value)
+    manager = _io_manager(services, asset.io_manager_key)
+    values = []
+    for key in step.partitions:
+        part = value[key]
+        _check_output(step, part, annotation_too=False)
+        values.append(part.collect() if frame_kind(part) == "lazy" else part)
+    parts = []
+    # All the partitions or none: once the first is stored, the rest are, canceled or not.
+    with services.cancel.committing():
+        for key, part in zip(step.partitions, values, strict=True):
+            out = OutputContext(
+                step.key,
+                run_id=services.run_id,
+                partition_key=key,
+                definition_metadata=asset.metadata,
+            )
+            manager.handle_output(out, part)
+            request.committed = True
+            metadata = {**automatic, **(frame_metadata(part) or {}), **out.output_metadata}
+            parts.append(
+                PartOutcome(
+                    key,
+                    {**metadata, **outcome.metadata},
+                    out.data_version,
+                    out.inline_value,
+                    True,
+                )
+            )
+    outcome.parts = parts
+
+
+def takes_ranges(asset: AssetsDefinition) -> bool:
+    """Its backfill policy lets one step materialize several partitions."""
+    policy = asset.backfill_policy
+    return policy is not None and policy.max_partitions_per_run != 1
+
+
 def _check_inputs(step: Step, kwargs: dict[str, Any]) -> None:
     for spec in step.inputs:
         if spec.annotation is not _EMPTY:
@@ -406,11 +496,11 @@ def _check_inputs(step: Step, kwargs: dict[str, Any]) -> None:
                 raise TypeCheckError(_kind(step) + f"'{step.name}': input '{spec.param}' {problem}")
 
 
-def _check_output(step: Step, value: Any) -> None:
+def _check_output(step: Step, value: Any, *, annotation_too: bool = True) -> None:
     """The value against the return annotation, a frame against a declared column schema."""
     asset = step.asset
     annotation = asset.output_annotation
-    if annotation is not _EMPTY and annotation not in _RESULT_TYPES:
+    if annotation_too and annotation is not _EMPTY and annotation not in _RESULT_TYPES:
         problem = type_mismatch(value, annotation)
         if problem is not None:
             raise TypeCheckError(f"asset '{step.name}': return value {problem}")

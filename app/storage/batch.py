@@ -28,6 +28,7 @@ from ..events import (
     StepStarted,
     StepSucceeded,
     StepUpToDate,
+    partitions_of,
 )
 
 
@@ -63,7 +64,11 @@ async def write_batch(
             await db.executemany(
                 "INSERT OR REPLACE INTO asset_failures (asset_key, partition_key, run_id,"
                 " event_id, timestamp, error) VALUES (?, ?, ?, ?, ?, ?)",
-                [(*_key(e), e.run_id, e.seq, e.timestamp, str(e.error)) for e in failed],
+                [
+                    (*key, e.run_id, e.seq, e.timestamp, str(e.error))
+                    for e in failed
+                    for key in _keys(e)
+                ],
             )
         await _in_progress(db, batch)
         await db.execute("COMMIT")
@@ -80,11 +85,11 @@ async def _in_progress(db: aiosqlite.Connection, batch: Sequence[Event]) -> None
         if e.check_name is not None or e.asset_key is None:
             continue
         if isinstance(e, StepStarted):
-            started.append((*_key(e), e.run_id, e.timestamp))
+            started += [(*key, e.run_id, e.timestamp) for key in _keys(e)]
         elif isinstance(e, StepSucceeded | StepSkipped | StepUpToDate) or (
             isinstance(e, StepFailed) and not e.will_retry
         ):
-            ended.append((*_key(e), e.run_id))
+            ended += [(*key, e.run_id) for key in _keys(e)]
     if started:
         await db.executemany(
             "INSERT OR REPLACE INTO in_progress (asset_key, partition_key, run_id, timestamp)"
@@ -219,6 +224,12 @@ async def _materializations(
 
 def _key(e: Event) -> tuple[str, str]:
     return (e.asset_key.to_user_string() if e.asset_key else "", e.partition_key or "")
+
+
+def _keys(e: Event) -> list[tuple[str, str]]:
+    """(asset, partition) of each partition a step event is about (a range's, all)."""
+    asset = e.asset_key.to_user_string() if e.asset_key else ""
+    return [(asset, p or "") for p in partitions_of(e)]
 
 
 def _event_row(event: Event) -> tuple[Any, ...]:
