@@ -178,6 +178,13 @@ class Partitions:
         if self.keys is None:
             return ()
         context = self.context
+        if len(self.keys) > 64:  # a backfill's range: one set of the keys, not a parse each
+            valid = set(
+                definition.get_partition_keys(
+                    current_time=context.current_time, dynamic_partitions_store=context.dynamic
+                )
+            )
+            return tuple(k for k in self.keys if k in valid)
         return tuple(
             k
             for k in self.keys

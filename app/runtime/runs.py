@@ -221,18 +221,28 @@ async def _history(
     compare), and of those it materializes (early cutoff compares with them)."""
     if store is None:
         return {}
-    wanted: set[tuple[AssetKey, str | None]] = set()
-    for step in plan.steps:
-        ups = step.node.upstream_keys
-        parts = step.upstream_partitions or (None,) * len(ups)
-        wanted.update((up, p) for up, keys in zip(ups, parts, strict=True) for p in keys or (None,))
-        wanted.update((step.key, p) for p in step.partitions or (None,))
+    # A backfill's plan has a step per partition: gathered off the loop.
+    wanted = (
+        await asyncio.to_thread(_reads_and_writes, plan)
+        if len(plan) > 1000
+        else (_reads_and_writes(plan))
+    )
     if not wanted:
         return {}
     latest = await store.latest_partitions({(k.to_user_string(), p or "") for k, p in wanted})
     return {
         (k, p): r for k, p in wanted if (r := latest.get((k.to_user_string(), p or ""))) is not None
     }
+
+
+def _reads_and_writes(plan: ExecutionPlan) -> set[tuple[AssetKey, str | None]]:
+    wanted: set[tuple[AssetKey, str | None]] = set()
+    for step in plan.steps:
+        ups = step.node.upstream_keys
+        parts = step.upstream_partitions or (None,) * len(ups)
+        wanted.update((up, p) for up, keys in zip(ups, parts, strict=True) for p in keys or (None,))
+        wanted.update((step.key, p) for p in step.partitions or (None,))
+    return wanted
 
 
 _RESOURCES = "millrace.definitions.resources"
