@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .definitions.keys import AssetKey
-from .errors import MillraceError
+from .errors import MillraceError, SelectionError
+from .execution.plan import NOTHING_LEFT
 from .graph import AssetGraph
 from .runtime.loader import load_code_location
 from .runtime.runtime import Runtime
@@ -100,7 +101,13 @@ def backfill(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         async with runtime:
-            return await follow(runtime, start, args.json, report=report)
+            try:
+                return await follow(runtime, start, args.json, report=report)
+            except SelectionError as exc:
+                if NOTHING_LEFT not in str(exc):
+                    raise
+                print(f"nothing to backfill: {NOTHING_LEFT}")
+                return 0
 
     return asyncio.run(go())
 

@@ -23,6 +23,8 @@ from ..errors import SelectionError
 from ..graph import AssetGraph
 from .partitioning import Partitions, StepPartitions, input_partitions, partitions_def_of
 
+NOTHING_LEFT = "every partition asked for is already done"
+
 
 @dataclass(frozen=True, slots=True)
 class StepInput:
@@ -145,7 +147,7 @@ def build_plan(
     for check in check_nodes:
         planned += [(check, subset) for subset in subsets[check.key]]
     if not planned:
-        raise SelectionError("nothing to run: every partition asked for is already done")
+        raise SelectionError(f"nothing to run: {NOTHING_LEFT}")
     producers: dict[AssetKey, dict[str | None, int]] = {}
     for i, (node, subset) in enumerate(planned):
         if isinstance(node, AssetsDefinition):
