@@ -291,10 +291,14 @@ def _load_inputs(services: RunServices, request: StepRequest) -> dict[str, Any]:
             kwargs[spec.param] = _load(services, step, spec, None)
             continue
         handed = request.parts.get(spec.param, {})
-        values = {
-            key: handed[key] if key in handed else _load(services, step, spec, key)
-            for key in spec.partitions
-        }
+        values, missing = {}, []
+        for key in spec.partitions:
+            try:
+                values[key] = handed[key] if key in handed else _load(services, step, spec, key)
+            except FileNotFoundError:
+                missing.append(key)
+        if missing:
+            raise _never_materialized(step, spec, missing)
         if spec.as_dict:
             kwargs[spec.param] = values
         else:
@@ -303,6 +307,7 @@ def _load_inputs(services: RunServices, request: StepRequest) -> dict[str, Any]:
 
 
 def _load(services: RunServices, step: Step, spec: StepInput, partition_key: str | None) -> Any:
+    """One stored value; FileNotFoundError (a partition) or MissingInputError if none."""
     context = InputContext(
         spec.key,
         annotation=spec.annotation,
@@ -312,15 +317,30 @@ def _load(services: RunServices, step: Step, spec: StepInput, partition_key: str
     try:
         return _io_manager(services, spec.io_manager_key).load_input(context)
     except FileNotFoundError:
-        up = f"'{spec.key.to_user_string()}'"
         if partition_key is not None:
-            up += f" partition {partition_key!r}"
-        raise MissingInputError(
-            f"{'check' if step.check else 'asset'} '{step.name}' needs {up}, which has "
-            "never been materialized. "
-            f"Materialize it first, or select it too (e.g. --select "
-            f"+{step.key.to_user_string()})."
-        ) from None
+            raise
+        raise _never_materialized(step, spec, []) from None
+
+
+def _never_materialized(step: Step, spec: StepInput, partitions: list[str]) -> MissingInputError:
+    """What was never stored, and the command that stores it."""
+    kind = "check" if step.check else "asset"
+    up = spec.key.to_user_string()
+    if not partitions:
+        return MissingInputError(
+            f"{kind} '{step.name}' needs '{up}', which has never been materialized. "
+            f"Materialize it first, or select it too (e.g. --select +{step.key.to_user_string()})."
+        )
+    shown = ", ".join(repr(p) for p in partitions[:5])
+    if len(partitions) > 5:
+        shown += f" and {len(partitions) - 5:,} more"
+    what = "partition" if len(partitions) == 1 else f"{len(partitions):,} partitions"
+    return MissingInputError(
+        f"{kind} '{step.name}' needs '{up}' {what} {shown}, never materialized. "
+        f"Materialize {'it' if len(partitions) == 1 else 'them'} first: "
+        f"`millrace materialize --select {up} --partition "
+        f"{partitions[0]}`, or `millrace backfill --select {up} --missing`."
+    )
 
 
 def _check_outcome(
