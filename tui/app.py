@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, ClassVar
 
+from millrace.definitions.keys import AssetKey
 from millrace.events import (
     CodeError,
     CodeRecovered,
@@ -26,6 +27,7 @@ from millrace.events import (
     StepUpToDate,
     Watching,
 )
+from millrace.runtime.backfill import BackfillSpec
 from millrace.runtime.dev import DevLoop
 from millrace.runtime.runs import RunHandle
 from millrace.runtime.runtime import Runtime
@@ -37,6 +39,8 @@ from textual.signal import Signal
 from .keys import described, key_text
 
 REFRESH_HZ = 20
+# ``b``: the partitions a backfill from the app runs (missing takes in failed ones too).
+BACKFILL = BackfillSpec(missing=True, stale=True)
 _NOT_IN_PALETTE = {"command_line", "command_palette"}  # a palette entry to open the palette
 
 
@@ -53,6 +57,14 @@ class MillraceApp(App[None]):
         Binding("colon", "command_line", "Command", key_display=":", tooltip="type a command"),
         Binding("r", "runs", "Runs", tooltip="the runs, newest first"),
         Binding("x", "cancel_run", "Cancel run", tooltip="cancel the runs in flight"),
+        Binding(
+            "B",
+            "backfills",
+            "Backfills",
+            key_display="B",
+            show=False,  # the runs screen shows it; the footers elsewhere are full
+            tooltip="the backfills and how far they got",
+        ),
     ]
 
     def __init__(
@@ -134,20 +146,113 @@ class MillraceApp(App[None]):
         return None
 
     async def materialize(
-        self, selection: Any, *, checks_only: bool = False, what: str = ""
+        self,
+        selection: Any,
+        *,
+        checks_only: bool = False,
+        partition_key: str | None = None,
+        what: str = "",
     ) -> RunHandle | None:
         """Plan and start a run; a plan that fails (nothing matches, bad config) is said."""
         if (why := self.why_not_run()) is not None:
             self.notify(why, severity="warning")
             return None
         try:
-            plan = await self.runtime.resolve_plan(selection, checks_only=checks_only)
+            plan = await self.runtime.resolve_plan(
+                selection, partition_key, checks_only=checks_only
+            )
             handle = self.runtime.submit(plan=plan, tags={"millrace/origin": "tui"})
         except Exception as exc:  # MillraceError or a user's config error: shown, not raised
             self.notify(str(exc), title="cannot run", severity="error")
             return None
         self.notify(f"{what or 'run'} {handle.run_id[:8]}: {len(plan)} steps")
         return handle
+
+    # -- backfills --------------------------------------------------------------------------
+
+    def why_not_backfill(self, key: AssetKey) -> str | None:
+        """Why ``b`` cannot backfill this asset, if so (what it has to backfill is known
+        once its partitions are read: see ``ask_backfill``)."""
+        if (why := self.why_not_run()) is not None:
+            return why
+        name = key.to_user_string()
+        node = self.runtime.code.graph.nodes.get(key)
+        if node is None:
+            return f"backfill: {name} is no longer in the code"
+        if not node.is_executable:
+            return f"backfill: {name} is external (produced outside Millrace)"
+        if node.partitions_def is None:
+            return f"backfill: {name} is not partitioned (m materializes it)"
+        for handle in self.active_runs():
+            if key in handle.plan.keys:
+                return (
+                    f"backfill: run {handle.run_id[:8]} in flight materializes {name}: "
+                    "wait for it, or x cancels it"
+                )
+        return None
+
+    def ask_backfill(self, key: AssetKey) -> None:
+        """Backfill the asset's missing (and failed) and stale partitions, after a question
+        that says how many; a key that cannot says why."""
+        if (why := self.why_not_backfill(key)) is not None:
+            self.notify(why, severity="warning")
+            return
+        self.run_worker(self._ask_backfill(key), group="backfill", exclusive=True)
+
+    async def _ask_backfill(self, key: AssetKey) -> None:
+        name = key.to_user_string()
+        statuses = (await self.runtime.partition_status()).get(key)
+        if statuses is None:
+            self.notify(f"backfill: {name} is not partitioned", severity="warning")
+            return
+        counts, total = statuses.summary(), len(statuses.keys)
+        wanted = [s for s in ("missing", "failed", "stale") if s in BACKFILL.by_status]
+        count = sum(counts[s] for s in wanted)
+        if not count:
+            running = counts["running"]
+            also = f" ({running:,} running)" if running else ""
+            self.notify(
+                f"backfill: none of {name}'s {total:,} partitions is missing, failed or stale"
+                + also,
+                severity="warning",
+            )
+            return
+        detail = ", ".join(f"{counts[s]:,} {s}" for s in wanted if counts[s])
+        question = f"backfill {name}: {count:,} of {total:,} partitions ({detail})?"
+
+        self._confirm_backfill(key, BACKFILL, question)
+
+    def ask_backfill_range(self, key: AssetKey, first: str, last: str, count: int) -> None:
+        """Materialize the partitions from ``first`` to ``last`` (a cell of the strip) as one
+        backfill, after a question."""
+        if (why := self.why_not_backfill(key)) is not None:
+            self.notify(why, severity="warning")
+            return
+        question = f"materialize {key.to_user_string()} {first}..{last}: {count:,} partitions?"
+        self._confirm_backfill(key, BackfillSpec(first, last), question)
+
+    def _confirm_backfill(self, key: AssetKey, spec: BackfillSpec, question: str) -> None:
+        from .screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._start_backfill(key, spec), group="backfill")
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    async def _start_backfill(self, key: AssetKey, spec: BackfillSpec) -> None:
+        if (why := self.why_not_backfill(key)) is not None:  # a run began while asking
+            self.notify(why, severity="warning")
+            return
+        try:
+            backfill_id, handle = await self.runtime.backfill(
+                [key], spec, tags={"millrace/origin": "tui"}
+            )
+        except Exception as exc:  # MillraceError or a user's config error: shown, not raised
+            self.notify(str(exc), title="cannot backfill", severity="error")
+            return
+        count = len(handle.plan.writes)
+        self.notify(f"backfill {backfill_id}: {count:,} partitions of {key.to_user_string()}")
 
     async def action_cancel_run(self) -> None:
         runs = self.active_runs()
@@ -164,6 +269,11 @@ class MillraceApp(App[None]):
         from .screens.runs import RunsScreen
 
         self.push_screen(RunsScreen())
+
+    def action_backfills(self) -> None:
+        from .screens.backfills import BackfillsScreen
+
+        self.push_screen(BackfillsScreen())
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

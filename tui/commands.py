@@ -82,6 +82,25 @@ async def _lineage(app: MillraceApp, key: str) -> None:
         await app.push_screen(LineageScreen(asset_key))
 
 
+async def _backfill(app: MillraceApp, key: str) -> None:
+    """``:backfill ASSET``; with no name, the asset of the screen (or the catalog's
+    highlighted one)."""
+    from .screens.asset import AssetScreen
+    from .screens.catalog import CatalogScreen
+
+    screen = app.screen
+    if not key and isinstance(screen, AssetScreen):
+        app.ask_backfill(screen.key)
+    elif not key and isinstance(screen, CatalogScreen) and (row := screen.highlighted()):
+        app.ask_backfill(row.asset_key)
+    elif (asset_key := _asset_key(app, key, "backfill")) is not None:
+        app.ask_backfill(asset_key)
+
+
+async def _backfills(app: MillraceApp, _: str) -> None:
+    app.action_backfills()
+
+
 async def _cancel(app: MillraceApp, _: str) -> None:
     await app.action_cancel_run()
 
@@ -102,6 +121,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("select", "show only a selection in the catalog", _select, "SELECTION"),
     Command("open", "open an asset's details", _open, "ASSET"),
     Command("lineage", "draw an asset's lineage", _lineage, "ASSET"),
+    Command("backfill", "backfill an asset's missing, failed and stale partitions (asks first)",
+            _backfill, "ASSET"),
+    Command("backfills", "list the backfills and how far they got", _backfills),
     Command("runs", "list the runs", _runs),
     Command("cancel", "cancel the runs in flight", _cancel, aliases=("x",)),
     Command("help", "the keys and the commands", _help, aliases=("?",)),

@@ -2,11 +2,13 @@
 
 Left, what the code says (description, owners, kinds, group, tags, code version), the status
 with its causes and their root, and the upstream and downstream assets to jump through with
-``enter``. Right, a tab each (keys 1-5): a preview of the stored frame, the latest
-materialization's metadata, the history of materializations (sparklines of rows and
-durations) and of check results, and the lineage of the latest materialization. All of it is
-read through the Runtime in workers, and read again, part by part, when an event concerns
-the asset; a screen not in view only notes what to read when it is back.
+``enter``. Right, for a partitioned asset, its partitions on a strip coloured by status
+(``+``/``-`` zoom, arrows move: widgets/partition_strip.py); then a tab each (keys 1-5): a
+preview of the stored frame, the latest materialization's metadata, the history of
+materializations (sparklines of rows and durations) and of check results, and the lineage of
+the latest materialization. All of it is read through the Runtime in workers, and read again,
+part by part, when an event concerns the asset; a screen not in view only notes what to read
+when it is back.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import (
     DataTable,
     Footer,
@@ -41,9 +43,11 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
+from textual.worker import Worker
 
 from ..widgets.command_line import CommandLine
 from ..widgets.metadata_view import MetadataView
+from ..widgets.partition_strip import PartitionStrip, status_runs
 from ..widgets.preview import FramePreview
 from ..widgets.progress import RunProgress
 from ..widgets.reload_bar import ReloadBar
@@ -146,6 +150,8 @@ class AssetScreen(RuntimeScreen):
     AssetScreen .none { color: $text-muted; }
     AssetScreen OptionList { height: auto; max-height: 10; border: none; padding: 0; }
     AssetScreen OptionList:focus { border: none; }  /* the highlight's colour says it */
+    AssetScreen #main { width: 1fr; height: 1fr; }
+    AssetScreen PartitionStrip { border-bottom: solid $primary-background; height: 5; }
     AssetScreen #tabs { width: 1fr; height: 1fr; }
     AssetScreen #tabs > ContentSwitcher { height: 1fr; }
     AssetScreen TabPane { height: 1fr; padding: 0; }
@@ -156,8 +162,20 @@ class AssetScreen(RuntimeScreen):
     AssetScreen #checks-summary { height: auto; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "materialize", "Materialize", tooltip="materialize this asset"),
+        Binding(
+            "m",
+            "materialize",
+            "Materialize",
+            tooltip="materialize this asset (partitioned: the partition or cell under the cursor)",
+        ),
         Binding("l", "lineage", "Lineage", tooltip="draw its lineage"),
+        Binding(
+            "b",
+            "backfill",
+            "Backfill",
+            show=False,  # a partitioned asset's panel says what b would do
+            tooltip="materialize its missing, failed and stale partitions (asks first)",
+        ),
         Binding("escape", "back", "Back", tooltip="back to where you came from"),
         *(
             Binding(str(n), f"tab('{tab}')", tab, show=False, tooltip=f"show the {tab} tab")
@@ -173,6 +191,8 @@ class AssetScreen(RuntimeScreen):
         self.name_ = key.to_user_string()
         self.state: AssetState | None = None
         self._unread: set[str] = set()  # parts to read once the screen is in view again
+        self._partitions: Worker[None] | None = None  # the read of the partitions going on
+        self._partitions_again = False  # read them once more when it ends
 
     def compose(self) -> ComposeResult:
         yield ReloadBar()
@@ -183,23 +203,25 @@ class AssetScreen(RuntimeScreen):
                     yield Static(side, classes="heading")
                     yield Static("none", id=f"{side}-none", classes="none")
                     yield OptionList(id=side)
-            with TabbedContent(id="tabs", initial="preview"):
-                with TabPane("1 preview", id="preview"):
-                    yield FramePreview()
-                with TabPane("2 metadata", id="metadata"):
-                    yield MetadataView()
-                with TabPane("3 history", id="history"):
-                    for what in ("rows", "seconds"):
-                        with Horizontal(classes="spark"):
-                            yield Label(what)
-                            yield Sparkline(id=f"{what}-spark")
-                            yield Static(id=f"{what}-note", classes="note")
-                    yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
-                with TabPane("4 checks", id="checks"):
-                    yield Static(id="checks-summary")
-                    yield DataTable(id="checks-table", cursor_type="row", zebra_stripes=True)
-                with TabPane("5 lineage", id="lineage"):
-                    yield Tree(self.name_, id="lineage-tree")
+            with Vertical(id="main"):
+                yield PartitionStrip()
+                with TabbedContent(id="tabs", initial="preview"):
+                    with TabPane("1 preview", id="preview"):
+                        yield FramePreview()
+                    with TabPane("2 metadata", id="metadata"):
+                        yield MetadataView()
+                    with TabPane("3 history", id="history"):
+                        for what in ("rows", "seconds"):
+                            with Horizontal(classes="spark"):
+                                yield Label(what)
+                                yield Sparkline(id=f"{what}-spark")
+                                yield Static(id=f"{what}-note", classes="note")
+                        yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+                    with TabPane("4 checks", id="checks"):
+                        yield Static(id="checks-summary")
+                        yield DataTable(id="checks-table", cursor_type="row", zebra_stripes=True)
+                    with TabPane("5 lineage", id="lineage"):
+                        yield Tree(self.name_, id="lineage-tree")
         yield RunProgress()
         yield CommandLine()
         yield Footer()
@@ -212,6 +234,7 @@ class AssetScreen(RuntimeScreen):
         for column in ("evaluated", "check", "result", "severity", "run", "detail"):
             checks.add_column(column)
         self.query_one(Tree).auto_expand = False  # enter opens the asset; it never folds
+        self.query_one(PartitionStrip).display = self.partitioned
         self.millrace.events.subscribe(self, self._changed)
         self.read({STATE, STORED, CHECKS})
 
@@ -237,6 +260,7 @@ class AssetScreen(RuntimeScreen):
             return
         if STATE in parts:
             self.read_state()
+            self.read_partitions()
         if STORED in parts:
             self.read_stored()
         if CHECKS in parts:
@@ -260,7 +284,39 @@ class AssetScreen(RuntimeScreen):
             self._show_neighbours(side, keys, statuses)
         if self.focused is None:
             lists = [o for o in self.query(OptionList) if o.option_count]
-            (lists[0] if lists else self.query_one(FramePreview).query_one(DataTable)).focus()
+            if self.partitioned:
+                self.query_one(PartitionStrip).focus()
+            else:
+                (lists[0] if lists else self.query_one(FramePreview).query_one(DataTable)).focus()
+
+    @property
+    def partitioned(self) -> bool:
+        node = self.millrace.runtime.code.graph.nodes.get(self.key)
+        return node is not None and node.partitions_def is not None
+
+    def read_partitions(self) -> None:
+        """Read the partitions' statuses; while a read is going, once more after it (not
+        instead of it: a backfill's twenty updates a second would cancel every read of
+        87,600 partitions before it ended)."""
+        strip = self.query_one(PartitionStrip)
+        strip.display = self.partitioned
+        if not strip.display:
+            return
+        if self._partitions is not None and not self._partitions.is_finished:
+            self._partitions_again = True
+            return
+        self._partitions = self._read_partitions()
+
+    @work(exclusive=True, group="asset-partitions")
+    async def _read_partitions(self) -> None:
+        runtime = self.millrace.runtime
+        while True:
+            self._partitions_again = False
+            statuses = (await self.fetch(runtime.partition_status())).get(self.key)
+            runs = await self.fetch(asyncio.to_thread(status_runs, statuses)) if statuses else []
+            self.query_one(PartitionStrip).show(statuses, runs)
+            if not self._partitions_again:
+                return
 
     @work(exclusive=True, group="asset-stored")
     async def read_stored(self) -> None:
@@ -274,7 +330,12 @@ class AssetScreen(RuntimeScreen):
                 runtime.lineage(self.key) if known else _none(),
             )
         )
-        self.query_one(FramePreview).show(preview)
+        nothing = (
+            "partitioned: the Runtime previews no partition yet (the strip above has them)"
+            if self.partitioned
+            else None
+        )
+        self.query_one(FramePreview).show(preview, nothing)
         await self.query_one(MetadataView).show(latest.metadata if latest else None)
         self._show_history(history, latest)
         self._show_lineage(lineage)
@@ -339,6 +400,9 @@ class AssetScreen(RuntimeScreen):
             root = cause.root
             if root is not None and root.asset_key is not None:
                 text.append(f"  root: {root.asset_key.to_user_string()}\n", style="dim")
+        counts = row.partitions or {}
+        if todo := sum(counts.get(s, 0) for s in ("missing", "failed", "stale")):
+            text.append(f"\nb backfills these {todo:,} partitions\n", style="dim")
 
     def _show_neighbours(
         self, side: str, keys: Sequence[AssetKey], statuses: dict[AssetKey, str]
@@ -440,6 +504,9 @@ class AssetScreen(RuntimeScreen):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_backfill(self) -> None:
+        self.millrace.ask_backfill(self.key)
+
     def action_lineage(self) -> None:
         from .lineage import LineageScreen
 
@@ -454,8 +521,26 @@ class AssetScreen(RuntimeScreen):
                 f"materialize: {self.name_} is external (produced outside Millrace)",
                 severity="warning",
             )
+        elif self.partitioned:
+            await self._materialize_cursor()
         else:
             await self.millrace.materialize([self.key], what="materialize")
+
+    async def _materialize_cursor(self) -> None:
+        """The partition under the strip's cursor in a run; a cell of several partitions as a
+        backfill of their range, after a question."""
+        strip = self.query_one(PartitionStrip)
+        bucket = strip.under_cursor()
+        if bucket is None:
+            self.notify(f"materialize: {self.name_} has no partitions read", severity="warning")
+            return
+        first, last = strip.key_at(bucket.start), strip.key_at(bucket.end - 1)
+        if bucket.size == 1:
+            await self.millrace.materialize(
+                [self.key], partition_key=first, what=f"materialize {self.name_}[{first}]"
+            )
+        else:
+            self.millrace.ask_backfill_range(self.key, first, last, bucket.size)
 
 
 async def _none() -> None:

@@ -21,15 +21,17 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from ..widgets.command_line import CommandLine
+from ..widgets.partition_strip import ORDER
 from ..widgets.progress import RunProgress
 from ..widgets.reload_bar import ReloadBar
-from ..widgets.status import ago, status_text
+from ..widgets.status import STATUS_STYLES, ago, status_text
 from .base import RuntimeScreen
 
 if TYPE_CHECKING:
     pass
 
 COLUMNS = ("asset", "group", "kinds", "status", "materialized", "rows", "checks")
+PARTITIONS = "partitions"  # after status while some asset is partitioned: fresh/total
 ALL = "all assets"
 
 
@@ -44,6 +46,16 @@ def matches(row: AssetState, tags: dict[str, str], text: str) -> bool:
             return False
         at += 1
     return True
+
+
+def partitions_text(row: AssetState) -> Text:
+    """``120/365``: fresh of all; nothing for an unpartitioned asset."""
+    counts = row.partitions
+    if counts is None:
+        return Text("")
+    total = sum(counts.values())
+    style = "green" if counts.get("fresh", 0) == total else ""
+    return Text(f"{counts.get('fresh', 0):,}/{total:,}", style=style, justify="right")
 
 
 def checks_text(row: AssetState) -> Text:
@@ -90,6 +102,13 @@ class CatalogScreen(RuntimeScreen):
         ),
         Binding("s", "stale", "Stale", tooltip="materialize every stale and missing asset"),
         Binding("c", "checks", "Checks", tooltip="run the asset's checks on its stored value"),
+        Binding(
+            "b",
+            "backfill",
+            "Backfill",
+            show=False,  # a partitioned asset's panel says what b would do
+            tooltip="materialize the asset's missing, failed and stale partitions (asks first)",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -116,12 +135,10 @@ class CatalogScreen(RuntimeScreen):
     def on_mount(self) -> None:
         location = self.millrace.runtime.location
         self.sub_title = location.directory.name if location is not None else ""
-        table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
+        self._columns(partitioned=False)
         self.millrace.events.subscribe(self, self._changed)
         self.refresh_catalog()
-        table.focus()
+        self.query_one(DataTable).focus()
 
     def _changed(self, events: list[Event]) -> None:
         if not events or any(e.kind != "LOG" for e in events):  # empty: changed elsewhere
@@ -162,23 +179,37 @@ class CatalogScreen(RuntimeScreen):
             rows.append(row)
         return rows
 
+    def _columns(self, *, partitioned: bool) -> None:
+        """The columns, with the partitions' after the status if some asset has them."""
+        table = self.query_one(DataTable)
+        if table.columns and (PARTITIONS in table.columns) == partitioned:
+            return
+        table.clear(columns=True)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+            if partitioned and column == "status":
+                table.add_column(PARTITIONS, key=PARTITIONS)
+
     def _fill_table(self) -> None:
         table = self.query_one(DataTable)
         highlighted = self.highlighted()
+        partitioned = any(row.partitions is not None for row in self.rows)
+        self._columns(partitioned=partitioned)
         table.clear()
         now = time.time()
         for row in self.shown_rows():
             last = now - row.last_materialized if row.last_materialized else None
-            table.add_row(
+            cells = [
                 row.asset_key.to_user_string(),
                 row.group,
                 ", ".join(row.kinds),
                 status_text(row.status.value),
+                *([partitions_text(row)] if partitioned else []),
                 ago(last),
                 f"{row.row_count:,}" if row.row_count is not None else "",
                 checks_text(row),
-                key=row.asset_key.to_user_string(),
-            )
+            ]
+            table.add_row(*cells, key=row.asset_key.to_user_string())
         if highlighted is not None and highlighted.asset_key.to_user_string() in table.rows:
             table.move_cursor(row=table.get_row_index(highlighted.asset_key.to_user_string()))
         self._explain()
@@ -202,6 +233,8 @@ class CatalogScreen(RuntimeScreen):
         text.append("  ")
         text.append_text(status_text(row.status.value))
         text.append("\n\n")
+        if row.partitions is not None:
+            self._partitions(text, row.partitions)
         if row.failure:
             text.append(f"last attempt failed: {row.failure}\n\n", style="red")
         if not row.causes:
@@ -213,6 +246,21 @@ class CatalogScreen(RuntimeScreen):
         if row.code_version_note:
             text.append(f"\n{row.code_version_note}\n", style="dim")
         why.update(text)
+
+    @staticmethod
+    def _partitions(text: Text, counts: dict[str, int]) -> None:
+        """A partitioned asset's partitions by status, and what ``b`` would backfill."""
+        total = sum(counts.values())
+        text.append(f"{total:,} partitions\n", style="bold")
+        for status in ORDER:
+            if counts.get(status):
+                text.append(f"  {counts[status]:>9,} ")
+                text.append(status, style=STATUS_STYLES[status])
+                text.append("\n")
+        todo = sum(counts.get(s, 0) for s in ("missing", "failed", "stale"))
+        if todo:
+            text.append(f"  b backfills {todo:,} of them\n", style="dim")
+        text.append("\n")
 
     # -- narrowing -------------------------------------------------------------------------
 
@@ -297,6 +345,10 @@ class CatalogScreen(RuntimeScreen):
 
     async def action_stale(self) -> None:
         await self.millrace.materialize("status:stale,status:missing", what="stale and missing")
+
+    def action_backfill(self) -> None:
+        if (row := self._target("backfill")) is not None:
+            self.millrace.ask_backfill(row.asset_key)
 
     async def action_checks(self) -> None:
         if (row := self._target("checks")) is None:

@@ -21,7 +21,9 @@ def _places() -> list[tuple[str, list[type[DOMNode]]]]:
     from ..app import MillraceApp
     from ..widgets.dag import DagView
     from ..widgets.log_view import LogView
+    from ..widgets.partition_strip import PartitionStrip
     from .asset import AssetScreen
+    from .backfills import BackfillsScreen
     from .catalog import CatalogScreen
     from .lineage import LineageScreen
     from .runs import RunScreen, RunsScreen
@@ -29,10 +31,11 @@ def _places() -> list[tuple[str, list[type[DOMNode]]]]:
     return [
         ("everywhere", [MillraceApp]),
         ("catalog", [CatalogScreen]),
-        ("asset details", [AssetScreen]),
+        ("asset details", [AssetScreen, PartitionStrip]),
         ("lineage", [LineageScreen, DagView]),
         ("runs", [RunsScreen]),
         ("a run", [RunScreen, LogView]),
+        ("backfills", [BackfillsScreen]),
     ]
 
 

@@ -30,14 +30,13 @@ from ..widgets.command_line import CommandLine
 from ..widgets.dag import DagView, draw
 from ..widgets.progress import RunProgress
 from ..widgets.reload_bar import ReloadBar
-from ..widgets.status import STATUS_STYLES, status_text
+from ..widgets.status import STATUS_STYLES, WORST_FIRST, status_text, worst
 from .base import RuntimeScreen
 
 if TYPE_CHECKING:
     pass
 
 FOLD_ABOVE = 60  # assets in a lineage beyond which other groups fold
-WORST_FIRST = ("failed", "running", "stale", "missing", "fresh")  # a folded box's colour
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +179,8 @@ class LineageScreen(RuntimeScreen):
         """An asset's status; a folded group's worst."""
         if isinstance(node, Folded):
             assert self.view is not None
-            found = {
-                self.statuses[k].status.value for k in self.view.members[node] if k in self.statuses
-            }
-            return next((s for s in WORST_FIRST if s in found), None)
+            members = self.view.members[node]
+            return worst(self.statuses[k].status.value for k in members if k in self.statuses)
         assessment = self.statuses.get(node)
         return assessment.status.value if assessment is not None else None
 

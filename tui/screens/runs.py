@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from millrace.events import Event, RunFinished, RunStarted
+from millrace.events import BACKFILL_TAG, Event, RunFinished, RunStarted
 from millrace.storage.records import RunRecord
 from rich.text import Text
 from textual import on, work
@@ -40,10 +40,13 @@ IN_FLIGHT = "STARTED"
 
 
 def trigger_text(tags: dict[str, str]) -> str:
-    """Who started the run (``millrace/origin``: dev, tui; none is the CLI) and why."""
+    """Who started the run (``millrace/origin``: dev, tui; none is the CLI), why, and the
+    backfill it is part of."""
     origin = tags.get("millrace/origin") or "cli"
     reason = tags.get("millrace/reason")
-    return f"{origin}: {reason}" if reason else origin
+    text = f"{origin}: {reason}" if reason else origin
+    backfill = tags.get(BACKFILL_TAG)
+    return f"{text}, backfill {backfill}" if backfill else text
 
 
 def selection_text(selection: Sequence[str], width: int = 50) -> str:
@@ -87,6 +90,13 @@ class RunsScreen(RuntimeScreen):
         Binding("enter", "open", "Open", tooltip="the run's timeline and log"),
         Binding("x", "cancel", "Cancel run", tooltip="cancel the highlighted run"),
         Binding("r", "reload", "Refresh", show=False, tooltip="read the runs again"),
+        Binding(
+            "B",
+            "app.backfills",
+            "Backfills",
+            key_display="B",
+            tooltip="the backfills and how far they got",
+        ),
         Binding("escape", "back", "Back", tooltip="back to where you came from"),
     ]
 

@@ -70,8 +70,10 @@ class FramePreview(Vertical):
         yield Static(classes="value")
         yield DataTable(zebra_stripes=True)
 
-    def show(self, preview: Preview | None) -> None:
-        self.query_one(".caption", Static).update(caption(preview))
+    def show(self, preview: Preview | None, nothing: str | None = None) -> None:
+        """``nothing``: what to say instead of "never materialized" when there is none."""
+        said = nothing if preview is None and nothing is not None else caption(preview)
+        self.query_one(".caption", Static).update(said)
         value = self.query_one(".value", Static)
         value.display = preview is not None and preview.text is not None
         value.update(Text(preview.text or "") if preview is not None else "")

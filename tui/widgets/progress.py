@@ -27,12 +27,12 @@ class RunProgress(Static):
         self.set_class(not progress, "idle")
         self.update(
             "   ".join(
-                f"run {run_id[:8]} {_bar(done, total)} {done}/{total} steps"
+                f"run {run_id[:8]} {bar(done, total)} {done}/{total} steps"
                 for run_id, (done, total) in progress.items()
             )
         )
 
 
-def _bar(done: int, total: int, width: int = 20) -> str:
+def bar(done: int, total: int, width: int = 20) -> str:
     filled = round(width * done / total) if total else width
     return "█" * filled + "░" * (width - filled)

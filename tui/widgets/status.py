@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.text import Text
 
 # Rich styles, one per status word of the dev runtime (app/versions/staleness.py).
@@ -12,11 +14,20 @@ STATUS_STYLES = {
     "failed": "bold red",
     "running": "bold cyan",
 }
+# Where several statuses share one mark (a folded group of the lineage, a bucket of
+# partitions), the mark shows the worst, in this order.
+WORST_FIRST = ("failed", "running", "stale", "missing", "fresh")
 RUN_STYLES = {"SUCCESS": "green", "FAILURE": "bold red", "CANCELED": "yellow", "STARTED": "cyan"}
 
 
 def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""), justify="left")
+
+
+def worst(statuses: Iterable[str]) -> str | None:
+    """The worst of ``statuses`` (``WORST_FIRST``), or None if there are none."""
+    found = set(statuses)
+    return next((s for s in WORST_FIRST if s in found), None)
 
 
 def run_status_text(status: str) -> Text:
