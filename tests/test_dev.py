@@ -490,3 +490,48 @@ async def test_a_rerun_that_cannot_start_is_reported_and_the_loop_goes_on(
         _, handle = await dev.save("sized.py", "config.n * 2", "config.n * 2 + 0")
         assert materialized(await dev.run_events(handle)) == ["sized"]
     assert stored_value(home, "sized") == 42
+
+
+PARTITIONED = """
+    from millrace import StaticPartitionsDefinition, asset
+
+    ABC = StaticPartitionsDefinition(["a", "b", "c"])
+
+    @asset(partitions_def=ABC)
+    def letters(context) -> str:
+        return context.partition_key * 1
+
+    @asset(partitions_def=ABC)
+    def shout(letters: str) -> str:
+        return letters.upper()
+"""
+
+
+async def test_an_edit_of_a_partitioned_asset_reruns_the_partitions_that_exist(
+    tmp_path: Path, home: Path
+) -> None:
+    write_source(tmp_path / "proj" / "assets.py", PARTITIONED)
+    async with Runtime(load_code_location(tmp_path / "proj"), home=home) as first:
+        for key in ("a", "b"):
+            assert (await first.materialize(partition_key=key)).success
+    async with Dev(tmp_path, home) as session:
+        # What --run-stale does at start: the missing partition, and nothing else.
+        started = await session.loop.materialize_stale()
+        assert started is not None
+        events = await session.run_events(started)
+        made = sorted(
+            (e.asset_key.to_user_string(), e.partition_key)
+            for e in events
+            if isinstance(e, AssetMaterialized) and e.asset_key
+        )
+        assert made == [("letters", "c"), ("shout", "c")]
+
+        applied, handle = await session.save("assets.py", "* 1", "* 2")
+        assert isinstance(applied, ReloadApplied)
+        events = await session.run_events(handle)
+        made = sorted(
+            (e.asset_key.to_user_string(), e.partition_key)
+            for e in events
+            if isinstance(e, AssetMaterialized) and e.asset_key
+        )
+        assert made == [(a, k) for a in ("letters", "shout") for k in "abc"]

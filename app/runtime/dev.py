@@ -20,7 +20,8 @@ from ..errors import CodeLoadError, MillraceError, SelectionError
 from ..events import CodeError, LogMessage, ReloadApplied, Watching
 from ..execution.plan import ExecutionPlan
 from ..graph import AssetGraph
-from ..selection import AssetSelection
+from ..selection import AssetSelection, resolve_selection
+from ..versions.staleness import Status
 from .loader import CodeLocation, aload_code_location
 from .runs import RunHandle
 from .runtime import Runtime
@@ -106,7 +107,12 @@ class DevLoop:
         targets = rerun_targets(applied, runtime.code.graph)
         if not targets:
             return None
-        plan = runtime.plan(AssetSelection.keys(*targets).downstream(), early_cutoff=True)
+        selection = AssetSelection.keys(*targets).downstream()
+        # Of a partitioned asset, the partitions the edit made stale (those that exist).
+        partitions = await runtime.partitions_by_status(
+            resolve_selection(selection, runtime.code.graph), (Status.STALE,)
+        )
+        plan = runtime.plan(selection, early_cutoff=True, partitions=partitions)
         affected = set(plan.keys)
         for handle in runtime.active_runs():
             if handle.tags.get(ORIGIN_TAG) == DEV_ORIGIN and affected & set(handle.plan.keys):

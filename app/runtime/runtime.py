@@ -52,7 +52,7 @@ from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
 from ..storage.records import BackfillRecord, MaterializationRecord, PartitionRows, RunRecord
 from ..versions.code import CodeVersion, code_versions
 from ..versions.partition_status import PartitionStatuses
-from ..versions.staleness import Assessment
+from ..versions.staleness import Assessment, Status
 from .backfill import BackfillSpec, backfill_partitions, backfill_tags, new_request
 from .lineage import downstream_lineage, upstream_lineage
 from .loader import CodeLocation, aload_code_location, project_root
@@ -68,6 +68,7 @@ HOME_DIRNAME = ".millrace"
 _INLINE_LIMIT = 200
 
 Selection = str | AssetSelection | Iterable[Any] | None
+NOT_FRESH = (Status.STALE, Status.MISSING, Status.FAILED)
 
 
 def resolve_home(root: Path | None, home: str | os.PathLike[str] | None = None) -> Path:
@@ -287,13 +288,15 @@ class Runtime:
         checks_only: bool = False,
         statuses: Mapping[AssetKey, str] | None = None,
         early_cutoff: bool = False,
+        partitions: Partitions | None = None,
     ) -> ExecutionPlan:
         """Steps for the selected assets and their checks; ``checks_only`` evaluates the
         checks of the selected assets against stored data, materializing nothing.
         ``status:`` selections need ``statuses``: use ``resolve_plan`` for those."""
         graph = self._code.graph
         keys = resolve_selection(selection, graph, statuses)
-        partitions = Partitions.for_key(partition_key, dynamic=self.instance)
+        if partitions is None:
+            partitions = Partitions.for_key(partition_key, dynamic=self.instance)
         if not checks_only:
             return build_plan(
                 graph, keys, partition_key, early_cutoff=early_cutoff, partitions=partitions
@@ -322,8 +325,14 @@ class Runtime:
         what is stale, and stops where a re-run reproduces its data)."""
         needs = as_selection(selection).needs_statuses
         statuses = None
+        partitions = None
         if needs:
-            statuses = {k: a.status.value for k, a in (await self.status()).items()}
+            partitioned = await self._partition_assessors()
+            statuses = {k: a.status.value for k, a in (await self._assess(partitioned)).items()}
+            if partition_key is None and not checks_only:
+                # A partitioned asset's stale, missing and failed partitions, not all of them.
+                keys = resolve_selection(selection, self._code.graph, statuses)
+                partitions = self.partitions_in(partitioned, keys, NOT_FRESH)
         return await self._off_loop(
             self.plan,
             selection,
@@ -331,6 +340,38 @@ class Runtime:
             checks_only=checks_only,
             statuses=statuses,
             early_cutoff=needs,
+            partitions=partitions,
+        )
+
+    async def partitions_by_status(
+        self, keys: Iterable[AssetKey], statuses: Collection[Status]
+    ) -> Partitions | None:
+        """``partitions_in`` as things are now; None if no asset among ``keys`` is
+        partitioned (a plan then needs no partitions)."""
+        keys = list(keys)
+        graph = self._code.graph
+        if all(getattr(graph.nodes[k], "partitions_def", None) is None for k in keys):
+            return None
+        partitioned = await self._partition_assessors()
+        await self._assess(partitioned)
+        return self.partitions_in(partitioned, keys, statuses)
+
+    def partitions_in(
+        self,
+        partitioned: Mapping[AssetKey, PartitionAssessor],
+        keys: Iterable[AssetKey],
+        statuses: Collection[Status],
+    ) -> Partitions:
+        """The partitions of each partitioned asset among ``keys`` that are in ``statuses``
+        (as last assessed), for a run of what is stale, say."""
+        per_asset = {}
+        for key in keys:
+            assessor = partitioned.get(key)
+            if assessor is not None and assessor.statuses is not None:
+                found = assessor.statuses
+                per_asset[key] = tuple(k for k in found.keys if found.of(k) in statuses)
+        return Partitions(
+            per_asset=per_asset, backfill=True, context=PartitionContext(dynamic=self.instance)
         )
 
     def submit(
