@@ -26,6 +26,7 @@ from .definitions.definitions import Definitions
 from .definitions.keys import AssetKey
 from .definitions.metadata import MetadataValue, TableColumn, TableRecord, TableSchema
 from .definitions.outputs import DataVersion, MaterializeResult, Output
+from .definitions.run_request import RunRequest
 from .errors import (
     CodeLoadError,
     DefinitionsError,
@@ -162,6 +163,7 @@ __all__ = [
     "RetryPolicy",
     "RunConfig",
     "RunFailedError",
+    "RunRequest",
     "RunResult",
     "RunStatus",
     "Runtime",

@@ -260,3 +260,32 @@ def test_the_context_of_a_direct_call_knows_its_partition() -> None:
     context = build_asset_context(partition_key="2024-01-09")
     frame: Any = daily_events(context)
     assert frame.height == 9 and context.partition_key == "2024-01-09"
+
+
+def test_a_run_request_runs_its_assets_partition_with_its_tags(home: Path, db: Db) -> None:
+    import asyncio
+
+    from millrace import Definitions, RunRequest, Runtime
+
+    async def go() -> Any:
+        defs = Definitions(assets=[daily_events, daily_totals])
+        async with Runtime(defs, home=home) as runtime:
+            request = RunRequest(
+                run_key="file-07",
+                asset_selection=[AssetKey("daily_events")],
+                partition_key="2024-01-07",
+            )
+            return await (await runtime.run_request(request))
+
+    result = asyncio.run(go())
+    assert [
+        (e.asset_key.to_user_string(), e.partition_key)
+        for e in result.get_asset_materialization_events()
+    ] == [("daily_events", "2024-01-07")]
+    assert db.value("SELECT tags FROM runs") == '{"dagster/run_key": "file-07"}'
+    with pytest.raises(PartitionKeyError):
+        asyncio.run(
+            Runtime(Definitions(assets=[daily_events]), home=home).run_request(
+                RunRequest(partition_key="2023-12-31")
+            )
+        )

@@ -21,6 +21,7 @@ from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
 from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
 from ..definitions.definitions import Definitions
 from ..definitions.keys import AssetKey, coerce_key
+from ..definitions.run_request import RunRequest
 from ..errors import CodeLoadError, MillraceError, SelectionError
 from ..events import (
     AssetCheckEvaluated,
@@ -414,6 +415,31 @@ class Runtime:
 
     async def materialize(self, selection: Selection = None, **kwargs: Any) -> RunResult:
         return await self.submit(selection, **kwargs)
+
+    async def run_request(self, request: RunRequest) -> RunHandle:
+        """Start the run a ``RunRequest`` asks for: its assets (all if none), partition,
+        config, tags and checks; ``stale_assets_only`` keeps the stale and missing ones."""
+        if request.job_name is not None:
+            raise MillraceError(
+                f"RunRequest(job_name={request.job_name!r}): these Definitions define no jobs; "
+                "name the assets with asset_selection"
+            )
+        graph = self._code.graph
+        selection: Selection = list(request.asset_selection or graph.keys)
+        if request.stale_assets_only:
+            selection = as_selection(selection) & AssetSelection.status("stale", "missing")
+        if request.asset_check_keys is not None:
+            keys = resolve_selection(selection, graph, None) if request.asset_selection else ()
+            plan = build_plan(
+                graph,
+                keys,
+                request.partition_key,
+                checks=request.asset_check_keys,
+                partitions=Partitions.for_key(request.partition_key, dynamic=self.instance),
+            )
+        else:
+            plan = await self.resolve_plan(selection, request.partition_key)
+        return self.submit(plan=plan, tags=request.run_tags, run_config=request.run_config)
 
     async def backfill(
         self,
