@@ -30,7 +30,8 @@ class RunRequest:
 
     def __post_init__(self) -> None:
         if self.partition_key is not None and not isinstance(self.partition_key, str):
-            raise TypeError(f"RunRequest(partition_key=...) takes a str, got {self.partition_key!r}")
+            given = self.partition_key
+            raise TypeError(f"RunRequest(partition_key=...) takes a str, got {given!r}")
         if self.asset_selection is not None:
             object.__setattr__(
                 self, "asset_selection", tuple(coerce_key(k) for k in self.asset_selection)
