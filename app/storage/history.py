@@ -126,8 +126,8 @@ class History:
         status needs; the comparisons run in SQLite, so only stale partitions come back.
         ``upstream``: the asset's upstream keys now (for new dependencies)."""
         args = (asset_key,)
-        materialized = await self._rows(
-            "SELECT partition_key FROM latest_materializations"
+        latest = await self._rows(
+            "SELECT partition_key, code_version, event_id, timestamp FROM latest_materializations"
             " WHERE asset_key = ? AND partition_key != ''",
             args,
         )
@@ -140,11 +140,6 @@ class History:
             " WHERE asset_key = ? AND partition_key != ''",
             args,
         )
-        code = await self._rows(
-            "SELECT partition_key, code_version FROM latest_materializations"
-            " WHERE asset_key = ? AND partition_key != '' AND code_version IS NOT ?",
-            (asset_key, code_version),
-        )
         data = await self._rows(
             "SELECT m.partition_key, i.asset_key, i.partition_key FROM latest_materializations m"
             " JOIN materialization_inputs i ON i.event_id = m.event_id"
@@ -154,32 +149,30 @@ class History:
             "   AND u.data_version IS NOT i.data_version",
             args,
         )
+        code = [(k, v) for k, v, _, _ in latest if v != code_version]
         new_deps: list[tuple[str, str]] = []
-        for up in upstream:
+        # A new upstream changes the code version too: only code-stale partitions can have one.
+        for up in upstream if code else ():
             new_deps += [
                 (key, up)
                 for (key,) in await self._rows(
                     "SELECT m.partition_key FROM latest_materializations m"
                     " WHERE m.asset_key = ? AND m.partition_key != '' AND m.has_provenance = 1"
+                    "   AND m.code_version IS NOT ?"
                     "   AND NOT EXISTS (SELECT 1 FROM materialization_inputs i"
                     "     WHERE i.event_id = m.event_id AND i.asset_key = ?)",
-                    (asset_key, up),
+                    (asset_key, code_version, up),
                 )
             ]
-        newest = await self._rows(
-            "SELECT MAX(event_id), MAX(timestamp) FROM latest_materializations"
-            " WHERE asset_key = ? AND partition_key != ''",
-            args,
-        )
         return PartitionRows(
-            materialized=frozenset(k for (k,) in materialized),
+            materialized=frozenset(k for k, _, _, _ in latest),
             failed=frozenset(k for (k,) in failed),
             running=frozenset(k for (k,) in running),
-            code=[(k, v) for k, v in code],
+            code=code,
             data=[(k, up, p or None) for k, up, p in data],
             new_dependencies=new_deps,
-            newest_event_id=newest[0][0] if newest else None,
-            newest_timestamp=newest[0][1] if newest else None,
+            newest_event_id=max((e for _, _, e, _ in latest), default=None),
+            newest_timestamp=max((t for _, _, _, t in latest), default=None),
         )
 
     async def backfills(self, limit: int = 50) -> list[BackfillRecord]:
