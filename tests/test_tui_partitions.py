@@ -97,6 +97,7 @@ async def strip_of(app: MillraceApp, pilot: Pilot[Any], name: str) -> PartitionS
             isinstance(screen, AssetScreen)
             and screen.state is not None
             and screen.query_one(PartitionStrip).loaded
+            and screen.focused is not None  # focus moves once the state is read
             and not any(w.node is screen and not w.is_finished for w in app.workers)
         )
 
@@ -138,7 +139,7 @@ async def test_the_strip_shows_each_partitions_status_the_worst_of_a_cell_and_zo
         pilot,
     ):
         strip = await strip_of(app, pilot, "days")
-        assert strip.has_focus  # the keys of a partitioned asset's screen are the strip's
+        assert app.screen.focused is strip  # the keys of a partitioned asset's screen
         assert strip.total == 365
         assert line(strip, 0).startswith("365 partitions  4 fresh  7 stale  353 missing  1 failed")
 
@@ -258,6 +259,36 @@ async def test_b_on_the_asset_screen_and_colon_backfill_ask_m_runs_the_cursors_p
         assert not app.active_runs() and len(await app.runtime.backfills()) == 4  # prepare's
 
 
+SLOW = """
+    import asyncio
+    from millrace import StaticPartitionsDefinition, asset
+
+    @asset(partitions_def=StaticPartitionsDefinition(["a", "b"]))
+    async def slow(context) -> int:
+        await asyncio.sleep(30)
+        return 1
+"""
+
+
+async def test_b_with_a_run_of_the_asset_in_flight_says_so(tmp_path: Path, home: Path) -> None:
+    async with running_app(write_project(tmp_path, SLOW), home, materialized=False) as (
+        app,
+        pilot,
+    ):
+        await until(pilot, lambda: len(table_rows(app)) == 1, "the catalog")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: bool(app.active_runs()), "the backfill to start")
+        await until(pilot, lambda: table_rows(app)["slow"][3] == "running", "it runs")
+        await pilot.press("b")
+        await until(pilot, lambda: said(app, "in flight materializes slow"), "why b cannot")
+        await pilot.press("x")
+        await until(pilot, lambda: not app.active_runs(), "the backfill canceled")
+        [record] = await app.runtime.backfills()
+        assert (record.status, record.done, record.remaining) == ("CANCELED", 0, 2)
+
+
 # -- the strip's arithmetic ----------------------------------------------------------------
 
 
@@ -293,10 +324,16 @@ def test_runs_and_cells_stay_cheap_at_87600_partitions() -> None:
     assert buckets.counts(0, 87_600) == {
         "fresh": 39_999, "stale": 1, "missing": 47_599, "failed": 1
     }  # fmt: skip
-    assert buckets.next_not_fresh(0, 1) == 100
-    assert buckets.next_not_fresh(100, 1) == 40_000
-    assert buckets.next_not_fresh(40_000, -1) == 100
-    assert buckets.next_not_fresh(100, -1) is None
+    # n and N jump from run to run: the missing 40,000 onwards are one run, then a stale one
+    assert buckets.next_not_fresh(0, 1, 1) == 100
+    assert buckets.next_not_fresh(100, 101, 1) == 40_000
+    assert buckets.next_not_fresh(40_000, 40_001, 1) == 50_000
+    assert buckets.next_not_fresh(50_000, 50_001, 1) == 50_001
+    assert buckets.next_not_fresh(50_001, 50_002, 1) is None
+    assert buckets.next_not_fresh(60_000, 60_001, -1) == 50_001  # its run's start
+    assert buckets.next_not_fresh(50_001, 50_002, -1) == 50_000
+    assert buckets.next_not_fresh(40_000, 40_001, -1) == 100
+    assert buckets.next_not_fresh(100, 101, -1) is None
 
 
 def test_a_cell_shows_the_worst_status_in_it() -> None:

@@ -236,7 +236,7 @@ class MillraceApp(App[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self._start_backfill(key, spec), group="backfill")
+                self.run_worker(self._start_backfill(key, spec), group="backfill-start")
 
         self.push_screen(ConfirmScreen(question), answered)
 

@@ -123,21 +123,17 @@ class Buckets:
                 return max(run.start, lo)
         return None
 
-    def next_not_fresh(self, after: int, step: int) -> int | None:
-        """The nearest partition past ``after`` (forward for ``step`` 1, back for -1)
-        that is not fresh."""
-        if not self.runs:
-            return None
-        at = max(bisect_right(self.starts, after) - 1, 0)
-        runs = self.runs[at:] if step > 0 else self.runs[at::-1]
-        for run in runs:
-            if run.status == "fresh":
-                continue
-            if step > 0 and run.end > after + 1:
-                return max(run.start, after + 1)
-            if step < 0 and run.start < after:
-                return min(run.end - 1, after - 1)
-        return None
+    def next_not_fresh(self, lo: int, hi: int, step: int) -> int | None:
+        """The first partition of the nearest run that is not fresh after partitions
+        ``lo`` to ``hi`` (excluded; forward for ``step`` 1), or starting before them (back,
+        for -1): a long run of missing partitions is one jump, not one per partition."""
+        if step > 0:
+            at = bisect_left(self.starts, hi)  # the runs that start after the range
+            runs: Sequence[Run] = self.runs[at:]
+        else:
+            at = bisect_left(self.starts, lo)  # the runs that start before it, nearest first
+            runs = self.runs[at - 1 :: -1] if at else []
+        return next((run.start for run in runs if run.status != "fresh"), None)
 
     def bucket(self, index: int, per_cell: int) -> Bucket:
         lo, hi = index * per_cell, min((index + 1) * per_cell, self.total)
@@ -188,11 +184,11 @@ class PartitionStrip(Widget, can_focus=True):
         Binding("end", "edge(1)", "Last", show=False, tooltip="the last partition"),
         Binding(
             "n", "not_fresh(1)", "Next not fresh", show=False,
-            tooltip="the next partition that is not fresh",
+            tooltip="the next run of partitions that are not fresh",
         ),
         Binding(
             "N", "not_fresh(-1)", "Previous not fresh", key_display="N", show=False,
-            tooltip="the previous partition that is not fresh",
+            tooltip="the previous run of partitions that are not fresh",
         ),
     ]  # fmt: skip
 
@@ -201,6 +197,7 @@ class PartitionStrip(Widget, can_focus=True):
         self.statuses: PartitionStatuses | None = None
         self.loaded = False  # shown once: until then it says it is reading
         self.buckets = Buckets([])
+        self.counts: dict[str, int] = {}  # every partition, per status
         self.zoom = 0  # the level: 0 is the whole range in one row
         self.cursor_partition = 0  # in the cursor's cell: zooming keeps it under the cursor
         self.first_cell = 0  # the first cell in view
@@ -213,6 +210,7 @@ class PartitionStrip(Widget, can_focus=True):
         zoom and the cursor's partition."""
         self.statuses, self.loaded = statuses, True
         self.buckets = Buckets(runs)
+        self.counts = self.buckets.counts(0, self.total)  # the summary, once
         self.cursor_partition = min(self.cursor_partition, max(self.total - 1, 0))
         self._cells = None
         self._follow_cursor()
@@ -302,16 +300,16 @@ class PartitionStrip(Widget, can_focus=True):
             self._move_to(0 if step < 0 else self.bucket_count - 1)
 
     def action_not_fresh(self, step: int) -> None:
-        """The nearest cell past the cursor's holding a partition that is not fresh."""
+        """To the first partition of the nearest run past the cursor's cell that is not
+        fresh."""
         bucket = self.under_cursor()
         if bucket is None:
             self.notify("no partitions here", severity="warning")
             return
-        after = bucket.end - 1 if step > 0 else bucket.start
-        found = self.buckets.next_not_fresh(after, step)
+        found = self.buckets.next_not_fresh(bucket.start, bucket.end, step)
         if found is None:
             where = "after" if step > 0 else "before"
-            self.notify(f"every partition {where} this one is fresh", severity="warning")
+            self.notify(f"no run of partitions {where} this is not fresh", severity="warning")
             return
         self._move_to(found // self.per_cell)
 
@@ -414,9 +412,8 @@ class PartitionStrip(Widget, can_focus=True):
         return Strip(segments).crop_extend(0, width, None).apply_style(base)
 
     def _summary(self, width: int) -> Text:
-        counts = self.buckets.counts(0, self.total)
         text = Text(f"{self.total:,} partitions  ", style="bold")
-        text.append_text(counts_text(counts, "  "))
+        text.append_text(counts_text(self.counts, "  "))
         levels = len(self.levels)
         zoom = f"zoom {min(self.zoom, levels - 1) + 1}/{levels}: {self.per_cell:,} a cell"
         gap = width - text.cell_len - len(zoom)
