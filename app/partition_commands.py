@@ -17,7 +17,7 @@ from .graph import AssetGraph
 from .runtime.loader import load_code_location
 from .runtime.runtime import Runtime
 from .suggest import suggestion
-from .versions.partition_status import PartitionStatuses
+from .versions.partition_status import PartitionStatuses, status_ranges
 from .versions.staleness import Status
 
 USAGE = """\
@@ -239,19 +239,6 @@ def _show(args: argparse.Namespace, asset: str, path: str) -> int:
             line += f": {statuses.causes[first].message} (first of the range)"
         print(line)
     return 0
-
-
-def status_ranges(statuses: PartitionStatuses) -> list[tuple[str, str, int, Status]]:
-    """Consecutive partitions (in definition order) of one status: (first, last, count)."""
-    out: list[tuple[str, str, int, Status]] = []
-    for key in statuses.keys:
-        status = statuses.of(key)
-        if out and out[-1][3] is status:
-            first, _, n, _ = out[-1]
-            out[-1] = (first, key, n + 1, status)
-        else:
-            out.append((key, key, 1, status))
-    return out
 
 
 def _dynamic_names(graph: AssetGraph) -> set[str]:

@@ -69,6 +69,7 @@ def test_each_partition_takes_one_status_missing_failed_and_running_first() -> N
     status, causes = asset_status(result)
     assert status is Status.FAILED
     assert [c.message for c in causes] == [
+        "1 of 3 partitions failed",
         "1 of 3 partitions missing",
         "1 of 3 partitions stale: has a new code version (v1 -> v2)",
     ]

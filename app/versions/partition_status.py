@@ -130,7 +130,11 @@ def asset_status(statuses: PartitionStatuses) -> tuple[Status, tuple[Cause, ...]
     counts = statuses.summary()
     total = len(statuses.keys)
     causes: list[Cause] = []
-    for state, noun in ((Status.MISSING, "missing"), (Status.STALE, "stale")):
+    for state, noun in (
+        (Status.FAILED, "failed"),
+        (Status.MISSING, "missing"),
+        (Status.STALE, "stale"),
+    ):
         n = counts[state.value]
         if n:
             first = (
@@ -160,3 +164,16 @@ def _upstream_message(up: AssetKey, root: Cause) -> str:
         return f"upstream {name} {NEVER_MATERIALIZED}"
     about = root.asset_key.to_user_string() if root.asset_key else name
     return f"upstream {name} is stale: {about} {root.message}"
+
+
+def status_ranges(statuses: PartitionStatuses) -> list[tuple[str, str, int, Status]]:
+    """Consecutive partitions (in definition order) of one status: (first, last, count)."""
+    out: list[tuple[str, str, int, Status]] = []
+    for key in statuses.keys:
+        status = statuses.of(key)
+        if out and out[-1][3] is status:
+            first, _, n, _ = out[-1]
+            out[-1] = (first, key, n + 1, status)
+        else:
+            out.append((key, key, 1, status))
+    return out

@@ -31,6 +31,7 @@ from millrace.events import (
     StepStarted,
     StepSucceeded,
     StepUpToDate,
+    step_name,
 )
 from rich.cells import cell_len
 from rich.style import Style
@@ -70,8 +71,7 @@ def event_lines(event: Event, origin: float) -> list[LogLine]:
     or a failure's traceback has."""
     if isinstance(event, LogMessage):
         # describe_dev_event's wording, for DEBUG too (which headless output leaves out).
-        key = event.asset_key.to_user_string() if event.asset_key else ""
-        about = f"{key}:{event.check_name} " if event.check_name else f"{key} " if key else ""
+        about = f"{step_name(event)} " if event.asset_key else ""
         text, level, style = f"{about}{event.level}: {event.message}", event.level, ""
     else:
         described = describe_dev_event(event)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from millrace.versions.partition_status import PartitionStatuses
+from millrace.versions.partition_status import PartitionStatuses, status_ranges
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -67,8 +67,6 @@ class Bucket:
 def status_runs(statuses: PartitionStatuses) -> list[Run]:
     """The runs of one status of an asset's partitions: one pass over the keys (definition
     order), which is all a strip ever reads of them but the keys it names."""
-    from millrace.partition_commands import status_ranges  # pure: runs of keys by status
-
     runs, at = [], 0
     for first, last, count, status in status_ranges(statuses):
         runs.append(Run(at, count, status.value, first, last))

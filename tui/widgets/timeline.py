@@ -20,6 +20,7 @@ from millrace.events import (
     StepSucceeded,
     StepUpToDate,
     StepWaiting,
+    step_name,
 )
 from rich.segment import Segment
 from rich.style import Style
@@ -78,16 +79,15 @@ def timeline_rows(events: Iterable[Event]) -> list[TimelineRow]:
     origin = next((e.timestamp for e in events if isinstance(e, RunStarted)), None)
     if origin is None:
         origin = min(e.timestamp for e in events)
-    steps: dict[tuple[str, str | None], _Step] = {}
+    steps: dict[str, _Step] = {}
     for event in events:
         if event.asset_key is None or event.kind not in TIMELINE_KINDS:
             continue
-        key = event.asset_key.to_user_string()
-        name = f"{key}:{event.check_name}" if event.check_name else key
+        name = step_name(event)
         at = event.timestamp - origin
-        step = steps.get((key, event.check_name))
+        step = steps.get(name)
         if step is None:
-            step = steps[key, event.check_name] = _Step(name, at)
+            step = steps[name] = _Step(name, at)
         if isinstance(event, StepStarted):
             step.attempts, step.end, step.outcome = event.attempt, None, RUNNING
         elif isinstance(event, StepSucceeded):
