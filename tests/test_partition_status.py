@@ -237,3 +237,30 @@ def test_partitions_lists_ranges_and_dynamic_keys_come_from_code_and_the_cli(
     assert listed[1:] == ["  a.csv         fresh", "  b.csv..c.csv  missing (2)"]
     wrong = millrace("partitions", "add", "filez", "d.csv", "--path", "proj.py", cwd=tmp_path)
     assert wrong.returncode == 2 and "did you mean 'files'" in wrong.stderr
+
+
+def test_statuses_kept_in_memory_see_another_processs_writes(tmp_path: Path, home: Path) -> None:
+    from millrace.runtime.loader import load_code_location
+
+    write_source(tmp_path / "proj.py", PROJECT)
+
+    async def go() -> tuple[Any, Any]:
+        async with Runtime(load_code_location(tmp_path / "proj.py"), home=home) as runtime:
+            before = (await runtime.partition_status())[AssetKey("quarters")]
+            wrote = await asyncio.to_thread(
+                millrace,
+                "materialize",
+                "proj.py",
+                "--partition",
+                "q",
+                "--select",
+                "quarters",
+                cwd=tmp_path,
+            )
+            assert wrote.returncode == 0, wrote.stdout + wrote.stderr
+            after = (await runtime.partition_status())[AssetKey("quarters")]
+            return before, after
+
+    before, after = asyncio.run(go())
+    assert before.of("q") is Status.MISSING
+    assert after.of("q") is Status.FRESH and after.of("p") is Status.MISSING

@@ -57,6 +57,7 @@ from ..versions.staleness import Assessment, Status
 from .backfill import BackfillSpec, backfill_partitions, backfill_tags, new_request
 from .lineage import downstream_lineage, upstream_lineage
 from .loader import CodeLocation, aload_code_location, project_root
+from .partition_facts import PartitionFactsCache
 from .preview import Preview, read_preview
 from .queries import AssetState, PartitionAssessor, assess_code, build_catalog
 from .reload import diff_code
@@ -151,6 +152,8 @@ class Runtime:
         self._running: set[tuple[str, AssetKey]] = set()  # (run, asset) steps under way
         self._reloading = asyncio.Lock()
         self.bus.subscribe(self._track_steps)
+        self._facts = PartitionFactsCache(lambda key: self._code.graph.downstream.get(key, ()))
+        self.bus.subscribe(self._facts.on_event)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -546,13 +549,13 @@ class Runtime:
             node = graph.nodes[key]
             if node.partitions_def is None:
                 continue
-            name = key.to_user_string()
             if self.store is None:
                 rows = PartitionRows(frozenset(), frozenset(), frozenset(), [], [], [], None)
             else:
                 await self.store.flush()
-                rows = await self.store.partition_facts(
-                    name,
+                rows = await self._facts.rows(
+                    self.store,
+                    key,
                     code.code_versions().get(key),
                     [u.to_user_string() for u in node.upstream_keys],
                 )

@@ -135,11 +135,7 @@ class History:
             "SELECT partition_key FROM asset_failures WHERE asset_key = ? AND partition_key != ''",
             args,
         )
-        running = await self._rows(
-            "SELECT DISTINCT partition_key FROM in_progress"
-            " WHERE asset_key = ? AND partition_key != ''",
-            args,
-        )
+        running = await self.running_partitions(asset_key)
         data = await self._rows(
             "SELECT m.partition_key, i.asset_key, i.partition_key FROM latest_materializations m"
             " JOIN materialization_inputs i ON i.event_id = m.event_id"
@@ -167,13 +163,27 @@ class History:
         return PartitionRows(
             materialized=frozenset(k for k, _, _, _ in latest),
             failed=frozenset(k for (k,) in failed),
-            running=frozenset(k for (k,) in running),
+            running=running,
             code=code,
             data=[(k, up, p or None) for k, up, p in data],
             new_dependencies=new_deps,
             newest_event_id=max((e for _, _, e, _ in latest), default=None),
             newest_timestamp=max((t for _, _, _, t in latest), default=None),
         )
+
+    async def running_partitions(self, asset_key: str) -> frozenset[str]:
+        """The partitions of an asset some run is materializing now."""
+        rows = await self._rows(
+            "SELECT DISTINCT partition_key FROM in_progress"
+            " WHERE asset_key = ? AND partition_key != ''",
+            (asset_key,),
+        )
+        return frozenset(k for (k,) in rows)
+
+    async def data_version(self) -> int:
+        """SQLite's ``data_version``: it changes when another connection commits."""
+        rows = await self._rows("PRAGMA data_version")
+        return int(rows[0][0])
 
     async def backfills(self, limit: int = 50) -> list[BackfillRecord]:
         """Backfills, newest first."""
