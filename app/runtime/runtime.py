@@ -9,6 +9,7 @@ is async and non-blocking: ``reload``, ``submit`` (a handle to await or cancel),
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 import uuid
@@ -93,6 +94,12 @@ class LoadedCode:
     @property
     def graph(self) -> AssetGraph:
         return self.defs.graph
+
+    @functools.cached_property
+    def partitioned(self) -> bool:
+        """Some asset is partitioned: pure work over it (statuses, plans) can be long."""
+        nodes = self.graph.nodes.values()
+        return any(getattr(n, "partitions_def", None) is not None for n in nodes)
 
     def code_versions(self) -> dict[AssetKey, str]:
         return {k: v.value for k, v in self.versions.items() if isinstance(k, AssetKey)}
@@ -587,12 +594,14 @@ class Runtime:
         return await self.store.asset_history(coerce_key(key).to_user_string(), limit)
 
     async def latest_materialization(self, key: Any) -> MaterializationRecord | None:
-        """The asset's latest materialization, with all its metadata and what it consumed."""
+        """The asset's latest materialization, with all its metadata and what it consumed;
+        of a partitioned asset, the newest of its partitions'."""
         if self.store is None:
             return None
         await self.store.flush()
         name = coerce_key(key).to_user_string()
-        return (await self.store.latest_materializations([name])).get(name)
+        found = (await self.store.latest_materializations([name])).get(name)
+        return found or await self.store.newest_materialization(name)
 
     async def check_history(self, key: Any, limit: int = 20) -> list[AssetCheckEvaluated]:
         """The evaluations of the asset's checks, newest first."""
@@ -643,14 +652,14 @@ class Runtime:
         or a short text of a value that is no frame; None if it was never materialized."""
         asset_key = coerce_key(key)
         node = self._code.graph.nodes.get(asset_key)
-        record = (await self._latest()).get(asset_key.to_user_string())
+        record = await self.latest_materialization(asset_key)
         if node is None or record is None:
             return None
         manager = self._resources.get(getattr(node, "io_manager_key", DEFAULT_IO_MANAGER_KEY))
         return await asyncio.to_thread(read_preview, asset_key, record, manager, limit)
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if len(self._code.graph) <= _INLINE_LIMIT:
+        if len(self._code.graph) <= _INLINE_LIMIT and not self._code.partitioned:
             return fn(*args, **kwargs)
         return await asyncio.to_thread(fn, *args, **kwargs)
 

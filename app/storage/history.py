@@ -257,13 +257,23 @@ class History:
         return {r.event_id: r for r in await self._records(rows) if r.event_id is not None}
 
     async def asset_history(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
-        """An unpartitioned asset's materializations, newest first."""
+        """An asset's materializations (of any of its partitions), newest first."""
         rows = await self._rows(
             f"SELECT {_HISTORY_COLUMNS}, {_EVENT_METADATA} FROM materializations"
-            " WHERE asset_key = ? AND partition_key = '' ORDER BY timestamp DESC LIMIT ?",
+            " WHERE asset_key = ? ORDER BY timestamp DESC LIMIT ?",
             (asset_key, limit),
         )
         return await self._records(rows)
+
+    async def newest_materialization(self, asset_key: str) -> MaterializationRecord | None:
+        """The newest latest materialization of an asset, whichever partition it is of."""
+        rows = await self._rows(
+            f"SELECT {_HISTORY_COLUMNS}, metadata FROM latest_materializations"
+            " WHERE asset_key = ? ORDER BY timestamp DESC LIMIT 1",
+            (asset_key,),
+        )
+        records = await self._records(rows)
+        return records[0] if records else None
 
     async def _records(self, rows: list[Any]) -> list[MaterializationRecord]:
         """Rows of ``_HISTORY_COLUMNS`` then their metadata (JSON text) as records, with what

@@ -331,7 +331,7 @@ class AssetScreen(RuntimeScreen):
             )
         )
         nothing = (
-            "partitioned: the Runtime previews no partition yet (the strip above has them)"
+            "partitioned: none of its partitions is materialized yet (the strip shows them)"
             if self.partitioned
             else None
         )
