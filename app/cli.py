@@ -117,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("status", _status, "Which assets are fresh, stale, missing or failed, and why.")
     p.add_argument("--json", action="store_true", help="one JSON object per line per asset")
+    p.add_argument(
+        "--partitions",
+        metavar="ASSET",
+        help="every stale partition of ASSET with its cause (millrace partitions: all, as ranges)",
+    )
 
     p = command(
         "lineage",
@@ -367,6 +372,10 @@ async def _latest(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 def _status(args: argparse.Namespace) -> int:
     from .reports import status_table
 
+    if args.partitions:
+        from .partition_commands import stale_partitions
+
+        return stale_partitions(args, args.partitions)
     rows = _with_runtime(args, lambda runtime: runtime.catalog())
     if args.json:
         for row in rows:

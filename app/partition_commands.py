@@ -188,7 +188,8 @@ def _edit(args: argparse.Namespace, verb: str, name: str, keys: Sequence[str]) -
     return 0
 
 
-def _show(args: argparse.Namespace, asset: str, path: str) -> int:
+def _statuses(args: argparse.Namespace, asset: str, path: str) -> tuple[Any, PartitionStatuses]:
+    """A partitioned asset's node and its partitions' statuses, from the history."""
     location = load_code_location(path, attribute=args.attribute)
     graph = location.defs.graph
     key = AssetKey.from_user_string(asset)
@@ -203,7 +204,33 @@ def _show(args: argparse.Namespace, asset: str, path: str) -> int:
         async with Runtime(location, home=args.home, readonly=True) as runtime:
             return (await runtime.partition_status())[key]
 
-    statuses = asyncio.run(ask())
+    return node, asyncio.run(ask())
+
+
+def stale_partitions(args: argparse.Namespace, asset: str) -> int:
+    """``millrace status --partitions ASSET``: each stale partition and why, transitively."""
+    _, statuses = _statuses(args, asset, args.path)
+    stale = [k for k in statuses.keys if statuses.of(k) is Status.STALE]
+    if args.json:
+        for key in stale:
+            print(json.dumps({"partition": key, "cause": statuses.causes[key].to_json()}))
+        return 0
+    if not stale:
+        print(f"{asset}: no stale partition ({_counts(statuses)})")
+        return 0
+    print(f"{asset}: {len(stale):,} stale of {len(statuses.keys):,} partitions")
+    width = max(len(k) for k in stale)
+    for key in stale:
+        print(f"  {key:{width}}  {statuses.causes[key].message}")
+    return 0
+
+
+def _counts(statuses: PartitionStatuses) -> str:
+    return ", ".join(f"{n:,} {s}" for s, n in statuses.summary().items() if n)
+
+
+def _show(args: argparse.Namespace, asset: str, path: str) -> int:
+    node, statuses = _statuses(args, asset, path)
     ranges = status_ranges(statuses)
     if args.json:
         print(
@@ -226,7 +253,7 @@ def _show(args: argparse.Namespace, asset: str, path: str) -> int:
             )
         )
         return 0
-    counts = ", ".join(f"{n:,} {s}" for s, n in statuses.summary().items() if n)
+    counts = _counts(statuses)
     print(f"{asset}: {len(statuses.keys):,} partitions of {node.partitions_def!r}: {counts}")
     width = max((len(_span(a, b)) for a, b, _, _ in ranges), default=0)
     for first, last, n, status in ranges:

@@ -264,3 +264,46 @@ def test_statuses_kept_in_memory_see_another_processs_writes(tmp_path: Path, hom
     before, after = asyncio.run(go())
     assert before.of("q") is Status.MISSING
     assert after.of("q") is Status.FRESH and after.of("p") is Status.MISSING
+
+
+CHAIN = """
+    from pathlib import Path
+
+    from millrace import StaticPartitionsDefinition, asset
+
+    XY = StaticPartitionsDefinition(["x", "y"])
+    SEED = Path(__file__).with_name("seed")
+
+    @asset(partitions_def=XY)
+    def up(context) -> str:
+        return context.partition_key + SEED.read_text()
+
+    @asset(partitions_def=XY)
+    def mid(up: str) -> str:
+        return up * 2
+
+    @asset(partitions_def=XY)
+    def down(mid: str) -> int:
+        return len(mid)
+"""
+
+
+def test_status_partitions_lists_each_stale_partition_with_its_cause_through_the_chain(
+    tmp_path: Path,
+) -> None:
+    write_source(tmp_path / "proj.py", CHAIN)
+    (tmp_path / "seed").write_text("1")
+    for key in ("x", "y"):
+        assert millrace("materialize", "proj.py", "--partition", key, cwd=tmp_path).returncode == 0
+    (tmp_path / "seed").write_text("2")
+    again = millrace("materialize", "proj.py", "--partition", "x", "--select", "up", cwd=tmp_path)
+    assert again.returncode == 0
+
+    listed = millrace("status", "proj.py", "--partitions", "down", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [
+        "down: 1 stale of 2 partitions",
+        "  x  upstream mid is stale: mid upstream up partition x has a new data version",
+    ]
+    fresh = millrace("status", "proj.py", "--partitions", "up", cwd=tmp_path)
+    assert fresh.stdout.strip() == "up: no stale partition (2 fresh)"
