@@ -129,6 +129,8 @@ async def test_the_catalog_shows_fresh_of_total_and_the_counts_beside_it(
         panel = " ".join(str(why.render()).split())
         assert "4 fresh 7 stale 353 missing 1 failed" in panel
         assert "b backfills 361 of them" in panel
+        await pilot.press("m")  # which partition? it says where to choose
+        await until(pilot, lambda: said(app, "days is partitioned: b backfills"), "why not m")
 
 
 async def test_the_strip_shows_each_partitions_status_the_worst_of_a_cell_and_zooms(

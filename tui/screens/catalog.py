@@ -336,6 +336,13 @@ class CatalogScreen(RuntimeScreen):
 
     async def action_materialize(self) -> None:
         if (row := self._target("materialize")) is not None:
+            if row.partitions is not None:  # which partition? the strip or a backfill says
+                self.notify(
+                    f"materialize: {row.asset_key.to_user_string()} is partitioned: b backfills "
+                    "its missing and stale partitions; enter shows them to pick one",
+                    severity="warning",
+                )
+                return
             await self.millrace.materialize([row.asset_key], what="materialize")
 
     async def action_materialize_downstream(self) -> None:
