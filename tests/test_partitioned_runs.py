@@ -289,3 +289,49 @@ def test_a_run_request_runs_its_assets_partition_with_its_tags(home: Path, db: D
                 RunRequest(partition_key="2023-12-31")
             )
         )
+
+
+NY_HOURS = HourlyPartitionsDefinition(
+    start_date="2024-11-02-00:00", end_date="2024-11-05-00:00", timezone="America/New_York"
+)
+NY_DAYS = DailyPartitionsDefinition(
+    start_date="2024-11-02", end_date="2024-11-05", timezone="America/New_York"
+)
+
+
+@asset(partitions_def=NY_HOURS)
+def ny_hours(context) -> str:
+    return context.partition_key
+
+
+@asset(partitions_def=NY_DAYS)
+def ny_day(context, ny_hours: dict[str, str]) -> list[str]:
+    window = context.partition_time_window
+    # Elapsed, not wall-clock, time: aware datetimes in one zone subtract as wall clocks.
+    assert (window.end.timestamp() - window.start.timestamp()) / 3600 == len(ny_hours)
+    return list(ny_hours)
+
+
+def test_the_day_the_clocks_go_back_reads_its_25_hours_each_stored_once(home: Path, db: Db) -> None:
+    import asyncio
+
+    from millrace import Definitions, Runtime
+    from millrace.runtime.backfill import BackfillSpec
+
+    async def go() -> Any:
+        async with Runtime(Definitions(assets=[ny_hours, ny_day]), home=home) as runtime:
+            _, handle = await runtime.backfill(None, BackfillSpec(keys=("2024-11-03",)))
+            result = await handle
+            assert result.success, result.failures
+            return result
+
+    result = asyncio.run(go())
+    made = [
+        (e.asset_key.to_user_string(), e.partition_key)
+        for e in result.get_asset_materialization_events()
+    ]
+    hours = [p for a, p in made if a == "ny_hours"]
+    assert len(hours) == len(set(hours)) == 25 and ("ny_day", "2024-11-03") in made
+    assert "2024-11-03-01:00" in hours and "2024-11-03-01:00-0500" in hours  # the hour, twice
+    stored = db.rows("SELECT partition_key FROM asset_values WHERE asset_key = 'ny_hours'")
+    assert sorted(p for (p,) in stored) == sorted(hours)  # each kept apart
