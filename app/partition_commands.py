@@ -202,7 +202,7 @@ def _statuses(args: argparse.Namespace, asset: str, path: str) -> tuple[Any, Par
 
     async def ask() -> PartitionStatuses:
         async with Runtime(location, home=args.home, readonly=True) as runtime:
-            return (await runtime.partition_status())[key]
+            return (await runtime.partition_status(key))[key]
 
     return node, asyncio.run(ask())
 

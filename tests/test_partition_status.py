@@ -157,6 +157,9 @@ def test_one_upstream_partition_rematerialized_makes_its_downstream_partition_st
             before = (await runtime.partition_status())[AssetKey("doubled")]
             assert (await runtime.materialize([letters], partition_key="x")).success
             after = (await runtime.partition_status())[AssetKey("doubled")]
+            # One asset alone, assessing only what it depends on: the same answer.
+            alone = await runtime.partition_status("doubled")
+            assert list(alone) == [AssetKey("doubled")] and alone[AssetKey("doubled")] == after
             catalog = {r.asset_key.to_user_string(): r for r in await runtime.catalog()}
             return before, after, catalog
 

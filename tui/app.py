@@ -201,7 +201,7 @@ class MillraceApp(App[None]):
 
     async def _ask_backfill(self, key: AssetKey) -> None:
         name = key.to_user_string()
-        statuses = (await self.runtime.partition_status()).get(key)
+        statuses = (await self.runtime.partition_status(key)).get(key)
         if statuses is None:
             self.notify(f"backfill: {name} is not partitioned", severity="warning")
             return

@@ -530,12 +530,19 @@ class Runtime:
         partitioned asset's from its partitions (``partition_status`` has them each)."""
         return await self._assess(await self._partition_assessors())
 
-    async def partition_status(self) -> dict[AssetKey, PartitionStatuses]:
-        """Every partitioned asset's partitions, each fresh, stale (with its cause),
-        missing, failed or running."""
-        partitioned = await self._partition_assessors()
+    async def partition_status(self, key: Any = None) -> dict[AssetKey, PartitionStatuses]:
+        """Every partitioned asset's partitions (or ``key``'s alone, assessing only what it
+        depends on), each fresh, stale (with its cause), missing, failed or running."""
+        only = None
+        if key is not None:
+            asset_key = coerce_key(key)
+            if asset_key not in self._code.graph:
+                return {}
+            only = self._code.graph.upstream_closure([asset_key])
+        partitioned = await self._partition_assessors(only)
         await self._assess(partitioned)
-        return {k: a.statuses for k, a in partitioned.items() if a.statuses is not None}
+        found = {k: a.statuses for k, a in partitioned.items() if a.statuses is not None}
+        return found if key is None else {k: v for k, v in found.items() if k == asset_key}
 
     async def _assess(
         self, partitioned: Mapping[AssetKey, PartitionAssessor]
@@ -546,7 +553,9 @@ class Runtime:
             assess_code, self._code, latest, failures, self.running_assets(), partitioned
         )
 
-    async def _partition_assessors(self) -> dict[AssetKey, PartitionAssessor]:
+    async def _partition_assessors(
+        self, only: Collection[AssetKey] | None = None
+    ) -> dict[AssetKey, PartitionAssessor]:
         code = self._code
         graph = code.graph
         context = PartitionContext(dynamic=self.instance)
@@ -554,7 +563,7 @@ class Runtime:
         out = {}
         for key in graph.toposort:
             node = graph.nodes[key]
-            if node.partitions_def is None:
+            if node.partitions_def is None or (only is not None and key not in only):
                 continue
             if self.store is None:
                 rows = PartitionRows(frozenset(), frozenset(), frozenset(), [], [], [], None)

@@ -312,7 +312,7 @@ class AssetScreen(RuntimeScreen):
         runtime = self.millrace.runtime
         while True:
             self._partitions_again = False
-            statuses = (await self.fetch(runtime.partition_status())).get(self.key)
+            statuses = (await self.fetch(runtime.partition_status(self.key))).get(self.key)
             runs = await self.fetch(asyncio.to_thread(status_runs, statuses)) if statuses else []
             self.query_one(PartitionStrip).show(statuses, runs)
             if not self._partitions_again:
