@@ -133,10 +133,7 @@ class BackfillsScreen(RuntimeScreen):
             table.move_cursor(row=table.get_row_index(highlighted.backfill_id))
 
     def highlighted(self) -> BackfillRecord | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = self.highlighted_key()
         return next((r for r in self.records if r.backfill_id == key), None)
 
     # -- keys ------------------------------------------------------------------------------

@@ -215,10 +215,7 @@ class CatalogScreen(RuntimeScreen):
         self._explain()
 
     def highlighted(self) -> AssetState | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = self.highlighted_key()
         return next((r for r in self.rows if r.asset_key.to_user_string() == key), None)
 
     @on(DataTable.RowHighlighted)

@@ -156,10 +156,7 @@ class RunsScreen(RuntimeScreen):
                 table.update_cell(record.run_id, "duration", _took(record))
 
     def highlighted(self) -> RunRecord | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = self.highlighted_key()
         return next((r for r in self.records if r.run_id == key), None)
 
     @on(DataTable.RowSelected)
