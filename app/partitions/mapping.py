@@ -223,13 +223,12 @@ class LastPartitionMapping(PartitionMapping):
         current_time: datetime | None = None,
         dynamic: DynamicPartitionsStore | None = None,
     ) -> list[str]:
-        downstream = _partitioned(downstream_def)
         last = self.upstream_keys(
             (), None, upstream_def, current_time=current_time, dynamic=dynamic
         )
-        if upstream_def is not None and not set(last.keys) & set(upstream_keys):
-            return []
-        return list(downstream.get_partition_keys(current_time, dynamic))
+        return _readers_of_fixed(
+            last.keys, upstream_keys, upstream_def, downstream_def, current_time, dynamic
+        )
 
     def validate_partition_mapping(
         self,
@@ -237,6 +236,22 @@ class LastPartitionMapping(PartitionMapping):
         downstream_partitions_def: PartitionsDefinition | None,
     ) -> None:
         """It maps any two definitions."""
+
+
+def _readers_of_fixed(
+    fixed: Keys,
+    upstream_keys: Keys,
+    upstream_def: PartitionsDefinition | None,
+    downstream_def: PartitionsDefinition | None,
+    current_time: datetime | None,
+    dynamic: DynamicPartitionsStore | None,
+) -> list[str]:
+    """Every downstream partition reads the same ``fixed`` upstream keys: all of them read
+    ``upstream_keys`` if those meet, none otherwise."""
+    downstream = _partitioned(downstream_def)
+    if upstream_def is not None and not set(fixed) & set(upstream_keys):
+        return []
+    return list(downstream.get_partition_keys(current_time, dynamic))
 
 
 @dataclass(frozen=True)
@@ -268,10 +283,9 @@ class SpecificPartitionsPartitionMapping(PartitionMapping):
         current_time: datetime | None = None,
         dynamic: DynamicPartitionsStore | None = None,
     ) -> list[str]:
-        downstream = _partitioned(downstream_def)
-        if upstream_def is not None and not set(self.partition_keys) & set(upstream_keys):
-            return []
-        return list(downstream.get_partition_keys(current_time, dynamic))
+        return _readers_of_fixed(
+            self.partition_keys, upstream_keys, upstream_def, downstream_def, current_time, dynamic
+        )
 
     def validate_partition_mapping(
         self,
