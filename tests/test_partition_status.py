@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from conftest import MILLRACE, write_source
+from conftest import MILLRACE, Db, write_source
 from millrace import (
     AssetKey,
     DailyPartitionsDefinition,
@@ -23,6 +25,7 @@ from millrace import (
     TimeWindowPartitionMapping,
     asset,
 )
+from millrace.storage.schema import SCHEMA_VERSION
 from millrace.versions.partition_status import (
     PartitionFacts,
     PartitionStatuses,
@@ -170,6 +173,135 @@ def test_one_upstream_partition_rematerialized_makes_its_downstream_partition_st
     row = catalog["doubled"]
     assert row.status is Status.STALE and row.partitions["fresh"] == 1
     assert row.last_materialized is not None
+
+
+VALUES = {"x": 1, "y": 2}
+
+
+@asset(partitions_def=StaticPartitionsDefinition(["x", "y"]), code_version="1")
+def source(context) -> int:
+    return VALUES[context.partition_key]
+
+
+@asset(partitions_def=StaticPartitionsDefinition(["x", "y"]), code_version="1")
+def reader(source: int) -> int:
+    return source + 1
+
+
+def _flags(db: Db) -> dict[str, int]:
+    return dict(
+        db.rows(
+            "SELECT partition_key, inputs_changed FROM latest_materializations"
+            " WHERE asset_key = 'reader'"
+        )
+    )
+
+
+def test_a_reader_is_marked_only_when_a_partition_it_read_gets_other_data(
+    home: Path, db: Db
+) -> None:
+    """Partition status compares only marked readers with their upstreams (at ten years of
+    hours, comparing every one is most of the cost): the mark must follow the data."""
+    defs = Definitions(assets=[source, reader])
+
+    async def status_after(*steps: tuple[str, list[Any] | None]) -> PartitionStatuses:
+        async with Runtime(defs, home=home) as runtime:
+            for partition, selection in steps:
+                assert (await runtime.materialize(selection, partition_key=partition)).success
+            return (await runtime.partition_status())[AssetKey("reader")]
+
+    VALUES.update(x=1, y=2)
+    assert asyncio.run(status_after(("x", None), ("y", None))).status == {}
+    assert _flags(db) == {"x": 0, "y": 0}
+    # The same data again (early cutoff): nothing to compare.
+    assert asyncio.run(status_after(("x", [source]))).status == {}
+    assert _flags(db) == {"x": 0, "y": 0}
+    VALUES["x"] = 10
+    after = asyncio.run(status_after(("x", [source])))
+    assert after.status == {"x": Status.STALE}, after.causes
+    assert _flags(db) == {"x": 1, "y": 0}
+    assert after.causes["x"].message == "upstream source partition x has a new data version"
+    # Back to the data it read: marked still, but compared and found fresh.
+    VALUES["x"] = 1
+    assert asyncio.run(status_after(("x", [source]))).status == {}
+    VALUES["x"] = 10
+    assert asyncio.run(status_after(("x", [source]), ("x", [reader]))).status == {}
+    assert _flags(db) == {"x": 0, "y": 0}  # its own new materialization clears the mark
+
+
+def test_a_v7_history_is_marked_where_its_readers_are_stale_when_it_migrates(
+    home: Path, db: Db
+) -> None:
+    defs = Definitions(assets=[source, reader])
+
+    async def materialize(*steps: tuple[str, list[Any] | None]) -> PartitionStatuses:
+        async with Runtime(defs, home=home) as runtime:
+            for partition, selection in steps:
+                assert (await runtime.materialize(selection, partition_key=partition)).success
+            return (await runtime.partition_status())[AssetKey("reader")]
+
+    VALUES.update(x=1, y=2)
+    asyncio.run(materialize(("x", None), ("y", None)))
+    VALUES["y"] = 20
+    asyncio.run(materialize(("y", [source])))
+    with closing(sqlite3.connect(db.path)) as conn:  # back to schema v7, exactly as it was
+        for index in (
+            "latest_by_event",
+            "latest_partitions",
+            "latest_inputs_changed",
+            "inputs_by_upstream",
+        ):
+            conn.execute(f"DROP INDEX {index}")
+        conn.execute("ALTER TABLE latest_materializations DROP COLUMN inputs_changed")
+        conn.execute("PRAGMA user_version = 7")
+        conn.commit()
+
+    migrated = asyncio.run(materialize())
+    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 8
+    assert _flags(db) == {"x": 0, "y": 1}
+    assert migrated.status == {"y": Status.STALE}
+
+
+def test_a_reader_that_commits_after_its_input_was_replaced_is_stale(home: Path, db: Db) -> None:
+    """Another run rematerialized ``source`` x while ``reader`` x was running on the old
+    value: the reader's record arrives last, and is stale from the start."""
+    import aiosqlite
+    from millrace.events import AssetMaterialized, InputVersion
+    from millrace.storage.batch import write_batch
+    from millrace.storage.event_store import EventStore
+
+    def at(event: Any, seq: int) -> Any:
+        object.__setattr__(event, "seq", seq)
+        return event
+
+    def made(key: str, version: str, seq: int, inputs: tuple[InputVersion, ...] = ()) -> Any:
+        return at(
+            AssetMaterialized(
+                run_id="r",
+                asset_key=AssetKey(key),
+                partition_key="x",
+                code_version="1",
+                data_version=version,
+                inputs=inputs,
+            ),
+            seq,
+        )
+
+    async def go() -> PartitionStatuses:
+        await (await EventStore.open(home)).close()
+        async with aiosqlite.connect(db.path, isolation_level=None) as conn:
+            await write_batch(conn, [made("source", "v1", 1)], {})
+            await write_batch(conn, [made("source", "v2", 2)], {})
+            read = (InputVersion(AssetKey("source"), "x", "v1", 1),)
+            await write_batch(conn, [made("reader", "r1", 3, read)], {})
+            await conn.execute("UPDATE meta SET value = 4 WHERE name = 'next_event_id'")
+        async with Runtime(Definitions(assets=[source, reader]), home=home) as runtime:
+            return (await runtime.partition_status())[AssetKey("reader")]
+
+    found = asyncio.run(go())
+    assert found.of("x") is Status.STALE
+    assert found.causes["x"].message == "upstream source partition x has a new data version"
+    assert _flags(db) == {"x": 1}
 
 
 PROJECT = """

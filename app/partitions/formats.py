@@ -96,7 +96,7 @@ class KeyFormat:
         """The date-only text before and after the time of day, for ``split`` formats."""
         assert self.split is not None
         before, _, after = self.split
-        return day.strftime(before), day.strftime(after)
+        return day.strftime(before), day.strftime(after) if after else ""
 
     def times_of_day(self, minute: int) -> list[str]:
         """The time-of-day text of each hour 0-23 at ``minute``, for ``split`` formats."""

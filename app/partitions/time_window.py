@@ -283,15 +283,25 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
             with self._lock:
                 table = self._table
                 if len(table) < count:
-                    extra = self._ticks.keys(len(table), count, self._format)
-                    self._index.update(zip(extra, range(len(table), count), strict=True))
-                    table = self._table = table + extra
+                    table = self._table = table + self._ticks.keys(
+                        len(table), count, self._format
+                    )
         return table
+
+    def _indexed(self) -> dict[str, int]:
+        """Each key of the table to its window, built when first looked up: a status pass
+        over every key needs the keys, not their positions."""
+        index, table = self._index, self._table
+        if len(index) < len(table):
+            with self._lock:
+                start = len(index)
+                index.update(zip(table[start:], range(start, len(table)), strict=True))
+        return index
 
     def _index_of(self, partition_key: str, last: int | None) -> int | None:
         """The window a key names, or None. With ``last``, only a key that could name one of
         windows 0..last is looked at (so an absurd key never walks a cron schedule far)."""
-        index = self._index.get(partition_key)
+        index = self._indexed().get(partition_key)
         if index is not None:
             return index
         ts = self._format.parse(partition_key)

@@ -196,7 +196,8 @@ async def _materializations(
         " run_id = excluded.run_id, event_id = excluded.event_id,"
         " timestamp = excluded.timestamp, code_version = excluded.code_version,"
         " data_version = excluded.data_version, metadata = excluded.metadata,"
-        " config = excluded.config, has_provenance = excluded.has_provenance",
+        " config = excluded.config, has_provenance = excluded.has_provenance,"
+        " inputs_changed = 0",
         rows,
     )
     await db.executemany(
@@ -219,6 +220,30 @@ async def _materializations(
             for e in materialized
             for i in e.inputs
         ],
+    )
+    # A reader can commit after what it read was replaced (another run wrote it meanwhile).
+    await db.executemany(
+        "UPDATE latest_materializations SET inputs_changed = 1"
+        " WHERE event_id = ?1 AND EXISTS (SELECT 1 FROM materialization_inputs i"
+        "   LEFT JOIN latest_materializations u"
+        "     ON u.asset_key = i.asset_key AND u.partition_key = i.partition_key"
+        "   WHERE i.event_id = ?1 AND u.data_version IS NOT i.data_version)",
+        [(e.seq,) for e in materialized if e.inputs],
+    )
+    await flag_readers(db, [(*_key(e), e.data_version) for e in materialized])
+
+
+async def flag_readers(
+    db: aiosqlite.Connection, changed: Sequence[tuple[str, str, str | None]]
+) -> None:
+    """Mark the latest materializations that read each (asset, partition) with a data
+    version other than its own now (``None``: it is gone), so partition status compares only
+    those with their upstreams. A reader's next materialization clears its mark."""
+    await db.executemany(
+        "UPDATE latest_materializations SET inputs_changed = 1"
+        " WHERE inputs_changed = 0 AND event_id IN (SELECT event_id FROM materialization_inputs"
+        "   WHERE asset_key = ? AND partition_key = ? AND data_version IS NOT ?)",
+        changed,
     )
 
 

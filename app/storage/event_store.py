@@ -29,7 +29,7 @@ from ..events import (
     RunStatus,
 )
 from ..versions.data import file_version
-from .batch import write_batch
+from .batch import flag_readers, write_batch
 from .faults import newer_schema, raise_clearly, unwritable
 from .history import History
 from .liveness import alive
@@ -248,6 +248,7 @@ class EventStore(History):
                 await self._db.execute(
                     "DELETE FROM latest_materializations WHERE event_id = ?", (record.event_id,)
                 )
+                await flag_readers(self._db, [(key, "", None)])
                 continue
             version = await asyncio.to_thread(file_version, stored)
             if version == record.data_version:

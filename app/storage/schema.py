@@ -164,6 +164,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX materializations_by_run ON materializations (run_id);
     """,
+    # v8: partition status without reading every row's provenance. A latest materialization
+    # is flagged when a partition it read gets another data version (or disappears), so only
+    # flagged rows are compared with their upstreams' versions; a covering index answers the
+    # rest of an asset's partitions without touching their metadata.
+    """
+    ALTER TABLE latest_materializations ADD COLUMN inputs_changed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX latest_by_event ON latest_materializations (event_id);
+    CREATE INDEX latest_partitions ON latest_materializations
+        (asset_key, partition_key, event_id, timestamp, code_version);
+    CREATE INDEX latest_inputs_changed ON latest_materializations (asset_key)
+        WHERE inputs_changed = 1;
+    CREATE INDEX inputs_by_upstream ON materialization_inputs (asset_key, partition_key);
+    UPDATE latest_materializations SET inputs_changed = 1 WHERE event_id IN (
+        SELECT i.event_id FROM materialization_inputs i
+        LEFT JOIN latest_materializations u
+            ON u.asset_key = i.asset_key AND u.partition_key = i.partition_key
+        WHERE u.data_version IS NOT i.data_version
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

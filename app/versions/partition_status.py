@@ -85,9 +85,15 @@ def partition_statuses(
         k: Cause(c.category, c.message, asset) for k, c in known.own.items()
     }
     never = Cause(Category.DATA, NEVER_MATERIALIZED, asset)
-    for k in all_keys:
-        if k not in known.materialized:
-            asset_roots[k] = never
+    # Set operations in C rather than a Python loop over every key: most keys are fresh.
+    materialized = known.materialized
+    current: frozenset[str]
+    if len(materialized) == len(all_keys) and materialized.issuperset(all_keys):
+        current, missing = materialized, []
+    else:
+        current = frozenset(all_keys)
+        missing = [k for k in all_keys if k not in materialized]
+    asset_roots.update(dict.fromkeys(missing, never))
     for up in upstreams:
         if up.partitions_def is None:
             root = unpartitioned_roots.get(up.key)
@@ -111,16 +117,15 @@ def partition_statuses(
                     causes[k] = cause
                     asset_roots.setdefault(k, root)
     roots[asset] = asset_roots
-    status: dict[str, Status] = {}
-    for k in all_keys:
-        if k in known.running:
-            status[k] = Status.RUNNING
-        elif k in known.failed:
-            status[k] = Status.FAILED
-        elif k not in known.materialized:
-            status[k] = Status.MISSING
-        elif k in causes:
-            status[k] = Status.STALE
+    # Least to most urgent, each overriding the one before: stale, missing, failed, running.
+    stale = current.intersection(causes)
+    status: dict[str, Status] = dict.fromkeys(
+        stale if current is materialized else stale & materialized, Status.STALE
+    )
+    status.update(dict.fromkeys(missing, Status.MISSING))
+    if known.failed or known.running:
+        status.update(dict.fromkeys(known.failed & current, Status.FAILED))
+        status.update(dict.fromkeys(known.running & current, Status.RUNNING))
     return PartitionStatuses(all_keys, status, causes)
 
 
