@@ -261,6 +261,39 @@ async def test_b_on_the_asset_screen_and_colon_backfill_ask_m_runs_the_cursors_p
         assert not app.active_runs() and len(await app.runtime.backfills()) == 4  # prepare's
 
 
+async def test_the_preview_follows_the_partition_under_the_cursor(
+    tmp_path: Path, home: Path
+) -> None:
+    from millrace.tui.widgets.preview import FramePreview
+
+    async with running_app(await prepare(tmp_path, home), home, materialized=False) as (
+        app,
+        pilot,
+    ):
+        await strip_of(app, pilot, "regions")
+        preview = app.screen.query_one(FramePreview)
+
+        def shown() -> tuple[str, str]:
+            return (
+                str(preview.query_one(".caption", Static).render()),
+                str(preview.query_one(".value", Static).render()),
+            )
+
+        await until(pilot, lambda: shown()[0].startswith("partition north"), "north's value")
+        assert shown() == ("partition north: stored value (not a frame):", "'north'")
+        await pilot.press("right")
+        await until(pilot, lambda: shown()[0].startswith("partition south"), "south's value")
+        assert shown()[1] == "'south'"
+        await pilot.press("right")
+        await until(pilot, lambda: shown()[0].startswith("partition east"), "east, never made")
+        assert shown()[0] == "partition east: never materialized: nothing stored to preview"
+        # A cell of many partitions: the newest partition's value, and it says which.
+        days = await strip_of(app, pilot, "days")
+        assert days.per_cell > 1
+        caption = str(app.screen.query_one(FramePreview).query_one(".caption", Static).render())
+        assert caption == "the newest partition, 2023-01-31: stored value (not a frame):"
+
+
 SLOW = """
     import asyncio
     from millrace import StaticPartitionsDefinition, asset

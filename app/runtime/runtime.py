@@ -602,13 +602,18 @@ class Runtime:
         await self.store.flush()
         return await self.store.asset_history(coerce_key(key).to_user_string(), limit)
 
-    async def latest_materialization(self, key: Any) -> MaterializationRecord | None:
+    async def latest_materialization(
+        self, key: Any, partition_key: str | None = None
+    ) -> MaterializationRecord | None:
         """The asset's latest materialization, with all its metadata and what it consumed;
-        of a partitioned asset, the newest of its partitions'."""
+        of a partitioned asset, ``partition_key``'s, or the newest of its partitions'."""
         if self.store is None:
             return None
         await self.store.flush()
         name = coerce_key(key).to_user_string()
+        if partition_key is not None:
+            wanted = (name, partition_key)
+            return (await self.store.latest_partitions([wanted])).get(wanted)
         found = (await self.store.latest_materializations([name])).get(name)
         return found or await self.store.newest_materialization(name)
 
@@ -656,12 +661,15 @@ class Runtime:
             return None
         return await upstream_lineage(record, self.store.materializations)
 
-    async def preview(self, key: Any, limit: int = 100) -> Preview | None:
-        """The first ``limit`` rows of the asset's latest stored value (as a Polars frame),
-        or a short text of a value that is no frame; None if it was never materialized."""
+    async def preview(
+        self, key: Any, limit: int = 100, partition_key: str | None = None
+    ) -> Preview | None:
+        """The first ``limit`` rows of the asset's latest stored value (``partition_key``'s,
+        or the newest partition's) as a Polars frame, or a short text of a value that is no
+        frame; None if it was never materialized."""
         asset_key = coerce_key(key)
         node = self._code.graph.nodes.get(asset_key)
-        record = await self.latest_materialization(asset_key)
+        record = await self.latest_materialization(asset_key, partition_key)
         if node is None or record is None:
             return None
         manager = self._resources.get(getattr(node, "io_manager_key", DEFAULT_IO_MANAGER_KEY))

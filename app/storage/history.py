@@ -107,16 +107,13 @@ class History:
             by_asset.setdefault(key, set()).add(partition)
         rows: list[Any] = []
         for key, partitions in by_asset.items():
-            only_whole = " AND partition_key = ''" if partitions == {""} else ""
-            rows += [
-                r
-                for r in await self._rows(
+            # By key, never the asset's every row: one of 87,600 partitions is one lookup.
+            for chunk in _chunks(sorted(partitions)):
+                rows += await self._rows(
                     f"SELECT {_HISTORY_COLUMNS}, metadata FROM latest_materializations"
-                    f" WHERE asset_key = ?{only_whole}",
-                    (key,),
+                    f" WHERE asset_key = ? AND partition_key IN ({', '.join('?' * len(chunk))})",
+                    (key, *chunk),
                 )
-                if r[2] in partitions
-            ]
         return {(r.asset_key, r.partition_key or ""): r for r in await self._records(rows)}
 
     async def partition_facts(
@@ -379,7 +376,7 @@ _EVENT_METADATA = (
 )
 
 
-def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+def _chunks(ids: list[Any], size: int = 500) -> Iterator[list[Any]]:
     """SQLite caps the parameters of one statement: ask in chunks."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]

@@ -4,7 +4,8 @@ Left, what the code says (description, owners, kinds, group, tags, code version)
 with its causes and their root, and the upstream and downstream assets to jump through with
 ``enter``. Right, for a partitioned asset, its partitions on a strip coloured by status
 (``+``/``-`` zoom, arrows move: widgets/partition_strip.py); then a tab each (keys 1-5): a
-preview of the stored frame, the latest materialization's metadata, the history of
+preview of the stored frame and the latest materialization's metadata (of the partition
+under the strip's cursor, when it is on one), the history of
 materializations (sparklines of rows and durations) and of check results, and the lineage of
 the latest materialization. All of it is read through the Runtime in workers, and read again,
 part by part, when an event concerns the asset; a screen not in view only notes what to read
@@ -193,6 +194,7 @@ class AssetScreen(RuntimeScreen):
         self._unread: set[str] = set()  # parts to read once the screen is in view again
         self._partitions: Worker[None] | None = None  # the read of the partitions going on
         self._partitions_again = False  # read them once more when it ends
+        self.partition_key: str | None = None  # under the strip's cursor, if on one
 
     def compose(self) -> ComposeResult:
         yield ReloadBar()
@@ -322,20 +324,26 @@ class AssetScreen(RuntimeScreen):
     async def read_stored(self) -> None:
         runtime = self.millrace.runtime
         known = self.key in runtime.code.graph  # lineage asks the current code
+        partition = self.partition_key if self.partitioned else None
         preview, latest, history, lineage = await self.fetch(
             asyncio.gather(
-                runtime.preview(self.key, PREVIEW_ROWS),
-                runtime.latest_materialization(self.key),
+                runtime.preview(self.key, PREVIEW_ROWS, partition),
+                runtime.latest_materialization(self.key, partition),
                 runtime.asset_history(self.key, HISTORY),
                 runtime.lineage(self.key) if known else _none(),
             )
         )
-        nothing = (
-            "partitioned: none of its partitions is materialized yet (the strip shows them)"
-            if self.partitioned
-            else None
-        )
-        self.query_one(FramePreview).show(preview, nothing)
+        nothing = None
+        if partition is not None:
+            nothing = "never materialized: nothing stored to preview"
+        elif self.partitioned:
+            nothing = "partitioned: none of its partitions is materialized yet (the strip says)"
+        of = ""
+        if partition is not None:
+            of = f"partition {partition}"
+        elif latest is not None and latest.partition_key:
+            of = f"the newest partition, {latest.partition_key}"
+        self.query_one(FramePreview).show(preview, nothing, of)
         await self.query_one(MetadataView).show(latest.metadata if latest else None)
         self._show_history(history, latest)
         self._show_lineage(lineage)
@@ -485,6 +493,12 @@ class AssetScreen(RuntimeScreen):
             )
 
     # -- moving ----------------------------------------------------------------------------
+
+    @on(PartitionStrip.Highlighted)
+    def _show_partition(self, event: PartitionStrip.Highlighted) -> None:
+        """Preview and metadata follow the cursor (each move supersedes the read before)."""
+        self.partition_key = event.partition_key
+        self.read({STORED})
 
     @on(OptionList.OptionSelected)
     def _jump(self, event: OptionList.OptionSelected) -> None:

@@ -22,6 +22,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -190,8 +191,17 @@ class PartitionStrip(Widget, can_focus=True):
         ),
     ]  # fmt: skip
 
+    class Highlighted(Message):
+        """The cursor is on one partition (``partition_key``), or on a cell of several
+        (None)."""
+
+        def __init__(self, partition_key: str | None) -> None:
+            super().__init__()
+            self.partition_key = partition_key
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.highlighted: str | None = None  # as last posted
         self.statuses: PartitionStatuses | None = None
         self.loaded = False  # shown once: until then it says it is reading
         self.buckets = Buckets([])
@@ -212,7 +222,7 @@ class PartitionStrip(Widget, can_focus=True):
         self.cursor_partition = min(self.cursor_partition, max(self.total - 1, 0))
         self._cells = None
         self._follow_cursor()
-        self.refresh()
+        self._moved()
 
     @property
     def total(self) -> int:
@@ -280,7 +290,15 @@ class PartitionStrip(Widget, can_focus=True):
     def _move_to(self, cell: int) -> None:
         self.cursor_partition = cell * self.per_cell
         self._follow_cursor()
+        self._moved()
+
+    def _moved(self) -> None:
         self.refresh()
+        one = self.total and self.per_cell == 1
+        key = self.key_at(self.cursor_partition) if one else None
+        if key != self.highlighted:
+            self.highlighted = key
+            self.post_message(self.Highlighted(key))
 
     def action_move(self, step: int) -> None:
         if not self.total:
@@ -327,7 +345,7 @@ class PartitionStrip(Widget, can_focus=True):
             self.cursor_partition = self.cursor * self.per_cell
         self.zoom = zoom
         self._follow_cursor(column)
-        self.refresh()
+        self._moved()
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)

@@ -70,9 +70,11 @@ class FramePreview(Vertical):
         yield Static(classes="value")
         yield DataTable(zebra_stripes=True)
 
-    def show(self, preview: Preview | None, nothing: str | None = None) -> None:
-        """``nothing``: what to say instead of "never materialized" when there is none."""
+    def show(self, preview: Preview | None, nothing: str | None = None, of: str = "") -> None:
+        """``nothing``: what to say instead of "never materialized" when there is none;
+        ``of``: what the value is of (a partition), said first."""
         said = nothing if preview is None and nothing is not None else caption(preview)
+        said = f"{of}: {said}" if of else said
         self.query_one(".caption", Static).update(said)
         value = self.query_one(".value", Static)
         value.display = preview is not None and preview.text is not None
