@@ -23,6 +23,7 @@ from .definitions.checks import (
     asset_check,
 )
 from .definitions.definitions import Definitions
+from .definitions.job import JobDefinition, UnresolvedAssetJobDefinition, define_asset_job
 from .definitions.keys import AssetKey
 from .definitions.metadata import MetadataValue, TableColumn, TableRecord, TableSchema
 from .definitions.outputs import DataVersion, MaterializeResult, Output
@@ -141,6 +142,7 @@ __all__ = [
     "InitResourceContext",
     "InputContext",
     "Jitter",
+    "JobDefinition",
     "LastPartitionMapping",
     "MaterializeResult",
     "MetadataValue",
@@ -177,12 +179,14 @@ __all__ = [
     "TimeWindow",
     "TimeWindowPartitionMapping",
     "TimeWindowPartitionsDefinition",
+    "UnresolvedAssetJobDefinition",
     "WeeklyPartitionsDefinition",
     "__version__",
     "asset",
     "asset_check",
     "build_asset_context",
     "build_init_resource_context",
+    "define_asset_job",
     "materialize",
     "materialize_to_memory",
     "resource",

@@ -76,7 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = command("materialize", _materialize, "Materialize the selected assets.")
-    p.add_argument(
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--job",
+        metavar="NAME",
+        help="the assets of job NAME (define_asset_job), with its tags and config",
+    )
+    what.add_argument(
         "--select",
         "-s",
         help="e.g. 'customer_features', '*customer_features' (with all it depends on), "
@@ -114,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_parser(command)
     add_backfill_parsers(command, _positive_int)
+
+    from .job_commands import add_jobs_parser
+
+    add_jobs_parser(command)
 
     p = command("status", _status, "Which assets are fresh, stale, missing or failed, and why.")
     p.add_argument("--json", action="store_true", help="one JSON object per line per asset")
@@ -166,8 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--headless",
         action="store_true",
-        help="print events as lines instead of opening the terminal UI (also without a "
-        "terminal)",
+        help="print events as lines instead of opening the terminal UI (also without a terminal)",
     )
     p.add_argument("--json", action="store_true", help="with --headless: print JSON lines")
     p.add_argument(
@@ -219,6 +228,12 @@ def _materialize(args: argparse.Namespace) -> int:
     tags = dict(_key_value(t, "--tag") for t in args.tag)
     runtime = Runtime(location, home=args.home, max_concurrency=args.max_concurrency)
     run_config = _run_config(args.config, args.config_values)
+    if args.job is not None:
+        from .definitions.job import job_selection
+
+        run = job_selection(location.defs, args.job, tags=tags, run_config=run_config)
+        plan = runtime.plan(list(run.asset_keys), args.partition)
+        return asyncio.run(_run(runtime, plan, run.tags, args.json, run.run_config))
     if as_selection(args.select).needs_statuses:  # resolved against the history, once open
         return asyncio.run(
             _run(runtime, args.select, tags, args.json, run_config, partition=args.partition)
@@ -514,14 +529,15 @@ def _runs(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs in {home}")
         return 0
-    print(f"{'RUN':10} {'STATUS':9} {'STARTED':19} {'TOOK':>8}  SELECTION")
+    print(f"{'RUN':10} {'STATUS':9} {'ORIGIN':10} {'STARTED':19} {'TOOK':>8}  SELECTION")
     for run in runs:
         took = f"{run.end_time - run.start_time:.2f}s" if run.end_time else "-"
         selection = ", ".join(run.selection)
         if len(selection) > 50:
             selection = selection[:47] + "..."
         print(
-            f"{run.run_id[:8]:10} {run.status.value:9} {when(run.start_time):19} "
+            f"{run.run_id[:8]:10} {run.status.value:9} {run.origin.value:10} "
+            f"{when(run.start_time):19} "
             f"{took:>8}  {selection}"
         )
     return 0

@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 from .definitions.asset import AssetsDefinition, AssetSpec
 from .definitions.checks import AssetChecksDefinition
 from .definitions.definitions import Definitions
+from .definitions.job import JobRun
 from .errors import RunFailedError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
 from .execution.result import RunResult
 from .runtime.runtime import Runtime, Selection, code_root, resolve_home
+from .storage.dynamic_partitions import DynamicPartitions
 from .storage.paths import asset_label
 
 T = TypeVar("T")
@@ -84,6 +86,52 @@ def materialize_to_memory(
             raise_on_error,
         )
     )
+
+
+def run_job(
+    defs: Definitions,
+    run: JobRun,
+    *,
+    instance: Any = None,
+    partition_key: str | None = None,
+    raise_on_error: bool = True,
+    resources: Mapping[str, Any] | None = None,
+    home: str | os.PathLike[str] | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+) -> RunResult:
+    """``JobDefinition.execute_in_process``: the job's run, kept where ``materialize`` keeps
+    the same code's (or in the home of ``instance``, a Runtime's ``instance``)."""
+    if resources:
+        defs = Definitions(
+            assets=defs.assets,
+            asset_checks=defs.asset_checks,
+            resources={**defs.resources, **resources},
+            jobs=defs.jobs,
+        )
+    where = _instance_home(instance) or resolve_home(code_root(defs.assets), home)
+    return _run_sync(
+        lambda: _materialize(
+            Runtime(defs, home=where, max_concurrency=max_concurrency),
+            list(run.asset_keys),
+            partition_key,
+            run.tags,
+            run.run_config,
+            raise_on_error,
+        )
+    )
+
+
+def _instance_home(instance: Any) -> Any:
+    """The home whose database ``instance`` (a DynamicPartitions) reads; None for none."""
+    if instance is None:
+        return None
+    database = getattr(instance, "_database", None)  # storage/ exposes no public name yet
+    if not isinstance(instance, DynamicPartitions) or database is None:
+        raise TypeError(
+            "instance must be None or a Runtime's instance (its dynamic partitions, kept in a "
+            f"home); got {instance!r}"
+        )
+    return database.parent
 
 
 async def _materialize(

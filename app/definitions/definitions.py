@@ -9,6 +9,13 @@ from ..errors import DefinitionsError
 from ..graph import AssetGraph, describe
 from .asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
 from .checks import AssetChecksDefinition
+from .job import (
+    IMPLICIT_ASSET_JOB_NAME,
+    JobDefinition,
+    implicit_asset_job,
+    resolve_jobs,
+    unknown_job,
+)
 from .keys import AssetKey, coerce_key
 
 
@@ -48,6 +55,8 @@ class Definitions:
         self.metadata = dict(metadata or {})
         self.graph = AssetGraph(self.assets, self.asset_checks)
         _check_resources(self.graph, self.resources)
+        self._jobs = resolve_jobs(self.jobs, self.graph, self)
+        self._implicit_job: JobDefinition | None = None
 
     def get_asset_graph(self) -> AssetGraph:
         return self.graph
@@ -57,6 +66,26 @@ class Definitions:
         if not isinstance(node, AssetsDefinition):
             raise KeyError(f"no materializable asset {coerce_key(key).to_user_string()!r}")
         return node
+
+    def get_job_def(self, name: str) -> JobDefinition:
+        """The job ``name``, resolved; ``__ASSET_JOB`` is every asset. An unknown name is a
+        KeyError listing the jobs (and the nearest name)."""
+        if name == IMPLICIT_ASSET_JOB_NAME:
+            return self.get_implicit_global_asset_job_def()
+        job = self._jobs.get(name)
+        if job is None:
+            raise unknown_job(name, self._jobs)
+        return job
+
+    def get_implicit_global_asset_job_def(self) -> JobDefinition:
+        if self._implicit_job is None:  # built when asked: most code never asks
+            self._implicit_job = implicit_asset_job(self.graph, self)
+        return self._implicit_job
+
+    @property
+    def job_defs(self) -> list[JobDefinition]:
+        """The declared jobs, resolved, in the order given."""
+        return list(self._jobs.values())
 
     @property
     def asset_keys(self) -> tuple[AssetKey, ...]:
