@@ -1,0 +1,88 @@
+"""Dagster's event-log records as asset sensors see them, built from our ``AssetMaterialized``
+events: ``EventLogRecord`` (``storage_id`` = the event's ``seq``) wraps an ``EventLogEntry``
+whose ``asset_materialization`` has the key, metadata and partition."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from ..definitions.keys import AssetKey
+
+if TYPE_CHECKING:
+    from ..events import AssetMaterialized
+
+
+class DagsterEventType(StrEnum):
+    """The kinds of event a sensor is handed (a subset of Dagster's)."""
+
+    ASSET_MATERIALIZATION = "ASSET_MATERIALIZATION"
+
+
+@dataclass(frozen=True)
+class AssetMaterialization:
+    """A stored materialization: ``metadata`` maps names to ``MetadataValue``s."""
+
+    asset_key: AssetKey
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    partition: str | None = None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventLogEntry:
+    """One event of the log: who wrote it (``run_id``), when, and what."""
+
+    run_id: str
+    timestamp: float
+    asset_materialization: AssetMaterialization | None = None
+    dagster_event_type: DagsterEventType | None = DagsterEventType.ASSET_MATERIALIZATION
+    step_key: str | None = None
+    job_name: str | None = None
+
+    @property
+    def is_dagster_event(self) -> bool:
+        return self.dagster_event_type is not None
+
+
+@dataclass(frozen=True)
+class EventLogRecord:
+    """An entry with its id in the store: sensors' cursors count these ids."""
+
+    storage_id: int
+    event_log_entry: EventLogEntry
+
+    @property
+    def asset_key(self) -> AssetKey | None:
+        materialization = self.event_log_entry.asset_materialization
+        return None if materialization is None else materialization.asset_key
+
+    @property
+    def partition_key(self) -> str | None:
+        materialization = self.event_log_entry.asset_materialization
+        return None if materialization is None else materialization.partition
+
+    @property
+    def timestamp(self) -> float:
+        return self.event_log_entry.timestamp
+
+    @property
+    def run_id(self) -> str:
+        return self.event_log_entry.run_id
+
+
+def record_of(event: AssetMaterialized) -> EventLogRecord:
+    """The record of one of our materialization events."""
+    assert event.asset_key is not None
+    entry = EventLogEntry(
+        run_id=event.run_id,
+        timestamp=event.timestamp,
+        asset_materialization=AssetMaterialization(
+            asset_key=event.asset_key, metadata=dict(event.metadata), partition=event.partition_key
+        ),
+        step_key=event.asset_key.to_user_string(),
+    )
+    return EventLogRecord(storage_id=event.seq, event_log_entry=entry)

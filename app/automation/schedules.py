@@ -1,0 +1,262 @@
+"""Schedules (Dagster's API): a cron string in a timezone, a target, and what each tick asks.
+
+``evaluate_schedule`` is the pure tick the runtime calls at each instant ``CronSchedule``
+gives; it never raises for the user's errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from ..definitions.run_request import RunRequest
+from ..errors import DefinitionsError
+from ..partitions.time_window import TimeWindowPartitionsDefinition, _cron_of
+from .cron import CronSchedule
+from .target import AutomationTarget, resolve_target
+from .tick import (
+    SkipReason,
+    TickResult,
+    call_user_fn,
+    collect,
+    failed,
+    instigator_logger,
+    outcome,
+    resource_namespace,
+)
+
+SCHEDULE_NAME_TAG = "dagster/schedule_name"  # Dagster's tag on a schedule's runs
+
+
+class DefaultScheduleStatus(StrEnum):
+    """Whether a schedule runs before anyone starts or stops it."""
+
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+
+
+@dataclass
+class ScheduleEvaluationContext:
+    """What a schedule's function receives: the tick's instant (aware, in the schedule's
+    timezone), the resources, the instance and a logger."""
+
+    scheduled_execution_time: datetime | None = None
+    resources: Any = None
+    instance: Any = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("millrace.schedule"))
+    _resources: Mapping[str, Any] | None = None
+
+
+def build_schedule_context(
+    scheduled_execution_time: datetime | None = None,
+    resources: Mapping[str, Any] | None = None,
+    instance: Any = None,
+    repository_def: Any = None,
+) -> ScheduleEvaluationContext:
+    """A context for calling a schedule in a test (``my_schedule(context)``)."""
+    return ScheduleEvaluationContext(
+        scheduled_execution_time=scheduled_execution_time,
+        resources=resource_namespace(resources),
+        instance=instance,
+        _resources=dict(resources or {}),
+    )
+
+
+ScheduleFn = Callable[..., Any]
+
+
+class ScheduleDefinition:
+    """Runs ``job`` or ``target`` at each tick of ``cron_schedule`` in ``execution_timezone``
+    (default UTC). Without a function each tick requests one run with ``run_config`` and
+    ``tags``; with one (``@schedule``) the function decides."""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        cron_schedule: str | Sequence[str],
+        job_name: str | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        execution_timezone: str | None = None,
+        execution_fn: ScheduleFn | None = None,
+        description: str | None = None,
+        job: Any = None,
+        default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
+        required_resource_keys: set[str] | None = None,
+        target: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        where = f"ScheduleDefinition {name!r}" if name else "ScheduleDefinition"
+        self.target: AutomationTarget | None = resolve_target(job, target, where)
+        if self.target is None and job_name is None:
+            raise DefinitionsError(f"{where}: pass job= or target=")
+        if execution_fn is not None and run_config is not None:
+            raise DefinitionsError(f"{where}: pass run_config or an execution function, not both")
+        if name is None:
+            if self.target is not None and self.target.job_name is not None:
+                name = f"{self.target.job_name}_schedule"
+            elif execution_fn is not None:
+                name = execution_fn.__name__
+            else:
+                raise DefinitionsError(f"{where}: a schedule with an asset target needs a name")
+        self.name = name
+        self.schedule = CronSchedule(cron_schedule, execution_timezone)
+        self.cron_schedule = cron_schedule
+        self.execution_timezone = execution_timezone
+        self.job_name = job_name or (self.target.job_name if self.target else None)
+        self.run_config = dict(run_config or {})
+        self.tags = dict(tags or {})
+        self.description = description
+        self.default_status = DefaultScheduleStatus(default_status)
+        self.required_resource_keys = frozenset(required_resource_keys or ())
+        self.metadata = dict(metadata or {})
+        self._fn = execution_fn
+
+    @property
+    def job(self) -> Any:
+        return None if self.target is None else self.target.job
+
+    def __call__(self, context: ScheduleEvaluationContext | None = None, **resources: Any) -> Any:
+        """What the function returns (a generator as a list), as Dagster's direct call does;
+        a returned run config dict is copied."""
+        if self._fn is None:
+            raise DefinitionsError(
+                f"schedule {self.name!r} has no function to call: it was built with run_config"
+            )
+        context = context or build_schedule_context(resources=resources)
+        given = {**(context._resources or {}), **resources}
+        result = call_user_fn(self._fn, context, given)
+        if isinstance(result, dict):
+            return copy.deepcopy(result)
+        if result is not None and not isinstance(result, RunRequest | SkipReason | list):
+            return list(result)
+        return result
+
+    def _requests(self, context: ScheduleEvaluationContext) -> list[RunRequest | SkipReason]:
+        if self._fn is None:
+            return [RunRequest(run_config=self.run_config, tags=self.tags)]
+        result = call_user_fn(self._fn, context, context._resources or {})
+        if isinstance(result, Mapping):  # a run config (Dagster's older return shape)
+            return [RunRequest(run_config=copy.deepcopy(dict(result)), tags=self.tags)]
+        return collect(result, f"schedule {self.name!r}")
+
+    def __repr__(self) -> str:
+        return f"<ScheduleDefinition {self.name!r} {self.cron_schedule!r}>"
+
+
+def schedule(
+    cron_schedule: str | Sequence[str],
+    *,
+    job_name: str | None = None,
+    name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    execution_timezone: str | None = None,
+    description: str | None = None,
+    job: Any = None,
+    default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
+    required_resource_keys: set[str] | None = None,
+    target: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Callable[[ScheduleFn], ScheduleDefinition]:
+    """A schedule whose function takes a ``ScheduleEvaluationContext`` (and resources by
+    parameter name) and returns or yields ``RunRequest``s, a ``SkipReason`` or a run config."""
+
+    def decorate(fn: ScheduleFn) -> ScheduleDefinition:
+        return ScheduleDefinition(
+            name=name or fn.__name__,
+            cron_schedule=cron_schedule,
+            job_name=job_name,
+            tags=tags,
+            execution_timezone=execution_timezone,
+            execution_fn=fn,
+            description=description or fn.__doc__,
+            job=job,
+            default_status=default_status,
+            required_resource_keys=required_resource_keys,
+            target=target,
+            metadata=metadata,
+        )
+
+    return decorate
+
+
+def evaluate_schedule(
+    schedule: ScheduleDefinition,
+    scheduled_time: datetime | float,
+    resources: Mapping[str, Any] | None = None,
+    instance: Any = None,
+) -> TickResult:
+    """The tick of ``schedule`` at ``scheduled_time`` (a tick instant): its run requests, each
+    tagged with the schedule's name, or its skip, or the error it raised."""
+    moment = (
+        datetime.fromtimestamp(scheduled_time, schedule.schedule.tz)
+        if isinstance(scheduled_time, int | float)
+        else scheduled_time.astimezone(schedule.schedule.tz)
+    )
+    context = ScheduleEvaluationContext(
+        scheduled_execution_time=moment,
+        resources=resource_namespace(resources),
+        instance=instance,
+        log=instigator_logger("schedule", schedule.name),
+        _resources=dict(resources or {}),
+    )
+    try:
+        items = schedule._requests(context)
+    except Exception as exc:
+        return failed(exc, None)
+    return outcome(items, {SCHEDULE_NAME_TAG: schedule.name}, None)
+
+
+def build_schedule_from_partitioned_job(
+    job: Any,
+    description: str | None = None,
+    name: str | None = None,
+    minute_of_hour: int | None = None,
+    hour_of_day: int | None = None,
+    day_of_week: int | None = None,
+    day_of_month: int | None = None,
+    default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
+    tags: Mapping[str, str] | None = None,
+) -> ScheduleDefinition:
+    """A schedule at the cadence of the job's time partitions, in their timezone: each tick
+    requests the partition that just closed (the last complete window at the tick, run key =
+    partition key); earlier ones were the earlier ticks'. The offsets move the tick later
+    within the period (``hour_of_day=2``: a daily job runs at 02:00 for yesterday)."""
+    partitions_def = getattr(job, "partitions_def", None)
+    job_name = getattr(job, "name", job)
+    if not isinstance(partitions_def, TimeWindowPartitionsDefinition):
+        raise DefinitionsError(
+            f"build_schedule_from_partitioned_job: job {job_name!r} needs time-window "
+            f"partitions (Hourly, Daily, Weekly, Monthly), got {partitions_def!r}"
+        )
+    if day_of_week is not None and day_of_month is not None:
+        raise DefinitionsError(
+            "build_schedule_from_partitioned_job: pass day_of_week or day_of_month, not both"
+        )
+    offsets = (minute_of_hour, hour_of_day, day_of_week, day_of_month)
+    cron = partitions_def.cron_schedule
+    if any(offset is not None for offset in offsets) and partitions_def.schedule_type:
+        day = day_of_week if day_of_week is not None else day_of_month
+        cron = _cron_of(partitions_def.schedule_type, minute_of_hour or 0, hour_of_day or 0, day)
+
+    def latest_partition(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+        key = partitions_def.get_last_partition_key(context.scheduled_execution_time)
+        if key is None:
+            return SkipReason("The job's PartitionsDefinition has no partitions yet")
+        return RunRequest(run_key=key, partition_key=key, tags=dict(tags or {}))
+
+    return ScheduleDefinition(
+        name=name or f"{job_name}_schedule",
+        cron_schedule=cron,
+        execution_timezone=partitions_def.timezone,
+        execution_fn=latest_partition,
+        description=description,
+        job=job,
+        default_status=default_status,
+    )
