@@ -3,6 +3,12 @@
 Port Dagster code by changing ``from dagster import ...`` to ``from millrace import ...``.
 """
 
+from .automation.conditions import AutomationCondition, AutomationConditionSensorDefinition
+from .automation.freshness import (
+    FreshnessPolicy,
+    FreshnessState,
+    build_last_update_freshness_checks,
+)
 from .definitions.asset import (
     AssetDep,
     AssetIn,
@@ -120,6 +126,8 @@ __all__ = [
     "AssetSelection",
     "AssetSpec",
     "AssetsDefinition",
+    "AutomationCondition",
+    "AutomationConditionSensorDefinition",
     "BackfillPolicy",
     "BackfillPolicyType",
     "Backoff",
@@ -135,6 +143,8 @@ __all__ = [
     "DynamicPartitionsDefinition",
     "EnvVar",
     "FilesystemIOManager",
+    "FreshnessPolicy",
+    "FreshnessState",
     "HourlyPartitionsDefinition",
     "IOManager",
     "IdentityPartitionMapping",
@@ -186,6 +196,7 @@ __all__ = [
     "asset_check",
     "build_asset_context",
     "build_init_resource_context",
+    "build_last_update_freshness_checks",
     "define_asset_job",
     "materialize",
     "materialize_to_memory",

@@ -116,6 +116,8 @@ class AssetSpec:
     partitions_def: Any = None
     io_manager_key: str = DEFAULT_IO_MANAGER_KEY
     source: SourceLocation | None = None
+    automation_condition: Any = None
+    freshness_policy: Any = None
 
     def __init__(
         self,
@@ -131,6 +133,8 @@ class AssetSpec:
         kinds: Iterable[str] | None = None,
         partitions_def: Any = None,
         io_manager_key: str | None = None,
+        automation_condition: Any = None,
+        freshness_policy: Any = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "key", coerce_key(key))
@@ -145,6 +149,9 @@ class AssetSpec:
         set_(self, "partitions_def", partitions_def)
         set_(self, "io_manager_key", io_manager_key or DEFAULT_IO_MANAGER_KEY)
         set_(self, "source", caller_location(depth=2))
+        where = f"asset spec '{self.key.to_user_string()}'"
+        set_(self, "automation_condition", checked_condition(automation_condition, where))
+        set_(self, "freshness_policy", checked_freshness_policy(freshness_policy, where))
 
     @property
     def is_executable(self) -> bool:
@@ -202,6 +209,8 @@ class AssetsDefinition:
         output_annotation: Any,
         partition_mappings: Mapping[AssetKey, Any] | None = None,
         backfill_policy: Any = None,
+        automation_condition: Any = None,
+        freshness_policy: Any = None,
     ) -> None:
         self.fn = fn
         self.key = key
@@ -223,6 +232,8 @@ class AssetsDefinition:
         # mapping where absent): Dagster's ``AssetsDefinition.partition_mappings``.
         self.partition_mappings = dict(partition_mappings or {})
         self.backfill_policy = backfill_policy
+        self.automation_condition = automation_condition
+        self.freshness_policy = freshness_policy
         self.check_specs = check_specs
         self.output_annotation = output_annotation
         self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
@@ -286,6 +297,8 @@ def asset(
     check_specs: Sequence[Any] | None = None,
     compute_kind: str | None = None,
     backfill_policy: Any = None,
+    automation_condition: Any = None,
+    freshness_policy: Any = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]: ...
 
 
@@ -311,6 +324,8 @@ def asset(
     check_specs: Sequence[Any] | None = None,
     compute_kind: str | None = None,
     backfill_policy: Any = None,
+    automation_condition: Any = None,
+    freshness_policy: Any = None,
 ) -> AssetsDefinition | Callable[[Callable[..., Any]], AssetsDefinition]:
     """Declare a data asset computed by the decorated function (Dagster's ``@asset``)."""
 
@@ -361,11 +376,42 @@ def asset(
                 },
             },
             backfill_policy=backfill_policy,
+            automation_condition=checked_condition(automation_condition, label),
+            freshness_policy=checked_freshness_policy(freshness_policy, label),
         )
 
     if compute_fn is not None:
         return decorate(compute_fn)
     return decorate
+
+
+def checked_condition(value: Any, where: str) -> Any:
+    """``value`` if it is an AutomationCondition (or None); a clear error naming ``where``."""
+    if value is None:
+        return None
+    from ..automation.conditions import AutomationCondition
+
+    if not isinstance(value, AutomationCondition):
+        raise DefinitionsError(
+            f"{where}: automation_condition must be an AutomationCondition (such as "
+            f"AutomationCondition.eager()), got {type(value).__name__}: {value!r}"
+        )
+    return value
+
+
+def checked_freshness_policy(value: Any, where: str) -> Any:
+    """``value`` if it is a FreshnessPolicy (or None); a clear error naming ``where``."""
+    if value is None:
+        return None
+    from ..automation.freshness import FreshnessPolicy
+
+    if not isinstance(value, FreshnessPolicy):
+        raise DefinitionsError(
+            f"{where}: freshness_policy must be a FreshnessPolicy (such as "
+            f"FreshnessPolicy.time_window(fail_window=timedelta(hours=1))), got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    return value
 
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:

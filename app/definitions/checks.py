@@ -9,7 +9,15 @@ from enum import Enum
 from typing import Any, overload
 
 from ..errors import DefinitionsError
-from .asset import AssetIn, InputSpec, SpecialParams, _coerce_dep_keys, _type_hints, split_params
+from .asset import (
+    AssetIn,
+    InputSpec,
+    SpecialParams,
+    _coerce_dep_keys,
+    _type_hints,
+    checked_condition,
+    split_params,
+)
 from .keys import AssetKey, CoercibleToAssetKey, coerce_key
 from .metadata import MetadataValue, normalize_metadata
 from .source import location_of
@@ -42,6 +50,7 @@ class AssetCheckSpec:
         blocking: bool = False,
         metadata: Mapping[str, Any] | None = None,
         partitions_def: Any = None,
+        automation_condition: Any = None,
     ) -> None:
         self.name = name
         self.asset_key = coerce_key(asset)
@@ -50,6 +59,9 @@ class AssetCheckSpec:
         self.blocking = blocking
         self.metadata = normalize_metadata(metadata, where=f"check {name}")
         self.partitions_def = partitions_def
+        self.automation_condition = checked_condition(
+            automation_condition, f"check spec '{self.key.to_user_string()}'"
+        )
 
     @property
     def key(self) -> AssetCheckKey:
@@ -123,6 +135,7 @@ class AssetChecksDefinition:
         required_resource_keys: frozenset[str],
         metadata: Mapping[str, MetadataValue],
         partitions_def: Any = None,
+        automation_condition: Any = None,
     ) -> None:
         self.fn = fn
         self.key = key
@@ -135,6 +148,7 @@ class AssetChecksDefinition:
         self.metadata = metadata
         # Set: the check runs once per partition of its asset (the asset's definition).
         self.partitions_def = partitions_def
+        self.automation_condition = automation_condition
         self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         self.source = location_of(fn)
         self.upstream_keys = tuple(dict.fromkeys([key.asset_key, *(i.key for i in inputs), *deps]))
@@ -172,6 +186,7 @@ def asset_check(
     required_resource_keys: Iterable[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     partitions_def: Any = None,
+    automation_condition: Any = None,
 ) -> Callable[[Callable[..., Any]], AssetChecksDefinition]: ...
 
 
@@ -188,6 +203,7 @@ def asset_check(
     required_resource_keys: Iterable[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     partitions_def: Any = None,
+    automation_condition: Any = None,
 ) -> AssetChecksDefinition: ...
 
 
@@ -203,6 +219,7 @@ def asset_check(
     required_resource_keys: Iterable[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     partitions_def: Any = None,
+    automation_condition: Any = None,
 ) -> AssetChecksDefinition | Callable[[Callable[..., Any]], AssetChecksDefinition]:
     """Declare a check of ``asset``; the function gets the asset's stored value (Dagster's API)."""
     asset_key = coerce_key(asset)
@@ -249,6 +266,7 @@ def asset_check(
             required_resource_keys=frozenset(required_resource_keys or ()) | set(special.resources),
             metadata=normalize_metadata(metadata, where=label),
             partitions_def=partitions_def,
+            automation_condition=checked_condition(automation_condition, label),
         )
 
     if compute_fn is not None:

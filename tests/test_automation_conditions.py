@@ -1,0 +1,354 @@
+"""Declarative automation conditions, evaluated purely over a view built from plain dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from millrace import AssetKey, AssetSpec, DailyPartitionsDefinition, DefinitionsError, asset
+from millrace.automation.conditions import (
+    AutomationCondition,
+    ConditionState,
+    EvaluationResult,
+    evaluate,
+)
+from millrace.graph import AssetGraph
+
+A = AutomationCondition
+T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class DictView:
+    """The AutomationView protocol over dicts: the data a status cache would hold."""
+
+    graph: AssetGraph
+    now: datetime = T0
+    materialized: dict[tuple[AssetKey, str | None], int] = field(default_factory=dict)
+    running: set[tuple[AssetKey, str | None]] = field(default_factory=set)
+    failed: set[tuple[AssetKey, str | None]] = field(default_factory=set)
+    versions: dict[AssetKey, str] = field(default_factory=dict)
+    partitions: dict[AssetKey, list[str]] = field(default_factory=dict)
+    next_id: int = 1
+
+    def partition_keys(self, key: AssetKey) -> Sequence[str] | None:
+        return self.partitions.get(key)
+
+    def upstream_partition_keys(
+        self, key: AssetKey, partition_key: str | None, upstream: AssetKey
+    ) -> Collection[str | None]:
+        ups = self.partitions.get(upstream)
+        if ups is None:
+            return {None}
+        return {partition_key} if partition_key is not None else set(ups)
+
+    def latest_materialization_id(self, key: AssetKey, partition_key: str | None) -> int | None:
+        return self.materialized.get((key, partition_key))
+
+    def in_progress(self, key: AssetKey, partition_key: str | None) -> bool:
+        return (key, partition_key) in self.running
+
+    def execution_failed(self, key: AssetKey, partition_key: str | None) -> bool:
+        return (key, partition_key) in self.failed
+
+    def code_version(self, key: AssetKey) -> str | None:
+        return self.versions.get(key)
+
+    def materialize(self, name: str, partition: str | None = None) -> None:
+        self.materialized[(AssetKey(name), partition)] = self.next_id
+        self.next_id += 1
+
+
+class Ticker:
+    """Evaluates repeatedly, storing states between evaluations as the runtime would."""
+
+    def __init__(self, view: DictView, conditions: dict[str, AutomationCondition]) -> None:
+        self.view = view
+        self.conditions = {AssetKey(k): c for k, c in conditions.items()}
+        self.states: dict[AssetKey, ConditionState] = {}
+        self.last: EvaluationResult | None = None
+
+    def tick(self, changed: Collection[str] | None = None) -> dict[str, set[str | None]]:
+        keys = None if changed is None else {AssetKey(k) for k in changed}
+        result = evaluate(self.conditions, self.view, self.states, keys)
+        # Round trip through JSON, as the runtime stores it.
+        for key, state in result.states.items():
+            self.states[key] = ConditionState.from_json(state.to_json())
+        self.last = result
+        return {k.to_user_string(): set(v) for k, v in result.requests.items()}
+
+    def reason(self, name: str) -> str:
+        assert self.last is not None
+        return self.last.evaluations[AssetKey(name)].reason()
+
+
+def chain_graph() -> AssetGraph:
+    return AssetGraph(
+        [AssetSpec("raw"), AssetSpec("other"), AssetSpec("clean", deps=["raw", "other"])]
+    )
+
+
+def eager_ticker() -> Ticker:
+    view = DictView(chain_graph())
+    view.materialize("raw")
+    view.materialize("other")
+    view.materialize("clean")
+    ticker = Ticker(view, {"clean": A.eager()})
+    assert ticker.tick() == {}  # the first evaluation only takes note
+    return ticker
+
+
+def test_eager_requests_once_after_an_upstream_update() -> None:
+    t = eager_ticker()
+    assert t.tick({"raw"}) == {}  # nothing new
+    t.view.materialize("raw")
+    assert t.tick({"raw"}) == {"clean": {None}}
+    reason = t.reason("clean")
+    assert reason.startswith("eager: true")
+    assert "any_deps_updated (matched: raw): true" in reason
+    assert t.tick({"raw"}) == {}  # newly_requested resets it
+    t.view.running.add((AssetKey("clean"), None))
+    assert t.tick({"clean"}) == {}
+    t.view.running.clear()
+    t.view.materialize("clean")
+    assert t.tick({"clean"}) == {}
+    t.view.materialize("other")
+    assert t.tick({"other"}) == {"clean": {None}}
+
+
+def test_eager_waits_for_an_upstream_in_flight_and_for_itself() -> None:
+    t = eager_ticker()
+    t.view.running.add((AssetKey("other"), None))
+    t.view.materialize("raw")
+    assert t.tick({"raw"}) == {}
+    assert "any_deps_in_progress (matched: other): true" in t.reason("clean")
+    t.view.running.clear()
+    t.view.materialize("other")
+    assert t.tick({"other"}) == {"clean": {None}}
+    t.view.materialize("clean")
+    t.tick({"clean"})
+
+    t.view.running.add((AssetKey("clean"), None))
+    t.view.materialize("raw")
+    assert t.tick({"raw"}) == {}  # the asset itself is running: the update stays pending
+    t.view.running.clear()
+    assert t.tick({"clean"}) == {"clean": {None}}
+
+
+def test_eager_does_not_run_with_a_missing_upstream() -> None:
+    view = DictView(chain_graph())
+    view.materialize("clean")
+    t = Ticker(view, {"clean": A.eager()})
+    t.tick()
+    view.materialize("raw")
+    assert t.tick({"raw"}) == {}
+    assert "any_deps_missing (matched: other): true" in t.reason("clean")
+    view.materialize("other")
+    assert t.tick({"other"}) == {"clean": {None}}
+
+
+def test_eager_chains_through_will_be_requested() -> None:
+    graph = AssetGraph([AssetSpec("a"), AssetSpec("b", deps=["a"]), AssetSpec("c", deps=["b"])])
+    view = DictView(graph)
+    for name in "abc":
+        view.materialize(name)
+    t = Ticker(view, {"b": A.eager(), "c": A.eager()})
+    t.tick()
+    view.materialize("a")
+    assert t.tick({"a"}) == {"b": {None}, "c": {None}}
+
+
+def test_untouched_assets_are_not_evaluated() -> None:
+    graph = AssetGraph([AssetSpec("a"), AssetSpec("b", deps=["a"]), AssetSpec("x")])
+    view = DictView(graph)
+    for name in "abx":
+        view.materialize(name)
+    t = Ticker(view, {"b": A.eager(), "x": A.missing()})
+    t.tick()
+    t.tick({"a"})
+    assert t.last is not None and set(t.last.evaluations) == {AssetKey("b")}
+
+
+def test_on_missing_requests_a_partition_that_goes_missing_once() -> None:
+    view = DictView(AssetGraph([AssetSpec("raw"), AssetSpec("t", deps=["raw"])]))
+    view.materialize("raw")
+    view.materialize("t")
+    t = Ticker(view, {"t": A.on_missing()})
+    t.tick()
+    del view.materialized[(AssetKey("t"), None)]  # wiped
+    assert t.tick({"t"}) == {"t": {None}}
+    assert t.tick({"t"}) == {}  # requested: handled
+    assert t.tick({"t"}) == {}
+
+
+def test_on_missing_ignores_what_was_missing_at_first_evaluation() -> None:
+    view = DictView(AssetGraph([AssetSpec("t")]))
+    t = Ticker(view, {"t": A.on_missing()})
+    assert t.tick() == {}
+    assert t.tick({"t"}) == {}
+
+
+def test_on_cron_fires_once_per_tick_after_upstreams_updated_on_a_dst_day() -> None:
+    ny = ZoneInfo("America/New_York")
+    graph = AssetGraph([AssetSpec("raw"), AssetSpec("daily", deps=["raw"])])
+    # 2024-03-10: clocks jump from 02:00 to 03:00 in New York; the tick is 09:00 local.
+    view = DictView(graph, now=datetime(2024, 3, 10, 8, 0, tzinfo=ny))
+    view.materialize("raw")
+    t = Ticker(view, {"daily": A.on_cron("0 9 * * *", "America/New_York")})
+    assert t.tick() == {}
+    view.now = datetime(2024, 3, 10, 9, 5, tzinfo=ny)
+    assert view.now.utcoffset() == timedelta(hours=-4)
+    assert t.tick() == {}  # tick passed, but raw has not updated since
+    assert "cron_tick_passed" in t.reason("daily")
+    view.now += timedelta(minutes=10)
+    view.materialize("raw")
+    assert t.tick() == {"daily": {None}}
+    view.now += timedelta(minutes=10)
+    view.materialize("raw")
+    assert t.tick() == {}  # once per tick
+    # The runtime evaluates at the tick (a timer); an update seen in the same evaluation as
+    # the tick counts as before it, as in Dagster.
+    view.now = datetime(2024, 3, 11, 9, 0, tzinfo=ny)
+    assert t.tick() == {}
+    view.now += timedelta(minutes=1)
+    view.materialize("raw")
+    assert t.tick() == {"daily": {None}}
+
+
+def test_on_cron_for_a_root_asset() -> None:
+    view = DictView(AssetGraph([AssetSpec("root")]), now=T0)
+    t = Ticker(view, {"root": A.on_cron("0 * * * *")})
+    t.tick()
+    view.now = T0 + timedelta(minutes=30)
+    assert t.tick() == {}
+    view.now = T0 + timedelta(minutes=61)
+    assert t.tick() == {"root": {None}}
+
+
+def test_combinators_since_newly_true_and_labels() -> None:
+    view = DictView(AssetGraph([AssetSpec("t")]))
+    failed = A.execution_failed().newly_true().with_label("just failed")
+    cond = (failed | A.code_version_changed()) & ~A.in_progress()
+    t = Ticker(view, {"t": cond})
+    view.versions[AssetKey("t")] = "v1"
+    assert t.tick() == {}
+    view.failed.add((AssetKey("t"), None))
+    assert t.tick({"t"}) == {"t": {None}}
+    assert "just failed: true" in t.reason("t")
+    assert t.tick({"t"}) == {}  # newly_true: not again
+    view.versions[AssetKey("t")] = "v2"
+    assert t.tick({"t"}) == {"t": {None}}
+    assert "code_version_changed: true" in t.reason("t")
+
+    since = A.newly_updated().since(A.execution_failed())
+    t2 = Ticker(view, {"t": since})
+    view.failed.clear()
+    t2.tick()
+    view.materialize("t")
+    assert t2.tick({"t"}) == {"t": {None}}
+    assert t2.tick({"t"}) == {"t": {None}}  # a status now, until the reset
+    view.failed.add((AssetKey("t"), None))
+    assert t2.tick({"t"}) == {}
+
+
+def test_allow_and_ignore_narrow_the_deps() -> None:
+    t = eager_ticker()
+    t.conditions[AssetKey("clean")] = A.any_deps_match(A.newly_updated()).ignore(["raw"])
+    t.states.clear()
+    t.tick()
+    t.view.materialize("raw")
+    assert t.tick({"raw"}) == {}
+    t.view.materialize("other")
+    assert t.tick({"other"}) == {"clean": {None}}
+    t.conditions[AssetKey("clean")] = A.all_deps_match(A.missing().newly_true()).allow(["raw"])
+    t.states.clear()
+    t.tick()
+    del t.view.materialized[(AssetKey("raw"), None)]
+    assert t.tick({"raw"}) == {"clean": {None}}
+
+
+def test_eager_keeps_to_the_latest_daily_partition() -> None:
+    days = DailyPartitionsDefinition(start_date="2024-06-01")
+
+    @asset(partitions_def=days)
+    def upstream() -> None: ...
+
+    @asset(partitions_def=days, automation_condition=A.eager())
+    def daily(upstream: None) -> None: ...
+
+    keys = ["2024-06-01", "2024-06-02", "2024-06-03"]
+    view = DictView(AssetGraph([upstream, daily]))
+    view.partitions = {upstream.key: keys, daily.key: keys}
+    for k in keys:
+        view.materialize("upstream", k)
+        view.materialize("daily", k)
+    t = Ticker(view, {"daily": daily.automation_condition})
+    t.tick()
+    for k in keys:
+        view.materialize("upstream", k)
+    assert t.tick({"upstream"}) == {"daily": {"2024-06-03"}}
+    assert "in_latest_time_window (latest 2024-06-03): true (1/3 partitions)" in t.reason("daily")
+
+    lookback = A.in_latest_time_window(timedelta(days=2)) & A.missing()
+    view.materialized.clear()
+    t2 = Ticker(view, {"daily": lookback})
+    assert t2.tick() == {"daily": {"2024-06-02", "2024-06-03"}}
+
+
+def test_automation_condition_is_type_checked_and_stored() -> None:
+    with pytest.raises(DefinitionsError, match="asset 'bad'.*automation_condition"):
+
+        @asset(automation_condition="eager")  # type: ignore[arg-type]
+        def bad() -> None: ...
+
+    with pytest.raises(DefinitionsError, match="asset spec 'ext'"):
+        AssetSpec("ext", automation_condition=object())
+    spec = AssetSpec("ext", automation_condition=A.on_missing())
+    assert spec.automation_condition is not None
+
+    from millrace import AssetCheckSpec, asset_check
+
+    @asset_check(asset="ext", automation_condition=A.eager())
+    def ok() -> None: ...
+
+    assert ok.automation_condition is not None
+    assert AssetCheckSpec("c", asset="ext", automation_condition=A.eager()).automation_condition
+    with pytest.raises(DefinitionsError, match="check spec 'ext:c'"):
+        AssetCheckSpec("c", asset="ext", automation_condition=1)
+
+
+def test_the_condition_does_not_change_the_code_version() -> None:
+    from millrace.versions.code import code_version_of
+
+    def make(condition: AutomationCondition | None) -> object:
+        @asset(automation_condition=condition)
+        def same() -> int:
+            return 1
+
+        return same
+
+    none, eager = make(None), make(A.eager())
+    assert code_version_of(none, root=None) == code_version_of(eager, root=None)  # type: ignore[arg-type]
+
+
+def test_state_is_json() -> None:
+    import json
+
+    t = eager_ticker()
+    t.view.materialize("raw")
+    t.tick({"raw"})
+    for state in t.states.values():
+        json.dumps(state.to_json())
+
+
+def test_sensor_definition() -> None:
+    from millrace import AutomationConditionSensorDefinition
+
+    sensor = AutomationConditionSensorDefinition("auto", target="*")
+    assert sensor.minimum_interval_seconds == 30
+    with pytest.raises(ValueError, match="minimum_interval_seconds"):
+        AutomationConditionSensorDefinition("auto", target="*", minimum_interval_seconds=0)
