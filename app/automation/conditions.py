@@ -110,7 +110,7 @@ def _from_str(text: str) -> PartitionKey:
     return None if text == "" else text
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ConditionEvaluation:
     """One node's outcome: its label, the candidates it saw and those it held for."""
 
