@@ -27,6 +27,18 @@ class RunStatus(StrEnum):
     CANCELED = "CANCELED"
 
 
+class RunOrigin(StrEnum):
+    """What started a run, stored with it: automation decides by it (a sensor's runs are not
+    a person's) and ``millrace runs`` shows it."""
+
+    MANUAL = "manual"  # the CLI, the TUI, code calling materialize or the Runtime
+    DEV = "dev"  # the dev loop, rerunning what a save made stale
+    BACKFILL = "backfill"
+    SCHEDULE = "schedule"
+    SENSOR = "sensor"
+    AUTOMATION = "automation"  # a declarative automation condition
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
     """An exception as data: safe to store, print and send across processes."""
@@ -101,6 +113,7 @@ class RunStarted(Event):
     selection: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    origin: RunOrigin = RunOrigin.MANUAL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -339,6 +352,8 @@ def event_from_record(
     cls = EVENT_TYPES[kind]
     if cls is RunFinished:
         payload["status"] = RunStatus(payload["status"])
+    elif cls is RunStarted:
+        payload["origin"] = RunOrigin(payload.get("origin", RunOrigin.MANUAL))
     elif cls is StepFailed:
         payload["error"] = ErrorInfo(**payload["error"])
     elif cls is AssetMaterialized:

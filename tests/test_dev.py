@@ -401,20 +401,23 @@ async def test_a_step_queued_behind_another_run_does_not_run_once_canceled(
     source = textwrap.dedent(GATED.replace("VERSION", "v0")) + textwrap.dedent(queued)
     write_source(tmp_path / "proj" / "assets.py", source)
 
-    # One worker thread: the second run's step waits in the pool's queue behind the first.
+    # One step at a time across runs: the second run's step waits for the first's slot.
     location = load_code_location(tmp_path / "proj")
     async with Runtime(location, home=home, max_concurrency=1) as runtime:
         first = runtime.submit("slow")
         assert await asyncio.to_thread(gate.entered.wait, TIMEOUT)
-        started = runtime.subscribe(kinds={"STEP_STARTED"})
+        started = runtime.subscribe(kinds={"RUN_STARTED"})
         second = runtime.submit("queued")
         assert (await asyncio.wait_for(anext(started), TIMEOUT)).run_id == second.run_id
         await started.aclose()
+        assert runtime.slots.in_use == 1
         assert await runtime.cancel(second.run_id)
         gate.release.set()
         one, two = await asyncio.wait_for(asyncio.gather(first, second), TIMEOUT)
+        steps = [e.kind for e in await runtime.run_events(second.run_id)]
     assert one.success
     assert two.status.value == "CANCELED"
+    assert "STEP_STARTED" not in steps and "STEP_SKIPPED" in steps
     assert not marker.exists()  # its function never ran
 
 

@@ -253,11 +253,16 @@ def test_a_v7_history_is_marked_where_its_readers_are_stale_when_it_migrates(
         ):
             conn.execute(f"DROP INDEX {index}")
         conn.execute("ALTER TABLE latest_materializations DROP COLUMN inputs_changed")
+        # and without v9's automation tables
+        conn.execute("DROP INDEX runs_by_origin")
+        conn.execute("ALTER TABLE runs DROP COLUMN origin")
+        for table in ("instigators", "ticks", "run_keys"):
+            conn.execute(f"DROP TABLE {table}")
         conn.execute("PRAGMA user_version = 7")
         conn.commit()
 
     migrated = asyncio.run(materialize())
-    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 8
+    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 9
     assert _flags(db) == {"x": 0, "y": 1}
     assert migrated.status == {"y": Status.STALE}
 

@@ -19,6 +19,7 @@ from millrace.events import (
     EventBus,
     LogMessage,
     RunFinished,
+    RunOrigin,
     RunStarted,
     RunStatus,
     StepFailed,
@@ -53,8 +54,8 @@ def synthetic_run() -> list[Event]:
     fails, and log lines of every level."""
     run: list[Event] = [
         RunStarted(run_id=RUN, timestamp=T0, selection=("raw", "clean", "report", "cached",
-                   "clean:no_nulls"), tags={"millrace/origin": "dev",
-                   "millrace/reason": "changed: clean"}),
+                   "clean:no_nulls"), origin=RunOrigin.DEV,
+                   tags={"millrace/reason": "changed: clean"}),
         step(StepUpToDate, "cached", 0.01),
         step(StepStarted, "raw", 0.02),
         step(LogMessage, "raw", 0.30, level="DEBUG", message="reading 3 files"),

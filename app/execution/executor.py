@@ -40,6 +40,7 @@ from .failure import error_info
 from .launcher import StepLauncher
 from .locks import WriteLocks
 from .plan import ExecutionPlan
+from .slots import StepSlots
 from .step import CheckOutcome, RunServices, StepOutcome, StepRequest
 
 # The standard library's own default for thread pools: room for I/O-bound assets without
@@ -93,6 +94,7 @@ class Executor:
         locks: WriteLocks | None = None,
         stage_value: Callable[[Event, bytes], None] | None = None,
         capture_values: bool = False,
+        slots: StepSlots | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -101,6 +103,7 @@ class Executor:
         self._services = services
         self._publish = publish
         self._limit = max_concurrency
+        self._slots = slots or StepSlots(max_concurrency)  # shared by the process's runs
         self._capture = capture_values
         self._code_versions = code_versions or {}
         self._cutoff = early_cutoff
@@ -168,9 +171,17 @@ class Executor:
     # -- scheduling ------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        ready, running = self._ready, self._running
-        while ready and not self._canceled and len(running) < self._limit:
+        ready, running, slots = self._ready, self._running, self._slots
+        while (
+            ready
+            and not self._canceled
+            and len(running) < self._limit
+            and slots.free(self, len(running))
+        ):
             self._launch(ready.popleft(), attempt=1)
+        slots.hold(self, len(running))
+        if ready and not self._canceled and len(running) < self._limit:
+            slots.wait(self, self._pump)  # other runs hold every slot
         if not running and (self._canceled or not ready):
             self._finish()
 

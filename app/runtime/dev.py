@@ -17,7 +17,7 @@ from typing import Any
 
 from ..definitions.keys import AssetKey
 from ..errors import CodeLoadError, MillraceError, SelectionError
-from ..events import CodeError, LogMessage, ReloadApplied, Watching
+from ..events import CodeError, LogMessage, ReloadApplied, RunOrigin, Watching
 from ..execution.plan import ExecutionPlan
 from ..graph import AssetGraph
 from ..selection import AssetSelection, resolve_selection
@@ -26,9 +26,6 @@ from .loader import CodeLocation, aload_code_location
 from .runs import RunHandle
 from .runtime import Runtime
 from .watcher import watch_code
-
-ORIGIN_TAG = "millrace/origin"
-DEV_ORIGIN = "dev"
 
 
 def rerun_targets(applied: ReloadApplied, graph: AssetGraph) -> set[AssetKey]:
@@ -115,7 +112,7 @@ class DevLoop:
         plan = runtime.plan(selection, early_cutoff=True, partitions=partitions)
         affected = set(plan.keys)
         for handle in runtime.active_runs():
-            if handle.tags.get(ORIGIN_TAG) == DEV_ORIGIN and affected & set(handle.plan.keys):
+            if handle.origin is RunOrigin.DEV and affected & set(handle.plan.keys):
                 await runtime.cancel(handle.run_id)
         reason = ", ".join(sorted(k.to_user_string() for k in targets))
         return self._submit(plan, f"changed: {reason}")
@@ -123,8 +120,9 @@ class DevLoop:
     def _submit(self, plan: ExecutionPlan, reason: str) -> RunHandle:
         handle = self.runtime.submit(
             plan=plan,
-            tags={ORIGIN_TAG: DEV_ORIGIN, "millrace/reason": reason},
+            tags={"millrace/reason": reason},
             run_config=self.run_config,
+            origin=RunOrigin.DEV,
         )
         self.runs.append(handle)
         return handle

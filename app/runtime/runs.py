@@ -23,6 +23,7 @@ from ..events import (
     EventBus,
     LogMessage,
     RunFinished,
+    RunOrigin,
     RunStarted,
     RunStatus,
     StepWaiting,
@@ -33,10 +34,12 @@ from ..execution.launcher import StepLauncher
 from ..execution.locks import WriteLocks
 from ..execution.plan import ExecutionPlan
 from ..execution.result import RunResult
+from ..execution.slots import StepSlots
 from ..execution.step import RunServices
 from ..graph import AssetGraph
 from ..storage.event_store import EventStore
 from ..storage.records import MaterializationRecord
+from .queue import RunQueue
 
 LEASE_POLL = 0.1  # seconds between looks at another process's leases (no cross-process signal)
 
@@ -44,11 +47,19 @@ LEASE_POLL = 0.1  # seconds between looks at another process's leases (no cross-
 class RunHandle:
     """A submitted run: ``await handle`` for its RunResult, ``handle.cancel()`` to stop it."""
 
-    def __init__(self, run_id: str, plan: ExecutionPlan, tags: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        plan: ExecutionPlan,
+        tags: Mapping[str, str],
+        origin: RunOrigin = RunOrigin.MANUAL,
+    ) -> None:
         self.run_id = run_id
         self.plan = plan
         self.tags = dict(tags)
+        self.origin = origin
         self._task: asyncio.Task[RunResult] | None = None
+        self._turn: asyncio.Future[None] | None = None  # its wait in the run queue
         self._executor: Executor | None = None
         self._cancel_requested = False
 
@@ -56,6 +67,8 @@ class RunHandle:
         """Launch no new step and store no new value; running async steps are canceled,
         threads finish what they compute and their values are discarded."""
         self._cancel_requested = True
+        if self._turn is not None:
+            self._turn.cancel()  # still queued: it never starts
         if self._executor is not None:
             self._executor.cancel()
 
@@ -92,6 +105,8 @@ class RunEnvironment:
     launcher: StepLauncher
     locks: WriteLocks
     max_concurrency: int
+    queue: RunQueue
+    slots: StepSlots
     capture_values: bool = False
     run_config: dict[str, Any] = field(default_factory=dict)
     configs: dict[AssetKey, Any] = field(default_factory=dict)
@@ -111,6 +126,8 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
         if event.run_id == run_id and event.kind not in _NOT_KEPT:
             events.append(event)
 
+    if not await _turn(handle, env.queue):
+        return _canceled_in_queue(handle, env)
     unsubscribe = bus.subscribe(collect)
     publish = bus.publish
     try:
@@ -121,6 +138,7 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
                 selection=tuple(step.name for step in plan.steps),
                 config=_resolved_run_config(env.run_config, env.configs),
                 tags=handle.tags,
+                origin=handle.origin,
             )
         )
         if store is not None:
@@ -139,6 +157,7 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
                 await store.flush()
     finally:
         unsubscribe()
+        env.queue.release(run_id)
     steps = plan.steps
     capture = env.capture_values
     return RunResult(
@@ -152,6 +171,42 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
             (steps[i].key, steps[i].partition_key): e for i, e in summary.exceptions.items()
         },
     )
+
+
+async def _turn(handle: RunHandle, queue: RunQueue) -> bool:
+    """Wait for the run's turn in the queue: False if it was canceled while it waited."""
+    turn = handle._turn = asyncio.ensure_future(queue.admit(handle.run_id, handle.tags))
+    try:
+        await turn
+        return True
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():  # the run's own task: not ours to absorb
+            raise
+        return False
+    finally:
+        handle._turn = None
+
+
+def _canceled_in_queue(handle: RunHandle, env: RunEnvironment) -> RunResult:
+    """A run canceled before it started is recorded as such, with nothing run."""
+    events = [
+        RunStarted(
+            run_id=handle.run_id,
+            partition_key=handle.plan.partition_key,
+            selection=tuple(step.name for step in handle.plan.steps),
+            tags=handle.tags,
+            origin=handle.origin,
+        ),
+        RunFinished(
+            run_id=handle.run_id,
+            status=RunStatus.CANCELED,
+            message="canceled while queued: nothing ran",
+        ),
+    ]
+    for event in events:
+        env.bus.publish(event)
+    return RunResult(handle.run_id, RunStatus.CANCELED, events)
 
 
 async def _execute(handle: RunHandle, env: RunEnvironment) -> ExecutionSummary:
@@ -173,6 +228,7 @@ async def _execute(handle: RunHandle, env: RunEnvironment) -> ExecutionSummary:
             locks=env.locks,
             stage_value=env.store.stage_value if env.store is not None else None,
             capture_values=env.capture_values,
+            slots=env.slots,
         )
         handle._executor = executor
         if handle.canceled:

@@ -31,6 +31,7 @@ from ..events import (
     Event,
     EventBus,
     ReloadApplied,
+    RunOrigin,
     RunStatus,
     StepFailed,
     StepSkipped,
@@ -46,6 +47,7 @@ from ..execution.locks import WriteLocks
 from ..execution.partitioning import PartitionContext, Partitions
 from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
+from ..execution.slots import StepSlots
 from ..graph import AssetGraph
 from ..selection import AssetSelection, as_selection, resolve_selection
 from ..storage.dynamic_partitions import DynamicPartitions
@@ -61,6 +63,7 @@ from .loader import CodeLocation, aload_code_location, project_root
 from .partition_facts import PartitionFactsCache
 from .preview import Preview, read_preview
 from .queries import AssetState, PartitionAssessor, assess_code, build_catalog
+from .queue import RunQueue, RunQueueConfig
 from .reload import diff_code
 from .runs import RunEnvironment, RunHandle, as_run_config, drive, resolve_configs
 
@@ -132,6 +135,7 @@ class Runtime:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         launcher: StepLauncher | None = None,
         readonly: bool = False,
+        run_queue: RunQueueConfig | Mapping[str, Any] | None = None,
     ) -> None:
         location = code if isinstance(code, CodeLocation) else None
         defs = code.defs if isinstance(code, CodeLocation) else code
@@ -139,6 +143,9 @@ class Runtime:
         self.persist = persist
         self.readonly = readonly  # queries only: the history is opened read-only, if any
         self.max_concurrency = max_concurrency
+        # Every run waits its turn in one queue, and its steps share one limit.
+        self.queue = RunQueue(RunQueueConfig.coerce(run_queue))
+        self.slots = StepSlots(max_concurrency)
         self.bus = EventBus()
         self.store: EventStore | None = None
         self.locks = WriteLocks()
@@ -395,6 +402,7 @@ class Runtime:
         max_concurrency: int | None = None,
         capture_values: bool = False,
         plan: ExecutionPlan | None = None,
+        origin: RunOrigin = RunOrigin.MANUAL,
     ) -> RunHandle:
         """Plan and resolve config now (so a bad selection or config raises here, before
         anything runs), run in a task; returns at once."""
@@ -403,7 +411,7 @@ class Runtime:
         code = self._code
         plan = plan or self.plan(selection, partition_key)
         raw_config = as_run_config(run_config)
-        handle = RunHandle(uuid.uuid4().hex, plan, tags or {})
+        handle = RunHandle(uuid.uuid4().hex, plan, tags or {}, origin)
         env = RunEnvironment(
             graph=code.graph,
             code_versions=code.code_versions(),
@@ -413,6 +421,8 @@ class Runtime:
             launcher=self.launcher,
             locks=self.locks,
             max_concurrency=max_concurrency or self.max_concurrency,
+            queue=self.queue,
+            slots=self.slots,
             capture_values=capture_values,
             run_config=raw_config,
             configs=resolve_configs(code.graph, plan, raw_config),
@@ -426,7 +436,9 @@ class Runtime:
     async def materialize(self, selection: Selection = None, **kwargs: Any) -> RunResult:
         return await self.submit(selection, **kwargs)
 
-    async def run_request(self, request: RunRequest) -> RunHandle:
+    async def run_request(
+        self, request: RunRequest, origin: RunOrigin = RunOrigin.MANUAL
+    ) -> RunHandle:
         """Start the run a ``RunRequest`` asks for: its assets (all if none), partition,
         config, tags and checks; ``stale_assets_only`` keeps the stale and missing ones."""
         if request.job_name is not None:
@@ -449,7 +461,9 @@ class Runtime:
             )
         else:
             plan = await self.resolve_plan(selection, request.partition_key)
-        return self.submit(plan=plan, tags=request.run_tags, run_config=request.run_config)
+        return self.submit(
+            plan=plan, tags=request.run_tags, run_config=request.run_config, origin=origin
+        )
 
     async def backfill(
         self,
@@ -495,6 +509,7 @@ class Runtime:
             plan=plan,
             tags={**(tags or {}), **backfill_tags(request, plan)},
             max_concurrency=max_concurrency,
+            origin=RunOrigin.BACKFILL,
         )
         return request.backfill_id, handle
 
@@ -503,6 +518,10 @@ class Runtime:
             return []
         await self.store.flush()
         return await self.store.backfills(limit)
+
+    def queued_runs(self) -> list[RunHandle]:
+        """The runs waiting for their turn (``run_queue`` limits), in the order they start."""
+        return [self._runs[run_id] for run_id in self.queue.queued if run_id in self._runs]
 
     def active_runs(self) -> list[RunHandle]:
         return [h for h in self._runs.values() if not h.done()]

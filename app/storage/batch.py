@@ -117,7 +117,7 @@ async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | N
         if isinstance(event, RunStarted):
             await db.execute(
                 "INSERT INTO runs (run_id, status, selection, config, tags, start_time,"
-                " pid, hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " pid, hostname, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     event.run_id,
                     RunStatus.STARTED.value,
@@ -127,6 +127,7 @@ async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | N
                     event.timestamp,
                     os.getpid(),
                     socket.gethostname(),
+                    event.origin.value,
                 ),
             )
             backfill = event.tags.get(BACKFILL_TAG)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import MetadataValue
-from ..events import InputVersion, RunStatus
+from ..events import InputVersion, RunOrigin, RunStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,7 @@ class RunRecord:
     start_time: float
     end_time: float | None
     message: str
+    origin: RunOrigin = RunOrigin.MANUAL
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,10 +34,11 @@ class RunRecord:
             "start_time": self.start_time,
             "end_time": self.end_time,
             "message": self.message,
+            "origin": self.origin.value,
         }
 
 
-RUN_COLUMNS = "run_id, status, selection, config, tags, start_time, end_time, message"
+RUN_COLUMNS = "run_id, status, selection, config, tags, start_time, end_time, message, origin"
 
 
 def run_record(row: Sequence[Any]) -> RunRecord:
@@ -49,6 +51,7 @@ def run_record(row: Sequence[Any]) -> RunRecord:
         start_time=row[5],
         end_time=row[6],
         message=row[7],
+        origin=RunOrigin(row[8]),
     )
 
 

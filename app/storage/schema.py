@@ -183,6 +183,43 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE u.data_version IS NOT i.data_version
     );
     """,
+    # v9: automation. What started each run; schedules' and sensors' state (started or
+    # stopped, a sensor's cursor), every tick they evaluated, and the run keys a sensor used
+    # (a key launches once, across restarts).
+    """
+    ALTER TABLE runs ADD COLUMN origin TEXT NOT NULL DEFAULT 'manual';
+    UPDATE runs SET origin = 'dev' WHERE json_extract(tags, '$."millrace/origin"') = 'dev';
+    UPDATE runs SET origin = 'backfill'
+        WHERE json_extract(tags, '$."dagster/backfill"') IS NOT NULL;
+    CREATE INDEX runs_by_origin ON runs (origin, start_time);
+    CREATE TABLE instigators (
+        name     TEXT PRIMARY KEY,
+        kind     TEXT NOT NULL,
+        status   TEXT,
+        cursor   TEXT,
+        updated  REAL NOT NULL
+    );
+    CREATE TABLE ticks (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        name         TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        timestamp    REAL NOT NULL,
+        scheduled    REAL,
+        status       TEXT NOT NULL,
+        run_ids      TEXT NOT NULL,
+        skip_reason  TEXT,
+        error        TEXT,
+        cursor       TEXT
+    );
+    CREATE INDEX ticks_by_name ON ticks (name, timestamp);
+    CREATE TABLE run_keys (
+        name      TEXT NOT NULL,
+        run_key   TEXT NOT NULL,
+        run_id    TEXT NOT NULL,
+        timestamp REAL NOT NULL,
+        PRIMARY KEY (name, run_key)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from millrace.events import BACKFILL_TAG, Event, RunFinished, RunStarted
+from millrace.events import BACKFILL_TAG, Event, RunFinished, RunOrigin, RunStarted
 from millrace.storage.records import RunRecord
 from rich.text import Text
 from textual import on, work
@@ -39,12 +39,12 @@ PAGE = 5000  # events read at a time from a run's history, so a long one loads i
 IN_FLIGHT = "STARTED"
 
 
-def trigger_text(tags: dict[str, str]) -> str:
-    """Who started the run (``millrace/origin``: dev, tui; none is the CLI), why, and the
-    backfill it is part of."""
-    origin = tags.get("millrace/origin") or "cli"
+def trigger_text(origin: RunOrigin, tags: dict[str, str]) -> str:
+    """What started the run (a person's: ``millrace/origin`` says tui, none is the CLI), why,
+    and the backfill it is part of."""
+    who = origin.value if origin is not RunOrigin.MANUAL else tags.get("millrace/origin", "cli")
     reason = tags.get("millrace/reason")
-    text = f"{origin}: {reason}" if reason else origin
+    text = f"{who}: {reason}" if reason else who
     backfill = tags.get(BACKFILL_TAG)
     return f"{text}, backfill {backfill}" if backfill else text
 
@@ -140,7 +140,7 @@ class RunsScreen(RuntimeScreen):
                 Text(record.run_id[:8], style="bold"),
                 run_status_text(record.status.value),
                 selection_text(record.selection),
-                trigger_text(record.tags),
+                trigger_text(record.origin, record.tags),
                 started_text(record.start_time),
                 _took(record),
                 key=record.run_id,
@@ -311,7 +311,7 @@ class RunScreen(RuntimeScreen):
         text = Text()
         text.append(f"run {self.run_id[:8]}  ", style="bold")
         text.append_text(run_status_text(status))
-        text.append(f"  {trigger_text(started.tags)}", style="dim")
+        text.append(f"  {trigger_text(started.origin, started.tags)}", style="dim")
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started.timestamp))
         took = "running for" if self._in_flight() else "took"
         text.append(f"  started {when}  {took} {seconds_text(self._elapsed())}")
