@@ -17,6 +17,7 @@ from .job import (
     unknown_job,
 )
 from .keys import AssetKey, coerce_key
+from .run_queue import RunQueueConfig
 
 
 class Definitions:
@@ -33,6 +34,7 @@ class Definitions:
         loggers: Mapping[str, Any] | None = None,
         asset_checks: Iterable[Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        run_queue: Any = None,
     ) -> None:
         self.assets = list(assets or ())
         for item in self.assets:
@@ -53,6 +55,8 @@ class Definitions:
                     f"Definitions(asset_checks=...) got {item!r}; expected @asset_check functions"
                 )
         self.metadata = dict(metadata or {})
+        # Dagster sets this on the instance (dagster.yaml); one process has one, so here.
+        self.run_queue = RunQueueConfig.coerce(run_queue)
         self.graph = AssetGraph(self.assets, self.asset_checks)
         _check_resources(self.graph, self.resources)
         self._jobs = resolve_jobs(self.jobs, self.graph, self)

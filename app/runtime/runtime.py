@@ -21,7 +21,9 @@ from typing import Any
 from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
 from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
 from ..definitions.definitions import Definitions
+from ..definitions.job import job_selection
 from ..definitions.keys import AssetKey, coerce_key
+from ..definitions.run_queue import RunQueueConfig
 from ..definitions.run_request import RunRequest
 from ..errors import CodeLoadError, MillraceError, SelectionError
 from ..events import (
@@ -63,7 +65,7 @@ from .loader import CodeLocation, aload_code_location, project_root
 from .partition_facts import PartitionFactsCache
 from .preview import Preview, read_preview
 from .queries import AssetState, PartitionAssessor, assess_code, build_catalog
-from .queue import RunQueue, RunQueueConfig
+from .queue import RunQueue
 from .reload import diff_code
 from .runs import RunEnvironment, RunHandle, as_run_config, drive, resolve_configs
 
@@ -144,7 +146,10 @@ class Runtime:
         self.readonly = readonly  # queries only: the history is opened read-only, if any
         self.max_concurrency = max_concurrency
         # Every run waits its turn in one queue, and its steps share one limit.
-        self.queue = RunQueue(RunQueueConfig.coerce(run_queue))
+        self.queue = RunQueue(
+            RunQueueConfig.coerce(run_queue) if run_queue is not None else defs.run_queue
+        )
+        self._queue_given = run_queue is not None  # else a reload may change it
         self.slots = StepSlots(max_concurrency)
         self.bus = EventBus()
         self.store: EventStore | None = None
@@ -251,6 +256,8 @@ class Runtime:
             added, removed, changed = diff_code(self._code, new)
             self._code = new
             self._resources = self._resources_of(new.defs)
+            if not self._queue_given:
+                self.queue.reconfigure(new.defs.run_queue)
             if self.code_error is not None:
                 self.code_error = None
                 self.bus.publish(CodeRecovered(message="the code loads again"))
@@ -439,15 +446,21 @@ class Runtime:
     async def run_request(
         self, request: RunRequest, origin: RunOrigin = RunOrigin.MANUAL
     ) -> RunHandle:
-        """Start the run a ``RunRequest`` asks for: its assets (all if none), partition,
-        config, tags and checks; ``stale_assets_only`` keeps the stale and missing ones."""
-        if request.job_name is not None:
-            raise MillraceError(
-                f"RunRequest(job_name={request.job_name!r}): these Definitions define no jobs; "
-                "name the assets with asset_selection"
-            )
+        """Start the run a ``RunRequest`` asks for: its job's assets or its own (all if
+        none), partition, config, tags and checks; ``stale_assets_only`` keeps the stale and
+        missing ones; ``origin``: what asked (a schedule, a sensor...)."""
         graph = self._code.graph
+        tags, run_config = request.run_tags, request.run_config
         selection: Selection = list(request.asset_selection or graph.keys)
+        if request.job_name is not None:
+            job = job_selection(
+                self._code.defs,
+                request.job_name,
+                asset_selection=request.asset_selection,
+                tags=tags,
+                run_config=run_config,
+            )
+            selection, tags, run_config = list(job.asset_keys), job.tags, job.run_config
         if request.stale_assets_only:
             selection = as_selection(selection) & AssetSelection.status("stale", "missing")
         if request.asset_check_keys is not None:
@@ -461,9 +474,7 @@ class Runtime:
             )
         else:
             plan = await self.resolve_plan(selection, request.partition_key)
-        return self.submit(
-            plan=plan, tags=request.run_tags, run_config=request.run_config, origin=origin
-        )
+        return self.submit(plan=plan, tags=tags, run_config=run_config, origin=origin)
 
     async def backfill(
         self,
