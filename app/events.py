@@ -279,6 +279,34 @@ class CodeRecovered(Event):
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TickEvaluated(Event):
+    """A schedule or sensor evaluated once: what it decided, the runs it started (with
+    their run keys, which it never launches again) and a sensor's cursor after it."""
+
+    kind: ClassVar[str] = "TICK_EVALUATED"
+    name: str = ""
+    instigator: str = ""  # "schedule" or "sensor"
+    status: str = ""  # SUCCESS (runs requested), SKIPPED, FAILURE
+    scheduled_time: float | None = None  # a schedule's tick instant
+    run_ids: tuple[str, ...] = ()
+    run_keys: tuple[str, ...] = ()  # of run_ids, "" where a request had none
+    skip_reason: str | None = None
+    error: str | None = None
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstigatorChanged(Event):
+    """A schedule or sensor started or stopped (from the CLI, the TUI or code); it stays so
+    across restarts."""
+
+    kind: ClassVar[str] = "INSTIGATOR_CHANGED"
+    name: str = ""
+    instigator: str = ""
+    running: bool = False
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -297,6 +325,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Watching,
         CodeError,
         CodeRecovered,
+        TickEvaluated,
+        InstigatorChanged,
     )
 }
 
@@ -352,8 +382,6 @@ def event_from_record(
     cls = EVENT_TYPES[kind]
     if cls is RunFinished:
         payload["status"] = RunStatus(payload["status"])
-    elif cls is RunStarted:
-        payload["origin"] = RunOrigin(payload.get("origin", RunOrigin.MANUAL))
     elif cls is StepFailed:
         payload["error"] = ErrorInfo(**payload["error"])
     elif cls is AssetMaterialized:
@@ -378,6 +406,10 @@ def event_from_record(
             payload["error"] = ErrorInfo(**payload["error"])
     elif cls is RunStarted:
         payload["selection"] = tuple(payload["selection"])
+        payload["origin"] = RunOrigin(payload.get("origin", RunOrigin.MANUAL))
+    elif cls is TickEvaluated:
+        payload["run_ids"] = tuple(payload["run_ids"])
+        payload["run_keys"] = tuple(payload["run_keys"])
     if "partition_keys" in payload:
         payload["partition_keys"] = tuple(payload["partition_keys"])
     return cls(

@@ -35,9 +35,16 @@ class TagConcurrencyLimit:
             )
         value = item.get("value")
         per_value = isinstance(value, Mapping) and bool(value.get("applyLimitPerUniqueValue"))
+        limit = item["limit"]
+        # 0 holds every run with the tag (Dagster's way to pause them); below it means nothing.
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise DefinitionsError(
+                f"tag_concurrency_limits: the limit of {item['key']!r} must be a whole number"
+                f" >= 0, got {limit!r}"
+            )
         return TagConcurrencyLimit(
             key=str(item["key"]),
-            limit=int(item["limit"]),
+            limit=limit,
             value=None if per_value or value is None else str(value),
             per_value=per_value,
         )

@@ -175,6 +175,8 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
 
 async def _turn(handle: RunHandle, queue: RunQueue) -> bool:
     """Wait for the run's turn in the queue: False if it was canceled while it waited."""
+    if handle.canceled:  # canceled before its task first ran
+        return False
     turn = handle._turn = asyncio.ensure_future(queue.admit(handle.run_id, handle.tags))
     try:
         await turn

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
 from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
@@ -55,10 +55,20 @@ from ..selection import AssetSelection, as_selection, resolve_selection
 from ..storage.dynamic_partitions import DynamicPartitions
 from ..storage.event_store import DATABASE, EventStore
 from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
-from ..storage.records import BackfillRecord, MaterializationRecord, PartitionRows, RunRecord
+from ..storage.records import (
+    BackfillRecord,
+    MaterializationRecord,
+    PartitionRows,
+    RunRecord,
+    TickRecord,
+)
 from ..versions.code import CodeVersion, code_versions
 from ..versions.partition_status import PartitionStatuses
 from ..versions.staleness import Assessment, Status
+
+if TYPE_CHECKING:
+    from .automation import Automation
+
 from .backfill import BackfillSpec, backfill_partitions, backfill_tags, new_request
 from .lineage import downstream_lineage, upstream_lineage
 from .loader import CodeLocation, aload_code_location, project_root
@@ -159,6 +169,7 @@ class Runtime:
             self.home / DATABASE if persist else None, readonly=readonly
         )
         self.code_error: CodeError | None = None  # set while the last save does not load
+        self.automation: Automation | None = None  # schedules and sensors, once started
         self._launcher = launcher
         self._default_io = (
             ParquetIOManager(self.home / "storage", inline_db=self.home / DATABASE)
@@ -198,7 +209,11 @@ class Runtime:
         self.bus.subscribe(self.store.append)
 
     async def close(self) -> None:
-        """Cancel the runs still going (recorded as canceled), then close the store."""
+        """Stop automation, cancel the runs still going (recorded as canceled), then close
+        the store."""
+        if self.automation is not None:
+            await self.automation.close()
+            self.automation = None
         for handle in self.active_runs():
             handle.cancel()
         pending = [h for h in self._runs.values() if not h.done()]
@@ -210,6 +225,16 @@ class Runtime:
         if self._launcher is not None:
             self._launcher.close()
             self._launcher = None
+
+    async def start_automation(self, **options: Any) -> Automation:
+        """Tick the code's schedules and sensors in this Runtime's loop until it closes
+        (``options``: ``clock``, ``catch_up``, ``tick_timeout``; see ``Automation``)."""
+        if self.automation is None:
+            from .automation import Automation
+
+            self.automation = Automation(self, **options)
+            await self.automation.start()
+        return self.automation
 
     @property
     def launcher(self) -> StepLauncher:
@@ -529,6 +554,23 @@ class Runtime:
             return []
         await self.store.flush()
         return await self.store.backfills(limit)
+
+    async def ticks(self, name: str, limit: int = 20) -> list[TickRecord]:
+        """A schedule's or sensor's ticks, newest first."""
+        if self.store is None:
+            return []
+        await self.store.flush()
+        return await self.store.ticks(name, limit)
+
+    async def wait_for_run(self, run_id: str) -> RunRecord | None:
+        """The record of a run once it has finished (at once if it already has)."""
+        handle = self._runs.get(run_id)
+        if handle is not None:
+            await _quietly(handle)
+        if self.store is None:
+            return None
+        await self.store.flush()
+        return await self.store.run(run_id)
 
     def queued_runs(self) -> list[RunHandle]:
         """The runs waiting for their turn (``run_queue`` limits), in the order they start."""

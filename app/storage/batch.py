@@ -20,6 +20,7 @@ from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
     Event,
+    InstigatorChanged,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -28,6 +29,7 @@ from ..events import (
     StepStarted,
     StepSucceeded,
     StepUpToDate,
+    TickEvaluated,
     partitions_of,
 )
 
@@ -71,6 +73,7 @@ async def write_batch(
                 ],
             )
         await _in_progress(db, batch)
+        await _automation(db, batch)
         await db.execute("COMMIT")
     except BaseException:
         await db.execute("ROLLBACK")
@@ -156,6 +159,59 @@ async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | N
             # and nothing of it is in progress any more.
             await db.execute("DELETE FROM leases WHERE run_id = ?", (event.run_id,))
             await db.execute("DELETE FROM in_progress WHERE run_id = ?", (event.run_id,))
+
+
+async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
+    """A tick, its run keys and the sensor's cursor commit together: a restart never sees
+    a run key used without the cursor that went with it, or the reverse."""
+    ticks = [e for e in batch if isinstance(e, TickEvaluated)]
+    changes = [e for e in batch if isinstance(e, InstigatorChanged)]
+    if not ticks and not changes:
+        return
+    await db.executemany(
+        "INSERT INTO ticks (name, kind, timestamp, scheduled, status, run_ids, skip_reason,"
+        " error, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                e.name,
+                e.instigator,
+                e.timestamp,
+                e.scheduled_time,
+                e.status,
+                json.dumps(list(e.run_ids)),
+                e.skip_reason,
+                e.error,
+                e.cursor,
+            )
+            for e in ticks
+        ],
+    )
+    await db.executemany(
+        "INSERT INTO instigators (name, kind, cursor, updated) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, updated = excluded.updated",
+        [(e.name, e.instigator, e.cursor, e.timestamp) for e in ticks if e.instigator == "sensor"],
+    )
+    await db.executemany(
+        "INSERT OR IGNORE INTO run_keys (name, run_key, run_id, timestamp) VALUES (?, ?, ?, ?)",
+        [
+            (e.name, key, run_id, e.timestamp)
+            for e in ticks
+            for key, run_id in zip(e.run_keys, e.run_ids, strict=True)
+            if key
+        ],
+    )
+    await db.executemany(
+        "INSERT INTO instigators (name, kind, status, updated) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET status = excluded.status, updated = excluded.updated",
+        [
+            (e.name, e.instigator, "RUNNING" if e.running else "STOPPED", e.timestamp)
+            for e in changes
+        ],
+    )
+
+
+def _running(running: bool) -> str:
+    return "RUNNING" if running else "STOPPED"
 
 
 async def _materializations(

@@ -3,6 +3,7 @@ failures and check results, as plain records. The event store is this, plus its 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,16 +14,25 @@ import aiosqlite
 
 from ..definitions.keys import AssetKey
 from ..definitions.metadata import metadata_from_json
-from ..events import Event, InputVersion, RunStatus, event_from_record
+from ..events import (
+    AssetMaterialized,
+    Event,
+    InputVersion,
+    RunFinished,
+    RunStatus,
+    event_from_record,
+)
 from .faults import raise_clearly
 from .records import (
     RUN_COLUMNS,
     BackfillRecord,
     CheckResultRecord,
     FailureRecord,
+    InstigatorState,
     MaterializationRecord,
     PartitionRows,
     RunRecord,
+    TickRecord,
     run_record,
 )
 
@@ -178,6 +188,105 @@ class History:
             newest_event_id=newest_event_id,
             newest_timestamp=newest_timestamp,
         )
+
+    # -- automation ------------------------------------------------------------------------
+
+    async def instigator_states(self) -> dict[str, InstigatorState]:
+        """Each schedule's and sensor's stored state: started or stopped (None: never set,
+        its default_status holds), a sensor's cursor, its last tick."""
+        states = {
+            name: InstigatorState(name, kind, status, cursor)
+            for name, kind, status, cursor in await self._rows(
+                "SELECT name, kind, status, cursor FROM instigators"
+            )
+        }
+        for tick in await self._ticks(
+            "SELECT * FROM ticks WHERE id IN (SELECT MAX(id) FROM ticks GROUP BY name)", ()
+        ):
+            state = states.get(tick.name) or InstigatorState(tick.name, tick.instigator)
+            states[tick.name] = dataclasses.replace(state, last_tick=tick)
+        return states
+
+    async def ticks(self, name: str, limit: int = 20) -> list[TickRecord]:
+        """A schedule's or sensor's ticks, newest first."""
+        return await self._ticks(
+            "SELECT * FROM ticks WHERE name = ? ORDER BY id DESC LIMIT ?", (name, limit)
+        )
+
+    async def last_scheduled(self, name: str) -> float | None:
+        """The latest tick instant a schedule evaluated, whatever the outcome."""
+        [(last,)] = await self._rows("SELECT MAX(scheduled) FROM ticks WHERE name = ?", (name,))
+        return last
+
+    async def used_run_keys(self, name: str, run_keys: Iterable[str]) -> set[str]:
+        """Which of ``run_keys`` the sensor or schedule ``name`` already launched a run for."""
+        keys, used = list(run_keys), set[str]()
+        for chunk in _chunks(keys):
+            used.update(
+                key
+                for (key,) in await self._rows(
+                    "SELECT run_key FROM run_keys WHERE name = ?"
+                    f" AND run_key IN ({', '.join('?' * len(chunk))})",
+                    (name, *chunk),
+                )
+            )
+        return used
+
+    async def materializations_after(
+        self, asset_keys: Iterable[str], after: int, limit: int = 1000
+    ) -> list[AssetMaterialized]:
+        """The materializations of ``asset_keys`` with an id above ``after``, oldest first."""
+        keys = list(asset_keys)
+        rows = await self._rows(
+            "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload, id"
+            f" FROM events WHERE asset_key IN ({', '.join('?' * len(keys))})"
+            " AND type = 'ASSET_MATERIALIZED' AND id > ? ORDER BY id LIMIT ?",
+            (*keys, after, limit),
+        )
+        events = [
+            event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
+            for t, r, a, p, c, ts, pl, seq in rows
+        ]
+        return [e for e in events if isinstance(e, AssetMaterialized)]
+
+    async def runs_finished_after(
+        self, after: int | None, limit: int = 1000
+    ) -> list[tuple[RunFinished, RunRecord]]:
+        """Runs that finished with an id above ``after`` (None: only the newest), oldest first,
+        each with its record (tags, origin)."""
+        if after is None:
+            sql, args = "SELECT MAX(id) FROM events WHERE type = 'RUN_FINISHED'", ()
+            [(newest,)] = await self._rows(sql, args)
+            after = (newest or 1) - 1
+        rows = await self._rows(
+            "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload, id"
+            " FROM events WHERE id > ? AND type = 'RUN_FINISHED' ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+        out = []
+        for t, r, a, p, c, ts, pl, seq in rows:
+            record = await self.run(r)
+            finished = event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
+            if record is not None and isinstance(finished, RunFinished):
+                out.append((finished, record))
+        return out
+
+    async def _ticks(self, sql: str, args: Sequence[Any]) -> list[TickRecord]:
+        return [
+            TickRecord(
+                id=row[0],
+                name=row[1],
+                instigator=row[2],
+                timestamp=row[3],
+                scheduled_time=row[4],
+                status=row[5],
+                run_ids=tuple(json.loads(row[6])),
+                skip_reason=row[7],
+                error=row[8],
+                cursor=row[9],
+            )
+            for row in await self._rows(sql, args)
+        ]
 
     async def running_partitions(self, asset_key: str) -> frozenset[str]:
         """The partitions of an asset some run is materializing now."""

@@ -165,3 +165,44 @@ class BackfillRecord:
             "remaining": self.remaining,
             "run_ids": list(self.run_ids),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TickRecord:
+    """One stored evaluation of a schedule or sensor (``TickEvaluated``)."""
+
+    id: int
+    name: str
+    instigator: str
+    timestamp: float
+    scheduled_time: float | None
+    status: str
+    run_ids: tuple[str, ...]
+    skip_reason: str | None
+    error: str | None
+    cursor: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "instigator": self.instigator,
+            "timestamp": self.timestamp,
+            "scheduled_time": self.scheduled_time,
+            "status": self.status,
+            "run_ids": list(self.run_ids),
+            "skip_reason": self.skip_reason,
+            "error": self.error,
+            "cursor": self.cursor,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InstigatorState:
+    """A schedule's or sensor's stored state: ``status`` RUNNING, STOPPED or None (never
+    set: its ``default_status`` holds), a sensor's ``cursor``, its ``last_tick``."""
+
+    name: str
+    instigator: str
+    status: str | None = None
+    cursor: str | None = None
+    last_tick: TickRecord | None = None

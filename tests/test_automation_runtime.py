@@ -1,0 +1,266 @@
+"""Schedules and sensors ticking inside a real Runtime on a real home, with a clock the test
+moves (no waiting for cron): ticks across a DST change, run keys never launched twice across
+a restart, cursors kept, a raising sensor, an asset sensor woken by a materialization, a
+missed tick run once on start, and a real file dropped into a watched directory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from millrace import (
+    AssetKey,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+    RunRequest,
+    ScheduleDefinition,
+    SkipReason,
+    asset,
+    asset_sensor,
+    define_asset_job,
+    file_arrival_sensor,
+    sensor,
+)
+from millrace.events import RunOrigin, TickEvaluated
+from millrace.runtime.automation import Automation
+from millrace.runtime.runtime import Runtime
+
+NY = ZoneInfo("America/New_York")
+TIMEOUT = 10
+
+
+class ManualClock:
+    """Time that moves only when the test says; sleepers wake when it passes their deadline."""
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start.timestamp()
+        self._moved = asyncio.Event()
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep_until(self, deadline: float) -> None:
+        while self.t < deadline:
+            self._moved.clear()
+            await self._moved.wait()
+
+    def move_to(self, moment: datetime) -> None:
+        self.t = moment.timestamp()
+        self._moved.set()
+
+
+@asset
+def raw() -> int:
+    return 1
+
+
+@asset
+def report(raw: int) -> int:
+    return raw + 1
+
+
+raw_job = define_asset_job("raw_job", selection=[raw])
+
+
+@asynccontextmanager
+async def automation(
+    defs: Definitions, home: Path, clock: ManualClock, **options: Any
+) -> AsyncIterator[tuple[Runtime, Automation]]:
+    async with Runtime(defs, home=home) as runtime:
+        yield runtime, await runtime.start_automation(clock=clock, **options)
+
+
+async def next_tick(ticks: AsyncIterator[Any]) -> TickEvaluated:
+    tick = await asyncio.wait_for(anext(ticks), TIMEOUT)
+    assert isinstance(tick, TickEvaluated)
+    return tick
+
+
+async def test_a_daily_schedule_ticks_at_its_local_time_on_both_sides_of_a_dst_change(
+    home: Path,
+) -> None:
+    nine = ScheduleDefinition(
+        name="nine",
+        cron_schedule="0 9 * * *",
+        execution_timezone="America/New_York",
+        target=[raw],
+        default_status=DefaultScheduleStatus.RUNNING,
+    )
+    clock = ManualClock(datetime(2024, 3, 9, 8, 0, tzinfo=NY))
+    defs = Definitions(assets=[raw], schedules=[nine])
+    async with automation(defs, home, clock) as (runtime, auto):
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        assert auto.get("nine").next_due == datetime(2024, 3, 9, 9, tzinfo=NY).timestamp()
+        clock.move_to(datetime(2024, 3, 9, 9, 0, tzinfo=NY))
+        first = await next_tick(ticks)
+        clock.move_to(datetime(2024, 3, 10, 9, 0, tzinfo=NY))  # clocks went forward at 2:00
+        second = await next_tick(ticks)
+        for tick in (first, second):
+            [run_id] = tick.run_ids
+            assert (await runtime.wait_for_run(run_id)).status.value == "SUCCESS"  # type: ignore[union-attr]
+        runs = {r.run_id: r for r in await runtime.runs()}
+    assert first.status == second.status == "SUCCESS"
+    assert [first.scheduled_time, second.scheduled_time] == [
+        datetime(2024, 3, 9, 14, tzinfo=ZoneInfo("UTC")).timestamp(),  # 09:00 EST
+        datetime(2024, 3, 10, 13, tzinfo=ZoneInfo("UTC")).timestamp(),  # 09:00 EDT
+    ]
+    run = runs[first.run_ids[0]]
+    assert run.origin is RunOrigin.SCHEDULE and run.tags["dagster/schedule_name"] == "nine"
+    assert run.selection == ("raw",)
+
+
+def keyed_sensor(calls: list[str | None]) -> Any:
+    @sensor(job=raw_job, minimum_interval_seconds=30)
+    def keyed(context: Any) -> Any:
+        calls.append(context.cursor)
+        context.update_cursor(str(len(calls)))
+        yield RunRequest(run_key="only-once")
+
+    return keyed
+
+
+async def test_a_run_key_launches_once_across_a_restart_and_the_cursor_is_kept(
+    home: Path,
+) -> None:
+    calls: list[str | None] = []
+    defs = Definitions(assets=[raw], jobs=[raw_job], sensors=[keyed_sensor(calls)])
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=NY))
+    async with automation(defs, home, clock) as (runtime, auto):
+        first = await auto.tick("keyed")
+        await runtime.wait_for_run(first.run_ids[0])
+    async with automation(defs, home, clock) as (runtime, auto):
+        assert auto.get("keyed").cursor == "1"
+        again = await auto.tick("keyed")
+        runs = await runtime.runs()
+    assert first.status == "SUCCESS" and len(first.run_ids) == 1
+    assert again.status == "SKIPPED"
+    assert again.skip_reason == "run keys already requested: only-once"
+    assert calls == [None, "1"]  # the cursor it moved came back after the restart
+    [run] = runs
+    assert run.origin is RunOrigin.SENSOR and run.tags["dagster/job_name"] == "raw_job"
+    assert run.tags["dagster/run_key"] == "only-once"
+
+
+async def test_a_raising_sensor_is_a_failed_tick_and_ticks_again_next_interval(
+    home: Path,
+) -> None:
+    attempts: list[int] = []
+
+    @sensor(target=[raw], minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
+    def flaky(context: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("the bucket is unreachable")
+        return SkipReason("nothing new")
+
+    start = datetime(2024, 1, 1, 12, tzinfo=NY)
+    clock = ManualClock(start)
+    async with automation(Definitions(assets=[raw], sensors=[flaky]), home, clock) as (rt, auto):
+        ticks = rt.subscribe(kinds={"TICK_EVALUATED"})
+        failed = await next_tick(ticks)  # due at once: it never ticked
+        assert auto.get("flaky").next_due == start.timestamp() + 60
+        clock.move_to(datetime(2024, 1, 1, 12, 1, tzinfo=NY))
+        retried = await next_tick(ticks)
+        stored = await rt.ticks("flaky")
+    assert failed.status == "FAILURE"
+    assert failed.error is not None
+    assert failed.error.startswith("ConnectionError: the bucket is unreachable")
+    assert 'raise ConnectionError("the bucket is unreachable")' in failed.error  # traceback
+    assert retried.status == "SKIPPED" and retried.skip_reason == "nothing new"
+    assert [t.status for t in stored] == ["SKIPPED", "FAILURE"]
+
+
+async def test_an_asset_sensor_wakes_on_the_materialization_and_runs_its_target(
+    home: Path,
+) -> None:
+    @asset_sensor(asset_key=AssetKey("raw"), target=[report])
+    def on_raw(context: Any, asset_event: Any) -> Any:
+        rows = asset_event.asset_materialization.metadata
+        return RunRequest(run_key=f"raw-{asset_event.run_id}", tags={"seen": str(len(rows))})
+
+    defs = Definitions(assets=[raw, report], sensors=[on_raw])
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=NY))
+    async with automation(defs, home, clock) as (runtime, auto):
+        await auto.set_running("on_raw", True)
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        first = await next_tick(ticks)  # started: it looks once at once
+        upstream = await runtime.materialize([raw])
+        woken = await next_tick(ticks)  # no time passed: the materialization woke it
+        done = await runtime.wait_for_run(woken.run_ids[0])
+    assert first.status == "SKIPPED"
+    assert woken.status == "SUCCESS"
+    assert done is not None and done.status.value == "SUCCESS"
+    assert done.tags["dagster/run_key"] == f"raw-{upstream.run_id}"
+    assert done.selection == ("report",)
+
+
+async def test_a_schedule_missed_while_down_runs_its_latest_tick_once_on_start(
+    home: Path,
+) -> None:
+    hourly = ScheduleDefinition(
+        name="hourly",
+        cron_schedule="0 * * * *",
+        target=[raw],
+        default_status=DefaultScheduleStatus.RUNNING,
+    )
+    defs = Definitions(assets=[raw], schedules=[hourly])
+    clock = ManualClock(datetime(2024, 1, 1, 10, 30, tzinfo=NY))
+    async with automation(defs, home, clock) as (runtime, auto):
+        ticked = await auto.tick("hourly")  # 10:00
+    clock.move_to(datetime(2024, 1, 1, 14, 30, tzinfo=NY))  # down from 10:30 to 14:30
+    async with automation(defs, home, clock) as (runtime, auto):
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        caught_up = await next_tick(ticks)
+        assert auto.get("hourly").next_due == datetime(2024, 1, 1, 15, tzinfo=NY).timestamp()
+    assert ticked.scheduled_time == datetime(2024, 1, 1, 10, tzinfo=NY).timestamp()
+    assert caught_up.scheduled_time == datetime(2024, 1, 1, 14, tzinfo=NY).timestamp()
+
+
+async def test_a_file_dropped_into_the_watched_directory_starts_a_run_with_its_path(
+    home: Path, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    arrivals = file_arrival_sensor(
+        landing,
+        "*.csv",
+        target=[raw],
+        name="arrivals",
+        minimum_interval_seconds=3600,
+        default_status=DefaultSensorStatus.RUNNING,
+    )
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=NY))
+    async with automation(Definitions(assets=[raw], sensors=[arrivals]), home, clock) as (
+        runtime,
+        _,
+    ):
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        assert (await next_tick(ticks)).status == "SKIPPED"  # nothing there yet
+        (landing / "orders.csv").write_text("id\n1\n")
+        landed = await next_tick(ticks)  # the file event woke it, the clock did not move
+        while landed.status == "SKIPPED":  # a write can arrive as two file events
+            landed = await next_tick(ticks)
+        done = await runtime.wait_for_run(landed.run_ids[0])
+    assert done is not None and done.status.value == "SUCCESS"
+    assert done.tags["millrace/file_path"] == str(landing / "orders.csv")
+
+
+@pytest.mark.parametrize("running", [True, False])
+async def test_starting_and_stopping_persists_across_restarts(home: Path, running: bool) -> None:
+    hourly = ScheduleDefinition(name="hourly", cron_schedule="0 * * * *", target=[raw])
+    defs = Definitions(assets=[raw], schedules=[hourly])
+    clock = ManualClock(datetime(2024, 1, 1, 10, 30, tzinfo=NY))
+    async with automation(defs, home, clock) as (_, auto):
+        assert not auto.get("hourly").running  # STOPPED by default, as Dagster
+        await auto.set_running("hourly", True)
+        if not running:
+            await auto.set_running("hourly", False)
+    async with automation(defs, home, clock) as (_, auto):
+        assert auto.get("hourly").running is running
