@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -351,3 +352,77 @@ def test_sensor_definition() -> None:
     assert sensor.minimum_interval_seconds == 30
     with pytest.raises(ValueError, match="minimum_interval_seconds"):
         AutomationConditionSensorDefinition("auto", target="*", minimum_interval_seconds=0)
+
+
+def _fan_in_ticker(partitions: list[str] | None) -> Ticker:
+    """raw -> three eager assets; all one-partition (the same key) or all unpartitioned."""
+    graph = AssetGraph([AssetSpec("raw"), *(AssetSpec(n, deps=["raw"]) for n in ("x", "y", "z"))])
+    view = DictView(graph)
+    if partitions is not None:
+        view.partitions = {k: partitions for k in graph.nodes}
+    for name in ("raw", "x", "y", "z"):
+        view.materialize(name, partitions[0] if partitions else None)
+    eager = A.eager()  # one object: dep outcomes are shared per condition node
+    t = Ticker(view, dict.fromkeys("xyz", eager))
+    t.tick()
+    return t
+
+
+def _scrub(reason: str) -> str:
+    """A reason without the partition counts a partitioned asset's reasons add."""
+    return re.sub(r" \([01]/1 partitions\)", "", reason)
+
+
+def test_unpartitioned_fast_path_agrees_with_one_partition() -> None:
+    """Unpartitioned assets take a fast path (no partition sets): the same decisions, memory
+    and reasons as assets with a single partition."""
+    plain, one = _fan_in_ticker(None), _fan_in_ticker(["p"])
+    steps: list[tuple[str, str | None]] = [
+        ("raw", "update"),
+        ("x", "run"),
+        ("raw", "update"),
+        ("raw", "missing"),
+        ("raw", "update"),
+        ("y", "fail"),
+        ("z", "missing"),
+    ]
+    for name, what in steps:
+        for t, p in ((plain, None), (one, "p")):
+            key = (AssetKey(name), p)
+            t.view.running.discard(key)
+            if what == "update":
+                t.view.materialize(name, p)
+            elif what == "run":
+                t.view.running.add(key)
+            elif what == "missing":
+                t.view.materialized.pop(key, None)
+            else:
+                t.view.failed.add(key)
+        got_plain = plain.tick({name})
+        got_one = one.tick({name})
+        assert {k: {"p" if v is None else v for v in vs} for k, vs in got_plain.items()} == got_one
+        assert plain.last is not None and one.last is not None
+        assert set(plain.last.evaluations) == set(one.last.evaluations)
+        for n in "xyz":
+            if AssetKey(n) in plain.last.evaluations:
+                assert _scrub(plain.reason(n)) == _scrub(one.reason(n)), n
+            memory = plain.states[AssetKey(n)].memory
+            assert memory == {
+                path: {"" if k == "p" else k: v for k, v in values.items()}
+                for path, values in one.states[AssetKey(n)].memory.items()
+            }
+
+
+def test_a_dep_outcome_shared_by_its_readers_is_right_for_each() -> None:
+    t = _fan_in_ticker(None)
+    t.view.running.add((AssetKey("raw"), None))
+    t.view.materialize("raw")
+    assert t.tick({"raw"}) == {}
+    for n in "xyz":
+        assert "any_deps_in_progress (matched: raw): true" in t.reason(n)
+    t.view.running.clear()
+    assert t.tick({"raw"}) == {n: {None} for n in "xyz"}
+    assert t.last is not None
+    shared = [t.last.evaluations[AssetKey(n)].children[3].children[0].children[0] for n in "xyz"]
+    assert all(s is shared[0] for s in shared)  # evaluated once for the three readers
+    assert shared[0].label == "raw: in_progress" and not shared[0].true

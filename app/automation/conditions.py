@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, Self
+from weakref import WeakKeyDictionary
 
 from ..definitions.keys import AssetKey, coerce_key
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 PartitionKey = str | None
 Subset = frozenset[PartitionKey]
 _EMPTY: Subset = frozenset()
+_NONE: Subset = frozenset((None,))  # an unpartitioned asset's only "partition"
 
 
 class AutomationView(Protocol):
@@ -112,7 +115,8 @@ def _from_str(text: str) -> PartitionKey:
 
 @dataclass(slots=True)
 class ConditionEvaluation:
-    """One node's outcome: its label, the candidates it saw and those it held for."""
+    """One node's outcome: its label, the candidates it saw and those it held for. Treat it
+    as immutable: reason trees share the outcomes of leaves."""
 
     label: str
     candidates: Subset
@@ -138,36 +142,165 @@ class ConditionEvaluation:
         return "\n".join(self.lines())
 
 
+@dataclass(frozen=True, slots=True)
+class _AssetFacts:
+    """What the graph says about one asset, as its nodes need it: its upstreams (once each,
+    in order, with their user strings, which name them in reasons and memory paths) and its
+    ``time_window_for_partition_key`` (None: not time-partitioned)."""
+
+    deps: tuple[tuple[AssetKey, str], ...]
+    windows: Any
+
+
+class _GraphFacts:
+    """``_AssetFacts`` per asset, and the deps ``allow``/``ignore`` leave, computed on first
+    use and kept for the graph's lifetime: an AssetGraph does not change once built (a reload
+    builds a new one), so no evaluation needs to look them up again."""
+
+    __slots__ = ("assets", "filtered")
+
+    def __init__(self) -> None:
+        self.assets: dict[AssetKey, _AssetFacts] = {}
+        self.filtered: dict[tuple[DepsCondition, AssetKey], tuple[tuple[AssetKey, str], ...]] = {}
+
+    def asset(self, graph: AssetGraph, key: AssetKey) -> _AssetFacts:
+        facts = self.assets.get(key)
+        if facts is None:
+            ups = dict.fromkeys(graph.upstream.get(key, ()))
+            definition = getattr(graph.nodes.get(key), "partitions_def", None)
+            facts = self.assets[key] = _AssetFacts(
+                tuple((u, u.to_user_string()) for u in ups),
+                getattr(definition, "time_window_for_partition_key", None),
+            )
+        return facts
+
+    def deps(
+        self, graph: AssetGraph, condition: DepsCondition, key: AssetKey
+    ) -> tuple[tuple[AssetKey, str], ...]:
+        """The deps of ``key`` that ``condition`` counts, its allow/ignore resolved."""
+        deps = self.asset(graph, key).deps
+        filtered = self.filtered.get((condition, key))
+        if filtered is None:
+            counted = condition._deps(graph, key)
+            filtered = self.filtered[(condition, key)] = tuple(d for d in deps if d[0] in counted)
+        return filtered
+
+
+_GRAPH_FACTS: WeakKeyDictionary[AssetGraph, _GraphFacts] = WeakKeyDictionary()
+
+
+def _graph_facts(graph: AssetGraph) -> _GraphFacts:
+    try:
+        facts = _GRAPH_FACTS.get(graph)
+        if facts is None:
+            facts = _GRAPH_FACTS[graph] = _GraphFacts()
+    except TypeError:  # a graph that cannot be weakly referenced: facts for this tick only
+        facts = _GraphFacts()
+    return facts
+
+
+class _Tick:
+    """What one ``evaluate`` call shares across its assets: the previous states, this tick's
+    requests, the graph's facts, and the cron ticks at ``now`` (computed once per tick, not
+    once per asset)."""
+
+    __slots__ = ("_ticks", "dep_outcomes", "facts", "graph", "prev_states", "requested_now")
+
+    def __init__(
+        self,
+        view: AutomationView,
+        prev_states: Mapping[AssetKey, ConditionState],
+        requested_now: Mapping[AssetKey, Subset],
+    ) -> None:
+        self.graph = view.graph
+        self.facts = _graph_facts(self.graph)
+        self.prev_states = prev_states
+        self.requested_now = requested_now
+        self._ticks: dict[tuple[str, str], datetime] = {}
+        # A dep's outcome under a condition that reads nothing of the downstream asset (see
+        # ``AutomationCondition.same_for_every_reader``), shared by every asset reading it.
+        self.dep_outcomes: dict[tuple[AutomationCondition, AssetKey], ConditionEvaluation] = {}
+
+    def asset(self, key: AssetKey) -> _AssetFacts:
+        return self.facts.asset(self.graph, key)
+
+    def deps(self, condition: DepsCondition, key: AssetKey) -> tuple[tuple[AssetKey, str], ...]:
+        return self.facts.deps(self.graph, condition, key)
+
+    def latest_tick(self, schedule: str, timezone: str, now: datetime) -> datetime:
+        """``latest_tick`` at the tick's ``now``: cron parsing is the costly part of it."""
+        tick = self._ticks.get((schedule, timezone))
+        if tick is None:
+            tick = self._ticks[(schedule, timezone)] = latest_tick(schedule, timezone, now)
+        return tick
+
+
 class _Context:
     """One evaluation of one asset: the view, the old and new memory, this tick's requests."""
 
-    __slots__ = ("key", "new", "old", "prev_states", "requested_now", "state", "view")
+    __slots__ = (
+        "asset",
+        "key",
+        "new",
+        "old",
+        "prev_states",
+        "requested_now",
+        "state",
+        "tick",
+        "view",
+    )
 
     def __init__(
         self,
         view: AutomationView,
         key: AssetKey,
         state: ConditionState | None,
-        prev_states: Mapping[AssetKey, ConditionState],
-        requested_now: Mapping[AssetKey, Subset],
+        tick: _Tick,
     ) -> None:
         self.view = view
         self.key = key
         self.state = state
         self.old: dict[str, dict[str, Any]] = state.memory if state else {}
         self.new: dict[str, dict[str, Any]] = {}
-        self.prev_states = prev_states
-        self.requested_now = requested_now
+        self.tick = tick
+        self.asset = tick.asset(key)  # the graph's facts about ``key``, at hand for its nodes
+        self.prev_states = tick.prev_states
+        self.requested_now = tick.requested_now
 
     def remember(self, path: str, candidates: Subset, values: Mapping[PartitionKey, Any]) -> None:
         """Replace the memory of ``candidates`` at ``path``; keep the other partitions'."""
-        kept = {p: v for p, v in self.old.get(path, {}).items() if _from_str(p) not in candidates}
+        old = self.old.get(path)
+        kept = {p: v for p, v in old.items() if _from_str(p) not in candidates} if old else {}
         kept.update((_to_str(p), v) for p, v in values.items())
         if kept:
             self.new[path] = kept
 
+    def remember_unpartitioned(self, path: str, value: Any) -> None:
+        """``remember(path, {None}, {None: value})`` (nothing for a None value), without the
+        comprehensions: the common case of an unpartitioned asset."""
+        old = self.old.get(path)
+        kept = {}
+        if old and (len(old) > 1 or "" not in old):  # it was partitioned once
+            kept = {p: v for p, v in old.items() if p != ""}
+        if value is not None:
+            kept[""] = value
+        if kept:
+            self.new[path] = kept
+
+    def facts(self, key: AssetKey) -> _AssetFacts:
+        return self.asset if key is self.key else self.tick.asset(key)
+
     def recalled(self, path: str) -> dict[str, Any]:
-        return self.old.get(path, {})
+        return self.old.get(path, _NO_MEMORY)
+
+
+_NO_MEMORY: dict[str, Any] = {}  # read-only: what ``recalled`` returns for a new path
+
+
+# The fast path for unpartitioned assets: a node whose candidates are the ``_NONE`` object
+# answers with that object or ``_EMPTY``, building no sets. An identity test suffices: the
+# evaluation starts from ``_NONE`` and the fast paths pass it on; any other ``{None}`` (from a
+# view, say) takes the general path, which gives the same answer.
 
 
 class AutomationCondition:
@@ -190,25 +323,51 @@ class AutomationCondition:
     def children(self) -> tuple[AutomationCondition, ...]:
         return ()
 
+    @cached_property
+    def title(self) -> str:
+        """What the reason tree calls this node: its label, else its name. Computed once per
+        node, not per asset: a condition does not change once built (``with_label`` and
+        ``allow``/``ignore`` make new ones)."""
+        return self._label or self.name
+
+    #: Whether this node's outcome on an upstream (under ``any_deps_match``) is the same for
+    #: every downstream asset that reads it within a tick: it reads no memory and not the
+    #: evaluated asset's state, only the view, the previous states and this tick's requests
+    #: (an upstream's requests are final before any of its downstream assets is evaluated).
+    reads_only_the_upstream: bool = False
+
+    @cached_property
+    def same_for_every_reader(self) -> bool:
+        """``reads_only_the_upstream``, for this node and all below it."""
+        return self.reads_only_the_upstream and all(c.same_for_every_reader for c in self.children)
+
+    @cached_property
+    def _unpartitioned_outcomes(self) -> tuple[ConditionEvaluation, ConditionEvaluation]:
+        """A leaf's two outcomes over ``_NONE``, false and true, built once per node: the
+        reason trees of all unpartitioned assets share them (so no one may change them)."""
+        return (
+            ConditionEvaluation(self.title, _NONE, _EMPTY),
+            ConditionEvaluation(self.title, _NONE, _NONE),
+        )
+
     def _evaluate(
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
+        """The node's outcome (labelled ``self.title``) over ``candidates`` of ``key``; its
+        memory, if any, at ``path``."""
         raise NotImplementedError
 
     def evaluate_node(
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
-        result = self._evaluate(ctx, key, candidates, path)
-        if self._label is not None:
-            return ConditionEvaluation(
-                self._label, result.candidates, result.true, result.children, result.detail
-            )
-        return result
+        return self._evaluate(ctx, key, candidates, path)
 
     def with_label(self, label: str | None) -> Self:
         """The same condition, named ``label`` in reason trees (Dagster's ``with_label``)."""
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
+        for cached in ("title", "_unpartitioned_outcomes"):  # computed for the old label
+            clone.__dict__.pop(cached, None)
         clone._label = label
         return clone
 
@@ -397,11 +556,14 @@ class _Operand(AutomationCondition):
     def _evaluate(
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
-        true = frozenset(p for p in candidates if self.holds(ctx, key, p))
-        return ConditionEvaluation(self.name, candidates, true)
+        if candidates is _NONE:
+            return self._unpartitioned_outcomes[self.holds(ctx, key, None)]
+        true = frozenset(p for p in candidates if self.holds(ctx, key, p)) if candidates else _EMPTY
+        return ConditionEvaluation(self.title, candidates, true)
 
 
 class MissingCondition(_Operand):
+    reads_only_the_upstream = True
     name = "missing"
 
     def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
@@ -409,6 +571,7 @@ class MissingCondition(_Operand):
 
 
 class InProgressCondition(_Operand):
+    reads_only_the_upstream = True
     name = "in_progress"
 
     def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
@@ -416,6 +579,7 @@ class InProgressCondition(_Operand):
 
 
 class ExecutionFailedCondition(_Operand):
+    reads_only_the_upstream = True
     name = "execution_failed"
 
     def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
@@ -426,9 +590,10 @@ class NewlyRequestedCondition(_Operand):
     """Requested by the previous evaluation of that asset's condition."""
 
     name = "newly_requested"
+    reads_only_the_upstream = True  # on an upstream: the previous state of that upstream
 
     def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
-        state = ctx.state if key == ctx.key else ctx.prev_states.get(key)
+        state = ctx.state if key is ctx.key or key == ctx.key else ctx.prev_states.get(key)
         return state is not None and partition in state.requested
 
 
@@ -436,6 +601,7 @@ class WillBeRequestedCondition(_Operand):
     """Requested by this evaluation (an upstream evaluated before this asset)."""
 
     name = "will_be_requested"
+    reads_only_the_upstream = True
 
     def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
         return partition in ctx.requested_now.get(key, _EMPTY)
@@ -458,12 +624,17 @@ class NewlyUpdatedCondition(AutomationCondition):
     ) -> ConditionEvaluation:
         seen = ctx.recalled(path)
         first = ctx.state is None
+        if candidates is _NONE:
+            id_ = ctx.view.latest_materialization_id(key, None)
+            updated = id_ is not None and not first and seen.get("") != id_
+            ctx.remember_unpartitioned(path, id_)
+            return self._unpartitioned_outcomes[updated]
         ids = {p: ctx.view.latest_materialization_id(key, p) for p in candidates}
         true = frozenset(
             p for p, i in ids.items() if i is not None and not first and seen.get(_to_str(p)) != i
         )
         ctx.remember(path, candidates, {p: i for p, i in ids.items() if i is not None})
-        return ConditionEvaluation(self.name, candidates, true)
+        return ConditionEvaluation(self.title, candidates, true)
 
 
 class CodeVersionChangedCondition(AutomationCondition):
@@ -478,7 +649,7 @@ class CodeVersionChangedCondition(AutomationCondition):
         new = {p: v for p, v in ctx.old.get(path, {}).items()}
         new[""] = version
         ctx.new[path] = new
-        return ConditionEvaluation(self.name, candidates, candidates if changed else _EMPTY)
+        return ConditionEvaluation(self.title, candidates, candidates if changed else _EMPTY)
 
 
 class CronTickPassedCondition(AutomationCondition):
@@ -503,12 +674,11 @@ class CronTickPassedCondition(AutomationCondition):
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         before = ctx.state.evaluated_at if ctx.state else None
-        now = ctx.view.now
-        tick = latest_tick(self.cron_schedule, self.cron_timezone, now)
+        tick = ctx.tick.latest_tick(self.cron_schedule, self.cron_timezone, ctx.view.now)
         passed = before is not None and tick.timestamp() > before
         detail = f"tick {tick.isoformat()}" if passed else ""
         return ConditionEvaluation(
-            self.name, candidates, candidates if passed else _EMPTY, (), detail
+            self.title, candidates, candidates if passed else _EMPTY, (), detail
         )
 
 
@@ -531,6 +701,8 @@ class InLatestTimeWindowCondition(AutomationCondition):
     """The latest time partition (or those within ``lookback_delta`` of its end); every
     partition of an asset that is not time-partitioned."""
 
+    reads_only_the_upstream = True
+
     def __init__(self, lookback_delta: timedelta | None = None) -> None:
         self.lookback_delta = lookback_delta
 
@@ -546,26 +718,30 @@ class InLatestTimeWindowCondition(AutomationCondition):
     def _evaluate(
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
-        definition = getattr(ctx.view.graph.nodes.get(key), "partitions_def", None)
-        windows = getattr(definition, "time_window_for_partition_key", None)
+        windows = ctx.facts(key).windows
         keys = ctx.view.partition_keys(key) if windows is not None else None
         if windows is None or not keys:
-            return ConditionEvaluation(self.name, candidates, candidates)
+            if candidates is _NONE:
+                return self._unpartitioned_outcomes[True]
+            return ConditionEvaluation(self.title, candidates, candidates)
         latest = keys[-1]
         if self.lookback_delta is None:
             true = frozenset(p for p in candidates if p == latest)
         else:
             floor = windows(latest).end - self.lookback_delta
             true = frozenset(p for p in candidates if p is not None and windows(p).end > floor)
-        return ConditionEvaluation(self.name, candidates, true, (), f"latest {latest}")
+        return ConditionEvaluation(self.title, candidates, true, (), f"latest {latest}")
 
 
 # -- operators -----------------------------------------------------------------------------
 
 
 class AndCondition(AutomationCondition):
+    reads_only_the_upstream = True
+
     def __init__(self, operands: tuple[AutomationCondition, ...]) -> None:
         self.operands = operands
+        self.suffixes = _suffixes(len(operands))
 
     @property
     def name(self) -> str:
@@ -580,16 +756,19 @@ class AndCondition(AutomationCondition):
     ) -> ConditionEvaluation:
         results = []
         remaining = candidates
-        for i, child in enumerate(self.operands):
-            result = child.evaluate_node(ctx, key, remaining, f"{path}.{i}")
+        for child, suffix in zip(self.operands, self.suffixes, strict=True):
+            result = child._evaluate(ctx, key, remaining, path + suffix)
             results.append(result)
             remaining = result.true
-        return ConditionEvaluation(self.name, candidates, remaining, tuple(results))
+        return ConditionEvaluation(self.title, candidates, remaining, tuple(results))
 
 
 class OrCondition(AutomationCondition):
+    reads_only_the_upstream = True
+
     def __init__(self, operands: tuple[AutomationCondition, ...]) -> None:
         self.operands = operands
+        self.suffixes = _suffixes(len(operands))
 
     @property
     def name(self) -> str:
@@ -602,15 +781,35 @@ class OrCondition(AutomationCondition):
     def _evaluate(
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
-        results = tuple(
-            c.evaluate_node(ctx, key, candidates, f"{path}.{i}")
-            for i, c in enumerate(self.operands)
-        )
-        true = frozenset().union(*(r.true for r in results)) if results else _EMPTY
-        return ConditionEvaluation(self.name, candidates, true, results)
+        results = [
+            child._evaluate(ctx, key, candidates, path + suffix)
+            for child, suffix in zip(self.operands, self.suffixes, strict=True)
+        ]
+        trues = [r.true for r in results if r.true]
+        if not trues:
+            true = _EMPTY
+        elif candidates is _NONE or len(trues) == 1:
+            true = trues[0]
+        else:
+            true = frozenset().union(*trues)
+        return ConditionEvaluation(self.title, candidates, true, tuple(results))
+
+
+def _suffixes(count: int) -> tuple[str, ...]:
+    """``(".0", ".1", ...)``: the paths of an operator's children below its own, built once
+    per arity rather than formatted per asset."""
+    suffixes = _SUFFIXES.get(count)
+    if suffixes is None:
+        suffixes = _SUFFIXES[count] = tuple(f".{i}" for i in range(count))
+    return suffixes
+
+
+_SUFFIXES: dict[int, tuple[str, ...]] = {}
 
 
 class NotCondition(AutomationCondition):
+    reads_only_the_upstream = True
+
     def __init__(self, operand: AutomationCondition) -> None:
         self.operand = operand
 
@@ -625,8 +824,12 @@ class NotCondition(AutomationCondition):
     def _evaluate(
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
-        inner = self.operand.evaluate_node(ctx, key, candidates, f"{path}.0")
-        return ConditionEvaluation(self.name, candidates, candidates - inner.true, (inner,))
+        inner = self.operand._evaluate(ctx, key, candidates, path + ".0")
+        if not inner.true:
+            true = candidates
+        else:
+            true = _EMPTY if candidates is _NONE else candidates - inner.true
+        return ConditionEvaluation(self.title, candidates, true, (inner,))
 
 
 class SinceCondition(AutomationCondition):
@@ -649,12 +852,17 @@ class SinceCondition(AutomationCondition):
     def _evaluate(
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
-        trigger = self.trigger.evaluate_node(ctx, key, candidates, f"{path}.0")
-        reset = self.reset.evaluate_node(ctx, key, candidates, f"{path}.1")
-        before = frozenset(_from_str(p) for p in ctx.recalled(path)) & candidates
-        true = (before | trigger.true) - reset.true
-        ctx.remember(path, candidates, dict.fromkeys(true, 1))
-        return ConditionEvaluation(self.name, candidates, true, (trigger, reset))
+        trigger = self.trigger._evaluate(ctx, key, candidates, path + ".0")
+        reset = self.reset._evaluate(ctx, key, candidates, path + ".1")
+        if candidates is _NONE:
+            holds = bool(trigger.true or "" in ctx.recalled(path)) and not reset.true
+            ctx.remember_unpartitioned(path, 1 if holds else None)
+            true = candidates if holds else _EMPTY
+        else:
+            before = frozenset(_from_str(p) for p in ctx.recalled(path)) & candidates
+            true = (before | trigger.true) - reset.true
+            ctx.remember(path, candidates, dict.fromkeys(true, 1))
+        return ConditionEvaluation(self.title, candidates, true, (trigger, reset))
 
 
 class NewlyTrueCondition(AutomationCondition):
@@ -674,15 +882,23 @@ class NewlyTrueCondition(AutomationCondition):
     def _evaluate(
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
-        inner = self.operand.evaluate_node(ctx, key, candidates, f"{path}.0")
+        inner = self.operand._evaluate(ctx, key, candidates, path + ".0")
+        if candidates is _NONE:
+            newly = bool(inner.true) and "" not in ctx.recalled(path)
+            ctx.remember_unpartitioned(path, 1 if inner.true else None)
+            return ConditionEvaluation(
+                self.title, candidates, candidates if newly else _EMPTY, (inner,)
+            )
         before = frozenset(_from_str(p) for p in ctx.recalled(path))
         ctx.remember(path, candidates, dict.fromkeys(inner.true, 1))
-        return ConditionEvaluation(self.name, candidates, inner.true - before, (inner,))
+        return ConditionEvaluation(self.title, candidates, inner.true - before, (inner,))
 
 
 class DepsCondition(AutomationCondition):
     """``any_deps_match`` / ``all_deps_match``: the operand, evaluated on each upstream's
     partitions that a candidate reads; ``allow``/``ignore`` narrow which upstreams count."""
+
+    reads_only_the_upstream = True
 
     def __init__(
         self,
@@ -727,7 +943,8 @@ class DepsCondition(AutomationCondition):
         clone._label = self._label
         return clone
 
-    def _deps(self, graph: AssetGraph, key: AssetKey) -> list[AssetKey]:
+    def _deps(self, graph: AssetGraph, key: AssetKey) -> tuple[AssetKey, ...]:
+        """The upstreams that count, in order (``_GraphFacts.deps`` caches them)."""
         deps = list(dict.fromkeys(graph.upstream.get(key, ())))
         if self.allowed is not None:
             allowed = _resolve(self.allowed, graph)
@@ -735,41 +952,77 @@ class DepsCondition(AutomationCondition):
         if self.ignored is not None:
             ignored = _resolve(self.ignored, graph)
             deps = [d for d in deps if d not in ignored]
-        return deps
+        return tuple(deps)
+
+    def _dep_outcome(
+        self, ctx: _Context, dep: AssetKey, dep_name: str, wanted: Subset, path: str
+    ) -> ConditionEvaluation:
+        """The operand on an unpartitioned ``dep``: once per tick for all the assets reading
+        it, if it reads nothing of theirs (``any_deps_missing``, ``any_deps_in_progress``)."""
+        if not (wanted is _NONE and self.operand.same_for_every_reader):
+            return _named(dep_name, self.operand._evaluate(ctx, dep, wanted, path))
+        shared = ctx.tick.dep_outcomes
+        outcome = shared.get((self.operand, dep))
+        if outcome is None:
+            child = self.operand._evaluate(ctx, dep, wanted, path)
+            outcome = shared[(self.operand, dep)] = _named(dep_name, child)
+        return outcome
 
     def _evaluate(
         self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         view = ctx.view
-        deps = self._deps(view.graph, key) if candidates else []
+        if not candidates:
+            deps: tuple[tuple[AssetKey, str], ...] = ()
+        elif self.allowed is None and self.ignored is None:
+            deps = ctx.facts(key).deps
+        else:
+            deps = ctx.tick.deps(self, key)
+        unpartitioned = candidates is _NONE
         results = []
         per_dep: list[Subset] = []  # per dep: the candidates it matches for
         matched_deps = []
-        for dep in deps:
-            reads = {p: view.upstream_partition_keys(key, p, dep) for p in candidates}
-            wanted = frozenset(u for ups in reads.values() for u in ups)
-            child = self.operand.evaluate_node(ctx, dep, wanted, f"{path}[{dep.to_user_string()}]")
-            results.append(
-                ConditionEvaluation(
-                    f"{dep.to_user_string()}: {child.label}",
-                    child.candidates,
-                    child.true,
-                    child.children,
-                    child.detail,
-                )
-            )
-            hits = frozenset(p for p, ups in reads.items() if any(u in child.true for u in ups))
+        for dep, dep_name in deps:
+            sub_path = f"{path}[{dep_name}]"
+            if unpartitioned:  # one candidate: no per-partition bookkeeping
+                ups = view.upstream_partition_keys(key, None, dep)
+                outcome = self._dep_outcome(ctx, dep, dep_name, _subset(ups), sub_path)
+                results.append(outcome)
+                hits = candidates if outcome.true and not outcome.true.isdisjoint(ups) else _EMPTY
+            else:
+                reads = {p: view.upstream_partition_keys(key, p, dep) for p in candidates}
+                wanted = frozenset(u for ups in reads.values() for u in ups)
+                child = self.operand._evaluate(ctx, dep, wanted, sub_path)
+                hits = frozenset(p for p, ups in reads.items() if not child.true.isdisjoint(ups))
+                results.append(_named(dep_name, child))
             per_dep.append(hits)
             if hits:
-                matched_deps.append(dep.to_user_string())
+                matched_deps.append(dep_name)
         if self.require_all:
             true = candidates
             for hits in per_dep:
                 true = true & hits
+        elif unpartitioned:
+            true = candidates if matched_deps else _EMPTY
         else:
             true = frozenset().union(*per_dep) if per_dep else _EMPTY
         detail = f"matched: {', '.join(matched_deps)}" if matched_deps else ""
-        return ConditionEvaluation(self.name, candidates, true, tuple(results), detail)
+        return ConditionEvaluation(self.title, candidates, true, tuple(results), detail)
+
+
+def _named(dep_name: str, child: ConditionEvaluation) -> ConditionEvaluation:
+    """The operand's outcome on a dep, labelled with the dep's name."""
+    return ConditionEvaluation(
+        f"{dep_name}: {child.label}", child.candidates, child.true, child.children, child.detail
+    )
+
+
+def _subset(partitions: Collection[PartitionKey]) -> Subset:
+    """``partitions`` as a Subset; ``{None}`` (an unpartitioned upstream) as ``_NONE``, so the
+    dep's nodes take the fast path."""
+    if len(partitions) == 1 and None in partitions:
+        return _NONE
+    return partitions if isinstance(partitions, frozenset) else frozenset(partitions)
 
 
 def _resolve(selection: Any, graph: AssetGraph) -> set[AssetKey]:
@@ -821,21 +1074,21 @@ def evaluate(
 ) -> EvaluationResult:
     """Evaluate the conditions of the assets ``changed`` could affect (see ``to_evaluate``)
     over ``view``, upstream first so ``will_be_requested`` sees this tick's requests."""
-    graph = view.graph
     now = view.now.timestamp()
     requests: dict[AssetKey, Subset] = {}
     evaluations: dict[AssetKey, ConditionEvaluation] = {}
     new_states: dict[AssetKey, ConditionState] = {}
-    for key in to_evaluate(conditions, graph, states, changed):
+    tick = _Tick(view, states, requests)
+    for key in to_evaluate(conditions, view.graph, states, changed):
         condition = conditions[key]
         fingerprint = _fingerprint(condition)
         state = states.get(key)
         if state is not None and state.fingerprint != fingerprint:
             state = None  # the condition changed: start afresh, as a first evaluation
         keys = view.partition_keys(key)
-        candidates: Subset = frozenset(keys) if keys is not None else frozenset((None,))
-        ctx = _Context(view, key, state, states, requests)
-        result = condition.evaluate_node(ctx, key, candidates, "0")
+        candidates = _NONE if keys is None else frozenset(keys)
+        ctx = _Context(view, key, state, tick)
+        result = condition._evaluate(ctx, key, candidates, "0")
         evaluations[key] = result
         if result.true:
             requests[key] = result.true
