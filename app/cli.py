@@ -197,6 +197,10 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_CONCURRENCY,
         help="steps running at once",
     )
+
+    from .automation_commands import add_parsers
+
+    add_parsers(command, _positive_int)
     return parser
 
 
@@ -473,6 +477,7 @@ async def _dev_loop(args: argparse.Namespace) -> int:
     if location is None:
         return EXIT_CANCELED
     async with Runtime(location, home=args.home, max_concurrency=args.max_concurrency) as rt:
+        await rt.start_automation()  # the code's schedules and sensors tick while developing
         loop = DevLoop(rt, auto=args.auto, run_stale=args.run_stale, run_config=run_config)
         if tui:
             from .tui.app import MillraceApp

@@ -36,9 +36,11 @@ from .events import (
     CodeError,
     CodeRecovered,
     Event,
+    InstigatorChanged,
     LogMessage,
     ReloadApplied,
     RunFinished,
+    RunOrigin,
     RunStarted,
     StepFailed,
     StepSkipped,
@@ -46,6 +48,7 @@ from .events import (
     StepSucceeded,
     StepUpToDate,
     StepWaiting,
+    TickEvaluated,
     Watching,
     is_check_step,
     step_name,
@@ -486,15 +489,43 @@ def describe_dev_event(event: Event) -> str | None:
         return f"watching {event.directory} ({event.assets} assets): save a file to reload"
     if isinstance(event, RunStarted):
         why = event.tags.get("millrace/reason")
+        by = _started_by(event)
         steps = len(event.selection)
-        return f"run {event.run_id[:8]} started: {steps} step{'s' * (steps != 1)}" + (
+        return f"run {event.run_id[:8]} started{by}: {steps} step{'s' * (steps != 1)}" + (
             f" ({why})" if why else ""
         )
+    if isinstance(event, TickEvaluated):
+        return describe_tick(event)
+    if isinstance(event, InstigatorChanged):
+        return f"{event.instigator} {event.name} {'started' if event.running else 'stopped'}"
     if isinstance(event, RunFinished):
         return f"run {event.run_id[:8]} {event.status.value}" + (
             f": {event.message}" if event.message else ""
         )
     return None
+
+
+def _started_by(event: RunStarted) -> str:
+    """`` by schedule nine`` for a run automation started; nothing for a person's."""
+    for origin, tag in (
+        (RunOrigin.SCHEDULE, "dagster/schedule_name"),
+        (RunOrigin.SENSOR, "dagster/sensor_name"),
+    ):
+        if event.origin is origin:
+            return f" by {origin.value} {event.tags.get(tag, '?')}"
+    if event.origin in (RunOrigin.MANUAL, RunOrigin.DEV):
+        return ""
+    return f" by {event.origin.value}"
+
+
+def describe_tick(event: TickEvaluated) -> str:
+    head = f"{event.instigator} {event.name} "
+    if event.error:
+        return head + f"failed: {event.error.splitlines()[0]}"
+    if event.run_ids:
+        runs = ", ".join(r[:8] for r in event.run_ids)
+        return head + f"requested {len(event.run_ids)} run{'s' * (len(event.run_ids) != 1)}: {runs}"
+    return head + "skipped" + (f": {event.skip_reason}" if event.skip_reason else "")
 
 
 def describe_reload(event: ReloadApplied) -> str:

@@ -26,6 +26,7 @@ from ..events import (
     RunOrigin,
     RunStarted,
     RunStatus,
+    StepSkipped,
     StepWaiting,
 )
 from ..execution.executor import ExecutionSummary, Executor
@@ -191,14 +192,27 @@ async def _turn(handle: RunHandle, queue: RunQueue) -> bool:
 
 
 def _canceled_in_queue(handle: RunHandle, env: RunEnvironment) -> RunResult:
-    """A run canceled before it started is recorded as such, with nothing run."""
-    events = [
+    """A run canceled before it started is recorded as such, each step skipped as a run
+    canceled later would report it, and nothing run."""
+    run_id, steps = handle.run_id, handle.plan.steps
+    events: list[Event] = [
         RunStarted(
-            run_id=handle.run_id,
+            run_id=run_id,
             partition_key=handle.plan.partition_key,
-            selection=tuple(step.name for step in handle.plan.steps),
+            selection=tuple(step.name for step in steps),
             tags=handle.tags,
             origin=handle.origin,
+        ),
+        *(
+            StepSkipped(
+                run_id=run_id,
+                asset_key=step.key,
+                partition_key=step.partition_key,
+                partition_keys=step.partitions if len(step.partitions) > 1 else (),
+                check_name=step.check.name if step.check else None,
+                reason="run canceled",
+            )
+            for step in steps
         ),
         RunFinished(
             run_id=handle.run_id,

@@ -33,6 +33,7 @@ from ..events import (
     Event,
     EventBus,
     ReloadApplied,
+    RunFinished,
     RunOrigin,
     RunStatus,
     StepFailed,
@@ -170,6 +171,7 @@ class Runtime:
         )
         self.code_error: CodeError | None = None  # set while the last save does not load
         self.automation: Automation | None = None  # schedules and sensors, once started
+        self.abandoned = False  # close(grace=...) left step threads running
         self._launcher = launcher
         self._default_io = (
             ParquetIOManager(self.home / "storage", inline_db=self.home / DATABASE)
@@ -208,9 +210,11 @@ class Runtime:
         self.bus.ids = self.store.ids
         self.bus.subscribe(self.store.append)
 
-    async def close(self) -> None:
+    async def close(self, grace: float | None = None) -> None:
         """Stop automation, cancel the runs still going (recorded as canceled), then close
-        the store."""
+        the store. With ``grace``, a run whose step has not returned that many seconds after
+        the cancel (a thread cannot be stopped) is recorded canceled without it, and its
+        result is discarded; ``abandoned`` then says threads may still be running."""
         if self.automation is not None:
             await self.automation.close()
             self.automation = None
@@ -218,12 +222,17 @@ class Runtime:
             handle.cancel()
         pending = [h for h in self._runs.values() if not h.done()]
         if pending:
-            await asyncio.gather(*(_quietly(h) for h in pending))
+            waits = {asyncio.ensure_future(_quietly(h)): h for h in pending}
+            _, stuck = await asyncio.wait(waits, timeout=grace)
+            for wait in stuck:
+                wait.cancel()
+                self._abandon(waits[wait], grace or 0.0)
         if self.store is not None:
             await self.store.close()
             self.store = None
         if self._launcher is not None:
-            self._launcher.close()
+            if not self.abandoned:  # else its workers wait on a thread that never returns
+                self._launcher.close()
             self._launcher = None
 
     async def start_automation(self, **options: Any) -> Automation:
@@ -235,6 +244,20 @@ class Runtime:
             self.automation = Automation(self, **options)
             await self.automation.start()
         return self.automation
+
+    def _abandon(self, handle: RunHandle, grace: float) -> None:
+        """Record a canceled run whose step thread did not return, and stop waiting for it
+        (the process should exit soon: the thread may still run)."""
+        self.abandoned = True
+        self._runs.pop(handle.run_id, None)
+        self.bus.publish(
+            RunFinished(
+                run_id=handle.run_id,
+                status=RunStatus.CANCELED,
+                message=f"canceled: a step did not return within {grace:g}s of the cancel; "
+                "whatever it computes is discarded",
+            )
+        )
 
     @property
     def launcher(self) -> StepLauncher:
