@@ -12,6 +12,7 @@ from .assets import (
     weekly_rolling_features,
 )
 from .checks import features_have_no_null_minutes
+from .schedules import daily_features_job, daily_features_schedule
 
 defs = Definitions(
     assets=[
@@ -23,4 +24,6 @@ defs = Definitions(
         sales_summary,
     ],
     asset_checks=[features_have_no_null_minutes],
+    jobs=[daily_features_job],
+    schedules=[daily_features_schedule],
 )
