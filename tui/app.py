@@ -65,6 +65,14 @@ class MillraceApp(App[None]):
             show=False,  # the runs screen shows it; the footers elsewhere are full
             tooltip="the backfills and how far they got",
         ),
+        Binding(
+            "A",
+            "automation",
+            "Automation",
+            key_display="A",
+            show=False,
+            tooltip="the schedules and sensors: start, stop and tick them",
+        ),
     ]
 
     def __init__(
@@ -274,6 +282,11 @@ class MillraceApp(App[None]):
         from .screens.backfills import BackfillsScreen
 
         self.push_screen(BackfillsScreen())
+
+    def action_automation(self) -> None:
+        from .screens.automation import AutomationScreen
+
+        self.push_screen(AutomationScreen())
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

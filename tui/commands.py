@@ -101,6 +101,10 @@ async def _backfills(app: MillraceApp, _: str) -> None:
     app.action_backfills()
 
 
+async def _automation(app: MillraceApp, _: str) -> None:
+    app.action_automation()
+
+
 async def _cancel(app: MillraceApp, _: str) -> None:
     await app.action_cancel_run()
 
@@ -125,6 +129,8 @@ COMMANDS: tuple[Command, ...] = (
             _backfill, "ASSET"),
     Command("backfills", "list the backfills and how far they got", _backfills),
     Command("runs", "list the runs", _runs),
+    Command("automation", "list the schedules and sensors: start, stop and tick them",
+            _automation),
     Command("cancel", "cancel the runs in flight", _cancel, aliases=("x",)),
     Command("help", "the keys and the commands", _help, aliases=("?",)),
     Command("quit", "quit (asks first if a run is in flight)", _quit, aliases=("q",)),

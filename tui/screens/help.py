@@ -23,6 +23,7 @@ def _places() -> list[tuple[str, list[type[DOMNode]]]]:
     from ..widgets.log_view import LogView
     from ..widgets.partition_strip import PartitionStrip
     from .asset import AssetScreen
+    from .automation import AutomationScreen
     from .backfills import BackfillsScreen
     from .catalog import CatalogScreen
     from .lineage import LineageScreen
@@ -36,6 +37,7 @@ def _places() -> list[tuple[str, list[type[DOMNode]]]]:
         ("runs", [RunsScreen]),
         ("a run", [RunScreen, LogView]),
         ("backfills", [BackfillsScreen]),
+        ("automation", [AutomationScreen]),
     ]
 
 
