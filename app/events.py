@@ -297,6 +297,16 @@ class TickEvaluated(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AutomationEvaluated(Event):
+    """Declarative automation evaluated some assets' conditions (for ``sensor``): per asset
+    key, ``{"requested": [partition or None...], "reason": text, "state": memory}``."""
+
+    kind: ClassVar[str] = "AUTOMATION_EVALUATED"
+    sensor: str = ""
+    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InstigatorChanged(Event):
     """A schedule or sensor started or stopped (from the CLI, the TUI or code); it stays so
     across restarts."""
@@ -327,6 +337,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CodeRecovered,
         TickEvaluated,
         InstigatorChanged,
+        AutomationEvaluated,
     )
 }
 

@@ -195,3 +195,35 @@ class Spawned:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# What each migration added, to take a real home back to an older schema exactly as it was
+# (a migration test then sees real history written by an older Millrace's tables).
+_UNDO = {
+    8: [
+        "DROP INDEX latest_by_event",
+        "DROP INDEX latest_partitions",
+        "DROP INDEX latest_inputs_changed",
+        "DROP INDEX inputs_by_upstream",
+        "ALTER TABLE latest_materializations DROP COLUMN inputs_changed",
+    ],
+    9: [
+        "DROP INDEX runs_by_origin",
+        "ALTER TABLE runs DROP COLUMN origin",
+        "DROP TABLE instigators",
+        "DROP TABLE ticks",
+        "DROP TABLE run_keys",
+    ],
+    10: ["DROP TABLE automation_evaluations"],
+}
+
+
+def downgrade(conn: sqlite3.Connection, version: int) -> None:
+    """Undo every migration after ``version`` on ``conn`` (not committed)."""
+    from millrace.storage.schema import SCHEMA_VERSION
+
+    assert max(_UNDO) == SCHEMA_VERSION, "a new migration needs its undo in conftest._UNDO"
+    for later in range(SCHEMA_VERSION, version, -1):
+        for statement in _UNDO[later]:
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {version}")

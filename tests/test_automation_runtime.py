@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from millrace import (
     AssetKey,
+    AutomationCondition,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
@@ -264,3 +265,71 @@ async def test_starting_and_stopping_persists_across_restarts(home: Path, runnin
             await auto.set_running("hourly", False)
     async with automation(defs, home, clock) as (_, auto):
         assert auto.get("hourly").running is running
+
+
+# -- declarative automation ------------------------------------------------------------------
+
+
+async def automation_ticks(ticks: AsyncIterator[Any], wanted: int) -> list[TickEvaluated]:
+    """The default automation condition sensor's ticks until ``wanted`` of them requested."""
+    requested: list[TickEvaluated] = []
+    while len(requested) < wanted:
+        tick = await next_tick(ticks)
+        if tick.name == "default_automation_condition_sensor" and tick.run_ids:
+            requested.append(tick)
+    return requested
+
+
+async def test_eager_requests_the_downstream_once_after_its_upstream_updates(home: Path) -> None:
+    @asset(automation_condition=AutomationCondition.eager())
+    def summary(raw: int) -> int:
+        return raw * 10
+
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=NY))
+    async with automation(Definitions(assets=[raw, summary]), home, clock) as (runtime, auto):
+        assert auto.get("default_automation_condition_sensor").running  # on from the start
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        assert (await runtime.materialize([raw])).success
+        [tick] = await automation_ticks(ticks, 1)
+        done = await runtime.wait_for_run(tick.run_ids[0])
+        # Its own run's events wake it again: nothing more to ask for.
+        again = await next_tick(ticks)
+        while again.name != "default_automation_condition_sensor":
+            again = await next_tick(ticks)
+        evaluations = await runtime.automation_evaluations()
+    assert done is not None and done.status.value == "SUCCESS"
+    assert done.origin is RunOrigin.AUTOMATION and done.selection == ("summary",)
+    assert again.status == "SKIPPED"
+    assert [r.origin for r in await _runs(home)].count(RunOrigin.AUTOMATION) == 1
+    reason = evaluations["summary"]["reason"]
+    assert reason.splitlines()[0].startswith("eager")
+    assert evaluations["summary"]["requested"] == []  # its last evaluation requested nothing
+
+
+async def _runs(home: Path) -> list[Any]:
+    async with Runtime(Definitions(assets=[raw]), home=home, readonly=True) as runtime:
+        return await runtime.runs()
+
+
+async def test_on_cron_waits_for_its_tick_and_every_upstream_updated_since(home: Path) -> None:
+    @asset(automation_condition=AutomationCondition.on_cron("0 9 * * *", "America/New_York"))
+    def daily_report(raw: int) -> int:
+        return raw
+
+    clock = ManualClock(datetime(2024, 3, 10, 8, 0, tzinfo=NY))  # the day clocks go forward
+    async with automation(Definitions(assets=[raw, daily_report]), home, clock) as (rt, auto):
+        sensor = auto.get("default_automation_condition_sensor")
+        first = await auto.tick(sensor.name)  # as at start: every condition once
+        assert first.status == "SKIPPED"
+        ticks = rt.subscribe(kinds={"TICK_EVALUATED"})  # from here on
+        assert sensor.next_due == datetime(2024, 3, 10, 9, tzinfo=NY).timestamp()  # then cron
+        clock.move_to(datetime(2024, 3, 10, 9, 0, tzinfo=NY))
+        at_nine = await next_tick(ticks)
+        while at_nine.name != sensor.name:
+            at_nine = await next_tick(ticks)
+        assert at_nine.status == "SKIPPED"  # raw has not updated since 09:00
+        clock.move_to(datetime(2024, 3, 10, 9, 30, tzinfo=NY))
+        assert (await rt.materialize([raw])).success
+        [requested] = await automation_ticks(ticks, 1)
+        done = await rt.wait_for_run(requested.run_ids[0])
+    assert done is not None and done.selection == ("daily_report",)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..automation.asset_sensors import (
@@ -26,34 +27,43 @@ from ..automation.asset_sensors import (
     evaluate_asset_sensor,
     evaluate_multi_asset_sensor,
 )
+from ..automation.conditions import (
+    AutomationConditionSensorDefinition,
+    ConditionState,
+    evaluate,
+)
 from ..automation.file_sensor import FileArrivalSensorDefinition
 from ..automation.run_status import (
     RunStatusSensorDefinition,
     evaluate_run_status_sensor,
     run_status_event,
 )
-from ..automation.schedules import DefaultScheduleStatus, ScheduleDefinition, evaluate_schedule
+from ..automation.schedules import ScheduleDefinition, evaluate_schedule
 from ..automation.sensors import (
-    DefaultSensorStatus,
     SensorDefinition,
     build_sensor_context,
     evaluate_sensor,
 )
-from ..automation.tick import TickResult, TickStatus
+from ..automation.tick import TickResult, TickStatus, failed
 from ..definitions.job import JOB_NAME_TAG
+from ..definitions.keys import AssetKey
 from ..definitions.run_request import RunRequest
 from ..errors import DefinitionsError
 from ..events import (
     AssetMaterialized,
+    AutomationEvaluated,
     Event,
     InstigatorChanged,
     ReloadApplied,
     RunFinished,
     RunOrigin,
+    RunStarted,
     TickEvaluated,
 )
 from ..selection import resolve_selection
 from ..storage.records import InstigatorState
+from .declarative import CacheView, condition_sensors, next_cron_deadline, requests_of, scope
+from .status_cache import StatusCache
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -91,14 +101,24 @@ class Instigator:
     cursor: str | None = None
     last_tick: Any = None  # a TickRecord or a TickEvaluated
     triggered: bool = False  # something it watches happened: tick at once
+    # An automation condition sensor's assets whose facts changed since it last evaluated
+    # (None: evaluate every one, as at start).
+    pending: set[AssetKey] | None = None
 
 
 def instigators_of(defs: Any) -> dict[str, tuple[str, Any]]:
-    """Every schedule and sensor of ``defs`` by name; two with one name is an error."""
+    """Every schedule and sensor of ``defs`` by name (with the default automation condition
+    sensor when an asset's condition needs it); two with one name is an error."""
     found: dict[str, tuple[str, Any]] = {}
-    for kind, items in ((SCHEDULE, defs.schedules), (SENSOR, defs.sensors)):
+    sensors = [s for s in defs.sensors if not isinstance(s, AutomationConditionSensorDefinition)]
+    for kind, items in (
+        (SCHEDULE, defs.schedules),
+        (SENSOR, [*sensors, *condition_sensors(defs)]),
+    ):
         for item in items:
-            if not isinstance(item, ScheduleDefinition | SensorDefinition):
+            if not isinstance(
+                item, ScheduleDefinition | SensorDefinition | AutomationConditionSensorDefinition
+            ):
                 raise DefinitionsError(
                     f"Definitions({kind}s=...) got {item!r}; expected @{kind} or "
                     f"{'ScheduleDefinition' if kind == SCHEDULE else 'SensorDefinition'}"
@@ -107,6 +127,24 @@ def instigators_of(defs: Any) -> dict[str, tuple[str, Any]]:
                 raise DefinitionsError(f"two schedules or sensors are named {item.name!r}")
             found[item.name] = (kind, item)
     return found
+
+
+def plan_cells(plan: Any) -> set[tuple[AssetKey, str | None]]:
+    """Every (asset, partition) a plan materializes."""
+    return {
+        (step.key, partition)
+        for step in plan.steps
+        if step.check is None
+        for partition in (step.partitions or (None,))
+    }
+
+
+def _origin(definition: Any) -> RunOrigin:
+    if isinstance(definition, ScheduleDefinition):
+        return RunOrigin.SCHEDULE
+    if isinstance(definition, AutomationConditionSensorDefinition):
+        return RunOrigin.AUTOMATION
+    return RunOrigin.SENSOR
 
 
 def _watched_assets(sensor: Any) -> tuple[Any, ...]:
@@ -120,7 +158,7 @@ def _watched_assets(sensor: Any) -> tuple[Any, ...]:
 
 def default_running(definition: Any) -> bool:
     status = definition.default_status
-    return status in (DefaultScheduleStatus.RUNNING, DefaultSensorStatus.RUNNING)
+    return str(getattr(status, "value", status)).upper() == "RUNNING"
 
 
 class Automation:
@@ -147,10 +185,13 @@ class Automation:
         self._unsubscribe: Callable[[], None] | None = None
         self._launched: dict[str, set[str]] = {}  # run keys used, not yet in the store
         self._data_version: int | None = None
+        self.cache = StatusCache()  # what declarative automation reads
+        self._states: dict[AssetKey, ConditionState] = {}  # each asset condition's memory
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._seed()
         await self._load(self.runtime.code.defs)
         self._unsubscribe = self.runtime.listen(self._on_event)
         self._main = asyncio.get_running_loop().create_task(self._run())
@@ -249,7 +290,7 @@ class Automation:
         if error is None:
             try:
                 requests = await self._new_requests(item, result.run_requests, skipped)
-                origin = RunOrigin.SCHEDULE if item.kind == SCHEDULE else RunOrigin.SENSOR
+                origin = _origin(item.definition)
                 for request in requests:
                     handle = await self.runtime.run_request(self._targeted(item, request), origin)
                     run_ids.append(handle.run_id)
@@ -284,6 +325,8 @@ class Automation:
     async def _evaluate(self, item: Instigator, scheduled: float | None) -> TickResult:
         """The user's function on the tick pool, under the timeout; never raises."""
         definition, resources = item.definition, self.runtime.defs.resources
+        if isinstance(definition, AutomationConditionSensorDefinition):
+            return self._evaluate_conditions(item)
         instance = self.runtime.instance
         if item.kind == SCHEDULE:
             assert scheduled is not None
@@ -301,6 +344,50 @@ class Automation:
                 cursor=item.cursor,
                 error=f"TimeoutError: {item.kind} {item.name} took over {self.tick_timeout:g}s",
             )
+
+    def _evaluate_conditions(self, item: Instigator) -> TickResult:
+        """One evaluation of the conditions ``item`` scopes, over the status cache (pure and
+        quick: on the loop, so the cache cannot change under it); its outcome per asset is
+        published, to be stored and shown."""
+        runtime = self.runtime
+        graph = runtime.code.graph
+        conditions = scope(item.definition, graph)
+        if not conditions:
+            return TickResult(skip_reason="no asset in its target has an automation_condition")
+        queued = {cell for handle in runtime.queued_runs() for cell in plan_cells(handle.plan)}
+        view = CacheView(
+            graph,
+            self.cache,
+            datetime.fromtimestamp(self.clock.now(), UTC),
+            runtime.code.code_versions(),
+            queued,
+            runtime.instance,
+        )
+        changed, item.pending = item.pending, set()
+        states = {k: self._states[k] for k in conditions if k in self._states}
+        try:
+            result = evaluate(conditions, view, states, changed)
+        except Exception as exc:  # a condition Millrace cannot evaluate: the tick failed
+            return failed(exc, None)
+        self._states.update(result.states)
+        runtime.bus.publish(
+            AutomationEvaluated(
+                sensor=item.name,
+                evaluations={
+                    key.to_user_string(): {
+                        "requested": sorted(
+                            result.requests.get(key, ()), key=lambda p: (p is not None, p)
+                        ),
+                        "reason": evaluation.reason(),
+                        "state": result.states[key].to_json(),
+                    }
+                    for key, evaluation in result.evaluations.items()
+                },
+            )
+        )
+        requests = requests_of(result, item.name)
+        skip = None if requests else f"{len(result.evaluations)} evaluated, none requested"
+        return TickResult(run_requests=tuple(requests), skip_reason=skip)
 
     async def _sensor_call(
         self, item: Instigator, resources: Any, instance: Any
@@ -381,6 +468,9 @@ class Automation:
             if next_tick <= now:  # ticks missed while this one ran are not run late
                 next_tick = cron.next_tick_after(now).timestamp()
             item.next_due = next_tick
+        elif isinstance(item.definition, AutomationConditionSensorDefinition):
+            conditions = scope(item.definition, self.runtime.code.graph).values()
+            item.next_due = next_cron_deadline(conditions, now)  # else events wake it
         else:
             item.next_due = now + self._interval(item.definition)
 
@@ -392,6 +482,18 @@ class Automation:
     # -- events ----------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            handle = self.runtime.run_handle(event.run_id)
+            if handle is not None:
+                self.cache.start_run(event.run_id, plan_cells(handle.plan))
+        self.cache.on_event(event)
+        changed = self.cache.drain()
+        if changed:
+            for item in self._items.values():
+                if isinstance(item.definition, AutomationConditionSensorDefinition):
+                    if item.pending is not None:
+                        item.pending |= changed
+                    self._trigger(item)
         if isinstance(event, ReloadApplied):
             asyncio.get_running_loop().create_task(self._load(self.runtime.code.defs))
             return
@@ -403,6 +505,19 @@ class Automation:
             for item in self._items.values():
                 if isinstance(item.definition, RunStatusSensorDefinition):
                     self._trigger(item)
+
+    async def _seed(self) -> None:
+        """The status cache and the conditions' memory, from the store."""
+        store = self.runtime.store
+        if store is None:
+            return
+        await store.flush()
+        self.cache.seed(*await store.status_rows())
+        self.cache.drain()
+        self._states = {
+            AssetKey.from_user_string(key): ConditionState.from_json(evaluation["state"])
+            for key, evaluation in (await store.condition_states()).items()
+        }
 
     def _trigger(self, item: Instigator) -> None:
         if item.running:
@@ -482,6 +597,11 @@ class Automation:
         if version == self._data_version:
             return
         self._data_version = version
+        await self._seed()  # another process ran something: read the facts again
+        for each in self._items.values():
+            if isinstance(each.definition, AutomationConditionSensorDefinition):
+                each.pending = None
+                self._trigger(each)
         for name, state in (await store.instigator_states()).items():
             item = self._items.get(name)
             if item is not None and state.status is not None:

@@ -578,6 +578,14 @@ class Runtime:
         await self.store.flush()
         return await self.store.backfills(limit)
 
+    async def automation_evaluations(self) -> dict[str, dict[str, Any]]:
+        """Each asset's last declarative automation evaluation: ``requested`` partitions,
+        ``reason`` (the condition tree, true or false per node) and its memory."""
+        if self.store is None:
+            return {}
+        await self.store.flush()
+        return await self.store.condition_states()
+
     async def ticks(self, name: str, limit: int = 20) -> list[TickRecord]:
         """A schedule's or sensor's ticks, newest first."""
         if self.store is None:
@@ -594,6 +602,10 @@ class Runtime:
             return None
         await self.store.flush()
         return await self.store.run(run_id)
+
+    def run_handle(self, run_id: str) -> RunHandle | None:
+        """The handle of a run of this Runtime that has not finished."""
+        return self._runs.get(run_id)
 
     def queued_runs(self) -> list[RunHandle]:
         """The runs waiting for their turn (``run_queue`` limits), in the order they start."""

@@ -19,6 +19,7 @@ from ..events import (
     BACKFILL_TOTAL_TAG,
     AssetCheckEvaluated,
     AssetMaterialized,
+    AutomationEvaluated,
     Event,
     InstigatorChanged,
     RunFinished,
@@ -166,8 +167,18 @@ async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
     a run key used without the cursor that went with it, or the reverse."""
     ticks = [e for e in batch if isinstance(e, TickEvaluated)]
     changes = [e for e in batch if isinstance(e, InstigatorChanged)]
-    if not ticks and not changes:
+    evaluated = [e for e in batch if isinstance(e, AutomationEvaluated)]
+    if not ticks and not changes and not evaluated:
         return
+    await db.executemany(
+        "INSERT OR REPLACE INTO automation_evaluations (asset_key, sensor, timestamp, evaluation)"
+        " VALUES (?, ?, ?, ?)",
+        [
+            (key, e.sensor, e.timestamp, json.dumps(evaluation))
+            for e in evaluated
+            for key, evaluation in e.evaluations.items()
+        ],
+    )
     await db.executemany(
         "INSERT INTO ticks (name, kind, timestamp, scheduled, status, run_ids, skip_reason,"
         " error, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -207,6 +207,28 @@ class History:
             states[tick.name] = dataclasses.replace(state, last_tick=tick)
         return states
 
+    async def status_rows(
+        self,
+    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, str]], list[tuple[str, str, str]]]:
+        """Every latest materialization's (asset, partition, event id), every failed (asset,
+        partition), every (run, asset, partition) in flight: what automation's cache starts
+        from."""
+        latest = await self._rows(
+            "SELECT asset_key, partition_key, event_id FROM latest_materializations"
+        )
+        failed = await self._rows("SELECT asset_key, partition_key FROM asset_failures")
+        running = await self._rows("SELECT run_id, asset_key, partition_key FROM in_progress")
+        return (
+            [tuple(r) for r in latest],
+            [tuple(r) for r in failed],
+            [tuple(r) for r in running],
+        )
+
+    async def condition_states(self) -> dict[str, dict[str, Any]]:
+        """Each asset's stored automation condition state and last evaluation (JSON)."""
+        rows = await self._rows("SELECT asset_key, evaluation FROM automation_evaluations")
+        return {key: json.loads(evaluation) for key, evaluation in rows}
+
     async def ticks(self, name: str, limit: int = 20) -> list[TickRecord]:
         """A schedule's or sensor's ticks, newest first."""
         return await self._ticks(

@@ -220,6 +220,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (name, run_key)
     );
     """,
+    # v10: declarative automation: each asset's last evaluation (what it requested, why) and
+    # the memory its condition keeps between evaluations.
+    """
+    CREATE TABLE automation_evaluations (
+        asset_key  TEXT PRIMARY KEY,
+        sensor     TEXT NOT NULL,
+        timestamp  REAL NOT NULL,
+        evaluation TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

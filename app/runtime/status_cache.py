@@ -1,0 +1,92 @@
+"""What automation reads of every (asset, partition), in memory: its latest materialization's
+id, whether a run that has not finished includes it (Dagster's "in progress": from the run's
+start, not its step's, until the run ends), whether its last attempt failed. Seeded from SQLite
+once when automation starts, then kept by the bus's events, so a tick never queries SQL.
+
+Another process's writes are not on this bus: automation re-seeds when SQLite's
+``data_version`` says another connection committed (the check it makes anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..definitions.keys import AssetKey
+from ..events import (
+    AssetMaterialized,
+    Event,
+    RunFinished,
+    StepEvent,
+    StepFailed,
+    StepStarted,
+    partitions_of,
+)
+
+Cell = tuple[AssetKey, str | None]
+
+
+class StatusCache:
+    def __init__(self) -> None:
+        self.latest: dict[Cell, int] = {}  # -> the latest materialization's event id
+        self.failed: set[Cell] = set()
+        self._running: dict[str, set[Cell]] = {}  # run id -> its cells in flight
+        self.changed: set[AssetKey] = set()  # since the last ``drain``
+
+    def seed(
+        self,
+        latest: Iterable[tuple[str, str, int]],
+        failed: Iterable[tuple[str, str]],
+        running: Iterable[tuple[str, str, str]],
+    ) -> None:
+        """From the store's rows: (asset, partition or '', event id), (asset, partition) and
+        (run, asset, partition)."""
+        keys: dict[str, AssetKey] = {}
+
+        def key(name: str) -> AssetKey:
+            found = keys.get(name)
+            if found is None:
+                found = keys[name] = AssetKey.from_user_string(name)
+            return found
+
+        self.latest = {(key(a), p or None): event_id for a, p, event_id in latest}
+        self.failed = {(key(a), p or None) for a, p in failed}
+        self._running = {}
+        for run_id, a, p in running:
+            self._running.setdefault(run_id, set()).add((key(a), p or None))
+        self.changed = set(keys.values())
+
+    def start_run(self, run_id: str, cells: Iterable[Cell]) -> None:
+        """A run started: every cell of its plan is in progress until it finishes."""
+        self._running.setdefault(run_id, set()).update(cells)
+        self.changed.update(key for key, _ in self._running[run_id])
+
+    def running(self, cell: Cell) -> bool:
+        return any(cell in cells for cells in self._running.values())
+
+    def drain(self) -> set[AssetKey]:
+        """The assets whose facts changed since the last call."""
+        changed, self.changed = self.changed, set()
+        return changed
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            for key, _ in self._running.pop(event.run_id, ()):
+                self.changed.add(key)
+            return
+        if isinstance(event, AssetMaterialized) and event.asset_key is not None:
+            cell = (event.asset_key, event.partition_key)
+            self.latest[cell] = event.seq
+            self.failed.discard(cell)
+            self.changed.add(event.asset_key)
+            return
+        if not isinstance(event, StepEvent) or event.asset_key is None or event.check_name:
+            return
+        key = event.asset_key
+        cells = [(key, p) for p in partitions_of(event)]
+        if isinstance(event, StepStarted):
+            self._running.setdefault(event.run_id, set()).update(cells)
+        elif isinstance(event, StepFailed) and not event.will_retry:
+            self.failed.update(cells)
+        else:
+            return
+        self.changed.add(key)
