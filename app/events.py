@@ -307,6 +307,17 @@ class AutomationEvaluated(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FreshnessChanged(Event):
+    """An asset's freshness policy now evaluates to another state (PASS, WARN, FAIL,
+    UNKNOWN): at a deadline passing, or at a materialization."""
+
+    kind: ClassVar[str] = "FRESHNESS_CHANGED"
+    state: str = ""
+    previous: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InstigatorChanged(Event):
     """A schedule or sensor started or stopped (from the CLI, the TUI or code); it stays so
     across restarts."""
@@ -338,6 +349,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TickEvaluated,
         InstigatorChanged,
         AutomationEvaluated,
+        FreshnessChanged,
     )
 }
 

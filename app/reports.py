@@ -108,6 +108,9 @@ def status_table(rows: Iterable[AssetState]) -> str:
             total = sum(row.partitions.values())
             fresh = f"{row.partitions['fresh']:,}/{total:,} partitions fresh"
             why = f"{fresh}; {why}" if why else fresh
+        if row.freshness is not None and row.freshness[0] != "PASS":
+            stale = f"freshness {row.freshness[0]}: {row.freshness[1]}"
+            why = f"{stale}; {why}" if why else stale
         if not row.materializable:
             why = "external: produced outside Millrace"
         elif row.code_version_note:

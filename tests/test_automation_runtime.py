@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from millrace import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
+    FreshnessPolicy,
     RunRequest,
     ScheduleDefinition,
     SkipReason,
@@ -333,3 +334,42 @@ async def test_on_cron_waits_for_its_tick_and_every_upstream_updated_since(home:
         [requested] = await automation_ticks(ticks, 1)
         done = await rt.wait_for_run(requested.run_ids[0])
     assert done is not None and done.selection == ("daily_report",)
+
+
+# -- freshness -------------------------------------------------------------------------------
+
+
+async def test_freshness_moves_pass_warn_fail_on_timers_and_back_on_a_materialization(
+    home: Path,
+) -> None:
+    @asset(
+        freshness_policy=FreshnessPolicy.time_window(
+            fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
+        )
+    )
+    def prices() -> int:
+        return 1
+
+    start = datetime(2024, 1, 1, 12, tzinfo=NY)
+    clock = ManualClock(start)
+    defs = Definitions(assets=[prices])
+    async with Runtime(defs, home=home) as runtime:
+        states = runtime.subscribe(kinds={"FRESHNESS_CHANGED"})
+        made = await runtime.materialize()  # at the real time: the clock is moved onto it
+        clock.move_to(datetime.fromtimestamp(made.all_events[-1].timestamp, NY))
+        auto = await runtime.start_automation(clock=clock)
+        changes = [await asyncio.wait_for(anext(states), TIMEOUT)]
+        timer = auto.freshness[AssetKey("prices")][1]
+        assert timer is not None and abs(timer - (clock.now() + 3600)) < 1  # an hour on
+        clock.move_to(datetime.fromtimestamp(clock.now() + 3601, NY))
+        changes.append(await asyncio.wait_for(anext(states), TIMEOUT))
+        clock.move_to(datetime.fromtimestamp(clock.now() + 3600, NY))
+        changes.append(await asyncio.wait_for(anext(states), TIMEOUT))
+        catalog = {r.asset_key.to_user_string(): r for r in await runtime.catalog()}
+    assert [(c.previous, c.state) for c in changes] == [
+        (None, "PASS"),
+        ("PASS", "WARN"),
+        ("WARN", "FAIL"),
+    ]
+    assert changes[-1].asset_key == AssetKey("prices") and "over 2:00:00" in changes[-1].reason
+    assert catalog["prices"].freshness is not None  # the catalog judges at the real time

@@ -33,6 +33,7 @@ from ..automation.conditions import (
     evaluate,
 )
 from ..automation.file_sensor import FileArrivalSensorDefinition
+from ..automation.freshness import freshness_state
 from ..automation.run_status import (
     RunStatusSensorDefinition,
     evaluate_run_status_sensor,
@@ -53,6 +54,7 @@ from ..events import (
     AssetMaterialized,
     AutomationEvaluated,
     Event,
+    FreshnessChanged,
     InstigatorChanged,
     ReloadApplied,
     RunFinished,
@@ -186,6 +188,8 @@ class Automation:
         self._launched: dict[str, set[str]] = {}  # run keys used, not yet in the store
         self._data_version: int | None = None
         self.cache = StatusCache()  # what declarative automation reads
+        # Each asset with a freshness policy: (its state, when it changes with no update).
+        self.freshness: dict[AssetKey, tuple[str, float | None]] = {}
         self._states: dict[AssetKey, ConditionState] = {}  # each asset condition's memory
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -193,6 +197,7 @@ class Automation:
     async def start(self) -> None:
         await self._seed()
         await self._load(self.runtime.code.defs)
+        self._check_freshness(None)
         self._unsubscribe = self.runtime.listen(self._on_event)
         self._main = asyncio.get_running_loop().create_task(self._run())
 
@@ -246,6 +251,9 @@ class Automation:
     async def _run(self) -> None:
         while True:
             now = self.clock.now()
+            changing = [k for k, (_, at) in self.freshness.items() if at and at <= now]
+            if changing:
+                self._check_freshness(changing)
             for item in list(self._items.values()):
                 due = item.triggered or (item.next_due is not None and item.next_due <= now)
                 if item.running and due and item.name not in self._ticking:
@@ -255,6 +263,7 @@ class Automation:
                 for i in self._items.values()
                 if i.running and i.next_due is not None and i.name not in self._ticking
             ]
+            deadlines += [change for _, change in self.freshness.values() if change is not None]
             if self.runtime.store is not None:
                 deadlines.append(now + CONTROL_CHECK)
             await self._sleep(min(deadlines, default=None))
@@ -498,6 +507,8 @@ class Automation:
             asyncio.get_running_loop().create_task(self._load(self.runtime.code.defs))
             return
         if isinstance(event, AssetMaterialized):
+            if event.asset_key in self.freshness:
+                self._check_freshness([event.asset_key])
             for item in self._items.values():
                 if event.asset_key in _watched_assets(item.definition):
                     self._trigger(item)
@@ -557,6 +568,8 @@ class Automation:
                 item.next_due = await self._first_due(item, now)
             items[name] = item
         self._items = items
+        if self._main is not None:  # a reload: policies may have come or gone
+            self._check_freshness(None)
         self._watch_files()
         self._wake.set()
 
@@ -606,6 +619,29 @@ class Automation:
             item = self._items.get(name)
             if item is not None and state.status is not None:
                 self._apply_status(item, state.status == "RUNNING")
+
+    def _check_freshness(self, keys: Iterable[AssetKey] | None) -> None:
+        """Evaluate the freshness policies of ``keys`` (None: every asset with one) at the
+        clock's now; a state that changed is published. Each keeps the instant its state
+        would change next, which the loop sleeps until: a timer, not a poll."""
+        graph = self.runtime.code.graph
+        now = datetime.fromtimestamp(self.clock.now(), UTC)
+        for key in graph.nodes if keys is None else keys:
+            policy = getattr(graph.nodes.get(key), "freshness_policy", None)
+            if policy is None:
+                self.freshness.pop(key, None)
+                continue
+            last = self.cache.last_time.get(key)
+            when = datetime.fromtimestamp(last, UTC) if last is not None else None
+            state, reason, change = freshness_state(policy, when, now)
+            previous = self.freshness.get(key, (None, None))[0]
+            self.freshness[key] = (state.value, change.timestamp() if change else None)
+            if state.value != previous:
+                self.runtime.bus.publish(
+                    FreshnessChanged(
+                        asset_key=key, state=state.value, previous=previous, reason=reason
+                    )
+                )
 
     def _watch_files(self) -> None:
         """A watchfiles task per running file-arrival sensor: a file landing ticks it."""

@@ -6,10 +6,13 @@ and one pass over the graph.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..automation.freshness import freshness_state
 from ..definitions.keys import AssetKey
 from ..execution.partitioning import PartitionContext, partitions_def_of, resolved_mapping
 from ..storage.records import (
@@ -66,6 +69,7 @@ class AssetState:
     checks: CheckSummary
     failure: str | None  # the error of the last attempt, when it failed
     partitions: dict[str, int] | None = None  # per status, for a partitioned asset
+    freshness: tuple[str, str] | None = None  # (PASS/WARN/FAIL/UNKNOWN, why) under a policy
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +88,11 @@ class AssetState:
             "checks": self.checks.to_json(),
             "failure": self.failure,
             "partitions": self.partitions,
+            "freshness": (
+                {"state": self.freshness[0], "reason": self.freshness[1]}
+                if self.freshness
+                else None
+            ),
         }
 
 
@@ -187,8 +196,10 @@ def build_catalog(
     checks: Mapping[str, list[CheckResultRecord]],
     running: Collection[AssetKey],
     partitioned: Mapping[AssetKey, PartitionAssessor] | None = None,
+    now: float | None = None,
 ) -> list[AssetState]:
     graph = code.graph
+    now = time.time() if now is None else now
     partitioned = partitioned or {}
     assessments = assess_code(code, latest, failures, running, partitioned)
     rows = []
@@ -200,6 +211,7 @@ def build_catalog(
         assessment = assessments[key]
         failure = failures.get(name)
         row_count = record.metadata.get("dagster/row_count") if record else None
+        last = record.timestamp if record else _newest(partitioned.get(key))
         rows.append(
             AssetState(
                 asset_key=key,
@@ -211,15 +223,27 @@ def build_catalog(
                 code_version=version.value if version else node.code_version,
                 code_version_note=version.note if version else None,
                 data_version=record.data_version if record else None,
-                last_materialized=record.timestamp if record else _newest(partitioned.get(key)),
+                last_materialized=last,
                 last_run_id=record.run_id if record else None,
                 row_count=row_count.value if row_count is not None else None,
                 checks=_summary(graph.checks_by_asset.get(key, ()), checks.get(name, [])),
                 failure=failure.error if failure else None,
                 partitions=_partition_counts(partitioned.get(key)),
+                freshness=freshness_of(getattr(node, "freshness_policy", None), last, now),
             )
         )
     return rows
+
+
+def freshness_of(
+    policy: Any, last_materialized: float | None, now: float
+) -> tuple[str, str] | None:
+    """An asset's freshness state and why, at ``now`` (None without a policy)."""
+    if policy is None:
+        return None
+    last = datetime.fromtimestamp(last_materialized, UTC) if last_materialized else None
+    state, reason, _ = freshness_state(policy, last, datetime.fromtimestamp(now, UTC))
+    return state.value, reason
 
 
 def _summary(declared: Collection[Any], results: list[CheckResultRecord]) -> CheckSummary:

@@ -28,18 +28,19 @@ Cell = tuple[AssetKey, str | None]
 class StatusCache:
     def __init__(self) -> None:
         self.latest: dict[Cell, int] = {}  # -> the latest materialization's event id
+        self.last_time: dict[AssetKey, float] = {}  # an asset's newest materialization
         self.failed: set[Cell] = set()
         self._running: dict[str, set[Cell]] = {}  # run id -> its cells in flight
         self.changed: set[AssetKey] = set()  # since the last ``drain``
 
     def seed(
         self,
-        latest: Iterable[tuple[str, str, int]],
+        latest: Iterable[tuple[str, str, int, float]],
         failed: Iterable[tuple[str, str]],
         running: Iterable[tuple[str, str, str]],
     ) -> None:
-        """From the store's rows: (asset, partition or '', event id), (asset, partition) and
-        (run, asset, partition)."""
+        """From the store's rows: (asset, partition or '', event id, time), (asset,
+        partition) and (run, asset, partition)."""
         keys: dict[str, AssetKey] = {}
 
         def key(name: str) -> AssetKey:
@@ -48,7 +49,12 @@ class StatusCache:
                 found = keys[name] = AssetKey.from_user_string(name)
             return found
 
-        self.latest = {(key(a), p or None): event_id for a, p, event_id in latest}
+        self.latest, self.last_time = {}, {}
+        for a, p, event_id, timestamp in latest:
+            self.latest[(key(a), p or None)] = event_id
+            newest = self.last_time.get(key(a))
+            if newest is None or timestamp > newest:
+                self.last_time[key(a)] = timestamp
         self.failed = {(key(a), p or None) for a, p in failed}
         self._running = {}
         for run_id, a, p in running:
@@ -76,6 +82,7 @@ class StatusCache:
         if isinstance(event, AssetMaterialized) and event.asset_key is not None:
             cell = (event.asset_key, event.partition_key)
             self.latest[cell] = event.seq
+            self.last_time[event.asset_key] = event.timestamp
             self.failed.discard(cell)
             self.changed.add(event.asset_key)
             return

@@ -209,12 +209,14 @@ class History:
 
     async def status_rows(
         self,
-    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, str]], list[tuple[str, str, str]]]:
-        """Every latest materialization's (asset, partition, event id), every failed (asset,
+    ) -> tuple[
+        list[tuple[str, str, int, float]], list[tuple[str, str]], list[tuple[str, str, str]]
+    ]:
+        """Every latest materialization's (asset, partition, event id, time), every failed (asset,
         partition), every (run, asset, partition) in flight: what automation's cache starts
         from."""
         latest = await self._rows(
-            "SELECT asset_key, partition_key, event_id FROM latest_materializations"
+            "SELECT asset_key, partition_key, event_id, timestamp FROM latest_materializations"
         )
         failed = await self._rows("SELECT asset_key, partition_key FROM asset_failures")
         running = await self._rows("SELECT run_id, asset_key, partition_key FROM in_progress")
