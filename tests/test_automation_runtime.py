@@ -373,3 +373,58 @@ async def test_freshness_moves_pass_warn_fail_on_timers_and_back_on_a_materializ
     ]
     assert changes[-1].asset_key == AssetKey("prices") and "over 2:00:00" in changes[-1].reason
     assert catalog["prices"].freshness is not None  # the catalog judges at the real time
+
+
+async def test_eager_does_not_request_while_an_upstream_run_is_in_flight(home: Path) -> None:
+    import threading
+
+    release = threading.Event()
+
+    @asset
+    def slow_root() -> int:
+        release.wait(TIMEOUT)
+        return 1
+
+    @asset(automation_condition=AutomationCondition.eager())
+    def follower(slow_root: int, raw: int) -> int:
+        return slow_root + raw
+
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=NY))
+    defs = Definitions(assets=[raw, slow_root, follower])
+    async with automation(defs, home, clock) as (runtime, auto):
+        sensor = auto.get("default_automation_condition_sensor")
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        slow = runtime.submit([slow_root])  # in flight: follower must wait for it
+        assert (await runtime.materialize([raw])).success  # raw updated meanwhile
+        during = await auto.tick(sensor.name)
+        release.set()
+        assert (await slow).success
+        [after] = await automation_ticks(ticks, 1)
+        done = await runtime.wait_for_run(after.run_ids[0])
+        evaluation = (await runtime.automation_evaluations())["follower"]
+    assert during.status == "SKIPPED"  # an upstream in flight
+    assert done is not None and done.selection == ("follower",)
+    assert "any_deps_in_progress" in evaluation["reason"]
+
+
+async def test_a_sensor_slower_than_the_tick_timeout_is_a_failed_tick(home: Path) -> None:
+    import threading
+
+    release = threading.Event()
+
+    @sensor(target=[raw])
+    def stuck(context: Any) -> Any:
+        release.wait(TIMEOUT)
+        return SkipReason("late")
+
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=NY))
+    defs = Definitions(assets=[raw], sensors=[stuck])
+    try:
+        async with automation(defs, home, clock, tick_timeout=0.1) as (runtime, auto):
+            tick = await auto.tick("stuck")
+            # The loop was never blocked: a run goes on while the sensor's thread hangs.
+            assert (await runtime.materialize([raw])).success
+    finally:
+        release.set()
+    assert tick.status == "FAILURE"
+    assert tick.error == "TimeoutError: sensor stuck took over 0.1s"
