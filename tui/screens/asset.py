@@ -7,7 +7,9 @@ with its causes and their root, and the upstream and downstream assets to jump t
 preview of the stored frame and the latest materialization's metadata (of the partition
 under the strip's cursor, when it is on one), the history of
 materializations (sparklines of rows and durations) and of check results, and the lineage of
-the latest materialization. All of it is read through the Runtime in workers, and read again,
+the latest materialization; for an asset with an ``automation_condition``, a sixth: its
+last evaluation (the reason tree, each node true or false), what it requested and the latest
+run automation started for it. All of it is read through the Runtime in workers, and read again,
 part by part, when an event concerns the asset; a screen not in view only notes what to read
 when it is back.
 """
@@ -22,15 +24,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from millrace.definitions.keys import AssetKey
 from millrace.definitions.metadata import MetadataValue
-from millrace.events import AssetCheckEvaluated, Event
+from millrace.events import AssetCheckEvaluated, AutomationEvaluated, Event, RunOrigin
 from millrace.runtime.queries import AssetState
-from millrace.storage.records import MaterializationRecord
+from millrace.storage.records import MaterializationRecord, RunRecord
 from millrace.versions.staleness import short
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, Vertical, VerticalScroll
 from textual.widgets import (
     DataTable,
     Footer,
@@ -52,18 +54,20 @@ from ..widgets.partition_strip import PartitionStrip, status_runs
 from ..widgets.preview import FramePreview
 from ..widgets.progress import RunProgress
 from ..widgets.reload_bar import ReloadBar
-from ..widgets.status import status_text
+from ..widgets.status import RUN_STYLES, freshness_text, status_text
 from .base import RuntimeScreen
 
 if TYPE_CHECKING:
     pass
 
-TABS = ("preview", "metadata", "history", "checks", "lineage")
+TABS = ("preview", "metadata", "history", "checks", "lineage", "automation")
 PREVIEW_ROWS = 100
 HISTORY = 50  # materializations and check results read for the history tabs
 ROWS, SECONDS = "dagster/row_count", "millrace/compute_seconds"
-# What an event makes stale on this screen: its status, what it stored, its checks.
-STATE, STORED, CHECKS = "state", "stored", "checks"
+RUNS = 50  # the newest runs searched for the latest one automation started for the asset
+# What an event makes stale on this screen: its status, what it stored, its checks, its
+# automation (the last evaluation of its condition and the run automation started).
+STATE, STORED, CHECKS, AUTOMATION = "state", "stored", "checks", "automation"
 
 
 def when(timestamp: float | None) -> str:
@@ -143,6 +147,36 @@ def check_detail(event: AssetCheckEvaluated) -> Text:
     return Text("  ".join(parts))
 
 
+def condition_title(condition: Any) -> str:
+    """What a condition is called: its label (``eager``), else its operands joined."""
+    return str(getattr(condition, "title", None) or repr(condition))
+
+
+def reason_text(reason: str) -> Text:
+    """The reason tree, each line green when its node held and red when it did not (a line
+    ends ``: true`` or ``: false``, perhaps with a partition count after): the whole line, so
+    a pane too narrow for its end still says it."""
+    text = Text(no_wrap=True)
+    for line in reason.splitlines():
+        mark = line.rpartition(": ")[2]
+        style = "green" if mark.startswith("true") else "red" if mark.startswith("false") else ""
+        text.append(line, style=style)
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+def requested_text(requested: Sequence[str | None]) -> Text:
+    if not requested:
+        return Text("nothing", style="dim")
+    partitions = [p for p in requested if p is not None]
+    if not partitions:
+        return Text("a run of it", style="bold cyan")
+    count = len(partitions)
+    shown = ", ".join(partitions[:5]) + (f" and {count - 5:,} more" if count > 5 else "")
+    return Text(f"{count:,} partition{'s' * (count > 1)}: {shown}", style="bold cyan")
+
+
 class AssetScreen(RuntimeScreen):
     DEFAULT_CSS = """
     AssetScreen #about { width: 46; padding: 0 1; border-right: solid $primary-background; }
@@ -161,6 +195,9 @@ class AssetScreen(RuntimeScreen):
     AssetScreen .spark > Sparkline { width: 30; margin-right: 2; }
     AssetScreen .spark > .note { width: 1fr; }
     AssetScreen #checks-summary { height: auto; padding: 0 1; }
+    AssetScreen #automation-summary { height: auto; padding: 0 1; }
+    AssetScreen #automation-scroll { height: 1fr; padding: 0 1; margin-top: 1; }
+    AssetScreen #automation-reason { width: auto; height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -195,6 +232,8 @@ class AssetScreen(RuntimeScreen):
         self._partitions: Worker[None] | None = None  # the read of the partitions going on
         self._partitions_again = False  # read them once more when it ends
         self.partition_key: str | None = None  # under the strip's cursor, if on one
+        self.evaluation: dict[str, Any] | None = None  # its condition's last, as stored
+        self.automation_run: RunRecord | None = None  # the latest automation started for it
 
     def compose(self) -> ComposeResult:
         yield ReloadBar()
@@ -224,6 +263,10 @@ class AssetScreen(RuntimeScreen):
                         yield DataTable(id="checks-table", cursor_type="row", zebra_stripes=True)
                     with TabPane("5 lineage", id="lineage"):
                         yield Tree(self.name_, id="lineage-tree")
+                    with TabPane("6 automation", id="automation"):
+                        yield Static(id="automation-summary")
+                        with ScrollableContainer(id="automation-scroll"):
+                            yield Static(id="automation-reason")
         yield RunProgress()
         yield CommandLine()
         yield Footer()
@@ -237,8 +280,9 @@ class AssetScreen(RuntimeScreen):
             checks.add_column(column)
         self.query_one(Tree).auto_expand = False  # enter opens the asset; it never folds
         self.query_one(PartitionStrip).display = self.partitioned
+        self._show_automation_tab()
         self.millrace.events.subscribe(self, self._changed)
-        self.read({STATE, STORED, CHECKS})
+        self.read({STATE, STORED, CHECKS, AUTOMATION})
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -249,7 +293,11 @@ class AssetScreen(RuntimeScreen):
                 continue
             parts.add(STATE)  # any step or reload may change its status or its causes
             if event.kind == "RELOAD_APPLIED":
-                parts |= {STORED, CHECKS}  # the declaration itself may have changed
+                parts |= {STORED, CHECKS, AUTOMATION}  # the declaration itself may have changed
+            elif isinstance(event, AutomationEvaluated) and self.name_ in event.evaluations:
+                parts.add(AUTOMATION)
+            elif event.kind in ("RUN_STARTED", "RUN_FINISHED") and self.condition is not None:
+                parts.add(AUTOMATION)  # perhaps the run automation asked for, or its end
             elif event.asset_key == self.key and event.kind == "ASSET_MATERIALIZED":
                 parts.add(STORED)
             elif event.asset_key == self.key and event.kind == "ASSET_CHECK_EVALUATED":
@@ -267,6 +315,8 @@ class AssetScreen(RuntimeScreen):
             self.read_stored()
         if CHECKS in parts:
             self.read_checks()
+        if AUTOMATION in parts:
+            self.read_automation()
 
     def on_screen_resume(self, _event: events.ScreenResume) -> None:
         parts, self._unread = self._unread, set()
@@ -290,6 +340,12 @@ class AssetScreen(RuntimeScreen):
                 self.query_one(PartitionStrip).focus()
             else:
                 (lists[0] if lists else self.query_one(FramePreview).query_one(DataTable)).focus()
+
+    @property
+    def condition(self) -> Any:
+        """The asset's ``automation_condition`` in the current code (None: it has none)."""
+        node = self.millrace.runtime.code.graph.nodes.get(self.key)
+        return getattr(node, "automation_condition", None)
 
     @property
     def partitioned(self) -> bool:
@@ -348,6 +404,23 @@ class AssetScreen(RuntimeScreen):
         self._show_history(history, latest)
         self._show_lineage(lineage)
 
+    @work(exclusive=True, group="asset-automation")
+    async def read_automation(self) -> None:
+        self._show_automation_tab()
+        if self.condition is None:
+            self.evaluation = self.automation_run = None
+            return
+        runtime = self.millrace.runtime
+        evaluations, runs = await self.fetch(
+            asyncio.gather(runtime.automation_evaluations(), runtime.runs(RUNS))
+        )
+        self.evaluation = evaluations.get(self.name_)
+        self.automation_run = next(
+            (r for r in runs if r.origin is RunOrigin.AUTOMATION and self.name_ in r.selection),
+            None,
+        )
+        self._show_automation()
+
     @work(exclusive=True, group="asset-checks")
     async def read_checks(self) -> None:
         results = await self.fetch(self.millrace.runtime.check_history(self.key, HISTORY))
@@ -396,6 +469,10 @@ class AssetScreen(RuntimeScreen):
 
     @staticmethod
     def _explain(text: Text, row: AssetState) -> None:
+        if row.freshness is not None:
+            text.append("\nfreshness ", style="dim")
+            text.append_text(freshness_text(row.freshness))
+            text.append(f"\n  {row.freshness[1]}\n", style="dim")
         if row.failure:
             text.append(f"\nlast attempt failed: {row.failure}\n", style="red")
         if not row.causes:
@@ -468,6 +545,47 @@ class AssetScreen(RuntimeScreen):
         add_lineage(tree.root, lineage)
         tree.root.expand_all()
 
+    def _show_automation_tab(self) -> None:
+        """The automation tab is there only for an asset with a condition."""
+        tabs = self.query_one(TabbedContent)
+        if self.condition is None:
+            if tabs.active == "automation":
+                tabs.active = "preview"
+            tabs.hide_tab("automation")
+        else:
+            tabs.show_tab("automation")
+
+    def _show_automation(self) -> None:
+        evaluation, run = self.evaluation or {}, self.automation_run
+        summary = Text()
+        summary.append("condition  ", style="dim")
+        summary.append(condition_title(self.condition), style="bold")
+        if not evaluation:
+            summary.append(
+                "\nnot evaluated yet: automation evaluates it where it runs "
+                "(millrace dev, millrace serve)",
+                style="dim",
+            )
+        else:
+            at = (evaluation.get("state") or {}).get("evaluated_at")
+            if at is not None:
+                summary.append("\nevaluated  ", style="dim")
+                summary.append(when(at))
+            summary.append("\nrequested  ", style="dim")
+            summary.append_text(requested_text(evaluation.get("requested") or []))
+        summary.append("\nlast run   ", style="dim")
+        if run is None:
+            summary.append(f"none in the newest {RUNS} runs", style="dim")
+        else:
+            summary.append(f"{run.run_id[:8]}  ")
+            summary.append(run.status.value, style=RUN_STYLES.get(run.status.value, ""))
+            summary.append(f"  {when(run.start_time)}", style="dim")
+        self.query_one("#automation-summary", Static).update(summary)
+        reason = evaluation.get("reason") if evaluation else None
+        self.query_one("#automation-reason", Static).update(
+            reason_text(reason) if reason else Text("")
+        )
+
     def _show_checks(self, results: list[AssetCheckEvaluated]) -> None:
         graph = self.millrace.runtime.code.graph
         declared = [c.name for c in graph.checks_by_asset.get(self.key, ())]
@@ -513,6 +631,9 @@ class AssetScreen(RuntimeScreen):
         self.app.push_screen(AssetScreen(AssetKey.from_user_string(event.node.data)))
 
     def action_tab(self, tab: str) -> None:
+        if tab == "automation" and self.condition is None:
+            self.notify(f"automation: {self.name_} has no automation_condition", severity="warning")
+            return
         self.query_one(TabbedContent).active = tab
 
     def action_back(self) -> None:

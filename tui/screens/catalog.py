@@ -1,7 +1,9 @@
 """The catalog, the first screen: every asset with its status, why, and what to do with it.
 
 A group tree beside the table narrows it to a group; ``/`` narrows it as you type (key,
-group, kind, tag); ``:select SELECTION`` to a selection. The table follows the runtime live.
+group, kind, tag); ``:select SELECTION`` to a selection. The table follows the runtime live
+(a ``FreshnessChanged`` too: while some asset has a ``freshness_policy``, a freshness column
+shows each one's state, and the panel beside the table why).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..widgets.command_line import CommandLine
 from ..widgets.partition_strip import ORDER
 from ..widgets.progress import RunProgress
 from ..widgets.reload_bar import ReloadBar
-from ..widgets.status import STATUS_STYLES, ago, status_text
+from ..widgets.status import STATUS_STYLES, ago, freshness_text, status_text
 from .base import RuntimeScreen
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("asset", "group", "kinds", "status", "materialized", "rows", "checks")
 PARTITIONS = "partitions"  # after status while some asset is partitioned: fresh/total
+FRESHNESS = "freshness"  # after status while some asset has a freshness policy: its state
 ALL = "all assets"
 
 
@@ -135,7 +138,7 @@ class CatalogScreen(RuntimeScreen):
     def on_mount(self) -> None:
         location = self.millrace.runtime.location
         self.sub_title = location.directory.name if location is not None else ""
-        self._columns(partitioned=False)
+        self._columns(partitioned=False, fresh=False)
         self.millrace.events.subscribe(self, self._changed)
         self.refresh_catalog()
         self.query_one(DataTable).focus()
@@ -179,14 +182,21 @@ class CatalogScreen(RuntimeScreen):
             rows.append(row)
         return rows
 
-    def _columns(self, *, partitioned: bool) -> None:
-        """The columns, with the partitions' after the status if some asset has them."""
+    def _columns(self, *, partitioned: bool, fresh: bool) -> None:
+        """The columns, with the freshness state's and the partitions' after the status if
+        some asset has them."""
         table = self.query_one(DataTable)
-        if table.columns and (PARTITIONS in table.columns) == partitioned:
+        if (
+            table.columns
+            and (PARTITIONS in table.columns) == partitioned
+            and (FRESHNESS in table.columns) == fresh
+        ):
             return
         table.clear(columns=True)
         for column in COLUMNS:
             table.add_column(column, key=column)
+            if fresh and column == "status":
+                table.add_column(FRESHNESS, key=FRESHNESS)
             if partitioned and column == "status":
                 table.add_column(PARTITIONS, key=PARTITIONS)
 
@@ -194,7 +204,8 @@ class CatalogScreen(RuntimeScreen):
         table = self.query_one(DataTable)
         highlighted = self.highlighted()
         partitioned = any(row.partitions is not None for row in self.rows)
-        self._columns(partitioned=partitioned)
+        fresh = any(row.freshness is not None for row in self.rows)
+        self._columns(partitioned=partitioned, fresh=fresh)
         table.clear()
         now = time.time()
         for row in self.shown_rows():
@@ -204,6 +215,7 @@ class CatalogScreen(RuntimeScreen):
                 row.group,
                 ", ".join(row.kinds),
                 status_text(row.status.value),
+                *([freshness_text(row.freshness)] if fresh else []),
                 *([partitions_text(row)] if partitioned else []),
                 ago(last),
                 f"{row.row_count:,}" if row.row_count is not None else "",
@@ -230,6 +242,10 @@ class CatalogScreen(RuntimeScreen):
         text.append("  ")
         text.append_text(status_text(row.status.value))
         text.append("\n\n")
+        if row.freshness is not None:
+            text.append("freshness ", style="dim")
+            text.append_text(freshness_text(row.freshness))
+            text.append(f"\n{row.freshness[1]}\n\n", style="dim")
         if row.partitions is not None:
             self._partitions(text, row.partitions)
         if row.failure:

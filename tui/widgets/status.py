@@ -42,3 +42,19 @@ def ago(seconds: float | None) -> str:
         if seconds >= size:
             return f"{int(seconds // size)}{unit} ago"
     return f"{int(max(seconds, 0))}s ago"
+
+
+# A freshness policy's states (app/automation/freshness.py), as the catalog's badge.
+FRESHNESS_STYLES = {
+    "PASS": "green",
+    "WARN": "yellow",
+    "FAIL": "bold red",
+    "UNKNOWN": "bright_black",
+}
+
+
+def freshness_text(freshness: tuple[str, str] | None) -> Text:
+    """The state of an asset's freshness policy, coloured; nothing without a policy."""
+    if freshness is None:
+        return Text("")
+    return Text(freshness[0], style=FRESHNESS_STYLES.get(freshness[0], ""), justify="left")
