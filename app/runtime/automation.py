@@ -663,7 +663,8 @@ class Automation:
         directory = item.definition.directory
         while not directory.is_dir():  # not there yet: the poll fallback looks meanwhile
             await self.clock.sleep_until(self.clock.now() + self._interval(item.definition))
-        async for _ in awatch(directory, recursive=item.definition.recursive, debounce=50):
+        # A short debounce: a landing file should start its run at once (watchfiles: 1600 ms).
+        async for _ in awatch(directory, recursive=item.definition.recursive, debounce=20, step=10):
             current = self._items.get(item.name)
             if current is not None:
                 self._trigger(current)

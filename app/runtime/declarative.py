@@ -77,7 +77,8 @@ def next_cron_deadline(conditions: Collection[AutomationCondition], now: float) 
     evaluated then, when nothing else would wake them."""
     deadlines = []
     seen: set[tuple[str, str]] = set()
-    for condition in conditions:
+    # Assets often share one condition object (``eager = AutomationCondition.eager()``).
+    for condition in {id(c): c for c in conditions}.values():
         for node in _nodes(condition):
             if isinstance(node, CronTickPassedCondition):
                 cron = (node.cron_schedule, node.cron_timezone)
