@@ -428,3 +428,25 @@ async def test_a_sensor_slower_than_the_tick_timeout_is_a_failed_tick(home: Path
         release.set()
     assert tick.status == "FAILURE"
     assert tick.error == "TimeoutError: sensor stuck took over 0.1s"
+
+
+async def test_a_cron_condition_on_a_root_is_evaluated_by_the_timer_alone(home: Path) -> None:
+    hourly = AutomationCondition.cron_tick_passed("0 * * * *", "UTC").since_last_handled()
+
+    @asset(automation_condition=hourly & ~AutomationCondition.in_progress())
+    def pulse() -> int:
+        return 1
+
+    utc = ZoneInfo("UTC")
+    clock = ManualClock(datetime(2024, 1, 1, 10, 30, tzinfo=utc))
+    async with automation(Definitions(assets=[pulse]), home, clock) as (runtime, auto):
+        sensor = auto.get("default_automation_condition_sensor")
+        first = await auto.tick(sensor.name)  # as at start
+        assert sensor.next_due == datetime(2024, 1, 1, 11, tzinfo=utc).timestamp()
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        clock.move_to(datetime(2024, 1, 1, 11, 0, tzinfo=utc))  # no event: only the timer
+        [requested] = await automation_ticks(ticks, 1)
+        done = await runtime.wait_for_run(requested.run_ids[0])
+    assert first.status == "SKIPPED"
+    assert done is not None and done.selection == ("pulse",)
+    assert done.origin is RunOrigin.AUTOMATION

@@ -64,7 +64,7 @@ from ..events import (
 )
 from ..selection import resolve_selection
 from ..storage.records import InstigatorState
-from .declarative import CacheView, condition_sensors, next_cron_deadline, requests_of, scope
+from .declarative import CacheView, condition_sensors, next_deadline, requests_of, scope
 from .status_cache import StatusCache
 
 if TYPE_CHECKING:
@@ -255,8 +255,11 @@ class Automation:
             if changing:
                 self._check_freshness(changing)
             for item in list(self._items.values()):
-                due = item.triggered or (item.next_due is not None and item.next_due <= now)
+                timely = item.next_due is not None and item.next_due <= now
+                due = item.triggered or timely
                 if item.running and due and item.name not in self._ticking:
+                    if timely and isinstance(item.definition, AutomationConditionSensorDefinition):
+                        item.pending = None  # time moved, not facts: every condition looks
                     self._start_tick(item, item.next_due if item.kind == SCHEDULE else None)
             deadlines = [
                 i.next_due
@@ -478,8 +481,8 @@ class Automation:
                 next_tick = cron.next_tick_after(now).timestamp()
             item.next_due = next_tick
         elif isinstance(item.definition, AutomationConditionSensorDefinition):
-            conditions = scope(item.definition, self.runtime.code.graph).values()
-            item.next_due = next_cron_deadline(conditions, now)  # else events wake it
+            graph = self.runtime.code.graph
+            item.next_due = next_deadline(scope(item.definition, graph), graph, now)
         else:
             item.next_due = now + self._interval(item.definition)
 

@@ -26,6 +26,7 @@ from ..definitions.keys import AssetKey
 from ..definitions.run_request import RunRequest
 from ..execution.partitioning import PartitionContext, resolved_mapping
 from ..graph import AssetGraph
+from ..partitions.time_window import TimeWindowPartitionsDefinition
 from ..selection import AssetSelection, as_selection, resolve_selection
 from .status_cache import StatusCache
 
@@ -72,19 +73,23 @@ def scope(
     return out
 
 
-def next_cron_deadline(conditions: Collection[AutomationCondition], now: float) -> float | None:
-    """The soonest cron tick after ``now`` among the conditions' ``cron_tick_passed`` nodes:
-    evaluated then, when nothing else would wake them."""
-    deadlines = []
-    seen: set[tuple[str, str]] = set()
+def next_deadline(
+    conditions: Mapping[AssetKey, AutomationCondition], graph: AssetGraph, now: float
+) -> float | None:
+    """When the conditions must be evaluated again though no event comes: the soonest cron
+    tick after ``now`` of their ``cron_tick_passed`` nodes, and of the time windows of their
+    assets' partitions (a new partition appears then: ``newly_missing``, the latest window)."""
+    crons: set[tuple[str, str]] = set()
     # Assets often share one condition object (``eager = AutomationCondition.eager()``).
-    for condition in {id(c): c for c in conditions}.values():
+    for condition in {id(c): c for c in conditions.values()}.values():
         for node in _nodes(condition):
             if isinstance(node, CronTickPassedCondition):
-                cron = (node.cron_schedule, node.cron_timezone)
-                if cron not in seen:
-                    seen.add(cron)
-                    deadlines.append(CronSchedule(*cron).next_tick_after(now).timestamp())
+                crons.add((node.cron_schedule, node.cron_timezone))
+    for key in conditions:
+        partitions = getattr(graph.nodes[key], "partitions_def", None)
+        if isinstance(partitions, TimeWindowPartitionsDefinition):
+            crons.add((partitions.cron_schedule, partitions.timezone))
+    deadlines = [CronSchedule(*cron).next_tick_after(now).timestamp() for cron in crons]
     return min(deadlines, default=None)
 
 
