@@ -18,6 +18,7 @@ from .automation.freshness import (
     FreshnessPolicy,
     FreshnessState,
     build_last_update_freshness_checks,
+    build_sensor_for_freshness_checks,
 )
 from .automation.run_status import (
     DagsterRunStatus,
@@ -257,6 +258,7 @@ __all__ = [
     "build_schedule_context",
     "build_schedule_from_partitioned_job",
     "build_sensor_context",
+    "build_sensor_for_freshness_checks",
     "define_asset_job",
     "file_arrival_sensor",
     "materialize",

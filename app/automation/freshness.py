@@ -7,20 +7,27 @@ the runtime sets one timer instead of polling.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from typing import Any
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..definitions.checks import (
+    AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
     asset_check,
 )
 from ..definitions.keys import AssetKey, coerce_key
+from ..definitions.run_request import RunRequest
+from ..errors import DefinitionsError
+from .sensors import DefaultSensorStatus, SensorDefinition, SkipReason
 
 _MINUTE = timedelta(minutes=1)
 
@@ -247,9 +254,130 @@ def _freshness_check(
             description=reason,
         )
 
-    return asset_check(
+    check = asset_check(
         freshness_check,
         asset=key,
         name="freshness_check",
         description=f"{key.to_user_string()} is fresh: {policy}",
+    )
+    _POLICIES[check] = policy
+    return check
+
+
+# The policy of each check ``build_last_update_freshness_checks`` made (the sensor reads it).
+_POLICIES: WeakKeyDictionary[AssetChecksDefinition, FreshnessPolicy] = WeakKeyDictionary()
+
+FRESHNESS_SENSOR_NAME = "freshness_checks_sensor"  # Dagster's default name
+
+
+def freshness_check_due(
+    policy: FreshnessPolicy,
+    last_ran: datetime | None,
+    now: datetime,
+    last_materialized: datetime | None = None,
+    knows_materializations: bool = False,
+) -> tuple[bool, str]:
+    """Whether a freshness check last launched at ``last_ran`` could give another result at
+    ``now``, and why. With ``knows_materializations`` (the sensor reads the asset's latest
+    materialization), it is exact: due when never run, when the asset materialized since, or
+    when the state it saw then (``freshness_state`` at ``last_ran``) changes by ``now``; a
+    FAIL or never-materialized state cannot change until a materialization. Without it, only
+    ``last_ran`` is known and the asset materialized at or before it, so the earliest the
+    result can flip is bounded: a cron policy's next deadline after ``last_ran`` (exact: the
+    state changes only at deadlines), a time window's ``last_ran + fail_window`` (the latest
+    instant a materialization seen then goes stale)."""
+    if last_ran is None:
+        return True, "never evaluated by this sensor"
+    if knows_materializations:
+        if last_materialized is not None and last_materialized > last_ran:
+            return True, f"materialized at {last_materialized.isoformat()}, after the last run"
+        state, _, change = freshness_state(policy, last_materialized, last_ran)
+        if change is None:
+            return False, f"{state.value} until the asset materializes"
+        if change <= now:
+            return True, f"{state.value} changed at {change.isoformat()}"
+        return False, f"{state.value} until {change.isoformat()}"
+    if isinstance(policy, CronFreshnessPolicy):
+        tz = zone(policy.timezone, "FreshnessPolicy.cron")
+        change = next_tick(policy.deadline_cron, tz, last_ran)
+    elif isinstance(policy, TimeWindowFreshnessPolicy):
+        change = last_ran + policy.fail_window
+    else:
+        raise TypeError(f"not a FreshnessPolicy: {policy!r}")
+    if change <= now:
+        return True, f"may have changed by {change.astimezone(UTC).isoformat()}"
+    return False, f"cannot change before {change.astimezone(UTC).isoformat()}"
+
+
+def build_sensor_for_freshness_checks(
+    *,
+    freshness_checks: Sequence[AssetChecksDefinition],
+    minimum_interval_seconds: int | None = None,
+    name: str = FRESHNESS_SENSOR_NAME,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
+    tags: Mapping[str, str] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> SensorDefinition:
+    """A sensor that, each tick, requests one run of the freshness checks whose result could
+    have changed since it last launched them (``freshness_check_due``), as Dagster's; a tick
+    with none due is skipped.
+
+    The times: the cursor is JSON ``{"<asset>:<check>": <when this sensor last launched it,
+    epoch seconds>}``, kept by the runtime across ticks and restarts. The asset's latest
+    materialization is read through ``context.instance.get_latest_materialization_event(key)``
+    (Dagster's instance method) when the instance has it; the runtime's instance does not,
+    and then the sensor decides from the launch times alone (a bounded wait, see
+    ``freshness_check_due``); a run that materializes the asset runs its check anyway.
+    ``clock`` (epoch seconds; default ``time.time``, the clock the check itself reads) is
+    a Millrace extension for tests."""
+    policies: dict[AssetCheckKey, FreshnessPolicy] = {}
+    for check in freshness_checks:
+        policy = _POLICIES.get(check) if isinstance(check, AssetChecksDefinition) else None
+        if policy is None:
+            raise DefinitionsError(
+                f"build_sensor_for_freshness_checks: {check!r} is not a freshness check "
+                "(build them with build_last_update_freshness_checks)"
+            )
+        policies[check.key] = policy
+    if not policies:
+        raise DefinitionsError("build_sensor_for_freshness_checks: pass some freshness_checks")
+    now_of = clock or time.time
+
+    def freshness_checks_sensor(context: Any) -> Any:
+        now = datetime.fromtimestamp(now_of(), UTC)
+        ran: dict[str, float] = json.loads(context.cursor) if context.cursor else {}
+        latest = getattr(context.instance, "get_latest_materialization_event", None)
+        due: list[AssetCheckKey] = []
+        waits: list[str] = []
+        for key, policy in sorted(policies.items()):
+            last = ran.get(key.to_user_string())
+            materialized = None
+            if latest is not None:
+                event = latest(key.asset_key)
+                if event is not None:
+                    materialized = datetime.fromtimestamp(event.timestamp, UTC)
+            is_due, why = freshness_check_due(
+                policy,
+                datetime.fromtimestamp(last, UTC) if last is not None else None,
+                now,
+                materialized,
+                knows_materializations=latest is not None,
+            )
+            if is_due:
+                due.append(key)
+                ran[key.to_user_string()] = now.timestamp()
+            else:
+                waits.append(f"{key.to_user_string()}: {why}")
+        if not due:
+            return SkipReason("no freshness check can change: " + "; ".join(waits))
+        context.update_cursor(json.dumps(ran, sort_keys=True))
+        return RunRequest(asset_selection=(), asset_check_keys=tuple(due))
+
+    return SensorDefinition(
+        name=name,
+        evaluation_fn=freshness_checks_sensor,
+        minimum_interval_seconds=minimum_interval_seconds,
+        description="Launches the freshness checks whose result could have changed",
+        default_status=default_status,
+        tags=tags,
     )
