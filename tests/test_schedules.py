@@ -11,13 +11,19 @@ from millrace import (
     AssetSelection,
     DailyPartitionsDefinition,
     DefaultScheduleStatus,
+    Definitions,
     DefinitionsError,
+    DynamicPartitionsDefinition,
     HourlyPartitionsDefinition,
+    MultiPartitionsDefinition,
     RunRequest,
     ScheduleDefinition,
     SkipReason,
+    StaticPartitionsDefinition,
+    asset,
     build_schedule_context,
     build_schedule_from_partitioned_job,
+    define_asset_job,
     schedule,
 )
 from millrace.automation.cron import CronSchedule
@@ -177,3 +183,122 @@ def test_partitioned_schedule_before_the_first_partition_skips() -> None:
 def test_partitioned_schedule_needs_time_partitions() -> None:
     with pytest.raises(DefinitionsError, match="time-window"):
         build_schedule_from_partitioned_job(job("plain"))
+
+
+UTC = ZoneInfo("UTC")
+
+
+def test_a_job_resolved_from_its_assets_partitions_schedules_daily() -> None:
+    days = DailyPartitionsDefinition(start_date="2024-01-01", timezone="America/New_York")
+
+    @asset(partitions_def=days)
+    def sales() -> None: ...
+
+    declared = define_asset_job("sales_job", selection=[sales])
+    defs = Definitions(assets=[sales], jobs=[declared])
+    s = build_schedule_from_partitioned_job(defs.get_job_def("sales_job"), hour_of_day=1)
+    assert (s.name, s.job_name) == ("sales_job_schedule", "sales_job")
+    assert (s.cron_schedule, s.execution_timezone) == ("0 1 * * *", "America/New_York")
+    (request,) = evaluate_schedule(s, datetime(2024, 11, 3, 1, tzinfo=NY)).run_requests
+    assert (request.partition_key, request.run_key) == ("2024-11-02", "2024-11-02")
+
+
+def test_a_declared_job_without_partitions_def_is_refused_with_what_to_pass() -> None:
+    declared = define_asset_job("sales_job", selection="sales")
+    with pytest.raises(DefinitionsError, match=r"partitions_def=.*get_job_def\('sales_job'\)"):
+        build_schedule_from_partitioned_job(declared)
+    days = DailyPartitionsDefinition(start_date="2024-01-01")
+    given = define_asset_job("sales_job", selection="sales", partitions_def=days)
+    assert build_schedule_from_partitioned_job(given).cron_schedule == "0 0 * * *"
+
+
+def test_static_partitions_request_every_key_each_tick_with_a_run_key_per_tick() -> None:
+    regions = StaticPartitionsDefinition(["eu", "us"])
+    s = build_schedule_from_partitioned_job(
+        job("regions", regions), cron_schedule="30 2 * * *", execution_timezone="Europe/Berlin"
+    )
+    assert (s.cron_schedule, s.execution_timezone) == ("30 2 * * *", "Europe/Berlin")
+    ticks = s.schedule.ticks_between(datetime(2024, 3, 30, 12), datetime(2024, 4, 1, 0))
+    assert stamps(ticks) == ["2024-03-31T03:00:00+02:00"]  # 02:30 does not exist that day
+    first = evaluate_schedule(s, ticks[0]).run_requests
+    assert [r.partition_key for r in first] == ["eu", "us"]
+    assert [r.run_key for r in first] == [
+        "eu@2024-03-31T03:00:00+02:00",
+        "us@2024-03-31T03:00:00+02:00",
+    ]
+    later = evaluate_schedule(s, datetime(2024, 4, 1, 2, 30, tzinfo=BERLIN)).run_requests
+    assert {r.run_key for r in later}.isdisjoint(r.run_key for r in first)
+    assert all(r.tags["dagster/schedule_name"] == "regions_schedule" for r in later)
+
+
+def test_static_partitions_need_a_cron_schedule() -> None:
+    regions = StaticPartitionsDefinition(["eu", "us"])
+    with pytest.raises(DefinitionsError, match="requires a cron schedule"):
+        build_schedule_from_partitioned_job(job("regions", regions))
+    with pytest.raises(DefinitionsError, match="Cannot provide both cron_schedule"):
+        build_schedule_from_partitioned_job(
+            job("regions", regions), cron_schedule="0 0 * * *", hour_of_day=2
+        )
+
+
+def test_time_partitions_refuse_a_cron_schedule_or_timezone() -> None:
+    days = DailyPartitionsDefinition(start_date="2024-01-01")
+    for given in ({"cron_schedule": "0 3 * * *"}, {"execution_timezone": "Europe/Berlin"}):
+        with pytest.raises(DefinitionsError, match="time-partitioned job"):
+            build_schedule_from_partitioned_job(job("daily", days), **given)
+
+
+def test_multi_partitions_request_the_closed_hour_with_every_other_key_berlin_fall_back() -> None:
+    hours = HourlyPartitionsDefinition(start_date="2024-10-01-00:00", timezone="Europe/Berlin")
+    grid = MultiPartitionsDefinition(
+        {"hour": hours, "region": StaticPartitionsDefinition(["eu", "us"])}
+    )
+    s = build_schedule_from_partitioned_job(job("grid", grid), minute_of_hour=5)
+    assert (s.cron_schedule, s.execution_timezone) == ("5 * * * *", "Europe/Berlin")
+    ticks = s.schedule.ticks_between(datetime(2024, 10, 27, 1, 30), datetime(2024, 10, 27, 3, 10))
+    assert stamps(ticks) == [
+        "2024-10-27T02:05:00+02:00",
+        "2024-10-27T02:05:00+01:00",
+        "2024-10-27T03:05:00+01:00",
+    ]
+    keys = [[r.partition_key for r in evaluate_schedule(s, t).run_requests] for t in ticks]
+    assert keys == [
+        ["2024-10-27-01:00|eu", "2024-10-27-01:00|us"],
+        ["2024-10-27-02:00|eu", "2024-10-27-02:00|us"],
+        ["2024-10-27-02:00+0100|eu", "2024-10-27-02:00+0100|us"],
+    ]
+    (first, _) = evaluate_schedule(s, ticks[0]).run_requests
+    assert first.run_key == first.partition_key == "2024-10-27-01:00|eu"
+    early = evaluate_schedule(s, datetime(2024, 10, 1, 0, 5, tzinfo=BERLIN))
+    assert early.status is TickStatus.SKIPPED
+
+
+def test_multi_partitions_with_a_dynamic_dimension_read_the_instance() -> None:
+    days = DailyPartitionsDefinition(start_date="2024-01-01")
+    grid = MultiPartitionsDefinition(
+        {"day": days, "shop": DynamicPartitionsDefinition(name="shops")}
+    )
+    s = build_schedule_from_partitioned_job(job("grid", grid))
+    store = SimpleNamespace(
+        get_dynamic_partitions=lambda name: ["a", "b"] if name == "shops" else [],
+        has_dynamic_partition=lambda name, key: key in ("a", "b"),
+    )
+    tick = datetime(2024, 2, 1, tzinfo=UTC)
+    requests = evaluate_schedule(s, tick, instance=store).run_requests
+    assert [r.partition_key for r in requests] == ["2024-01-31|a", "2024-01-31|b"]
+    without = evaluate_schedule(s, tick)  # no store: a failed tick that says so
+    assert without.status is TickStatus.FAILURE
+    assert "dynamic_partitions_store" in (without.error or "")
+
+
+def test_dynamic_and_doubly_timed_partitions_are_refused() -> None:
+    shops = DynamicPartitionsDefinition(name="shops")
+    with pytest.raises(DefinitionsError, match="permitted partitions definitions"):
+        build_schedule_from_partitioned_job(job("shops", shops), cron_schedule="0 0 * * *")
+    days = DailyPartitionsDefinition(start_date="2024-01-01")
+    hours = HourlyPartitionsDefinition(start_date="2024-01-01-00:00")
+    grid = MultiPartitionsDefinition({"day": days, "hour": hours})
+    with pytest.raises(DefinitionsError, match="single TimeWindowPartitionsDefinition"):
+        build_schedule_from_partitioned_job(job("grid", grid))
+    with pytest.raises(DefinitionsError, match="day_of_month and day_of_week"):
+        build_schedule_from_partitioned_job(job("daily", days), day_of_week=1, day_of_month=1)

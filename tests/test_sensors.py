@@ -10,12 +10,14 @@ from types import SimpleNamespace
 from millrace import (
     AssetKey,
     DagsterRunStatus,
+    DefinitionsError,
     EventLogEntry,
     RunRequest,
     SensorResult,
     SkipReason,
     asset_sensor,
     build_sensor_context,
+    define_asset_job,
     file_arrival_sensor,
     multi_asset_sensor,
     run_failure_sensor,
@@ -212,3 +214,54 @@ def test_file_arrival_pure_comparison_forgets_deleted_files() -> None:
     assert [r.run_key for r in requests] == ["/in/b.csv@2"]
     assert requests[0].run_config == {}
     assert json.loads(new) == {"/in/a.csv": [1, 10], "/in/b.csv": [2, 3]}
+
+
+def test_a_sensor_of_several_jobs_runs_the_job_each_request_names() -> None:
+    daily, weekly = define_asset_job("daily", "*"), define_asset_job("weekly", "*")
+
+    @sensor(jobs=[daily, weekly])
+    def both(context):
+        yield RunRequest(run_key="d", job_name="daily")
+        yield RunRequest(run_key="w", job_name="weekly")
+
+    assert both.target is None and both.job is None and both.job_names == ("daily", "weekly")
+    result = evaluate_sensor(both, build_sensor_context())
+    assert result.status is TickStatus.SUCCESS
+    assert [r.job_name for r in result.run_requests] == ["daily", "weekly"]
+    assert result.run_requests[0].tags["dagster/sensor_name"] == "both"
+
+
+def test_a_sensor_of_several_jobs_fails_a_request_without_or_with_another_job() -> None:
+    daily, weekly = define_asset_job("daily", "*"), define_asset_job("weekly", "*")
+
+    @sensor(jobs=[daily, weekly])
+    def unnamed(context):
+        return RunRequest(run_key="x")
+
+    @sensor(jobs=[daily, weekly])
+    def other(context):
+        return [RunRequest(run_key="a", job_name="daily"), RunRequest(job_name="monthly")]
+
+    missing = evaluate_sensor(unnamed, build_sensor_context(cursor="c"))
+    assert missing.status is TickStatus.FAILURE and missing.cursor == "c"
+    assert "must name its job_name" in (missing.error or "")
+    assert "'daily', 'weekly'" in (missing.error or "")
+    wrong = evaluate_sensor(other, build_sensor_context())
+    assert wrong.status is TickStatus.FAILURE and not wrong.run_requests
+    assert "'monthly', which is not one of its jobs" in (wrong.error or "")
+    for clash in ({"job": daily}, {"target": "*"}, {"job_name": "daily"}):
+        try:
+            sensor(jobs=[daily, weekly], **clash)(lambda context: None)
+        except DefinitionsError as exc:
+            assert "jobs=" in str(exc)
+        else:
+            raise AssertionError(f"jobs= with {clash} was accepted")
+
+
+def test_a_sensor_of_one_job_in_jobs_is_a_job_sensor() -> None:
+    @sensor(jobs=[JOB])
+    def one(context):
+        return RunRequest(run_key="x")
+
+    assert one.job is JOB and one.target is not None and one.job_names == ()
+    assert evaluate_sensor(one, build_sensor_context()).status is TickStatus.SUCCESS

@@ -14,8 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ..definitions.job import UnresolvedAssetJobDefinition
 from ..definitions.run_request import RunRequest
 from ..errors import DefinitionsError
+from ..partitions.definition import StaticPartitionsDefinition
+from ..partitions.multi import MultiPartitionKey, MultiPartitionsDefinition
 from ..partitions.time_window import TimeWindowPartitionsDefinition, _cron_of
 from .cron import CronSchedule
 from .target import AutomationTarget, resolve_target
@@ -223,40 +226,137 @@ def build_schedule_from_partitioned_job(
     day_of_month: int | None = None,
     default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
     tags: Mapping[str, str] | None = None,
+    cron_schedule: str | None = None,
+    execution_timezone: str | None = None,
 ) -> ScheduleDefinition:
-    """A schedule at the cadence of the job's time partitions, in their timezone: each tick
-    requests the partition that just closed (the last complete window at the tick, run key =
-    partition key); earlier ones were the earlier ticks'. The offsets move the tick later
-    within the period (``hour_of_day=2``: a daily job runs at 02:00 for yesterday)."""
-    partitions_def = getattr(job, "partitions_def", None)
+    """A schedule from a partitioned job, as Dagster builds it:
+
+    - time-window partitions: at the partitions' cadence, in their timezone; each tick
+      requests the partition that just closed (run key = partition key). The offsets move
+      the tick later within the period (``hour_of_day=2``: a daily job runs at 02:00 for
+      yesterday). ``cron_schedule``/``execution_timezone`` are refused (Dagster's rule).
+    - a multi-partitions definition with one time-window dimension: the same cadence; each
+      tick requests every key of the other dimension with the window that just closed.
+    - static partitions: at ``cron_schedule`` (required) in ``execution_timezone``; each tick
+      requests every partition. The run key is the key and the tick's instant, so each tick
+      runs them all (Dagster's run key is the key, deduplicated within a tick only).
+
+    Dynamic partitions are refused, as Dagster refuses them. The job's partitions are its
+    ``partitions_def``: a resolved job (``Definitions(...).get_job_def(name)``) has its
+    assets' one. Dagster defers a ``define_asset_job`` without ``partitions_def`` until
+    Definitions resolves it; Millrace's Definitions does not resolve schedules, so such a
+    job is refused with what to pass instead."""
+    where = "build_schedule_from_partitioned_job"
     job_name = getattr(job, "name", job)
-    if not isinstance(partitions_def, TimeWindowPartitionsDefinition):
-        raise DefinitionsError(
-            f"build_schedule_from_partitioned_job: job {job_name!r} needs time-window "
-            f"partitions (Hourly, Daily, Weekly, Monthly), got {partitions_def!r}"
-        )
     if day_of_week is not None and day_of_month is not None:
         raise DefinitionsError(
-            "build_schedule_from_partitioned_job: pass day_of_week or day_of_month, not both"
+            "Cannot provide both day_of_month and day_of_week parameter to "
+            f"{where} (job {job_name!r})"
         )
     offsets = (minute_of_hour, hour_of_day, day_of_week, day_of_month)
-    cron = partitions_def.cron_schedule
-    if any(offset is not None for offset in offsets) and partitions_def.schedule_type:
-        day = day_of_week if day_of_week is not None else day_of_month
-        cron = _cron_of(partitions_def.schedule_type, minute_of_hour or 0, hour_of_day or 0, day)
-
-    def latest_partition(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-        key = partitions_def.get_last_partition_key(context.scheduled_execution_time)
-        if key is None:
-            return SkipReason("The job's PartitionsDefinition has no partitions yet")
-        return RunRequest(run_key=key, partition_key=key, tags=dict(tags or {}))
-
+    offset_given = any(offset is not None for offset in offsets)
+    if (cron_schedule or execution_timezone) and offset_given:
+        raise DefinitionsError(
+            "Cannot provide both cron_schedule / execution_timezone parameters and "
+            f"day_of_month / day_of_week / hour_of_day / minute_of_hour parameters to {where} "
+            f"(job {job_name!r})"
+        )
+    partitions_def = getattr(job, "partitions_def", None)
+    if partitions_def is None:
+        hint = ""
+        if isinstance(job, UnresolvedAssetJobDefinition):
+            hint = (
+                ": its partitions come from its assets once Definitions resolves it, which "
+                "Millrace does not do for schedules; pass define_asset_job(..., "
+                "partitions_def=...) or the resolved job, Definitions(...).get_job_def"
+                f"({job_name!r})"
+            )
+        raise DefinitionsError(
+            f"{where}: job {job_name!r} is not partitioned (it needs time-window, static, or "
+            f"multi partitions with one time-window dimension){hint}"
+        )
+    window = _time_dimension(partitions_def, job_name)
+    if window is None:  # static
+        if cron_schedule is None:
+            raise DefinitionsError(
+                f"{where}: job {job_name!r}: creating a schedule from a static partitions "
+                "definition requires a cron schedule (cron_schedule=)"
+            )
+        cron, timezone = cron_schedule, execution_timezone
+    else:
+        if cron_schedule or execution_timezone:
+            raise DefinitionsError(
+                f"{where}: job {job_name!r}: cannot provide cron_schedule or "
+                "execution_timezone for a time-partitioned job (it runs at its partitions' "
+                f"cadence, {window.cron_schedule!r} in {window.timezone})"
+            )
+        cron, timezone = window.cron_schedule, window.timezone
+        if offset_given and window.schedule_type:
+            day = day_of_week if day_of_week is not None else day_of_month
+            cron = _cron_of(window.schedule_type, minute_of_hour or 0, hour_of_day or 0, day)
+    fn = _partitioned_fn(partitions_def, window, dict(tags or {}))
     return ScheduleDefinition(
         name=name or f"{job_name}_schedule",
         cron_schedule=cron,
-        execution_timezone=partitions_def.timezone,
-        execution_fn=latest_partition,
+        execution_timezone=timezone,
+        execution_fn=fn,
         description=description,
         job=job,
         default_status=default_status,
     )
+
+
+def _time_dimension(partitions_def: Any, job_name: Any) -> TimeWindowPartitionsDefinition | None:
+    """The time-window partitions a schedule follows (None: static, run on a cron), or the
+    DefinitionsError Dagster raises for the rest."""
+    if isinstance(partitions_def, TimeWindowPartitionsDefinition):
+        return partitions_def
+    if isinstance(partitions_def, StaticPartitionsDefinition):
+        return None
+    if isinstance(partitions_def, MultiPartitionsDefinition):
+        windows = [
+            d.partitions_def
+            for d in partitions_def.partitions_defs
+            if isinstance(d.partitions_def, TimeWindowPartitionsDefinition)
+        ]
+        if len(windows) == 1:
+            return windows[0]
+    raise DefinitionsError(
+        f"build_schedule_from_partitioned_job: job {job_name!r} has {partitions_def!r}; "
+        "the permitted partitions definitions are: 1. TimeWindowPartitionsDefinition, "
+        "2. MultiPartitionsDefinition with a single TimeWindowPartitionsDefinition dimension, "
+        "3. StaticPartitionsDefinition (as Dagster; dynamic partitions have no schedule: use "
+        "a sensor)"
+    )
+
+
+def _partitioned_fn(
+    partitions_def: Any, window: TimeWindowPartitionsDefinition | None, tags: dict[str, str]
+) -> ScheduleFn:
+    def requests(context: ScheduleEvaluationContext) -> Any:
+        now = context.scheduled_execution_time
+        if window is None:  # static: every partition, each tick
+            stamp = "" if now is None else now.isoformat()
+            return [
+                RunRequest(run_key=f"{key}@{stamp}", partition_key=key, tags=dict(tags))
+                for key in partitions_def.get_partition_keys(now)
+            ]
+        key = window.get_last_partition_key(now)
+        if key is None:
+            return SkipReason("The job's PartitionsDefinition has no partitions yet")
+        if window is partitions_def:
+            return RunRequest(run_key=key, partition_key=key, tags=dict(tags))
+        (dimension,) = [
+            d.name for d in partitions_def.partitions_defs if d.partitions_def is window
+        ]
+        (other,) = [d for d in partitions_def.partitions_defs if d.name != dimension]
+        store = context.instance if hasattr(context.instance, "get_dynamic_partitions") else None
+        keys = [
+            MultiPartitionKey({dimension: key, other.name: each})
+            for each in other.partitions_def.get_partition_keys(now, store)
+        ]
+        if not keys:
+            return SkipReason(f"No partitions of the job's other dimension for {key}")
+        return [RunRequest(run_key=k, partition_key=k, tags=dict(tags)) for k in keys]
+
+    return requests

@@ -153,11 +153,24 @@ class SensorDefinition:
             if target is not None:
                 raise DefinitionsError(f"{where}: pass asset_selection or target, not both")
             target = asset_selection
+        many: tuple[Any, ...] = ()
         if jobs:
-            if job is not None or len(jobs) > 1:
-                raise DefinitionsError(f"{where}: one job per sensor here; pass job=")
-            job = jobs[0]
+            if job is not None or target is not None or job_name is not None:
+                raise DefinitionsError(
+                    f"{where}: pass one of job=, jobs=, job_name=, target= and asset_selection="
+                )
+            targets = [resolve_target(each, None, where) for each in jobs]
+            names = [t.job_name for t in targets if t is not None]
+            doubled = sorted({n for n in names if names.count(n) > 1 and n is not None})
+            if doubled:
+                raise DefinitionsError(f"{where}: jobs= names {', '.join(doubled)} twice")
+            if len(jobs) == 1:
+                job = jobs[0]
+            else:
+                many = tuple(jobs)
+        # Several jobs: no one target; each request names its job_name (evaluate_sensor checks).
         self.target: AutomationTarget | None = resolve_target(job, target, where)
+        self.jobs: tuple[Any, ...] = many or (() if self.job is None else (self.job,))
         interval = DEFAULT_MINIMUM_INTERVAL_SECONDS
         if minimum_interval_seconds is not None:
             interval = minimum_interval_seconds
@@ -176,6 +189,13 @@ class SensorDefinition:
     @property
     def job(self) -> Any:
         return None if self.target is None else self.target.job
+
+    @property
+    def job_names(self) -> tuple[str, ...]:
+        """The names of ``jobs=``'s jobs when there are several (a request names one)."""
+        if len(self.jobs) < 2:
+            return ()
+        return tuple(str(each.name) for each in self.jobs)
 
     @property
     def asset_selection(self) -> Any:
@@ -259,9 +279,32 @@ def evaluate_with(
         context.sensor_name = sensor.name
     try:
         answer = _answer(sensor, context, extra)
+        _check_job_names(sensor, answer.items)
     except Exception as exc:
         return failed(exc, given)
     return outcome(answer.items, {SENSOR_NAME_TAG: sensor.name}, answer.cursor)
+
+
+def _check_job_names(sensor: SensorDefinition, items: Sequence[RunRequest | SkipReason]) -> None:
+    """A sensor of several jobs: each request names one of them (Dagster's check)."""
+    names = sensor.job_names
+    if not names:
+        return
+    expected = ", ".join(repr(n) for n in names)
+    for item in items:
+        if not isinstance(item, RunRequest):
+            continue
+        if item.job_name is None:
+            raise DefinitionsError(
+                f"sensor {sensor.name!r} targets several jobs, so each RunRequest must name "
+                f"its job_name; a request (run_key={item.run_key!r}) named none. Expected one "
+                f"of: {expected}"
+            )
+        if item.job_name not in names:
+            raise DefinitionsError(
+                f"sensor {sensor.name!r} returned a RunRequest with job_name "
+                f"{item.job_name!r}, which is not one of its jobs. Expected one of: {expected}"
+            )
 
 
 def _answer(

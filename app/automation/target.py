@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..definitions.job import JobDefinition
 from ..errors import DefinitionsError
 from ..selection import AssetSelection, parse_selection
 
@@ -24,6 +25,10 @@ class AutomationTarget:
 
 
 def is_job(value: Any) -> bool:
+    """A job as declared (``define_asset_job``: a name and a selection) or as resolved
+    (``Definitions(...).get_job_def``: a name and its asset keys)."""
+    if isinstance(value, JobDefinition):
+        return True
     return isinstance(getattr(value, "name", None), str) and hasattr(value, "selection")
 
 
