@@ -203,11 +203,28 @@ def test_a_job_resolved_from_its_assets_partitions_schedules_daily() -> None:
     assert (request.partition_key, request.run_key) == ("2024-11-02", "2024-11-02")
 
 
-def test_a_declared_job_without_partitions_def_is_refused_with_what_to_pass() -> None:
-    declared = define_asset_job("sales_job", selection="sales")
-    with pytest.raises(DefinitionsError, match=r"partitions_def=.*get_job_def\('sales_job'\)"):
-        build_schedule_from_partitioned_job(declared)
-    days = DailyPartitionsDefinition(start_date="2024-01-01")
+def test_a_job_whose_partitions_are_its_assets_is_scheduled_once_definitions_resolve_it() -> None:
+    from millrace import Definitions, asset
+
+    days = DailyPartitionsDefinition(start_date="2024-01-01", timezone="America/New_York")
+
+    @asset(partitions_def=days)
+    def sales() -> int:
+        return 1
+
+    declared = define_asset_job("sales_job", selection="sales")  # no partitions_def
+    pending = build_schedule_from_partitioned_job(declared, hour_of_day=3)
+    # Not in Definitions(jobs=...): a schedule's job is defined with it, as in Dagster.
+    defs = Definitions(assets=[sales], schedules=[pending])
+    [schedule] = defs.schedules
+    assert isinstance(schedule, ScheduleDefinition) and schedule.name == "sales_job_schedule"
+    assert (schedule.cron_schedule, schedule.execution_timezone) == (
+        "0 3 * * *",
+        "America/New_York",
+    )
+    [request] = evaluate_schedule(schedule, datetime(2024, 3, 10, 3, tzinfo=NY)).run_requests
+    assert request.partition_key == "2024-03-09" and schedule.job_name == "sales_job"
+    assert defs.get_job_def("sales_job").partitions_def == days
     given = define_asset_job("sales_job", selection="sales", partitions_def=days)
     assert build_schedule_from_partitioned_job(given).cron_schedule == "0 0 * * *"
 

@@ -228,7 +228,7 @@ def build_schedule_from_partitioned_job(
     tags: Mapping[str, str] | None = None,
     cron_schedule: str | None = None,
     execution_timezone: str | None = None,
-) -> ScheduleDefinition:
+) -> ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition:
     """A schedule from a partitioned job, as Dagster builds it:
 
     - time-window partitions: at the partitions' cadence, in their timezone; each tick
@@ -242,10 +242,8 @@ def build_schedule_from_partitioned_job(
       runs them all (Dagster's run key is the key, deduplicated within a tick only).
 
     Dynamic partitions are refused, as Dagster refuses them. The job's partitions are its
-    ``partitions_def``: a resolved job (``Definitions(...).get_job_def(name)``) has its
-    assets' one. Dagster defers a ``define_asset_job`` without ``partitions_def`` until
-    Definitions resolves it; Millrace's Definitions does not resolve schedules, so such a
-    job is refused with what to pass instead."""
+    ``partitions_def``, or for a ``define_asset_job`` without one its assets': the schedule
+    is then built when ``Definitions`` resolves the job, as Dagster defers it."""
     where = "build_schedule_from_partitioned_job"
     job_name = getattr(job, "name", job)
     if day_of_week is not None and day_of_month is not None:
@@ -262,18 +260,27 @@ def build_schedule_from_partitioned_job(
             f"(job {job_name!r})"
         )
     partitions_def = getattr(job, "partitions_def", None)
+    if partitions_def is None and isinstance(job, UnresolvedAssetJobDefinition):
+        # Its partitions are its assets': known once Definitions resolves the job.
+        return UnresolvedPartitionedAssetScheduleDefinition(
+            job,
+            dict(
+                description=description,
+                name=name,
+                minute_of_hour=minute_of_hour,
+                hour_of_day=hour_of_day,
+                day_of_week=day_of_week,
+                day_of_month=day_of_month,
+                default_status=default_status,
+                tags=tags,
+                cron_schedule=cron_schedule,
+                execution_timezone=execution_timezone,
+            ),
+        )
     if partitions_def is None:
-        hint = ""
-        if isinstance(job, UnresolvedAssetJobDefinition):
-            hint = (
-                ": its partitions come from its assets once Definitions resolves it, which "
-                "Millrace does not do for schedules; pass define_asset_job(..., "
-                "partitions_def=...) or the resolved job, Definitions(...).get_job_def"
-                f"({job_name!r})"
-            )
         raise DefinitionsError(
             f"{where}: job {job_name!r} is not partitioned (it needs time-window, static, or "
-            f"multi partitions with one time-window dimension){hint}"
+            "multi partitions with one time-window dimension)"
         )
     window = _time_dimension(partitions_def, job_name)
     if window is None:  # static
@@ -304,6 +311,26 @@ def build_schedule_from_partitioned_job(
         job=job,
         default_status=default_status,
     )
+
+
+class UnresolvedPartitionedAssetScheduleDefinition:
+    """A schedule of a ``define_asset_job`` whose partitions come from its assets (Dagster's
+    class): ``Definitions`` resolves the job, then builds the schedule with it."""
+
+    def __init__(self, job: Any, arguments: dict[str, Any]) -> None:
+        self.job = job
+        self.arguments = arguments
+        self.name = arguments["name"] or f"{job.name}_schedule"
+
+    def resolve(self, defs: Any) -> ScheduleDefinition:
+        built = build_schedule_from_partitioned_job(
+            defs.get_job_def(self.job.name), **self.arguments
+        )
+        assert isinstance(built, ScheduleDefinition)
+        return built
+
+    def __repr__(self) -> str:
+        return f"<UnresolvedPartitionedAssetScheduleDefinition {self.name!r}>"
 
 
 def _time_dimension(partitions_def: Any, job_name: Any) -> TimeWindowPartitionsDefinition | None:

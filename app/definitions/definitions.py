@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..automation.schedules import UnresolvedPartitionedAssetScheduleDefinition
 from ..errors import DefinitionsError
 from ..graph import AssetGraph, describe
 from .asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
@@ -12,6 +13,7 @@ from .checks import AssetChecksDefinition
 from .job import (
     IMPLICIT_ASSET_JOB_NAME,
     JobDefinition,
+    UnresolvedAssetJobDefinition,
     implicit_asset_job,
     resolve_jobs,
     unknown_job,
@@ -45,6 +47,12 @@ class Definitions:
         self.schedules = list(schedules or ())
         self.sensors = list(sensors or ())
         self.jobs = list(jobs or ())
+        # As Dagster: a job a schedule or sensor targets is defined with it.
+        named = {getattr(job, "name", None) for job in self.jobs}
+        for job in _targeted_jobs([*self.schedules, *self.sensors]):
+            if job.name not in named:
+                named.add(job.name)
+                self.jobs.append(job)
         self.resources = dict(resources or {})
         self.executor = executor
         self.loggers = dict(loggers or {})
@@ -61,6 +69,10 @@ class Definitions:
         _check_resources(self.graph, self.resources)
         self._jobs = resolve_jobs(self.jobs, self.graph, self)
         self._implicit_job: JobDefinition | None = None
+        self.schedules = [
+            s.resolve(self) if isinstance(s, UnresolvedPartitionedAssetScheduleDefinition) else s
+            for s in self.schedules
+        ]
 
     def get_asset_graph(self) -> AssetGraph:
         return self.graph
@@ -111,6 +123,16 @@ class Definitions:
             resources=resources,
             asset_checks=[c for d in defs for c in d.asset_checks],
         )
+
+
+def _targeted_jobs(instigators: Iterable[Any]) -> list[UnresolvedAssetJobDefinition]:
+    found = []
+    for item in instigators:
+        target = getattr(item, "target", None)
+        jobs = [getattr(target, "job", None), getattr(item, "job", None)]
+        jobs += getattr(item, "jobs", ())
+        found += [job for job in jobs if isinstance(job, UnresolvedAssetJobDefinition)]
+    return found
 
 
 def _check_resources(graph: AssetGraph, resources: Mapping[str, Any]) -> None:
