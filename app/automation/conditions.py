@@ -23,19 +23,28 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, Self
 from weakref import WeakKeyDictionary
 
+from ..definitions.checks import AssetCheckKey
 from ..definitions.keys import AssetKey, coerce_key
 
 if TYPE_CHECKING:
     from ..graph import AssetGraph
 
 PartitionKey = str | None
+#: What a condition is about: an asset, or an asset check (whose facts are its executions).
+EntityKey = AssetKey | AssetCheckKey
 Subset = frozenset[PartitionKey]
 _EMPTY: Subset = frozenset()
 _NONE: Subset = frozenset((None,))  # an unpartitioned asset's only "partition"
 
 
 class AutomationView(Protocol):
-    """The snapshot a condition reads: what the runtime's status cache knows at ``now``."""
+    """The snapshot a condition reads: what the runtime's status cache knows at ``now``.
+
+    Every method taking a key answers for an asset and for an asset check alike: a check's
+    partitions are its own (``partitions_def``, its asset's, or None), its upstreams are its
+    asset and its additional deps, its "materialization" is its latest evaluation (an event
+    id: None if it never ran), in progress while a run with it has not finished, failed if
+    its latest execution errored; its code version is None."""
 
     @property
     def now(self) -> datetime:
@@ -45,31 +54,31 @@ class AutomationView(Protocol):
     @property
     def graph(self) -> AssetGraph: ...
 
-    def partition_keys(self, key: AssetKey) -> Sequence[str] | None:
+    def partition_keys(self, key: EntityKey) -> Sequence[str] | None:
         """The asset's partitions now, in order (the last is the latest); None: unpartitioned."""
         ...
 
     def upstream_partition_keys(
-        self, key: AssetKey, partition_key: PartitionKey, upstream: AssetKey
+        self, key: EntityKey, partition_key: PartitionKey, upstream: AssetKey
     ) -> Collection[PartitionKey]:
         """Which partitions of ``upstream`` the partition of ``key`` reads (``{None}`` for an
         unpartitioned upstream): the partition mapping, applied."""
         ...
 
-    def latest_materialization_id(self, key: AssetKey, partition_key: PartitionKey) -> int | None:
+    def latest_materialization_id(self, key: EntityKey, partition_key: PartitionKey) -> int | None:
         """The event id of the latest materialization; None: missing. An external asset
         (``AssetSpec``) should report a constant id (0) unless it may really be missing."""
         ...
 
-    def in_progress(self, key: AssetKey, partition_key: PartitionKey) -> bool:
+    def in_progress(self, key: EntityKey, partition_key: PartitionKey) -> bool:
         """Part of a run that has not finished (queued or started)."""
         ...
 
-    def execution_failed(self, key: AssetKey, partition_key: PartitionKey) -> bool:
+    def execution_failed(self, key: EntityKey, partition_key: PartitionKey) -> bool:
         """Its latest attempt failed (and nothing materialized it since)."""
         ...
 
-    def code_version(self, key: AssetKey) -> str | None:
+    def code_version(self, key: EntityKey) -> str | None:
         """The asset's current code version (declared or computed)."""
         ...
 
@@ -157,17 +166,18 @@ class _GraphFacts:
     use and kept for the graph's lifetime: an AssetGraph does not change once built (a reload
     builds a new one), so no evaluation needs to look them up again."""
 
-    __slots__ = ("assets", "filtered")
+    __slots__ = ("assets", "checks", "filtered")
 
     def __init__(self) -> None:
-        self.assets: dict[AssetKey, _AssetFacts] = {}
-        self.filtered: dict[tuple[DepsCondition, AssetKey], tuple[tuple[AssetKey, str], ...]] = {}
+        self.assets: dict[EntityKey, _AssetFacts] = {}
+        self.filtered: dict[tuple[DepsCondition, EntityKey], tuple[tuple[AssetKey, str], ...]] = {}
+        self.checks: dict[tuple[bool, EntityKey], tuple[tuple[AssetCheckKey, str], ...]] = {}
 
-    def asset(self, graph: AssetGraph, key: AssetKey) -> _AssetFacts:
+    def asset(self, graph: AssetGraph, key: EntityKey) -> _AssetFacts:
         facts = self.assets.get(key)
         if facts is None:
-            ups = dict.fromkeys(graph.upstream.get(key, ()))
-            definition = getattr(graph.nodes.get(key), "partitions_def", None)
+            ups = dict.fromkeys(upstream_of(graph, key))
+            definition = getattr(node_of(graph, key), "partitions_def", None)
             facts = self.assets[key] = _AssetFacts(
                 tuple((u, u.to_user_string()) for u in ups),
                 getattr(definition, "time_window_for_partition_key", None),
@@ -175,7 +185,7 @@ class _GraphFacts:
         return facts
 
     def deps(
-        self, graph: AssetGraph, condition: DepsCondition, key: AssetKey
+        self, graph: AssetGraph, condition: DepsCondition, key: EntityKey
     ) -> tuple[tuple[AssetKey, str], ...]:
         """The deps of ``key`` that ``condition`` counts, its allow/ignore resolved."""
         deps = self.asset(graph, key).deps
@@ -184,6 +194,41 @@ class _GraphFacts:
             counted = condition._deps(graph, key)
             filtered = self.filtered[(condition, key)] = tuple(d for d in deps if d[0] in counted)
         return filtered
+
+    def checks_of(
+        self, graph: AssetGraph, key: EntityKey, blocking_only: bool
+    ) -> tuple[tuple[AssetCheckKey, str], ...]:
+        """The checks of asset ``key`` (only the blocking ones if ``blocking_only``), sorted,
+        with their user strings."""
+        found = self.checks.get((blocking_only, key))
+        if found is None:
+            keys = graph.checks_by_asset.get(key, ()) if isinstance(key, AssetKey) else ()
+            if blocking_only:
+                keys = [k for k in keys if getattr(graph.checks[k], "blocking", False)]
+            found = self.checks[(blocking_only, key)] = tuple(
+                (k, k.to_user_string()) for k in sorted(keys)
+            )
+        return found
+
+
+def node_of(graph: AssetGraph, key: EntityKey) -> Any:
+    """The definition of an asset or an asset check (None: not in the graph)."""
+    if isinstance(key, AssetCheckKey):
+        return graph.checks.get(key)
+    return graph.nodes.get(key)
+
+
+def upstream_of(graph: AssetGraph, key: EntityKey) -> tuple[AssetKey, ...]:
+    """An asset's upstreams; a check's: its asset, its inputs and its additional deps."""
+    if not isinstance(key, AssetCheckKey):
+        return graph.upstream.get(key, ())
+    check = graph.checks.get(key)
+    if check is None:
+        return (key.asset_key,)
+    found = getattr(check, "upstream_keys", None)
+    if found is None:
+        found = (check.asset_key, *getattr(check, "additional_deps", ()))
+    return tuple(dict.fromkeys(found))
 
 
 _GRAPH_FACTS: WeakKeyDictionary[AssetGraph, _GraphFacts] = WeakKeyDictionary()
@@ -209,8 +254,8 @@ class _Tick:
     def __init__(
         self,
         view: AutomationView,
-        prev_states: Mapping[AssetKey, ConditionState],
-        requested_now: Mapping[AssetKey, Subset],
+        prev_states: Mapping[EntityKey, ConditionState],
+        requested_now: Mapping[EntityKey, Subset],
     ) -> None:
         self.graph = view.graph
         self.facts = _graph_facts(self.graph)
@@ -219,12 +264,12 @@ class _Tick:
         self._ticks: dict[tuple[str, str], datetime] = {}
         # A dep's outcome under a condition that reads nothing of the downstream asset (see
         # ``AutomationCondition.same_for_every_reader``), shared by every asset reading it.
-        self.dep_outcomes: dict[tuple[AutomationCondition, AssetKey], ConditionEvaluation] = {}
+        self.dep_outcomes: dict[tuple[AutomationCondition, EntityKey], ConditionEvaluation] = {}
 
-    def asset(self, key: AssetKey) -> _AssetFacts:
+    def asset(self, key: EntityKey) -> _AssetFacts:
         return self.facts.asset(self.graph, key)
 
-    def deps(self, condition: DepsCondition, key: AssetKey) -> tuple[tuple[AssetKey, str], ...]:
+    def deps(self, condition: DepsCondition, key: EntityKey) -> tuple[tuple[AssetKey, str], ...]:
         return self.facts.deps(self.graph, condition, key)
 
     def latest_tick(self, schedule: str, timezone: str, now: datetime) -> datetime:
@@ -253,7 +298,7 @@ class _Context:
     def __init__(
         self,
         view: AutomationView,
-        key: AssetKey,
+        key: EntityKey,
         state: ConditionState | None,
         tick: _Tick,
     ) -> None:
@@ -287,7 +332,7 @@ class _Context:
         if kept:
             self.new[path] = kept
 
-    def facts(self, key: AssetKey) -> _AssetFacts:
+    def facts(self, key: EntityKey) -> _AssetFacts:
         return self.asset if key is self.key else self.tick.asset(key)
 
     def recalled(self, path: str) -> dict[str, Any]:
@@ -351,14 +396,14 @@ class AutomationCondition:
         )
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         """The node's outcome (labelled ``self.title``) over ``candidates`` of ``key``; its
         memory, if any, at ``path``."""
         raise NotImplementedError
 
     def evaluate_node(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         return self._evaluate(ctx, key, candidates, path)
 
@@ -463,6 +508,23 @@ class AutomationCondition:
         return DepsCondition(*_check((condition,)), require_all=True)
 
     @staticmethod
+    def any_checks_match(
+        condition: AutomationCondition, blocking_only: bool = False
+    ) -> AutomationCondition:
+        """True where the condition holds for at least one of the asset's checks."""
+        (operand,) = _check((condition,))
+        return ChecksCondition(operand, require_all=False, blocking_only=blocking_only)
+
+    @staticmethod
+    def all_checks_match(
+        condition: AutomationCondition, blocking_only: bool = False
+    ) -> AutomationCondition:
+        """True where the condition holds for every one of the asset's checks (true if it
+        has none)."""
+        (operand,) = _check((condition,))
+        return ChecksCondition(operand, require_all=True, blocking_only=blocking_only)
+
+    @staticmethod
     def any_deps_updated() -> DepsCondition:
         updated = (NewlyUpdatedCondition() | WillBeRequestedCondition()).with_label(
             "newly_updated or will_be_requested"
@@ -550,11 +612,11 @@ def _handled() -> AutomationCondition:
 class _Operand(AutomationCondition):
     """A leaf: holds per partition by a predicate over the view."""
 
-    def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
+    def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
         raise NotImplementedError
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         if candidates is _NONE:
             return self._unpartitioned_outcomes[self.holds(ctx, key, None)]
@@ -566,7 +628,7 @@ class MissingCondition(_Operand):
     reads_only_the_upstream = True
     name = "missing"
 
-    def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
+    def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
         return ctx.view.latest_materialization_id(key, partition) is None
 
 
@@ -574,7 +636,7 @@ class InProgressCondition(_Operand):
     reads_only_the_upstream = True
     name = "in_progress"
 
-    def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
+    def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
         return ctx.view.in_progress(key, partition)
 
 
@@ -582,7 +644,7 @@ class ExecutionFailedCondition(_Operand):
     reads_only_the_upstream = True
     name = "execution_failed"
 
-    def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
+    def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
         return ctx.view.execution_failed(key, partition)
 
 
@@ -592,7 +654,7 @@ class NewlyRequestedCondition(_Operand):
     name = "newly_requested"
     reads_only_the_upstream = True  # on an upstream: the previous state of that upstream
 
-    def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
+    def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
         state = ctx.state if key is ctx.key or key == ctx.key else ctx.prev_states.get(key)
         return state is not None and partition in state.requested
 
@@ -603,14 +665,14 @@ class WillBeRequestedCondition(_Operand):
     name = "will_be_requested"
     reads_only_the_upstream = True
 
-    def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
+    def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
         return partition in ctx.requested_now.get(key, _EMPTY)
 
 
 class InitialEvaluationCondition(_Operand):
     name = "initial_evaluation"
 
-    def holds(self, ctx: _Context, key: AssetKey, partition: PartitionKey) -> bool:
+    def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
         return ctx.state is None
 
 
@@ -620,7 +682,7 @@ class NewlyUpdatedCondition(AutomationCondition):
     name = "newly_updated"
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         seen = ctx.recalled(path)
         first = ctx.state is None
@@ -641,7 +703,7 @@ class CodeVersionChangedCondition(AutomationCondition):
     name = "code_version_changed"
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         version = ctx.view.code_version(key)
         before = ctx.recalled(path).get("")
@@ -671,7 +733,7 @@ class CronTickPassedCondition(AutomationCondition):
         return f"{self.cron_schedule!r}, {self.cron_timezone!r}"
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         before = ctx.state.evaluated_at if ctx.state else None
         tick = ctx.tick.latest_tick(self.cron_schedule, self.cron_timezone, ctx.view.now)
@@ -716,7 +778,7 @@ class InLatestTimeWindowCondition(AutomationCondition):
         return "" if self.lookback_delta is None else repr(self.lookback_delta)
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         windows = ctx.facts(key).windows
         keys = ctx.view.partition_keys(key) if windows is not None else None
@@ -752,7 +814,7 @@ class AndCondition(AutomationCondition):
         return self.operands
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         results = []
         remaining = candidates
@@ -779,7 +841,7 @@ class OrCondition(AutomationCondition):
         return self.operands
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         results = [
             child._evaluate(ctx, key, candidates, path + suffix)
@@ -822,7 +884,7 @@ class NotCondition(AutomationCondition):
         return (self.operand,)
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         inner = self.operand._evaluate(ctx, key, candidates, path + ".0")
         if not inner.true:
@@ -850,7 +912,7 @@ class SinceCondition(AutomationCondition):
         return f"({t}) since ({r})"
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         trigger = self.trigger._evaluate(ctx, key, candidates, path + ".0")
         reset = self.reset._evaluate(ctx, key, candidates, path + ".1")
@@ -880,7 +942,7 @@ class NewlyTrueCondition(AutomationCondition):
         return (self.operand,)
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         inner = self.operand._evaluate(ctx, key, candidates, path + ".0")
         if candidates is _NONE:
@@ -943,9 +1005,9 @@ class DepsCondition(AutomationCondition):
         clone._label = self._label
         return clone
 
-    def _deps(self, graph: AssetGraph, key: AssetKey) -> tuple[AssetKey, ...]:
+    def _deps(self, graph: AssetGraph, key: EntityKey) -> tuple[AssetKey, ...]:
         """The upstreams that count, in order (``_GraphFacts.deps`` caches them)."""
-        deps = list(dict.fromkeys(graph.upstream.get(key, ())))
+        deps = list(dict.fromkeys(upstream_of(graph, key)))
         if self.allowed is not None:
             allowed = _resolve(self.allowed, graph)
             deps = [d for d in deps if d in allowed]
@@ -969,7 +1031,7 @@ class DepsCondition(AutomationCondition):
         return outcome
 
     def _evaluate(
-        self, ctx: _Context, key: AssetKey, candidates: Subset, path: str
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         view = ctx.view
         if not candidates:
@@ -1010,6 +1072,58 @@ class DepsCondition(AutomationCondition):
         return ConditionEvaluation(self.title, candidates, true, tuple(results), detail)
 
 
+class ChecksCondition(AutomationCondition):
+    """``any_checks_match`` / ``all_checks_match``: the operand, evaluated on each of the
+    asset's checks (only the blocking ones with ``blocking_only``), over the candidates (an
+    unpartitioned check over all of them). With no checks, ``any`` is false and ``all`` true,
+    as in Dagster."""
+
+    def __init__(
+        self, operand: AutomationCondition, *, require_all: bool, blocking_only: bool = False
+    ) -> None:
+        self.operand = operand
+        self.require_all = require_all
+        self.blocking_only = blocking_only
+
+    @property
+    def name(self) -> str:
+        which = "all" if self.require_all else "any"
+        blocking = ", blocking_only" if self.blocking_only else ""
+        return f"{which}_checks_match({self.operand.label or self.operand.name}{blocking})"
+
+    @property
+    def children(self) -> tuple[AutomationCondition, ...]:
+        return (self.operand,)
+
+    def _params(self) -> str:
+        return f"blocking_only={self.blocking_only!r}"
+
+    def _evaluate(
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
+    ) -> ConditionEvaluation:
+        checks = ctx.tick.facts.checks_of(ctx.tick.graph, key, self.blocking_only)
+        true = candidates if self.require_all else _EMPTY
+        results = []
+        matched = []
+        for check, name in checks if candidates else ():
+            own = ctx.view.partition_keys(check)
+            # A partitioned check has its asset's partitions; an unpartitioned one checks the
+            # whole asset: its outcome holds for every candidate.
+            wanted = _NONE if own is None else candidates
+            child = self.operand._evaluate(ctx, check, wanted, f"{path}[{name}]")
+            results.append(_named(name, child))
+            hits = (candidates if child.true else _EMPTY) if own is None else child.true
+            if hits:
+                matched.append(name)
+            if self.require_all:
+                if hits is not candidates:
+                    true = true & hits
+            elif hits:
+                true = hits if not true else true | hits
+        detail = f"matched: {', '.join(matched)}" if matched else ""
+        return ConditionEvaluation(self.title, candidates, true, tuple(results), detail)
+
+
 def _named(dep_name: str, child: ConditionEvaluation) -> ConditionEvaluation:
     """The operand's outcome on a dep, labelled with the dep's name."""
     return ConditionEvaluation(
@@ -1042,42 +1156,60 @@ class EvaluationResult:
     """What one tick decided: the partitions to request per asset (only non-empty ones), each
     evaluated asset's reason tree, and the states to store (merge them into the old)."""
 
-    requests: dict[AssetKey, Subset]
-    evaluations: dict[AssetKey, ConditionEvaluation]
-    states: dict[AssetKey, ConditionState]
+    requests: dict[EntityKey, Subset]
+    evaluations: dict[EntityKey, ConditionEvaluation]
+    states: dict[EntityKey, ConditionState]
 
 
 def to_evaluate(
-    conditions: Mapping[AssetKey, AutomationCondition],
+    conditions: Mapping[EntityKey, AutomationCondition],
     graph: AssetGraph,
-    states: Mapping[AssetKey, ConditionState],
-    changed: Iterable[AssetKey] | None,
-) -> list[AssetKey]:
-    """The assets whose condition could have a new answer, upstream first: what changed and
-    everything downstream of it, those requested last time (``newly_requested`` now holds),
-    and those never evaluated. ``changed=None`` means everything (a timer, a reload)."""
+    states: Mapping[EntityKey, ConditionState],
+    changed: Iterable[EntityKey] | None,
+) -> list[EntityKey]:
+    """The assets and checks whose condition could have a new answer, upstream first: what
+    changed and everything downstream of it (a check is downstream of its asset and its other
+    deps; an asset, of its checks: ``any_checks_match``), those requested last time
+    (``newly_requested`` now holds), and those never evaluated. ``changed=None`` means
+    everything (a timer, a reload). Checks come after every asset: nothing reads their
+    requests."""
+    wanted: set[EntityKey]
     if changed is None:
         wanted = set(conditions)
     else:
-        wanted = graph.downstream_closure(k for k in changed if k in graph)
+        changed = set(changed)
+        assets = graph.downstream_closure(
+            k for k in changed if isinstance(k, AssetKey) and k in graph
+        )
+        assets.update(k.asset_key for k in changed if isinstance(k, AssetCheckKey))
+        wanted = set(assets)
+        for key in conditions:
+            if isinstance(key, AssetCheckKey) and (
+                key in changed or not assets.isdisjoint(upstream_of(graph, key))
+            ):
+                wanted.add(key)
         wanted.update(k for k, s in states.items() if s.requested)
         wanted.update(k for k in conditions if k not in states)
         wanted &= conditions.keys()
-    return graph.toposorted(wanted)
+    checks = sorted(k for k in wanted if isinstance(k, AssetCheckKey))
+    assets_first: list[EntityKey] = list(
+        graph.toposorted(k for k in wanted if isinstance(k, AssetKey))
+    )
+    return assets_first + list(checks)
 
 
 def evaluate(
-    conditions: Mapping[AssetKey, AutomationCondition],
+    conditions: Mapping[EntityKey, AutomationCondition],
     view: AutomationView,
-    states: Mapping[AssetKey, ConditionState],
-    changed: Iterable[AssetKey] | None = None,
+    states: Mapping[EntityKey, ConditionState],
+    changed: Iterable[EntityKey] | None = None,
 ) -> EvaluationResult:
     """Evaluate the conditions of the assets ``changed`` could affect (see ``to_evaluate``)
     over ``view``, upstream first so ``will_be_requested`` sees this tick's requests."""
     now = view.now.timestamp()
-    requests: dict[AssetKey, Subset] = {}
-    evaluations: dict[AssetKey, ConditionEvaluation] = {}
-    new_states: dict[AssetKey, ConditionState] = {}
+    requests: dict[EntityKey, Subset] = {}
+    evaluations: dict[EntityKey, ConditionEvaluation] = {}
+    new_states: dict[EntityKey, ConditionState] = {}
     tick = _Tick(view, states, requests)
     for key in to_evaluate(conditions, view.graph, states, changed):
         condition = conditions[key]
