@@ -30,6 +30,7 @@ from ..automation.asset_sensors import (
 from ..automation.conditions import (
     AutomationConditionSensorDefinition,
     ConditionState,
+    EntityKey,
     evaluate,
 )
 from ..automation.file_sensor import FileArrivalSensorDefinition
@@ -46,6 +47,7 @@ from ..automation.sensors import (
     evaluate_sensor,
 )
 from ..automation.tick import TickResult, TickStatus, failed
+from ..definitions.checks import AssetCheckKey
 from ..definitions.job import JOB_NAME_TAG
 from ..definitions.keys import AssetKey
 from ..definitions.run_request import RunRequest
@@ -105,7 +107,7 @@ class Instigator:
     triggered: bool = False  # something it watches happened: tick at once
     # An automation condition sensor's assets whose facts changed since it last evaluated
     # (None: evaluate every one, as at start).
-    pending: set[AssetKey] | None = None
+    pending: set[EntityKey] | None = None
 
 
 def instigators_of(defs: Any) -> dict[str, tuple[str, Any]]:
@@ -131,14 +133,22 @@ def instigators_of(defs: Any) -> dict[str, tuple[str, Any]]:
     return found
 
 
-def plan_cells(plan: Any) -> set[tuple[AssetKey, str | None]]:
-    """Every (asset, partition) a plan materializes."""
+def plan_cells(plan: Any) -> set[tuple[EntityKey, str | None]]:
+    """Every (asset, partition) a plan materializes and (check, partition) it evaluates."""
     return {
-        (step.key, partition)
+        (step.key if step.check is None else step.check, partition)
         for step in plan.steps
-        if step.check is None
         for partition in (step.partitions or (None,))
     }
+
+
+def entity_key(text: str) -> EntityKey:
+    """An asset's user string (``a/b``), or a check's (``a/b:check``): no asset key
+    component holds a ``:``."""
+    asset, colon, check = text.partition(":")
+    if colon:
+        return AssetCheckKey(AssetKey.from_user_string(asset), check)
+    return AssetKey.from_user_string(text)
 
 
 def _origin(definition: Any) -> RunOrigin:
@@ -190,7 +200,7 @@ class Automation:
         self.cache = StatusCache()  # what declarative automation reads
         # Each asset with a freshness policy: (its state, when it changes with no update).
         self.freshness: dict[AssetKey, tuple[str, float | None]] = {}
-        self._states: dict[AssetKey, ConditionState] = {}  # each asset condition's memory
+        self._states: dict[EntityKey, ConditionState] = {}  # each condition's memory
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -397,7 +407,7 @@ class Automation:
                 },
             )
         )
-        requests = requests_of(result, item.name)
+        requests = requests_of(result, item.name, graph)
         skip = None if requests else f"{len(result.evaluations)} evaluated, none requested"
         return TickResult(run_requests=tuple(requests), skip_reason=skip)
 
@@ -526,10 +536,10 @@ class Automation:
         if store is None:
             return
         await store.flush()
-        self.cache.seed(*await store.status_rows())
+        self.cache.seed(*await store.status_rows(), await store.check_status_rows())
         self.cache.drain()
         self._states = {
-            AssetKey.from_user_string(key): ConditionState.from_json(evaluation["state"])
+            entity_key(key): ConditionState.from_json(evaluation["state"])
             for key, evaluation in (await store.condition_states()).items()
         }
 

@@ -6,6 +6,10 @@ Dagster evaluates every asset with an ``automation_condition`` through
 ``default_automation_condition_sensor`` unless an ``AutomationConditionSensorDefinition``
 targets it. Here that default sensor runs from the start (in Dagster it must be turned on):
 a local user who writes ``eager()`` expects it to act.
+
+Asset checks with an ``automation_condition`` are evaluated by the sensor whose target holds
+their asset (Dagster's selections include an asset's checks): their requests become runs of
+the checks alone, unless their asset runs in the same request (its run includes its checks).
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from ..automation.conditions import (
     AutomationCondition,
     AutomationConditionSensorDefinition,
     CronTickPassedCondition,
+    EntityKey,
     EvaluationResult,
+    node_of,
 )
 from ..automation.cron import CronSchedule
 from ..definitions.asset import AssetsDefinition
+from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
 from ..definitions.keys import AssetKey
 from ..definitions.run_request import RunRequest
 from ..execution.partitioning import PartitionContext, resolved_mapping
@@ -39,42 +46,56 @@ def condition_sensors(defs: Any) -> list[AutomationConditionSensorDefinition]:
     condition is in none of their targets."""
     declared = [s for s in defs.sensors if isinstance(s, AutomationConditionSensorDefinition)]
     graph = defs.graph
-    covered: set[AssetKey] = set()
+    covered: set[EntityKey] = set()
     for sensor in declared:
         covered |= scope(sensor, graph).keys()
     rest = [k for k in conditions_of(graph) if k not in covered]
     if not rest:
         return declared
+    assets = dict.fromkeys(k.asset_key if isinstance(k, AssetCheckKey) else k for k in rest)
     default = AutomationConditionSensorDefinition(
-        DEFAULT_SENSOR, target=AssetSelection.keys(*rest), default_status="RUNNING"
+        DEFAULT_SENSOR, target=AssetSelection.keys(*assets), default_status="RUNNING"
     )
+    # Its target holds the assets of the checks it evaluates, not their conditions, which
+    # another sensor may evaluate: it evaluates only what no other sensor does.
+    default.covers = frozenset(rest)  # type: ignore[attr-defined]
     return [*declared, default]
 
 
-def conditions_of(graph: AssetGraph) -> dict[AssetKey, AutomationCondition]:
-    return {
+def conditions_of(graph: AssetGraph) -> dict[EntityKey, AutomationCondition]:
+    """Every asset's and every asset check's own condition."""
+    found: dict[EntityKey, AutomationCondition] = {
         key: node.automation_condition
         for key, node in graph.nodes.items()
         if getattr(node, "automation_condition", None) is not None
     }
+    for check_key, check in graph.checks.items():
+        if getattr(check, "automation_condition", None) is not None:
+            found[check_key] = check.automation_condition
+    return found
 
 
 def scope(
     sensor: AutomationConditionSensorDefinition, graph: AssetGraph
-) -> dict[AssetKey, AutomationCondition]:
-    """The conditions ``sensor`` evaluates: its target's assets' own, else its default."""
+) -> dict[EntityKey, AutomationCondition]:
+    """The conditions ``sensor`` evaluates: its target's assets' and their checks' own, else
+    its default (Dagster's ``default_condition``: for the assets and checks without one)."""
     keys = resolve_selection(as_selection(sensor.target), graph, None)
     default = getattr(sensor, "default_condition", None)
-    out = {}
-    for key in keys:
-        condition = getattr(graph.nodes[key], "automation_condition", None) or default
+    covers = getattr(sensor, "covers", None)
+    out: dict[EntityKey, AutomationCondition] = {}
+    entities: list[EntityKey] = [*keys, *graph.checks_of(keys)]
+    for key in entities:
+        if covers is not None and key not in covers:
+            continue
+        condition = getattr(node_of(graph, key), "automation_condition", None) or default
         if condition is not None:
             out[key] = condition
     return out
 
 
 def next_deadline(
-    conditions: Mapping[AssetKey, AutomationCondition], graph: AssetGraph, now: float
+    conditions: Mapping[EntityKey, AutomationCondition], graph: AssetGraph, now: float
 ) -> float | None:
     """When the conditions must be evaluated again though no event comes: the soonest cron
     tick after ``now`` of their ``cron_tick_passed`` nodes, and of the time windows of their
@@ -86,7 +107,7 @@ def next_deadline(
             if isinstance(node, CronTickPassedCondition):
                 crons.add((node.cron_schedule, node.cron_timezone))
     for key in conditions:
-        partitions = getattr(graph.nodes[key], "partitions_def", None)
+        partitions = getattr(node_of(graph, key), "partitions_def", None)
         if isinstance(partitions, TimeWindowPartitionsDefinition):
             crons.add((partitions.cron_schedule, partitions.timezone))
     deadlines = [CronSchedule(*cron).next_tick_after(now).timestamp() for cron in crons]
@@ -102,18 +123,48 @@ def _nodes(condition: AutomationCondition) -> list[AutomationCondition]:
     return found
 
 
-def requests_of(result: EvaluationResult, sensor_name: str) -> list[RunRequest]:
-    """One run for the unpartitioned assets requested, one per partition key for the
-    partitioned ones (every asset requesting that key in the same run)."""
-    by_partition: dict[str | None, list[AssetKey]] = {}
+def requests_of(
+    result: EvaluationResult, sensor_name: str, graph: AssetGraph | None = None
+) -> list[RunRequest]:
+    """One run for the unpartitioned assets and checks requested, one per partition key for
+    the partitioned ones (every asset and check requesting that key in the same run). A
+    check whose asset runs too is in that run already; the others run alone, against the
+    stored asset (``asset_selection=()``), except a check an asset reports itself
+    (``AssetCheckSpec``): only its asset's run evaluates it, so its asset runs."""
+    by_partition: dict[str | None, tuple[list[AssetKey], list[AssetCheckKey]]] = {}
     for key, partitions in result.requests.items():
         for partition in partitions:
-            by_partition.setdefault(partition, []).append(key)
+            assets, checks = by_partition.setdefault(partition, ([], []))
+            if isinstance(key, AssetCheckKey):
+                checks.append(key)
+            else:
+                assets.append(key)
     tags = {AUTOMATION_TAG: sensor_name}
-    return [
-        RunRequest(asset_selection=keys, partition_key=partition, tags=tags)
-        for partition, keys in sorted(by_partition.items(), key=lambda item: item[0] or "")
-    ]
+    requests = []
+    for partition, (assets, checks) in sorted(
+        by_partition.items(), key=lambda item: item[0] or ""
+    ):
+        alone = []
+        for check in checks:
+            node = graph.checks.get(check) if graph is not None else None
+            if node is not None and not isinstance(node, AssetChecksDefinition):
+                if check.asset_key not in assets:
+                    assets.append(check.asset_key)  # a spec: its asset reports it
+            elif check.asset_key not in assets:
+                alone.append(check)
+        if not alone:
+            requests.append(RunRequest(asset_selection=assets, partition_key=partition, tags=tags))
+            continue
+        with_assets = graph.checks_of(assets) if graph is not None and assets else []
+        requests.append(
+            RunRequest(
+                asset_selection=tuple(assets),
+                asset_check_keys=[*with_assets, *alone],
+                partition_key=partition,
+                tags=tags,
+            )
+        )
+    return requests
 
 
 class CacheView:
@@ -125,7 +176,7 @@ class CacheView:
         cache: StatusCache,
         now: datetime,
         code_versions: Mapping[AssetKey, Any],
-        queued: Collection[tuple[AssetKey, str | None]],
+        queued: Collection[tuple[EntityKey, str | None]],
         dynamic: Any,
     ) -> None:
         self._graph = graph
@@ -134,7 +185,7 @@ class CacheView:
         self._code_versions = code_versions
         self._queued = queued
         self._dynamic = dynamic
-        self._keys: dict[AssetKey, Sequence[str] | None] = {}
+        self._keys: dict[EntityKey, Sequence[str] | None] = {}
         self._context = PartitionContext(dynamic=dynamic)
 
     @property
@@ -145,9 +196,9 @@ class CacheView:
     def graph(self) -> AssetGraph:
         return self._graph
 
-    def partition_keys(self, key: AssetKey) -> Sequence[str] | None:
+    def partition_keys(self, key: EntityKey) -> Sequence[str] | None:
         if key not in self._keys:
-            definition = getattr(self._graph.nodes.get(key), "partitions_def", None)
+            definition = getattr(node_of(self._graph, key), "partitions_def", None)
             self._keys[key] = (
                 None
                 if definition is None
@@ -156,10 +207,10 @@ class CacheView:
         return self._keys[key]
 
     def upstream_partition_keys(
-        self, key: AssetKey, partition_key: str | None, upstream: AssetKey
+        self, key: EntityKey, partition_key: str | None, upstream: AssetKey
     ) -> Collection[str | None]:
         nodes = self._graph.nodes
-        node, up_node = nodes[key], nodes.get(upstream)
+        node, up_node = node_of(self._graph, key), nodes.get(upstream)
         up_def = getattr(up_node, "partitions_def", None)
         if up_def is None:
             return {None}
@@ -174,20 +225,26 @@ class CacheView:
         )
         return set(found.keys)
 
-    def latest_materialization_id(self, key: AssetKey, partition_key: str | None) -> int | None:
+    def latest_materialization_id(self, key: EntityKey, partition_key: str | None) -> int | None:
+        if isinstance(key, AssetCheckKey):  # a check: its latest evaluation
+            return self._cache.check_latest.get((key, partition_key))
         found = self._cache.latest.get((key, partition_key))
         if found is None and not isinstance(self._graph.nodes.get(key), AssetsDefinition):
             return 0  # an external asset: it exists, outside of what Millrace runs
         return found
 
-    def in_progress(self, key: AssetKey, partition_key: str | None) -> bool:
+    def in_progress(self, key: EntityKey, partition_key: str | None) -> bool:
         cell = (key, partition_key)
         return cell in self._queued or self._cache.running(cell)
 
-    def execution_failed(self, key: AssetKey, partition_key: str | None) -> bool:
+    def execution_failed(self, key: EntityKey, partition_key: str | None) -> bool:
+        if isinstance(key, AssetCheckKey):
+            return (key, partition_key) in self._cache.check_failed
         return (key, partition_key) in self._cache.failed
 
-    def code_version(self, key: AssetKey) -> str | None:
+    def code_version(self, key: EntityKey) -> str | None:
+        if isinstance(key, AssetCheckKey):
+            return None
         version = self._code_versions.get(key)
         return None if version is None else str(version)
 

@@ -3,6 +3,10 @@ id, whether a run that has not finished includes it (Dagster's "in progress": fr
 start, not its step's, until the run ends), whether its last attempt failed. Seeded from SQLite
 once when automation starts, then kept by the bus's events, so a tick never queries SQL.
 
+The same of every (asset check, partition): its latest evaluation's event id, whether a run
+that has not finished includes it, whether its latest execution errored (raised, or its step
+failed: not a result with ``passed=False``).
+
 Another process's writes are not on this bus: automation re-seeds when SQLite's
 ``data_version`` says another connection committed (the check it makes anyway).
 """
@@ -11,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..definitions.checks import AssetCheckKey
 from ..definitions.keys import AssetKey
 from ..events import (
+    AssetCheckEvaluated,
     AssetMaterialized,
     Event,
     RunFinished,
@@ -23,6 +29,9 @@ from ..events import (
 )
 
 Cell = tuple[AssetKey, str | None]
+CheckCell = tuple[AssetCheckKey, str | None]
+Entity = AssetKey | AssetCheckKey
+EntityCell = tuple[Entity, str | None]  # an asset's or a check's
 
 
 class StatusCache:
@@ -30,17 +39,21 @@ class StatusCache:
         self.latest: dict[Cell, int] = {}  # -> the latest materialization's event id
         self.last_time: dict[AssetKey, float] = {}  # an asset's newest materialization
         self.failed: set[Cell] = set()
-        self._running: dict[str, set[Cell]] = {}  # run id -> its cells in flight
-        self.changed: set[AssetKey] = set()  # since the last ``drain``
+        self.check_latest: dict[CheckCell, int] = {}  # -> the latest evaluation's event id
+        self.check_failed: set[CheckCell] = set()  # its latest execution errored
+        self._running: dict[str, set[EntityCell]] = {}  # run id -> its cells in flight
+        self.changed: set[Entity] = set()  # since the last ``drain``
 
     def seed(
         self,
         latest: Iterable[tuple[str, str, int, float]],
         failed: Iterable[tuple[str, str]],
         running: Iterable[tuple[str, str, str]],
+        checks: Iterable[tuple[str, str, str, int, bool]] = (),
     ) -> None:
         """From the store's rows: (asset, partition or '', event id, time), (asset,
-        partition) and (run, asset, partition)."""
+        partition), (run, asset, partition) and each check's latest evaluation: (asset,
+        check, partition or '', event id, whether it errored)."""
         keys: dict[str, AssetKey] = {}
 
         def key(name: str) -> AssetKey:
@@ -59,18 +72,25 @@ class StatusCache:
         self._running = {}
         for run_id, a, p in running:
             self._running.setdefault(run_id, set()).add((key(a), p or None))
+        self.check_latest, self.check_failed = {}, set()
+        for a, name, p, event_id, errored in checks:
+            cell = (AssetCheckKey(key(a), name), p or None)
+            self.check_latest[cell] = event_id
+            if errored:
+                self.check_failed.add(cell)
         self.changed = set(keys.values())
+        self.changed.update(check for check, _ in self.check_latest)
 
-    def start_run(self, run_id: str, cells: Iterable[Cell]) -> None:
+    def start_run(self, run_id: str, cells: Iterable[EntityCell]) -> None:
         """A run started: every cell of its plan is in progress until it finishes."""
         self._running.setdefault(run_id, set()).update(cells)
         self.changed.update(key for key, _ in self._running[run_id])
 
-    def running(self, cell: Cell) -> bool:
+    def running(self, cell: EntityCell) -> bool:
         return any(cell in cells for cells in self._running.values())
 
-    def drain(self) -> set[AssetKey]:
-        """The assets whose facts changed since the last call."""
+    def drain(self) -> set[Entity]:
+        """The assets and checks whose facts changed since the last call."""
         changed, self.changed = self.changed, set()
         return changed
 
@@ -86,14 +106,29 @@ class StatusCache:
             self.failed.discard(cell)
             self.changed.add(event.asset_key)
             return
-        if not isinstance(event, StepEvent) or event.asset_key is None or event.check_name:
+        if isinstance(event, AssetCheckEvaluated) and event.asset_key and event.check_name:
+            check = AssetCheckKey(event.asset_key, event.check_name)
+            check_cell = (check, event.partition_key)
+            self.check_latest[check_cell] = event.seq
+            if event.error is not None:
+                self.check_failed.add(check_cell)
+            else:
+                self.check_failed.discard(check_cell)
+            self.changed.add(check)
             return
-        key = event.asset_key
-        cells = [(key, p) for p in partitions_of(event)]
+        if not isinstance(event, StepEvent) or event.asset_key is None:
+            return
+        entity: Entity = event.asset_key
+        if event.check_name:
+            entity = AssetCheckKey(event.asset_key, event.check_name)
+        partitions = partitions_of(event)
         if isinstance(event, StepStarted):
-            self._running.setdefault(event.run_id, set()).update(cells)
+            self._running.setdefault(event.run_id, set()).update((entity, p) for p in partitions)
         elif isinstance(event, StepFailed) and not event.will_retry:
-            self.failed.update(cells)
+            if isinstance(entity, AssetCheckKey):
+                self.check_failed.update((entity, p) for p in partitions)
+            else:
+                self.failed.update((entity, p) for p in partitions)
         else:
             return
-        self.changed.add(key)
+        self.changed.add(entity)
