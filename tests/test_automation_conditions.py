@@ -6,6 +6,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +17,7 @@ from millrace.automation.conditions import (
     EvaluationResult,
     evaluate,
 )
+from millrace.definitions.checks import AssetCheckKey
 from millrace.graph import AssetGraph
 
 A = AutomationCondition
@@ -426,3 +428,129 @@ def test_a_dep_outcome_shared_by_its_readers_is_right_for_each() -> None:
     shared = [t.last.evaluations[AssetKey(n)].children[3].children[0].children[0] for n in "xyz"]
     assert all(s is shared[0] for s in shared)  # evaluated once for the three readers
     assert shared[0].label == "raw: in_progress" and not shared[0].true
+
+
+# -- asset checks ----------------------------------------------------------------------------
+
+
+def checks_graph() -> tuple[AssetGraph, AssetCheckKey, AssetCheckKey]:
+    from millrace import asset_check
+
+    @asset_check(asset="raw", blocking=True)
+    def raw_fresh() -> None: ...
+
+    @asset_check(asset="raw")
+    def raw_rows() -> None: ...
+
+    graph = AssetGraph([AssetSpec("raw")], checks=[raw_fresh, raw_rows])
+    return graph, raw_fresh.key, raw_rows.key
+
+
+class EntityTicker:
+    """Evaluates conditions keyed by assets and checks, keeping states as the runtime does."""
+
+    def __init__(self, view: DictView, conditions: dict[Any, AutomationCondition]) -> None:
+        self.view = view
+        self.conditions = conditions
+        self.states: dict[Any, ConditionState] = {}
+        self.last: EvaluationResult | None = None
+
+    def tick(self, changed: Collection[Any] | None = None) -> dict[str, set[str | None]]:
+        result = evaluate(self.conditions, self.view, self.states, changed)
+        for key, state in result.states.items():
+            self.states[key] = ConditionState.from_json(state.to_json())
+        self.last = result
+        return {k.to_user_string(): set(v) for k, v in result.requests.items()}
+
+
+def test_an_eager_check_is_requested_once_after_its_asset_updates() -> None:
+    graph, fresh, _ = checks_graph()
+    view = DictView(graph)
+    view.materialize("raw")
+    t = EntityTicker(view, {fresh: A.eager()})
+    assert t.tick() == {}  # the first evaluation takes note
+    view.materialize("raw")
+    assert t.tick({AssetKey("raw")}) == {"raw:raw_fresh": {None}}
+    assert t.tick({AssetKey("raw")}) == {}  # newly_requested resets it
+    view.running.add((fresh, None))
+    view.materialize("raw")
+    assert t.tick({AssetKey("raw")}) == {}  # the check is in progress: it waits
+    view.running.clear()
+    view.materialized[(fresh, None)] = 99  # it ran (in the asset's run): handled
+    assert t.tick({fresh}) == {}
+
+
+def test_a_check_on_a_cron_is_requested_at_each_tick() -> None:
+    graph, fresh, _ = checks_graph()
+    view = DictView(graph)
+    t = EntityTicker(view, {fresh: A.cron_tick_passed("0 * * * *")})
+    assert t.tick() == {}
+    view.now = T0 + timedelta(minutes=30)
+    assert t.tick() == {}
+    view.now = T0 + timedelta(hours=1)
+    assert t.tick() == {"raw:raw_fresh": {None}}
+    view.now = T0 + timedelta(hours=1, minutes=5)
+    assert t.tick() == {}
+
+
+def test_any_and_all_checks_match_over_an_assets_checks() -> None:
+    graph, fresh, rows = checks_graph()
+    view = DictView(graph)
+    view.materialize("raw")
+    conditions: dict[Any, AutomationCondition] = {
+        AssetKey("raw"): A.any_checks_match(A.execution_failed()),
+    }
+    t = EntityTicker(view, conditions)
+    assert t.tick() == {}
+    view.failed.add((rows, None))
+    assert t.tick({rows}) == {"raw": {None}}  # a check's change re-evaluates its asset
+    assert t.last is not None
+    reason = t.last.evaluations[AssetKey("raw")].reason()
+    assert "any_checks_match(execution_failed) (matched: raw:raw_rows): true" in reason
+    assert "raw:raw_fresh: execution_failed: false" in reason
+
+    blocking = EntityTicker(view, {AssetKey("raw"): A.any_checks_match(A.execution_failed(), True)})
+    assert blocking.tick() == {}  # raw_rows is not blocking
+    every = EntityTicker(view, {AssetKey("raw"): A.all_checks_match(A.execution_failed())})
+    assert every.tick() == {}
+    view.failed.add((fresh, None))
+    assert every.tick() == {"raw": {None}}
+    assert blocking.tick() == {"raw": {None}}
+
+
+def test_checks_match_on_an_asset_without_checks_as_in_dagster() -> None:
+    view = DictView(chain_graph())
+    t = EntityTicker(
+        view,
+        {
+            AssetKey("raw"): A.any_checks_match(A.missing()),  # none: false
+            AssetKey("other"): A.all_checks_match(A.missing()),  # none: true
+        },
+    )
+    assert t.tick() == {"other": {None}}
+
+
+def test_a_partitioned_check_is_evaluated_per_partition() -> None:
+    from millrace import asset_check
+
+    daily = DailyPartitionsDefinition(start_date="2024-05-30")
+
+    @asset(partitions_def=daily)
+    def events() -> None: ...
+
+    @asset_check(asset=events, partitions_def=daily)
+    def events_ok() -> None: ...
+
+    view = DictView(AssetGraph([events], checks=[events_ok]))
+    days = ["2024-05-30", "2024-05-31"]
+    view.partitions = {AssetKey("events"): days, events_ok.key: days}
+    for day in days:
+        view.materialize("events", day)
+    t = EntityTicker(view, {events_ok.key: A.any_deps_match(A.newly_updated())})
+    assert t.tick() == {}
+    view.materialize("events", "2024-05-31")
+    assert t.tick({AssetKey("events")}) == {"events:events_ok": {"2024-05-31"}}
+    asset_level = EntityTicker(view, {AssetKey("events"): A.any_checks_match(A.missing())})
+    assert asset_level.tick() == {"events": set(days)}
+    view.materialized[(events_ok.key, "2024-05-30")] = 50
+    assert asset_level.tick() == {"events": {"2024-05-31"}}
