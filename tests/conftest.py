@@ -215,6 +215,7 @@ _UNDO = {
         "DROP TABLE run_keys",
     ],
     10: ["DROP TABLE automation_evaluations"],
+    11: ["DROP TABLE partition_keys", "DROP TABLE partition_summaries"],
 }
 
 

@@ -434,3 +434,37 @@ def test_status_partitions_lists_each_stale_partition_with_its_cause_through_the
     ]
     fresh = millrace("status", "proj.py", "--partitions", "up", cwd=tmp_path)
     assert fresh.stdout.strip() == "up: no stale partition (2 fresh)"
+
+
+MANY = StaticPartitionsDefinition([f"k{i:02d}" for i in range(70)])
+
+
+@asset(partitions_def=MANY, code_version="1")
+def many(context) -> int:
+    return 1
+
+
+def test_the_writer_keeps_each_assets_keys_in_a_few_rows_and_merges_them(
+    home: Path, db: Db
+) -> None:
+    """A run per partition appends a row of keys each; past 64 rows they become one, and
+    statuses read from them are those of the history."""
+
+    async def go() -> PartitionStatuses:
+        async with Runtime(Definitions(assets=[many]), home=home) as runtime:
+            for key in MANY.get_partition_keys()[:69]:
+                assert (await runtime.materialize(partition_key=key)).success
+            assert (await runtime.materialize(partition_key="k00")).success  # not new
+            return (await runtime.partition_status())[AssetKey("many")]
+
+    found = asyncio.run(go())
+    chunks = db.rows("SELECT keys FROM partition_keys WHERE asset_key = 'many'")
+    assert 1 <= len(chunks) <= 64
+    keys = [k for (joined,) in chunks for k in joined.split("\x1f")]
+    assert sorted(keys) == MANY.get_partition_keys()[:69]  # each once
+    assert found.status == {"k69": Status.MISSING}
+    [(newest, versions)] = db.rows(
+        "SELECT newest_event_id, code_versions FROM partition_summaries WHERE asset_key = 'many'"
+    )
+    assert newest == db.value("SELECT MAX(event_id) FROM latest_materializations")
+    assert json.loads(versions) == ["1"]

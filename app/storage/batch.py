@@ -33,6 +33,7 @@ from ..events import (
     TickEvaluated,
     partitions_of,
 )
+from .partition_index import record_partitions
 
 
 async def write_batch(
@@ -242,6 +243,7 @@ async def _materializations(
         "DELETE FROM asset_failures WHERE asset_key = ? AND partition_key = ?",
         [_key(e) for e in materialized],
     )
+    await record_partitions(db, materialized)  # before the upsert: it tells new keys apart
     rows = [
         (
             *_key(e),

@@ -23,6 +23,7 @@ from ..events import (
     event_from_record,
 )
 from .faults import raise_clearly
+from .partition_index import keys_of
 from .records import (
     RUN_COLUMNS,
     BackfillRecord,
@@ -133,13 +134,17 @@ class History:
         status needs; the comparisons run in SQLite, so only stale partitions come back.
         ``upstream``: the asset's upstream keys now (for new dependencies)."""
         args = (asset_key,)
-        # One string rather than 87,600 rows: decoding rows is most of the cost at that size.
-        [(joined, newest_event_id, newest_timestamp, other_code)] = await self._rows(
-            "SELECT group_concat(partition_key, char(31)), MAX(event_id), MAX(timestamp),"
-            " SUM(code_version IS NOT ?)"
-            " FROM latest_materializations WHERE asset_key = ? AND partition_key != ''",
-            (code_version, asset_key),
+        # The writer's compact index (storage/partition_index.py), not 87,600 rows.
+        materialized = keys_of(
+            await self._rows("SELECT keys FROM partition_keys WHERE asset_key = ?", args)
         )
+        summary = await self._rows(
+            "SELECT newest_event_id, newest_timestamp, code_versions FROM partition_summaries"
+            " WHERE asset_key = ?",
+            args,
+        )
+        newest_event_id, newest_timestamp, versions = summary[0] if summary else (None, None, "[]")
+        other_code = any(v != code_version for v in json.loads(versions))
         code = (
             await self._rows(
                 "SELECT partition_key, code_version FROM latest_materializations"
@@ -179,7 +184,7 @@ class History:
                 )
             ]
         return PartitionRows(
-            materialized=frozenset(joined.split("\x1f")) if joined else frozenset(),
+            materialized=materialized,
             failed=frozenset(k for (k,) in failed),
             running=running,
             code=[(k, v) for k, v in code],

@@ -230,6 +230,27 @@ MIGRATIONS: tuple[str, ...] = (
         evaluation TEXT NOT NULL
     );
     """,
+    # v11: each asset's materialized partitions as a few rows of joined keys, and a summary
+    # (newest materialization, code versions), kept by the writer (storage/partition_index.py).
+    """
+    CREATE TABLE partition_keys (
+        asset_key TEXT NOT NULL,
+        keys      TEXT NOT NULL
+    );
+    CREATE INDEX partition_keys_by_asset ON partition_keys (asset_key);
+    CREATE TABLE partition_summaries (
+        asset_key        TEXT PRIMARY KEY,
+        newest_event_id  INTEGER,
+        newest_timestamp REAL,
+        code_versions    TEXT NOT NULL
+    );
+    INSERT INTO partition_keys (asset_key, keys)
+        SELECT asset_key, group_concat(partition_key, char(31)) FROM latest_materializations
+        WHERE partition_key != '' GROUP BY asset_key;
+    INSERT INTO partition_summaries
+        SELECT asset_key, MAX(event_id), MAX(timestamp), json_group_array(DISTINCT code_version)
+        FROM latest_materializations WHERE partition_key != '' GROUP BY asset_key;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,119 @@
+"""Which partitions of each asset were ever materialized, kept compact at write time.
+
+Partition status needs an asset's materialized keys as a set: read from
+``latest_materializations`` that is 87,600 index entries scanned and strung together per
+asset at ten years of hours. The writer keeps them instead as a few rows of joined keys per
+asset (``partition_keys``: each batch appends the keys it materialized for the first time;
+past ``MAX_CHUNKS`` rows they are merged into one), and a summary per asset
+(``partition_summaries``: its newest materialization's id and time, and every code version
+its partitions may have been made with, so the code check is skipped when there is only the
+current one). A reader then fetches a handful of rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import aiosqlite
+
+from ..events import AssetMaterialized
+
+SEPARATOR = "\x1f"
+MAX_CHUNKS = 64  # rows of keys per asset before they are merged into one
+
+
+async def record_partitions(
+    db: aiosqlite.Connection, materialized: Sequence[AssetMaterialized]
+) -> None:
+    """Before the batch's rows are upserted: append the partitions materialized for the
+    first time, and fold the batch into each asset's summary."""
+    by_asset: dict[str, list[AssetMaterialized]] = {}
+    for event in materialized:
+        if event.partition_key and event.asset_key is not None:
+            by_asset.setdefault(event.asset_key.to_user_string(), []).append(event)
+    for asset, events in by_asset.items():
+        keys = {e.partition_key for e in events if e.partition_key}
+        known = await _existing(db, asset, keys)
+        new = sorted(keys - known)
+        if new:
+            await db.execute(
+                "INSERT INTO partition_keys (asset_key, keys) VALUES (?, ?)",
+                (asset, SEPARATOR.join(new)),
+            )
+            await _merge_if_many(db, asset)
+        await _summarize(db, asset, events)
+
+
+async def _existing(db: aiosqlite.Connection, asset: str, keys: set[str]) -> set[str]:
+    found: set[str] = set()
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        async with db.execute(
+            "SELECT partition_key FROM latest_materializations WHERE asset_key = ?"
+            f" AND partition_key IN ({', '.join('?' * len(chunk))})",
+            (asset, *chunk),
+        ) as cursor:
+            found.update(key for (key,) in await cursor.fetchall())
+    return found
+
+
+async def _merge_if_many(db: aiosqlite.Connection, asset: str) -> None:
+    """Many small rows (a run per hour adds one each) become one, and the summary's code
+    versions become exactly those the partitions have now."""
+    async with db.execute(
+        "SELECT COUNT(*) FROM partition_keys WHERE asset_key = ?", (asset,)
+    ) as cursor:
+        [(count,)] = list(await cursor.fetchall())
+    if count <= MAX_CHUNKS:
+        return
+    async with db.execute("SELECT keys FROM partition_keys WHERE asset_key = ?", (asset,)) as cur:
+        joined = SEPARATOR.join(keys for (keys,) in await cur.fetchall())
+    await db.execute("DELETE FROM partition_keys WHERE asset_key = ?", (asset,))
+    await db.execute("INSERT INTO partition_keys (asset_key, keys) VALUES (?, ?)", (asset, joined))
+    async with db.execute(
+        "SELECT DISTINCT code_version FROM latest_materializations"
+        " WHERE asset_key = ? AND partition_key != ''",
+        (asset,),
+    ) as cursor:
+        versions = [v for (v,) in await cursor.fetchall()]
+    await db.execute(
+        "UPDATE partition_summaries SET code_versions = ? WHERE asset_key = ?",
+        (json.dumps(sorted(versions, key=lambda v: (v is not None, v))), asset),
+    )
+
+
+async def _summarize(
+    db: aiosqlite.Connection, asset: str, events: Sequence[AssetMaterialized]
+) -> None:
+    async with db.execute(
+        "SELECT newest_event_id, newest_timestamp, code_versions FROM partition_summaries"
+        " WHERE asset_key = ?",
+        (asset,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    newest = max(events, key=lambda e: e.seq)
+    newest_id, newest_ts = newest.seq, max(e.timestamp for e in events)
+    versions = {e.code_version for e in events}
+    if row is not None:
+        newest_id = max(newest_id, row[0] or 0)
+        newest_ts = max(newest_ts, row[1] or 0.0)
+        versions |= set(json.loads(row[2]))
+    await db.execute(
+        "INSERT OR REPLACE INTO partition_summaries (asset_key, newest_event_id,"
+        " newest_timestamp, code_versions) VALUES (?, ?, ?, ?)",
+        (
+            asset,
+            newest_id,
+            newest_ts,
+            json.dumps(sorted(versions, key=lambda v: (v is not None, v))),
+        ),
+    )
+
+
+def keys_of(rows: Iterable[Sequence[Any]]) -> frozenset[str]:
+    """The keys of an asset's ``partition_keys`` rows, as one set."""
+    joined = SEPARATOR.join(keys for (keys,) in rows)
+    return frozenset(joined.split(SEPARATOR)) if joined else frozenset()
