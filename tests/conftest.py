@@ -202,7 +202,6 @@ class Spawned:
 _UNDO = {
     8: [
         "DROP INDEX latest_by_event",
-        "DROP INDEX latest_partitions",
         "DROP INDEX latest_inputs_changed",
         "DROP INDEX inputs_by_upstream",
         "ALTER TABLE latest_materializations DROP COLUMN inputs_changed",
@@ -215,7 +214,12 @@ _UNDO = {
         "DROP TABLE run_keys",
     ],
     10: ["DROP TABLE automation_evaluations"],
-    11: ["DROP TABLE partition_keys", "DROP TABLE partition_summaries"],
+    11: [
+        "DROP TABLE partition_keys",
+        "DROP TABLE partition_summaries",
+        "CREATE INDEX latest_partitions ON latest_materializations"
+        " (asset_key, partition_key, event_id, timestamp, code_version)",
+    ],
 }
 
 

@@ -232,7 +232,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # v11: each asset's materialized partitions as a few rows of joined keys, and a summary
     # (newest materialization, code versions), kept by the writer (storage/partition_index.py).
+    # v8's covering index served the scan these replace: every write paid for it.
     """
+    DROP INDEX latest_partitions;
     CREATE TABLE partition_keys (
         asset_key TEXT NOT NULL,
         keys      TEXT NOT NULL
