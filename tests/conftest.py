@@ -202,6 +202,7 @@ class Spawned:
 _UNDO = {
     8: [
         "DROP INDEX latest_by_event",
+        "DROP INDEX latest_partitions",
         "DROP INDEX latest_inputs_changed",
         "DROP INDEX inputs_by_upstream",
         "ALTER TABLE latest_materializations DROP COLUMN inputs_changed",
