@@ -468,3 +468,19 @@ def test_the_writer_keeps_each_assets_keys_in_a_few_rows_and_merges_them(
     )
     assert newest == db.value("SELECT MAX(event_id) FROM latest_materializations")
     assert json.loads(versions) == ["1"]
+
+
+def test_stored_keys_in_the_definitions_order_are_known_complete_without_a_set() -> None:
+    from millrace.versions.partition_status import decode_keys
+
+    keys = HOURS.get_partition_keys()
+    every, complete = decode_keys("\x1f".join(keys), HOURS, keys)
+    assert complete and every == frozenset(keys)
+    again, _ = decode_keys("\x1f".join(keys), HOURS, keys)
+    assert again is every  # one set per definition, shared by its assets
+    shuffled = [*keys[1:], keys[0]]
+    other, complete = decode_keys("\x1f".join(shuffled), HOURS, keys)
+    assert not complete and other == frozenset(keys)  # the same set, found the slow way
+    assert decode_keys("", HOURS, keys) == (frozenset(), False)
+    part, complete = decode_keys("\x1f".join(keys[:5]), HOURS, keys)
+    assert not complete and part == frozenset(keys[:5])

@@ -67,7 +67,7 @@ class PartitionFactsCache:
         if running == rows.running:
             return rows
         return PartitionRows(
-            rows.materialized,
+            rows.keys,
             rows.failed,
             running,
             rows.code,

@@ -7,7 +7,7 @@ and one pass over the graph.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from ..versions.partition_status import (
     PartitionStatuses,
     Upstream,
     asset_status,
+    decode_keys,
     partition_statuses,
 )
 from ..versions.staleness import Assessment, Category, Cause, Status, assess, short
@@ -129,7 +130,7 @@ class PartitionAssessor:
             if node.is_executable
             else []
         )
-        self.facts = _facts(rows, code.code_versions().get(asset))
+        self.facts = _facts(rows, code.code_versions().get(asset), definition, self.keys)
         self.newest_event_id = rows.newest_event_id
         self.newest_timestamp = rows.newest_timestamp
         self.shared = shared
@@ -151,7 +152,9 @@ class PartitionAssessor:
         return Assessment(status, causes)
 
 
-def _facts(rows: PartitionRows, code_version: str | None) -> PartitionFacts:
+def _facts(
+    rows: PartitionRows, code_version: str | None, definition: Any, keys: Sequence[str]
+) -> PartitionFacts:
     """The partitions' own first causes: code, then data, then dependencies."""
     own: dict[str, Cause] = {}
     for key, stored in rows.code:
@@ -165,7 +168,8 @@ def _facts(rows: PartitionRows, code_version: str | None) -> PartitionFacts:
     for key, up in rows.new_dependencies:
         up_key = AssetKey.from_user_string(up)
         own.setdefault(key, Cause(Category.DEPENDENCIES, f"has a new dependency on {up}", up_key))
-    return PartitionFacts(rows.materialized, rows.failed, rows.running, own)
+    materialized, complete = decode_keys(rows.keys, definition, keys)
+    return PartitionFacts(materialized, rows.failed, rows.running, own, complete)
 
 
 def assess_code(

@@ -673,7 +673,7 @@ class Runtime:
             if node.partitions_def is None or (only is not None and key not in only):
                 continue
             if self.store is None:
-                rows = PartitionRows(frozenset(), frozenset(), frozenset(), [], [], [], None)
+                rows = PartitionRows("", frozenset(), frozenset(), [], [], [], None)
             else:
                 await self.store.flush()
                 rows = await self._facts.rows(

@@ -23,7 +23,7 @@ from ..events import (
     event_from_record,
 )
 from .faults import raise_clearly
-from .partition_index import keys_of
+from .partition_index import joined_keys
 from .records import (
     RUN_COLUMNS,
     BackfillRecord,
@@ -135,7 +135,7 @@ class History:
         ``upstream``: the asset's upstream keys now (for new dependencies)."""
         args = (asset_key,)
         # The writer's compact index (storage/partition_index.py), not 87,600 rows.
-        materialized = keys_of(
+        keys = joined_keys(
             await self._rows("SELECT keys FROM partition_keys WHERE asset_key = ?", args)
         )
         summary = await self._rows(
@@ -184,7 +184,7 @@ class History:
                 )
             ]
         return PartitionRows(
-            materialized=materialized,
+            keys=keys,
             failed=frozenset(k for (k,) in failed),
             running=running,
             code=[(k, v) for k, v in code],

@@ -70,7 +70,9 @@ async def _merge_if_many(db: aiosqlite.Connection, asset: str) -> None:
     if count <= MAX_CHUNKS:
         return
     async with db.execute("SELECT keys FROM partition_keys WHERE asset_key = ?", (asset,)) as cur:
-        joined = SEPARATOR.join(keys for (keys,) in await cur.fetchall())
+        joined = joined_keys(await cur.fetchall())
+    # Sorted: time-window keys then read in their definition's order (see partition_status).
+    joined = SEPARATOR.join(sorted(joined.split(SEPARATOR)))
     await db.execute("DELETE FROM partition_keys WHERE asset_key = ?", (asset,))
     await db.execute("INSERT INTO partition_keys (asset_key, keys) VALUES (?, ?)", (asset, joined))
     async with db.execute(
@@ -113,7 +115,6 @@ async def _summarize(
     )
 
 
-def keys_of(rows: Iterable[Sequence[Any]]) -> frozenset[str]:
-    """The keys of an asset's ``partition_keys`` rows, as one set."""
-    joined = SEPARATOR.join(keys for (keys,) in rows)
-    return frozenset(joined.split(SEPARATOR)) if joined else frozenset()
+def joined_keys(rows: Iterable[Sequence[Any]]) -> str:
+    """The keys of an asset's ``partition_keys`` rows, as one joined string."""
+    return SEPARATOR.join(keys for (keys,) in rows)

@@ -123,7 +123,9 @@ class LeaseHolder:
 class PartitionRows:
     """A partitioned asset's partitions as the history knows them (``History.partition_facts``)."""
 
-    materialized: frozenset[str]
+    # The partitions with a latest materialization, "\x1f"-joined in no set order: decoded
+    # by who knows the definition's keys (often all of them: then no set is built).
+    keys: str
     failed: frozenset[str]
     running: frozenset[str]
     code: list[tuple[str, str | None]]  # (partition, stored code version) other than now's
