@@ -482,5 +482,9 @@ def test_stored_keys_in_the_definitions_order_are_known_complete_without_a_set()
     other, complete = decode_keys("\x1f".join(shuffled), HOURS, keys)
     assert not complete and other == frozenset(keys)  # the same set, found the slow way
     assert decode_keys("", HOURS, keys) == (frozenset(), False)
-    part, complete = decode_keys("\x1f".join(keys[:5]), HOURS, keys)
-    assert not complete and part == frozenset(keys[:5])
+    first, complete = decode_keys("\x1f".join(keys[:5]), HOURS, keys)
+    assert not complete and first == frozenset(keys[:5])  # a prefix: the set less the rest
+    middle, complete = decode_keys("\x1f".join(keys[2:5]), HOURS, keys)
+    assert not complete and middle == frozenset(keys[2:5])
+    cut, _ = decode_keys(keys[0][:-1], HOURS, keys)  # a prefix of the text, not of a key
+    assert cut == frozenset([keys[0][:-1]])

@@ -73,7 +73,9 @@ _KEYSETS: dict[tuple[int, int], tuple[Any, str, frozenset[str]]] = {}
 def decode_keys(text: str, definition: Any, keys: Sequence[str]) -> tuple[frozenset[str], bool]:
     """The set of partitions ``text`` ("\x1f"-joined) names, and whether it is every key of
     ``keys`` (the definition's now): told by comparing two strings when the stored keys are
-    in the definition's order, which spares building a set of 87,600 keys."""
+    in the definition's order, which spares splitting and hashing 87,600 keys; keys that are
+    the definition's first ones (the newest windows not materialized yet) are its set less
+    the rest."""
     cache_key = (id(definition), len(keys))
     cached = _KEYSETS.get(cache_key)
     if cached is None or cached[0] is not definition:
@@ -81,8 +83,12 @@ def decode_keys(text: str, definition: Any, keys: Sequence[str]) -> tuple[frozen
             _KEYSETS.pop(next(iter(_KEYSETS)))
         cached = (definition, "\x1f".join(keys), frozenset(keys))
         _KEYSETS[cache_key] = cached
-    if text == cached[1]:
-        return cached[2], True
+    joined, every = cached[1], cached[2]
+    if text == joined:
+        return every, True
+    if text and joined.startswith(text) and joined[len(text)] == "\x1f":
+        # The first keys, in order (a series whose newest windows are still to come).
+        return every.difference(keys[text.count("\x1f") + 1 :]), False
     return (frozenset(text.split("\x1f")) if text else frozenset()), False
 
 
