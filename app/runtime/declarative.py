@@ -167,6 +167,9 @@ def requests_of(
     return requests
 
 
+_UNPARTITIONED: frozenset[str | None] = frozenset({None})
+
+
 class CacheView:
     """``AutomationView`` over the status cache at ``now``."""
 
@@ -209,11 +212,11 @@ class CacheView:
     def upstream_partition_keys(
         self, key: EntityKey, partition_key: str | None, upstream: AssetKey
     ) -> Collection[str | None]:
-        nodes = self._graph.nodes
-        node, up_node = node_of(self._graph, key), nodes.get(upstream)
+        up_node = self._graph.nodes.get(upstream)
         up_def = getattr(up_node, "partitions_def", None)
         if up_def is None:
-            return {None}
+            return _UNPARTITIONED
+        node = node_of(self._graph, key)
         mapping = resolved_mapping(node, upstream, up_node, self._context)
         down_def = getattr(node, "partitions_def", None)
         found = mapping.upstream_keys(

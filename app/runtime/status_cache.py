@@ -42,6 +42,7 @@ class StatusCache:
         self.check_latest: dict[CheckCell, int] = {}  # -> the latest evaluation's event id
         self.check_failed: set[CheckCell] = set()  # its latest execution errored
         self._running: dict[str, set[EntityCell]] = {}  # run id -> its cells in flight
+        self._in_flight: dict[EntityCell, int] = {}  # cell -> how many runs hold it
         self.changed: set[Entity] = set()  # since the last ``drain``
 
     def seed(
@@ -69,9 +70,9 @@ class StatusCache:
             if newest is None or timestamp > newest:
                 self.last_time[key(a)] = timestamp
         self.failed = {(key(a), p or None) for a, p in failed}
-        self._running = {}
+        self._running, self._in_flight = {}, {}
         for run_id, a, p in running:
-            self._running.setdefault(run_id, set()).add((key(a), p or None))
+            self._hold(run_id, [(key(a), p or None)])
         self.check_latest, self.check_failed = {}, set()
         for a, name, p, event_id, errored in checks:
             cell = (AssetCheckKey(key(a), name), p or None)
@@ -83,11 +84,28 @@ class StatusCache:
 
     def start_run(self, run_id: str, cells: Iterable[EntityCell]) -> None:
         """A run started: every cell of its plan is in progress until it finishes."""
-        self._running.setdefault(run_id, set()).update(cells)
+        self._hold(run_id, cells)
         self.changed.update(key for key, _ in self._running[run_id])
 
     def running(self, cell: EntityCell) -> bool:
-        return any(cell in cells for cells in self._running.values())
+        return cell in self._in_flight
+
+    def _hold(self, run_id: str, cells: Iterable[EntityCell]) -> None:
+        held = self._running.setdefault(run_id, set())
+        for cell in cells:
+            if cell not in held:
+                held.add(cell)
+                self._in_flight[cell] = self._in_flight.get(cell, 0) + 1
+
+    def _release(self, run_id: str) -> set[EntityCell]:
+        cells = self._running.pop(run_id, set())
+        for cell in cells:
+            left = self._in_flight[cell] - 1
+            if left:
+                self._in_flight[cell] = left
+            else:
+                del self._in_flight[cell]
+        return cells
 
     def drain(self) -> set[Entity]:
         """The assets and checks whose facts changed since the last call."""
@@ -96,7 +114,7 @@ class StatusCache:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, RunFinished):
-            for key, _ in self._running.pop(event.run_id, ()):
+            for key, _ in self._release(event.run_id):
                 self.changed.add(key)
             return
         if isinstance(event, AssetMaterialized) and event.asset_key is not None:
@@ -123,7 +141,7 @@ class StatusCache:
             entity = AssetCheckKey(event.asset_key, event.check_name)
         partitions = partitions_of(event)
         if isinstance(event, StepStarted):
-            self._running.setdefault(event.run_id, set()).update((entity, p) for p in partitions)
+            self._hold(event.run_id, [(entity, p) for p in partitions])
         elif isinstance(event, StepFailed) and not event.will_retry:
             if isinstance(entity, AssetCheckKey):
                 self.check_failed.update((entity, p) for p in partitions)
