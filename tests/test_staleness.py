@@ -14,9 +14,9 @@ from conftest import write_source
 from millrace import AssetKey, Definitions, asset
 from millrace.events import InputVersion
 from millrace.runtime.lineage import downstream_lineage, lineage_tree
+from millrace.runtime.loaded_code import LoadedCode
 from millrace.runtime.loader import load_code_location
 from millrace.runtime.reload import diff_code
-from millrace.runtime.runtime import LoadedCode
 from millrace.storage.records import MaterializationRecord
 from millrace.versions.staleness import Category, Cause, Status, assess, own_causes
 

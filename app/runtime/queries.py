@@ -32,7 +32,7 @@ from ..versions.partition_status import (
 from ..versions.staleness import Assessment, Category, Cause, Status, assess, short
 
 if TYPE_CHECKING:
-    from .runtime import LoadedCode
+    from .loaded_code import LoadedCode
 
 
 @dataclass(frozen=True, slots=True)

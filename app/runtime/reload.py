@@ -12,7 +12,7 @@ from ..definitions.metadata import metadata_to_json
 from ..events import AssetChange
 
 if TYPE_CHECKING:
-    from .runtime import LoadedCode
+    from .loaded_code import LoadedCode
 
 
 def diff_code(

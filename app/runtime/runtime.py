@@ -9,17 +9,15 @@ is async and non-blocking: ``reload``, ``submit`` (a handle to await or cancel),
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
-from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
+from ..definitions.asset import DEFAULT_IO_MANAGER_KEY
+from ..definitions.checks import AssetChecksDefinition
 from ..definitions.definitions import Definitions
 from ..definitions.job import job_selection
 from ..definitions.keys import AssetKey, coerce_key
@@ -51,7 +49,6 @@ from ..execution.partitioning import PartitionContext, Partitions
 from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
 from ..execution.slots import StepSlots
-from ..graph import AssetGraph
 from ..selection import AssetSelection, as_selection, resolve_selection
 from ..storage.dynamic_partitions import DynamicPartitions
 from ..storage.event_store import DATABASE, EventStore
@@ -63,7 +60,6 @@ from ..storage.records import (
     RunRecord,
     TickRecord,
 )
-from ..versions.code import CodeVersion, code_versions
 from ..versions.partition_status import PartitionStatuses
 from ..versions.staleness import Assessment, Status
 
@@ -72,6 +68,7 @@ if TYPE_CHECKING:
 
 from .backfill import BackfillSpec, backfill_partitions, backfill_tags, new_request
 from .lineage import downstream_lineage, upstream_lineage
+from .loaded_code import LoadedCode
 from .loader import CodeLocation, aload_code_location, project_root
 from .partition_facts import PartitionFactsCache
 from .preview import Preview, read_preview
@@ -97,40 +94,6 @@ def resolve_home(root: Path | None, home: str | os.PathLike[str] | None = None) 
     if os.environ.get(HOME_ENV):
         return Path(os.environ[HOME_ENV])
     return (root or Path.cwd()) / HOME_DIRNAME
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedCode:
-    """One load of the user's code: what it declares and the code version of each node."""
-
-    defs: Definitions
-    versions: Mapping[AssetKey | AssetCheckKey, CodeVersion]
-    location: CodeLocation | None = None
-
-    @property
-    def graph(self) -> AssetGraph:
-        return self.defs.graph
-
-    @functools.cached_property
-    def partitioned(self) -> bool:
-        """Some asset is partitioned: pure work over it (statuses, plans) can be long."""
-        nodes = self.graph.nodes.values()
-        return any(getattr(n, "partitions_def", None) is not None for n in nodes)
-
-    def code_versions(self) -> dict[AssetKey, str]:
-        return {k: v.value for k, v in self.versions.items() if isinstance(k, AssetKey)}
-
-    @staticmethod
-    def of(defs: Definitions, location: CodeLocation | None = None) -> LoadedCode:
-        graph = defs.graph
-        nodes = [
-            node
-            for node in (*graph.nodes.values(), *graph.checks.values())
-            if isinstance(node, AssetsDefinition | AssetChecksDefinition)  # not external specs
-        ]
-        root = location.directory if location is not None else None
-        sources = location.sources if location is not None else None
-        return LoadedCode(defs, code_versions(nodes, root=root, sources=sources), location)
 
 
 class Runtime:

@@ -1,0 +1,50 @@
+"""One load of the user's code: its Definitions and the code version of each node, computed
+once per load (off the loop for a reload) and read by planning, staleness and the views."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..definitions.asset import AssetsDefinition
+from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
+from ..definitions.definitions import Definitions
+from ..definitions.keys import AssetKey
+from ..graph import AssetGraph
+from ..versions.code import CodeVersion, code_versions
+from .loader import CodeLocation
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedCode:
+    """One load of the user's code: what it declares and the code version of each node."""
+
+    defs: Definitions
+    versions: Mapping[AssetKey | AssetCheckKey, CodeVersion]
+    location: CodeLocation | None = None
+
+    @property
+    def graph(self) -> AssetGraph:
+        return self.defs.graph
+
+    @functools.cached_property
+    def partitioned(self) -> bool:
+        """Some asset is partitioned: pure work over it (statuses, plans) can be long."""
+        nodes = self.graph.nodes.values()
+        return any(getattr(n, "partitions_def", None) is not None for n in nodes)
+
+    def code_versions(self) -> dict[AssetKey, str]:
+        return {k: v.value for k, v in self.versions.items() if isinstance(k, AssetKey)}
+
+    @staticmethod
+    def of(defs: Definitions, location: CodeLocation | None = None) -> LoadedCode:
+        graph = defs.graph
+        nodes = [
+            node
+            for node in (*graph.nodes.values(), *graph.checks.values())
+            if isinstance(node, AssetsDefinition | AssetChecksDefinition)  # not external specs
+        ]
+        root = location.directory if location is not None else None
+        sources = location.sources if location is not None else None
+        return LoadedCode(defs, code_versions(nodes, root=root, sources=sources), location)
