@@ -324,6 +324,9 @@ class _Context:
         """``remember(path, {None}, {None: value})`` (nothing for a None value), without the
         comprehensions: the common case of an unpartitioned asset."""
         old = self.old.get(path)
+        if old is not None and len(old) == 1 and value is not None and old.get("") == value:
+            self.new[path] = old  # unchanged: the same dict (never mutated once stored)
+            return
         kept = {}
         if old and (len(old) > 1 or "" not in old):  # it was partitioned once
             kept = {p: v for p, v in old.items() if p != ""}

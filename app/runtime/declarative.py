@@ -168,6 +168,7 @@ def requests_of(
 
 
 _UNPARTITIONED: frozenset[str | None] = frozenset({None})
+_UNKNOWN: Any = object()
 
 
 class CacheView:
@@ -190,6 +191,13 @@ class CacheView:
         self._dynamic = dynamic
         self._keys: dict[EntityKey, Sequence[str] | None] = {}
         self._context = PartitionContext(dynamic=dynamic)
+        # The cache's tables, bound once: the hot methods are dict lookups. An asset's cell
+        # is never in a check's table, nor the reverse.
+        self._latest: Mapping[Any, int] = cache.latest
+        self._failed: Collection[Any] = cache.failed
+        self._check_failed: Collection[Any] = cache.check_failed
+        self._in_flight = cache.in_flight
+        self._up_defs: dict[AssetKey, Any] = {}
 
     @property
     def now(self) -> datetime:
@@ -212,10 +220,14 @@ class CacheView:
     def upstream_partition_keys(
         self, key: EntityKey, partition_key: str | None, upstream: AssetKey
     ) -> Collection[str | None]:
-        up_node = self._graph.nodes.get(upstream)
-        up_def = getattr(up_node, "partitions_def", None)
+        up_def = self._up_defs.get(upstream, _UNKNOWN)
+        if up_def is _UNKNOWN:
+            up_def = self._up_defs[upstream] = getattr(
+                self._graph.nodes.get(upstream), "partitions_def", None
+            )
         if up_def is None:
             return _UNPARTITIONED
+        up_node = self._graph.nodes.get(upstream)
         node = node_of(self._graph, key)
         mapping = resolved_mapping(node, upstream, up_node, self._context)
         down_def = getattr(node, "partitions_def", None)
@@ -229,21 +241,22 @@ class CacheView:
         return set(found.keys)
 
     def latest_materialization_id(self, key: EntityKey, partition_key: str | None) -> int | None:
+        found = self._latest.get((key, partition_key))
+        if found is not None:
+            return found
         if isinstance(key, AssetCheckKey):  # a check: its latest evaluation
             return self._cache.check_latest.get((key, partition_key))
-        found = self._cache.latest.get((key, partition_key))
-        if found is None and not isinstance(self._graph.nodes.get(key), AssetsDefinition):
+        if not isinstance(self._graph.nodes.get(key), AssetsDefinition):
             return 0  # an external asset: it exists, outside of what Millrace runs
-        return found
+        return None
 
     def in_progress(self, key: EntityKey, partition_key: str | None) -> bool:
         cell = (key, partition_key)
-        return cell in self._queued or self._cache.running(cell)
+        return cell in self._in_flight or cell in self._queued
 
     def execution_failed(self, key: EntityKey, partition_key: str | None) -> bool:
-        if isinstance(key, AssetCheckKey):
-            return (key, partition_key) in self._cache.check_failed
-        return (key, partition_key) in self._cache.failed
+        cell = (key, partition_key)
+        return cell in self._failed or cell in self._check_failed
 
     def code_version(self, key: EntityKey) -> str | None:
         if isinstance(key, AssetCheckKey):

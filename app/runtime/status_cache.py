@@ -90,6 +90,11 @@ class StatusCache:
     def running(self, cell: EntityCell) -> bool:
         return cell in self._in_flight
 
+    @property
+    def in_flight(self) -> dict[EntityCell, int]:
+        """Each cell a run that has not finished holds (read-only)."""
+        return self._in_flight
+
     def _hold(self, run_id: str, cells: Iterable[EntityCell]) -> None:
         held = self._running.setdefault(run_id, set())
         for cell in cells:
