@@ -198,6 +198,7 @@ class Automation:
         self._launched: dict[str, set[str]] = {}  # run keys used, not yet in the store
         self._data_version: int | None = None
         self.cache = StatusCache()  # what declarative automation reads
+        self._reseeding: list[Event] | None = None  # events while a new cache is built
         # Each asset with a freshness policy: (its state, when it changes with no update).
         self.freshness: dict[AssetKey, tuple[str, float | None]] = {}
         self._states: dict[EntityKey, ConditionState] = {}  # each condition's memory
@@ -503,12 +504,17 @@ class Automation:
 
     # -- events ----------------------------------------------------------------------------
 
-    def _on_event(self, event: Event) -> None:
+    def _feed(self, cache: StatusCache, event: Event) -> None:
         if isinstance(event, RunStarted):
             handle = self.runtime.run_handle(event.run_id)
             if handle is not None:
-                self.cache.start_run(event.run_id, plan_cells(handle.plan))
-        self.cache.on_event(event)
+                cache.start_run(event.run_id, plan_cells(handle.plan))
+        cache.on_event(event)
+
+    def _on_event(self, event: Event) -> None:
+        self._feed(self.cache, event)
+        if self._reseeding is not None:
+            self._reseeding.append(event)  # for the cache being built from the store
         changed = self.cache.drain()
         if changed:
             for item in self._items.values():
@@ -536,8 +542,20 @@ class Automation:
         if store is None:
             return
         await store.flush()
-        self.cache.seed(*await store.status_rows(), await store.check_status_rows())
-        self.cache.drain()
+        # Built off the loop (876,720 partitions take a second or more) while the current
+        # cache keeps serving; the events published meanwhile are applied to it after.
+        arrived: list[Event] = []
+        self._reseeding = arrived
+        try:
+            rows, checks = await store.status_rows(), await store.check_status_rows()
+            fresh = StatusCache()
+            await asyncio.to_thread(fresh.seed, *rows, checks)
+        finally:
+            self._reseeding = None
+        for event in arrived:
+            self._feed(fresh, event)
+        fresh.drain()
+        self.cache = fresh
         self._states = {
             entity_key(key): ConditionState.from_json(evaluation["state"])
             for key, evaluation in (await store.condition_states()).items()

@@ -225,11 +225,7 @@ class History:
         )
         failed = await self._rows("SELECT asset_key, partition_key FROM asset_failures")
         running = await self._rows("SELECT run_id, asset_key, partition_key FROM in_progress")
-        return (
-            [tuple(r) for r in latest],
-            [tuple(r) for r in failed],
-            [tuple(r) for r in running],
-        )
+        return latest, failed, running  # rows are tuples already: no copy of 876,720
 
     async def check_status_rows(self) -> list[tuple[str, str, str, int, bool]]:
         """Every check's latest evaluation per partition: (asset, check, partition or '',
