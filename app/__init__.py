@@ -11,7 +11,8 @@ from .automation.asset_sensors import (
     build_multi_asset_sensor_context,
     multi_asset_sensor,
 )
-from .automation.conditions import AutomationCondition, AutomationConditionSensorDefinition
+from .automation.condition_sensor import AutomationConditionSensorDefinition
+from .automation.conditions import AutomationCondition
 from .automation.event_log import AssetMaterialization, EventLogEntry, EventLogRecord
 from .automation.file_sensor import file_arrival_sensor
 from .automation.freshness import (

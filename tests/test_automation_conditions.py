@@ -348,11 +348,12 @@ def test_state_is_json() -> None:
 
 
 def test_sensor_definition() -> None:
-    from millrace import AutomationConditionSensorDefinition
+    from millrace import AutomationConditionSensorDefinition, DefaultSensorStatus, DefinitionsError
 
     sensor = AutomationConditionSensorDefinition("auto", target="*")
     assert sensor.minimum_interval_seconds == 30
-    with pytest.raises(ValueError, match="minimum_interval_seconds"):
+    assert sensor.default_status is DefaultSensorStatus.STOPPED
+    with pytest.raises(DefinitionsError, match="minimum_interval_seconds"):
         AutomationConditionSensorDefinition("auto", target="*", minimum_interval_seconds=0)
 
 

@@ -27,8 +27,8 @@ from ..automation.asset_sensors import (
     evaluate_asset_sensor,
     evaluate_multi_asset_sensor,
 )
+from ..automation.condition_sensor import AutomationConditionSensorDefinition
 from ..automation.conditions import (
-    AutomationConditionSensorDefinition,
     ConditionState,
     EntityKey,
     evaluate,

@@ -18,9 +18,9 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..automation.condition_sensor import AutomationConditionSensorDefinition
 from ..automation.conditions import (
     AutomationCondition,
-    AutomationConditionSensorDefinition,
     CronTickPassedCondition,
     EntityKey,
     EvaluationResult,
