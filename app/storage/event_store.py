@@ -70,6 +70,20 @@ class EventIds(Iterator[int]):
 _RESERVE = "UPDATE meta SET value = value + ? WHERE name = 'next_event_id' RETURNING value"
 
 
+async def _wal_mode(db: aiosqlite.Connection, attempts: int = 50) -> None:
+    """Switch a home's database to WAL. The switch needs the database to itself, and SQLite
+    can refuse it at once ("database is locked", its busy wait not applied) while another
+    process opening the same fresh home holds it: wait and try again, a few seconds at most."""
+    for attempt in range(attempts):
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1)
+
+
 class EventStore(History):
     """Async access to ``<home>/millrace.db``; use ``async with await EventStore.open(home)``."""
 
@@ -168,7 +182,7 @@ class EventStore(History):
     async def _prepare(self) -> None:
         db = self._db
         await db.execute("PRAGMA busy_timeout=5000")  # first: other processes may be opening
-        await db.execute("PRAGMA journal_mode=WAL")
+        await _wal_mode(db)
         await db.execute("PRAGMA synchronous=NORMAL")
         # One transaction reads the schema version, migrates and reserves this process's
         # event ids, so processes opening a fresh home at once migrate it exactly once.
