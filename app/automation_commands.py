@@ -68,20 +68,15 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from .cli import _home_of, _stop_on_interrupt
+    from .cli import _stop_on_interrupt, watched_location
     from .console import DevPrinter, JsonPrinter
-    from .runtime.dev import DevLoop, first_load
-    from .runtime.loader import code_directory
+    from .runtime.dev import DevLoop
     from .runtime.runtime import Runtime
 
     printer: Any = JsonPrinter() if args.json else DevPrinter()
     stop = asyncio.Event()
     _stop_on_interrupt(stop)
-    directory = code_directory(args.path)
-    home = _home_of(None, args.home, args.path)
-    location = await first_load(
-        args.path, args.attribute, directory, ignore=[home], report=printer, stop=stop
-    )
+    location = await watched_location(args, printer, stop)
     if location is None:
         return EXIT_CANCELED
     options: dict[str, Any] = {}

@@ -461,7 +461,7 @@ def _dev(args: argparse.Namespace) -> int:
 async def _dev_loop(args: argparse.Namespace) -> int:
     """The terminal UI on a terminal; without one (or with --headless), lines."""
     from .console import DevPrinter, JsonPrinter
-    from .runtime.dev import DevLoop, first_load
+    from .runtime.dev import DevLoop
 
     run_config = _run_config(args.config, args.config_values)  # a bad -c fails at once
     tui = not (args.headless or args.json) and sys.stdin.isatty() and sys.stdout.isatty()
@@ -469,11 +469,7 @@ async def _dev_loop(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     if not tui:
         _stop_on_interrupt(stop)
-    directory = code_directory(args.path)
-    home = _home_of(None, args.home, args.path)
-    location = await first_load(
-        args.path, args.attribute, directory, ignore=[home], report=printer, stop=stop
-    )
+    location = await watched_location(args, printer, stop)
     if location is None:
         return EXIT_CANCELED
     async with Runtime(location, home=args.home, max_concurrency=args.max_concurrency) as rt:
@@ -488,6 +484,20 @@ async def _dev_loop(args: argparse.Namespace) -> int:
         await loop.run(stop=stop)
     printer.close()
     return 0
+
+
+async def watched_location(
+    args: argparse.Namespace, printer: Any, stop: asyncio.Event
+) -> CodeLocation | None:
+    """The code ``dev`` and ``serve`` watch, loaded once it loads (they wait for a file that
+    does not load yet to be fixed), or None if stopped first."""
+    from .runtime.dev import first_load
+
+    directory = code_directory(args.path)
+    home = _home_of(None, args.home, args.path)
+    return await first_load(
+        args.path, args.attribute, directory, ignore=[home], report=printer, stop=stop
+    )
 
 
 def _ui(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import sqlite3
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +235,24 @@ def downgrade(conn: sqlite3.Connection, version: int) -> None:
         for statement in _UNDO[later]:
             conn.execute(statement)
     conn.execute(f"PRAGMA user_version = {version}")
+
+
+class ManualClock:
+    """Automation's clock in tests: time moves only when the test says, and sleepers wake
+    when it passes their deadline (no waiting for cron)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start.timestamp()
+        self._moved = asyncio.Event()
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep_until(self, deadline: float) -> None:
+        while self.t < deadline:
+            self._moved.clear()
+            await self._moved.wait()
+
+    def move_to(self, moment: datetime) -> None:
+        self.t = moment.timestamp()
+        self._moved.set()

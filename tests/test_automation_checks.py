@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from conftest import ManualClock
 from millrace import (
     AssetCheckResult,
     AutomationCondition,
@@ -21,7 +22,7 @@ from millrace.definitions.checks import AssetCheckKey
 from millrace.definitions.keys import AssetKey
 from millrace.events import RunOrigin, TickEvaluated
 from millrace.runtime.runtime import Runtime
-from test_automation_runtime import NY, ManualClock, automation, next_tick
+from test_automation_runtime import NY, automation, next_tick
 
 SENSOR = "default_automation_condition_sensor"
 

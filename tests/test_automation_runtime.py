@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import ManualClock
 from millrace import (
     AssetKey,
     AutomationCondition,
@@ -36,26 +37,6 @@ from millrace.runtime.runtime import Runtime
 
 NY = ZoneInfo("America/New_York")
 TIMEOUT = 10
-
-
-class ManualClock:
-    """Time that moves only when the test says; sleepers wake when it passes their deadline."""
-
-    def __init__(self, start: datetime) -> None:
-        self.t = start.timestamp()
-        self._moved = asyncio.Event()
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep_until(self, deadline: float) -> None:
-        while self.t < deadline:
-            self._moved.clear()
-            await self._moved.wait()
-
-    def move_to(self, moment: datetime) -> None:
-        self.t = moment.timestamp()
-        self._moved.set()
 
 
 @asset

@@ -4,7 +4,6 @@ then skips when nothing changed."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from conftest import ManualClock
 from millrace import (
     AssetKey,
     DefaultSensorStatus,
@@ -29,23 +29,6 @@ from millrace import (
 from millrace.automation.freshness import FreshnessPolicy, freshness_check_due
 from millrace.automation.sensors import evaluate_sensor
 from millrace.runtime.runtime import Runtime
-
-
-class ManualClock:
-    """Time that moves only when the test says (as tests/test_automation_runtime.py's)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.t = start.timestamp()
-        self._moved = asyncio.Event()
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep_until(self, deadline: float) -> None:
-        while self.t < deadline:
-            self._moved.clear()
-            await self._moved.wait()
-
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ManualClock
 from millrace.runtime.loader import load_code_location
 from millrace.runtime.runtime import Runtime
-from millrace.tui import app as app_module
 from millrace.tui.app import MillraceApp
 from millrace.tui.screens.automation import AutomationScreen
-from test_automation_runtime import ManualClock
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
-from tui_harness import SIZE, until, write_project
+from tui_harness import SIZE, AutomatedApp, until, write_project
 
 # A schedule running by default (its next tick is in the clock's future, so it never ticks
 # unless told) and a sensor stopped by default that fails while a file named "broken" exists.
@@ -230,24 +229,11 @@ async def test_read_only_it_shows_what_the_store_knows_and_says_why_keys_cannot_
 # -- how it looks ----------------------------------------------------------------------------
 
 
-class OwnLoop(MillraceApp):
-    """The app with its runtime and automation started and closed on the app's own loop:
-    snap_compare runs the app in a loop of its own."""
-
-    CSS_PATH = str(Path(app_module.__file__).with_name(MillraceApp.CSS_PATH))
-
-    async def on_load(self) -> None:
-        await self.runtime.start()
-        await self.runtime.start_automation(clock=ManualClock(START))
-
-    async def on_unmount(self) -> None:
-        await self.runtime.close()
-
-
 def test_snapshot_of_the_automation_screen(
     tmp_path: Path, home: Path, utc: None, snap_compare: Any
 ) -> None:
-    app = OwnLoop(Runtime(load_code_location(write_project(tmp_path, PROJECT)), home=home))
+    runtime = Runtime(load_code_location(write_project(tmp_path, PROJECT)), home=home)
+    app = AutomatedApp(runtime, ManualClock(START))
 
     async def open_automation(pilot: Pilot[Any]) -> None:
         await pilot.press("A")

@@ -15,18 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ManualClock
 from millrace.events import RunOrigin
 from millrace.runtime.loader import load_code_location
 from millrace.runtime.runtime import Runtime
-from millrace.tui import app as app_module
 from millrace.tui.app import MillraceApp
 from millrace.tui.screens.asset import AssetScreen, reason_text, requested_text
 from millrace.tui.screens.catalog import CatalogScreen
 from rich.text import Text
-from test_automation_runtime import ManualClock
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static, TabbedContent
-from tui_harness import SIZE, until, write_project
+from tui_harness import SIZE, AutomatedApp, until, write_project
 
 PROJECT = """
     from datetime import timedelta
@@ -219,24 +218,11 @@ def test_reason_lines_are_coloured_by_their_truth_and_requests_read_as_words() -
 # -- how it looks ----------------------------------------------------------------------------
 
 
-class OwnLoop(MillraceApp):
-    """The app with its runtime and automation started and closed on the app's own loop:
-    snap_compare runs the app in a loop of its own."""
-
-    CSS_PATH = str(Path(app_module.__file__).with_name(MillraceApp.CSS_PATH))
-
-    async def on_load(self) -> None:
-        await self.runtime.start()
-        await self.runtime.start_automation(clock=ManualClock(START))
-
-    async def on_unmount(self) -> None:
-        await self.runtime.close()
-
-
 def test_snapshot_of_the_automation_tab(
     tmp_path: Path, home: Path, utc: None, snap_compare: Any
 ) -> None:
-    app = OwnLoop(Runtime(load_code_location(write_project(tmp_path, PROJECT)), home=home))
+    runtime = Runtime(load_code_location(write_project(tmp_path, PROJECT)), home=home)
+    app = AutomatedApp(runtime, ManualClock(START))
 
     async def open_follower(pilot: Pilot[Any]) -> None:
         screen = await open_asset(app, pilot, "follower")

@@ -15,6 +15,7 @@ from conftest import write_source
 from millrace.runtime.dev import DevLoop
 from millrace.runtime.loader import load_code_location
 from millrace.runtime.runtime import Runtime
+from millrace.tui import app as app_module
 from millrace.tui.app import MillraceApp
 from textual.pilot import Pilot
 
@@ -88,3 +89,21 @@ async def eventually(
             raise AssertionError(f"timed out waiting for {what}: last read {value!r}")
         await pilot.pause(0.02)
     return value
+
+
+class AutomatedApp(MillraceApp):
+    """The app with its runtime and automation (on ``clock``) started and closed on the
+    app's own loop: snap_compare runs the app in a loop of its own."""
+
+    CSS_PATH = str(Path(app_module.__file__).with_name(MillraceApp.CSS_PATH))
+
+    def __init__(self, runtime: Runtime, clock: Any) -> None:
+        super().__init__(runtime)
+        self.clock = clock
+
+    async def on_load(self) -> None:
+        await self.runtime.start()
+        await self.runtime.start_automation(clock=self.clock)
+
+    async def on_unmount(self) -> None:
+        await self.runtime.close()

@@ -16,6 +16,7 @@ candidates keep what they remembered.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -351,7 +352,7 @@ _NO_MEMORY: dict[str, Any] = {}  # read-only: what ``recalled`` returns for a ne
 # view, say) takes the general path, which gives the same answer.
 
 
-class AutomationCondition:
+class AutomationCondition(ABC):
     """A condition on an asset (partition): Dagster's operands, operators and presets."""
 
     _label: str | None = None
@@ -398,12 +399,12 @@ class AutomationCondition:
             ConditionEvaluation(self.title, _NONE, _NONE),
         )
 
+    @abstractmethod
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         """The node's outcome (labelled ``self.title``) over ``candidates`` of ``key``; its
         memory, if any, at ``path``."""
-        raise NotImplementedError
 
     def evaluate_node(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
@@ -615,8 +616,9 @@ def _handled() -> AutomationCondition:
 class _Operand(AutomationCondition):
     """A leaf: holds per partition by a predicate over the view."""
 
+    @abstractmethod
     def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
-        raise NotImplementedError
+        """Whether the leaf holds for one partition of ``key``."""
 
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
