@@ -84,8 +84,11 @@ class Ticker:
         return {k.to_user_string(): set(v) for k, v in result.requests.items()}
 
     def reason(self, name: str) -> str:
+        """The reason as the runtime renders it, checked against the reason tree's."""
         assert self.last is not None
-        return self.last.evaluations[AssetKey(name)].reason()
+        rendered = self.last.evaluations.reason(AssetKey(name))
+        assert rendered == self.last.evaluations[AssetKey(name)].reason()
+        return rendered
 
 
 def chain_graph() -> AssetGraph:

@@ -12,6 +12,10 @@ Dagster's does, so ``in_latest_time_window()`` first leaves one partition to the
 Stateful nodes (``since``, ``newly_true``, ``newly_updated``, ``code_version_changed``)
 remember per partition, keyed by their path in the tree; partitions that were not
 candidates keep what they remembered.
+
+An unpartitioned asset, the common case, takes a fast path (``_fast``): each node answers
+true or false and appends a small trace entry instead of building partition sets and its
+outcome; the reason tree is built from the trace (``_rebuild``) only when it is read.
 """
 
 from __future__ import annotations
@@ -138,27 +142,34 @@ class ConditionEvaluation:
     def is_true(self) -> bool:
         return bool(self.true)
 
-    def lines(self, depth: int = 0) -> Iterator[str]:
+    def lines(self, out: list[str], depth: int = 0) -> None:
+        """Append the tree's lines to ``out``: each node's label, detail and truth."""
         mark = "true" if self.true else "false"
         if len(self.candidates) > 1 or (self.candidates and None not in self.candidates):
             mark += f" ({len(self.true)}/{len(self.candidates)} partitions)"
         detail = f" ({self.detail})" if self.detail else ""
-        yield f"{'  ' * depth}{self.label}{detail}: {mark}"
+        out.append(f"{'  ' * depth}{self.label}{detail}: {mark}")
         for child in self.children:
-            yield from child.lines(depth + 1)
+            child.lines(out, depth + 1)
 
     def reason(self) -> str:
         """The tree as indented text: each node's label, detail and truth."""
-        return "\n".join(self.lines())
+        out: list[str] = []
+        self.lines(out)
+        return "\n".join(out)
+
+
+#: An upstream as a node reads it: its key, its user string (which names it in reasons and
+#: memory paths), and whether it is partitioned (if not, it has the one partition None).
+Dep = tuple[AssetKey, str, bool]
 
 
 @dataclass(frozen=True, slots=True)
 class _AssetFacts:
     """What the graph says about one asset, as its nodes need it: its upstreams (once each,
-    in order, with their user strings, which name them in reasons and memory paths) and its
-    ``time_window_for_partition_key`` (None: not time-partitioned)."""
+    in order) and its ``time_window_for_partition_key`` (None: not time-partitioned)."""
 
-    deps: tuple[tuple[AssetKey, str], ...]
+    deps: tuple[Dep, ...]
     windows: Any
 
 
@@ -171,7 +182,7 @@ class _GraphFacts:
 
     def __init__(self) -> None:
         self.assets: dict[EntityKey, _AssetFacts] = {}
-        self.filtered: dict[tuple[DepsCondition, EntityKey], tuple[tuple[AssetKey, str], ...]] = {}
+        self.filtered: dict[tuple[DepsCondition, EntityKey], tuple[Dep, ...]] = {}
         self.checks: dict[tuple[bool, EntityKey], tuple[tuple[AssetCheckKey, str], ...]] = {}
 
     def asset(self, graph: AssetGraph, key: EntityKey) -> _AssetFacts:
@@ -180,14 +191,12 @@ class _GraphFacts:
             ups = dict.fromkeys(upstream_of(graph, key))
             definition = getattr(node_of(graph, key), "partitions_def", None)
             facts = self.assets[key] = _AssetFacts(
-                tuple((u, u.to_user_string()) for u in ups),
+                tuple((u, u.to_user_string(), _partitioned(graph, u)) for u in ups),
                 getattr(definition, "time_window_for_partition_key", None),
             )
         return facts
 
-    def deps(
-        self, graph: AssetGraph, condition: DepsCondition, key: EntityKey
-    ) -> tuple[tuple[AssetKey, str], ...]:
+    def deps(self, graph: AssetGraph, condition: DepsCondition, key: EntityKey) -> tuple[Dep, ...]:
         """The deps of ``key`` that ``condition`` counts, its allow/ignore resolved."""
         deps = self.asset(graph, key).deps
         filtered = self.filtered.get((condition, key))
@@ -210,6 +219,10 @@ class _GraphFacts:
                 (k, k.to_user_string()) for k in sorted(keys)
             )
         return found
+
+
+def _partitioned(graph: AssetGraph, key: AssetKey) -> bool:
+    return getattr(graph.nodes.get(key), "partitions_def", None) is not None
 
 
 def node_of(graph: AssetGraph, key: EntityKey) -> Any:
@@ -265,12 +278,12 @@ class _Tick:
         self._ticks: dict[tuple[str, str], datetime] = {}
         # A dep's outcome under a condition that reads nothing of the downstream asset (see
         # ``AutomationCondition.same_for_every_reader``), shared by every asset reading it.
-        self.dep_outcomes: dict[tuple[AutomationCondition, EntityKey], ConditionEvaluation] = {}
+        self.dep_outcomes: dict[tuple[int, str], ConditionEvaluation] = {}
 
     def asset(self, key: EntityKey) -> _AssetFacts:
         return self.facts.asset(self.graph, key)
 
-    def deps(self, condition: DepsCondition, key: EntityKey) -> tuple[tuple[AssetKey, str], ...]:
+    def deps(self, condition: DepsCondition, key: EntityKey) -> tuple[Dep, ...]:
         return self.facts.deps(self.graph, condition, key)
 
     def latest_tick(self, schedule: str, timezone: str, now: datetime) -> datetime:
@@ -293,6 +306,7 @@ class _Context:
         "requested_now",
         "state",
         "tick",
+        "trace",
         "view",
     )
 
@@ -312,6 +326,7 @@ class _Context:
         self.asset = tick.asset(key)  # the graph's facts about ``key``, at hand for its nodes
         self.prev_states = tick.prev_states
         self.requested_now = tick.requested_now
+        self.trace: list[Any] = []  # the fast path's entries (see ``AutomationCondition._fast``)
 
     def remember(self, path: str, candidates: Subset, values: Mapping[PartitionKey, Any]) -> None:
         """Replace the memory of ``candidates`` at ``path``; keep the other partitions'."""
@@ -346,10 +361,19 @@ class _Context:
 _NO_MEMORY: dict[str, Any] = {}  # read-only: what ``recalled`` returns for a new path
 
 
-# The fast path for unpartitioned assets: a node whose candidates are the ``_NONE`` object
-# answers with that object or ``_EMPTY``, building no sets. An identity test suffices: the
-# evaluation starts from ``_NONE`` and the fast paths pass it on; any other ``{None}`` (from a
-# view, say) takes the general path, which gives the same answer.
+def _rebuilt(node: AutomationCondition, trace: Iterator[Any]) -> ConditionEvaluation:
+    """``node``'s outcome from its entries in a fast-path trace."""
+    entry = next(trace)
+    return entry if isinstance(entry, ConditionEvaluation) else node._rebuild(entry, trace)
+
+
+def _rendered(node: AutomationCondition, trace: Iterator[Any], out: list[str], depth: int) -> None:
+    """``_rebuilt(node, trace).lines(out, depth)``, building no outcome."""
+    entry = next(trace)
+    if isinstance(entry, ConditionEvaluation):
+        entry.lines(out, depth)
+    else:
+        node._render(entry, trace, out, depth, "")
 
 
 class AutomationCondition(ABC):
@@ -404,12 +428,46 @@ class AutomationCondition(ABC):
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         """The node's outcome (labelled ``self.title``) over ``candidates`` of ``key``; its
-        memory, if any, at ``path``."""
+        memory, if any, at ``path``. ``_fast`` answers for ``_NONE`` where a node has one."""
 
-    def evaluate_node(
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        """Whether the node holds for unpartitioned ``key`` (the candidates ``_NONE``). It
+        appends to ``ctx.trace`` its entry (what ``_rebuild`` needs), then its children's, in
+        order. This default traces the general outcome whole: an outcome entry stands for a
+        node and everything below it."""
+        outcome = self._evaluate(ctx, key, _NONE, path)
+        ctx.trace.append(outcome)
+        return bool(outcome.true)
+
+    def _rebuild(self, entry: Any, trace: Iterator[Any]) -> ConditionEvaluation:
+        """The outcome ``_fast`` traced as ``entry`` (here: its truth), with its children's
+        from the rest of ``trace``."""
+        children = tuple(_rebuilt(c, trace) for c in self.children)
+        if not children:
+            return self._unpartitioned_outcomes[entry]
+        return ConditionEvaluation(self.title, _NONE, _NONE if entry else _EMPTY, children)
+
+    def _render(
+        self, entry: Any, trace: Iterator[Any], out: list[str], depth: int, prefix: str
+    ) -> None:
+        """``_rebuild(entry, trace).lines(out, depth)`` (its label after ``prefix``), directly:
+        the runtime renders every reason it records."""
+        out.append(f"{'  ' * depth}{prefix}{self.title}: {'true' if entry else 'false'}")
+        for child in self.children:
+            _rendered(child, trace, out, depth + 1)
+
+    def _run(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
-        return self._evaluate(ctx, key, candidates, path)
+        """The outcome over any candidates: over ``_NONE``, the fast path's, rebuilt."""
+        if candidates is not _NONE:
+            return self._evaluate(ctx, key, candidates, path)
+        outer, ctx.trace = ctx.trace, []
+        try:
+            self._fast(ctx, key, path)
+            return _rebuilt(self, iter(ctx.trace))
+        finally:
+            ctx.trace = outer
 
     def with_label(self, label: str | None) -> Self:
         """The same condition, named ``label`` in reason trees (Dagster's ``with_label``)."""
@@ -620,11 +678,14 @@ class _Operand(AutomationCondition):
     def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
         """Whether the leaf holds for one partition of ``key``."""
 
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        holds = self.holds(ctx, key, None)
+        ctx.trace.append(holds)
+        return holds
+
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
-        if candidates is _NONE:
-            return self._unpartitioned_outcomes[self.holds(ctx, key, None)]
         true = frozenset(p for p in candidates if self.holds(ctx, key, p)) if candidates else _EMPTY
         return ConditionEvaluation(self.title, candidates, true)
 
@@ -686,16 +747,18 @@ class NewlyUpdatedCondition(AutomationCondition):
 
     name = "newly_updated"
 
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        id_ = ctx.view.latest_materialization_id(key, None)
+        updated = id_ is not None and ctx.state is not None and ctx.recalled(path).get("") != id_
+        ctx.remember_unpartitioned(path, id_)
+        ctx.trace.append(updated)
+        return updated
+
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         seen = ctx.recalled(path)
         first = ctx.state is None
-        if candidates is _NONE:
-            id_ = ctx.view.latest_materialization_id(key, None)
-            updated = id_ is not None and not first and seen.get("") != id_
-            ctx.remember_unpartitioned(path, id_)
-            return self._unpartitioned_outcomes[updated]
         ids = {p: ctx.view.latest_materialization_id(key, p) for p in candidates}
         true = frozenset(
             p for p, i in ids.items() if i is not None and not first and seen.get(_to_str(p)) != i
@@ -818,6 +881,19 @@ class AndCondition(AutomationCondition):
     def children(self) -> tuple[AutomationCondition, ...]:
         return self.operands
 
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        trace = ctx.trace
+        at = len(trace)
+        trace.append(None)
+        holds = True
+        for child, suffix in zip(self.operands, self.suffixes, strict=True):
+            if holds:
+                holds = child._fast(ctx, key, path + suffix)
+            else:  # narrowed to no candidate: the rest keep their memory
+                trace.append(child._evaluate(ctx, key, _EMPTY, path + suffix))
+        trace[at] = holds
+        return holds
+
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
@@ -845,6 +921,17 @@ class OrCondition(AutomationCondition):
     def children(self) -> tuple[AutomationCondition, ...]:
         return self.operands
 
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        trace = ctx.trace
+        at = len(trace)
+        trace.append(None)
+        holds = False
+        for child, suffix in zip(self.operands, self.suffixes, strict=True):
+            if child._fast(ctx, key, path + suffix):  # every child runs: they may remember
+                holds = True
+        trace[at] = holds
+        return holds
+
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
@@ -855,7 +942,7 @@ class OrCondition(AutomationCondition):
         trues = [r.true for r in results if r.true]
         if not trues:
             true = _EMPTY
-        elif candidates is _NONE or len(trues) == 1:
+        elif len(trues) == 1:
             true = trues[0]
         else:
             true = frozenset().union(*trues)
@@ -888,14 +975,19 @@ class NotCondition(AutomationCondition):
     def children(self) -> tuple[AutomationCondition, ...]:
         return (self.operand,)
 
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        trace = ctx.trace
+        at = len(trace)
+        trace.append(None)
+        holds = not self.operand._fast(ctx, key, path + ".0")
+        trace[at] = holds
+        return holds
+
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         inner = self.operand._evaluate(ctx, key, candidates, path + ".0")
-        if not inner.true:
-            true = candidates
-        else:
-            true = _EMPTY if candidates is _NONE else candidates - inner.true
+        true = candidates - inner.true if inner.true else candidates
         return ConditionEvaluation(self.title, candidates, true, (inner,))
 
 
@@ -916,19 +1008,25 @@ class SinceCondition(AutomationCondition):
         r = self.reset.label or self.reset.name
         return f"({t}) since ({r})"
 
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        trace = ctx.trace
+        at = len(trace)
+        trace.append(None)
+        trigger = self.trigger._fast(ctx, key, path + ".0")
+        reset = self.reset._fast(ctx, key, path + ".1")
+        holds = (trigger or "" in ctx.recalled(path)) and not reset
+        ctx.remember_unpartitioned(path, 1 if holds else None)
+        trace[at] = holds
+        return holds
+
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         trigger = self.trigger._evaluate(ctx, key, candidates, path + ".0")
         reset = self.reset._evaluate(ctx, key, candidates, path + ".1")
-        if candidates is _NONE:
-            holds = bool(trigger.true or "" in ctx.recalled(path)) and not reset.true
-            ctx.remember_unpartitioned(path, 1 if holds else None)
-            true = candidates if holds else _EMPTY
-        else:
-            before = frozenset(_from_str(p) for p in ctx.recalled(path)) & candidates
-            true = (before | trigger.true) - reset.true
-            ctx.remember(path, candidates, dict.fromkeys(true, 1))
+        before = frozenset(_from_str(p) for p in ctx.recalled(path)) & candidates
+        true = (before | trigger.true) - reset.true
+        ctx.remember(path, candidates, dict.fromkeys(true, 1))
         return ConditionEvaluation(self.title, candidates, true, (trigger, reset))
 
 
@@ -946,19 +1044,63 @@ class NewlyTrueCondition(AutomationCondition):
     def children(self) -> tuple[AutomationCondition, ...]:
         return (self.operand,)
 
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        trace = ctx.trace
+        at = len(trace)
+        trace.append(None)
+        inner = self.operand._fast(ctx, key, path + ".0")
+        holds = inner and "" not in ctx.recalled(path)
+        ctx.remember_unpartitioned(path, 1 if inner else None)
+        trace[at] = holds
+        return holds
+
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
         inner = self.operand._evaluate(ctx, key, candidates, path + ".0")
-        if candidates is _NONE:
-            newly = bool(inner.true) and "" not in ctx.recalled(path)
-            ctx.remember_unpartitioned(path, 1 if inner.true else None)
-            return ConditionEvaluation(
-                self.title, candidates, candidates if newly else _EMPTY, (inner,)
-            )
         before = frozenset(_from_str(p) for p in ctx.recalled(path))
         ctx.remember(path, candidates, dict.fromkeys(inner.true, 1))
         return ConditionEvaluation(self.title, candidates, inner.true - before, (inner,))
+
+
+def _rebuild_each(
+    self: DepsCondition | ChecksCondition, entry: Any, trace: Iterator[Any]
+) -> ConditionEvaluation:
+    """A deps or checks node's outcome from its trace: its entry is (truth, the names that
+    matched, the (key, name) it evaluated its operand on), each followed by that outcome."""
+    holds, matched, entities = entry
+    children = []
+    for entity in entities:
+        item = next(trace)
+        if not isinstance(item, ConditionEvaluation):  # traced inline, not yet named
+            item = _named(entity[1], self.operand._rebuild(item, trace))
+        children.append(item)
+    true = _NONE if holds else _EMPTY
+    return ConditionEvaluation(self.title, _NONE, true, tuple(children), _matched(matched))
+
+
+def _render_each(
+    self: DepsCondition | ChecksCondition,
+    entry: Any,
+    trace: Iterator[Any],
+    out: list[str],
+    depth: int,
+    prefix: str,
+) -> None:
+    """``_rebuild_each(...).lines(out, depth)``, directly."""
+    holds, matched, entities = entry
+    detail = f" (matched: {', '.join(matched)})" if matched else ""
+    out.append(f"{'  ' * depth}{prefix}{self.title}{detail}: {'true' if holds else 'false'}")
+    for entity in entities:
+        item = next(trace)
+        if isinstance(item, ConditionEvaluation):
+            item.lines(out, depth + 1)
+        else:
+            self.operand._render(item, trace, out, depth + 1, f"{entity[1]}: ")
+
+
+def _matched(names: Sequence[str]) -> str:
+    return f"matched: {', '.join(names)}" if names else ""
 
 
 class DepsCondition(AutomationCondition):
@@ -1021,18 +1163,45 @@ class DepsCondition(AutomationCondition):
             deps = [d for d in deps if d not in ignored]
         return tuple(deps)
 
-    def _dep_outcome(
-        self, ctx: _Context, dep: AssetKey, dep_name: str, wanted: Subset, path: str
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        trace = ctx.trace
+        at = len(trace)
+        trace.append(None)
+        if self.allowed is None and self.ignored is None:
+            deps = ctx.facts(key).deps
+        else:
+            deps = ctx.tick.deps(self, key)
+        view, operand = ctx.view, self.operand
+        matched = []
+        for dep, dep_name, partitioned in deps:
+            sub_path = f"{path}[{dep_name}]"
+            if partitioned:  # the partitions ``key`` reads
+                ups = view.upstream_partition_keys(key, None, dep)
+                child = _named(dep_name, operand._run(ctx, dep, _subset(ups), sub_path))
+                trace.append(child)
+                hit = not child.true.isdisjoint(ups)
+            elif operand.same_for_every_reader:
+                child = self._shared(ctx, dep, dep_name, sub_path)
+                trace.append(child)
+                hit = bool(child.true)
+            else:
+                hit = operand._fast(ctx, dep, sub_path)
+            if hit:
+                matched.append(dep_name)
+        holds = len(matched) == len(deps) if self.require_all else bool(matched)
+        trace[at] = (holds, matched, deps)
+        return holds
+
+    def _shared(
+        self, ctx: _Context, dep: AssetKey, dep_name: str, path: str
     ) -> ConditionEvaluation:
-        """The operand on an unpartitioned ``dep``: once per tick for all the assets reading
-        it, if it reads nothing of theirs (``any_deps_missing``, ``any_deps_in_progress``)."""
-        if not (wanted is _NONE and self.operand.same_for_every_reader):
-            return _named(dep_name, self.operand._evaluate(ctx, dep, wanted, path))
+        """The operand on unpartitioned ``dep`` once per tick for all the assets reading it:
+        it reads nothing of theirs (``any_deps_missing``, ``any_deps_in_progress``)."""
         shared = ctx.tick.dep_outcomes
-        outcome = shared.get((self.operand, dep))
+        outcome = shared.get((id(self.operand), dep_name))  # a str hashes faster than a key
         if outcome is None:
-            child = self.operand._evaluate(ctx, dep, wanted, path)
-            outcome = shared[(self.operand, dep)] = _named(dep_name, child)
+            child = self.operand._run(ctx, dep, _NONE, path)
+            outcome = shared[(id(self.operand), dep_name)] = _named(dep_name, child)
         return outcome
 
     def _evaluate(
@@ -1040,41 +1209,33 @@ class DepsCondition(AutomationCondition):
     ) -> ConditionEvaluation:
         view = ctx.view
         if not candidates:
-            deps: tuple[tuple[AssetKey, str], ...] = ()
+            deps: tuple[Dep, ...] = ()
         elif self.allowed is None and self.ignored is None:
             deps = ctx.facts(key).deps
         else:
             deps = ctx.tick.deps(self, key)
-        unpartitioned = candidates is _NONE
         results = []
         per_dep: list[Subset] = []  # per dep: the candidates it matches for
-        matched_deps = []
-        for dep, dep_name in deps:
-            sub_path = f"{path}[{dep_name}]"
-            if unpartitioned:  # one candidate: no per-partition bookkeeping
-                ups = view.upstream_partition_keys(key, None, dep)
-                outcome = self._dep_outcome(ctx, dep, dep_name, _subset(ups), sub_path)
-                results.append(outcome)
-                hits = candidates if outcome.true and not outcome.true.isdisjoint(ups) else _EMPTY
-            else:
-                reads = {p: view.upstream_partition_keys(key, p, dep) for p in candidates}
-                wanted = frozenset(u for ups in reads.values() for u in ups)
-                child = self.operand._evaluate(ctx, dep, wanted, sub_path)
-                hits = frozenset(p for p, ups in reads.items() if not child.true.isdisjoint(ups))
-                results.append(_named(dep_name, child))
+        matched = []
+        for dep, dep_name, _ in deps:
+            reads = {p: view.upstream_partition_keys(key, p, dep) for p in candidates}
+            wanted = frozenset(u for ups in reads.values() for u in ups)
+            child = self.operand._evaluate(ctx, dep, wanted, f"{path}[{dep_name}]")
+            hits = frozenset(p for p, ups in reads.items() if not child.true.isdisjoint(ups))
+            results.append(_named(dep_name, child))
             per_dep.append(hits)
             if hits:
-                matched_deps.append(dep_name)
+                matched.append(dep_name)
         if self.require_all:
             true = candidates
             for hits in per_dep:
                 true = true & hits
-        elif unpartitioned:
-            true = candidates if matched_deps else _EMPTY
         else:
             true = frozenset().union(*per_dep) if per_dep else _EMPTY
-        detail = f"matched: {', '.join(matched_deps)}" if matched_deps else ""
-        return ConditionEvaluation(self.title, candidates, true, tuple(results), detail)
+        return ConditionEvaluation(self.title, candidates, true, tuple(results), _matched(matched))
+
+    _rebuild = _rebuild_each
+    _render = _render_each
 
 
 class ChecksCondition(AutomationCondition):
@@ -1103,6 +1264,18 @@ class ChecksCondition(AutomationCondition):
     def _params(self) -> str:
         return f"blocking_only={self.blocking_only!r}"
 
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        trace = ctx.trace
+        at = len(trace)
+        trace.append(None)
+        checks = ctx.tick.facts.checks_of(ctx.tick.graph, key, self.blocking_only)
+        # Over ``_NONE``, a check's outcome is the asset's, whether the check is partitioned or not.
+        operand = self.operand
+        matched = [n for check, n in checks if operand._fast(ctx, check, f"{path}[{n}]")]
+        holds = len(matched) == len(checks) if self.require_all else bool(matched)
+        trace[at] = (holds, matched, checks)
+        return holds
+
     def _evaluate(
         self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
     ) -> ConditionEvaluation:
@@ -1115,7 +1288,7 @@ class ChecksCondition(AutomationCondition):
             # A partitioned check has its asset's partitions; an unpartitioned one checks the
             # whole asset: its outcome holds for every candidate.
             wanted = _NONE if own is None else candidates
-            child = self.operand._evaluate(ctx, check, wanted, f"{path}[{name}]")
+            child = self.operand._run(ctx, check, wanted, f"{path}[{name}]")
             results.append(_named(name, child))
             hits = (candidates if child.true else _EMPTY) if own is None else child.true
             if hits:
@@ -1125,8 +1298,10 @@ class ChecksCondition(AutomationCondition):
                     true = true & hits
             elif hits:
                 true = hits if not true else true | hits
-        detail = f"matched: {', '.join(matched)}" if matched else ""
-        return ConditionEvaluation(self.title, candidates, true, tuple(results), detail)
+        return ConditionEvaluation(self.title, candidates, true, tuple(results), _matched(matched))
+
+    _rebuild = _rebuild_each
+    _render = _render_each
 
 
 def _named(dep_name: str, child: ConditionEvaluation) -> ConditionEvaluation:
@@ -1156,13 +1331,52 @@ def _resolve(selection: Any, graph: AssetGraph) -> set[AssetKey]:
 # -- evaluation ----------------------------------------------------------------------------
 
 
+class Evaluations(Mapping[EntityKey, ConditionEvaluation]):
+    """Each evaluated asset's reason tree, built from its fast-path trace when first read:
+    a tick that nobody asks why costs no trees."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: dict[EntityKey, Any] = {}  # an outcome, or (condition, trace)
+
+    def add(self, key: EntityKey, outcome: ConditionEvaluation) -> None:
+        self._items[key] = outcome
+
+    def add_trace(self, key: EntityKey, condition: AutomationCondition, trace: list[Any]) -> None:
+        self._items[key] = (condition, trace)
+
+    def reason(self, key: EntityKey) -> str:
+        """``self[key].reason()``, rendered from the trace without building the tree."""
+        item = self._items[key]
+        if isinstance(item, ConditionEvaluation):
+            return item.reason()
+        condition, trace = item
+        out: list[str] = []
+        _rendered(condition, iter(trace), out, 0)
+        return "\n".join(out)
+
+    def __getitem__(self, key: EntityKey) -> ConditionEvaluation:
+        item = self._items[key]
+        if not isinstance(item, ConditionEvaluation):
+            condition, trace = item
+            item = self._items[key] = _rebuilt(condition, iter(trace))
+        return item
+
+    def __iter__(self) -> Iterator[EntityKey]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 @dataclass(frozen=True)
 class EvaluationResult:
     """What one tick decided: the partitions to request per asset (only non-empty ones), each
     evaluated asset's reason tree, and the states to store (merge them into the old)."""
 
     requests: dict[EntityKey, Subset]
-    evaluations: dict[EntityKey, ConditionEvaluation]
+    evaluations: Evaluations
     states: dict[EntityKey, ConditionState]
 
 
@@ -1213,7 +1427,7 @@ def evaluate(
     over ``view``, upstream first so ``will_be_requested`` sees this tick's requests."""
     now = view.now.timestamp()
     requests: dict[EntityKey, Subset] = {}
-    evaluations: dict[EntityKey, ConditionEvaluation] = {}
+    evaluations = Evaluations()
     new_states: dict[EntityKey, ConditionState] = {}
     tick = _Tick(view, states, requests)
     for key in to_evaluate(conditions, view.graph, states, changed):
@@ -1223,13 +1437,17 @@ def evaluate(
         if state is not None and state.fingerprint != fingerprint:
             state = None  # the condition changed: start afresh, as a first evaluation
         keys = view.partition_keys(key)
-        candidates = _NONE if keys is None else frozenset(keys)
         ctx = _Context(view, key, state, tick)
-        result = condition._evaluate(ctx, key, candidates, "0")
-        evaluations[key] = result
-        if result.true:
-            requests[key] = result.true
-        new_states[key] = ConditionState(now, fingerprint, result.true, ctx.new)
+        if keys is None:
+            true = _NONE if condition._fast(ctx, key, "0") else _EMPTY
+            evaluations.add_trace(key, condition, ctx.trace)
+        else:
+            result = condition._evaluate(ctx, key, frozenset(keys), "0")
+            evaluations.add(key, result)
+            true = result.true
+        if true:
+            requests[key] = true
+        new_states[key] = ConditionState(now, fingerprint, true, ctx.new)
     return EvaluationResult(requests, evaluations, new_states)
 
 

@@ -401,10 +401,10 @@ class Automation:
                         "requested": sorted(
                             result.requests.get(key, ()), key=lambda p: (p is not None, p)
                         ),
-                        "reason": evaluation.reason(),
+                        "reason": result.evaluations.reason(key),
                         "state": result.states[key].to_json(),
                     }
-                    for key, evaluation in result.evaluations.items()
+                    for key in result.evaluations
                 },
             )
         )
