@@ -299,7 +299,8 @@ class TickEvaluated(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AutomationEvaluated(Event):
     """Declarative automation evaluated some assets' conditions (for ``sensor``): per asset
-    key, ``{"requested": [partition or None...], "reason": text, "state": memory}``."""
+    key, ``{"requested": [partition or None...], "reason": text, "state": memory}``. The
+    event history stores only what it requested; the rest is kept per asset, latest only."""
 
     kind: ClassVar[str] = "AUTOMATION_EVALUATED"
     sensor: str = ""

@@ -6,6 +6,7 @@ missed tick run once on start, and a real file dropped into a watched directory.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ManualClock
+from conftest import Db, ManualClock
 from millrace import (
     AssetKey,
     AutomationCondition,
@@ -262,7 +263,9 @@ async def automation_ticks(ticks: AsyncIterator[Any], wanted: int) -> list[TickE
     return requested
 
 
-async def test_eager_requests_the_downstream_once_after_its_upstream_updates(home: Path) -> None:
+async def test_eager_requests_the_downstream_once_after_its_upstream_updates(
+    home: Path, db: Db
+) -> None:
     @asset(automation_condition=AutomationCondition.eager())
     def summary(raw: int) -> int:
         return raw * 10
@@ -286,6 +289,14 @@ async def test_eager_requests_the_downstream_once_after_its_upstream_updates(hom
     reason = evaluations["summary"]["reason"]
     assert reason.splitlines()[0].startswith("eager")
     assert evaluations["summary"]["requested"] == []  # its last evaluation requested nothing
+    # The event history keeps what each evaluation requested; reasons and memory are kept
+    # once, in automation_evaluations.
+    stored = [
+        json.loads(p)
+        for (p,) in db.rows("SELECT payload FROM events WHERE type = 'AUTOMATION_EVALUATED'")
+    ]
+    assert {"summary": {"requested": [None]}} in [p["evaluations"] for p in stored]
+    assert all("reason" not in e for p in stored for e in p["evaluations"].values())
 
 
 async def _runs(home: Path) -> list[Any]:

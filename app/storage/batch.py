@@ -342,7 +342,12 @@ def _event_row(event: Event) -> tuple[Any, ...]:
 
 def _stored_payload(event: Event) -> dict[str, Any]:
     """An event as the history keeps it: a materialization's metadata in its compact form
-    (its full form is in ``latest_materializations`` while it is the latest)."""
+    (its full form is in ``latest_materializations`` while it is the latest); an automation
+    evaluation as what it requested per asset (reasons and memory, ~1 KB per asset, are in
+    ``automation_evaluations``)."""
+    if isinstance(event, AutomationEvaluated):
+        requested = {k: {"requested": e["requested"]} for k, e in event.evaluations.items()}
+        return {"sensor": event.sensor, "evaluations": requested}
     payload = event.payload()
     if isinstance(event, AssetMaterialized):
         payload["metadata"] = compact_metadata(payload["metadata"])
