@@ -33,13 +33,19 @@ class View:
     def latest_materialization_id(self, key: AssetKey, partition_key: str | None) -> int | None:
         return self.ids.get(key)
 
-    def in_progress(self, key: AssetKey, partition_key: str | None) -> bool:
+    def run_in_progress(self, key: AssetKey, partition_key: str | None) -> bool:
+        return False
+
+    def backfill_in_progress(self, key: AssetKey, partition_key: str | None) -> bool:
         return False
 
     def execution_failed(self, key: AssetKey, partition_key: str | None) -> bool:
         return False
 
     def code_version(self, key: AssetKey) -> str | None:
+        return None
+
+    def check_passed(self, key: AssetKey, partition_key: str | None) -> bool | None:
         return None
 
 

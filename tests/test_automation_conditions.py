@@ -32,6 +32,11 @@ class DictView:
     now: datetime = T0
     materialized: dict[tuple[AssetKey, str | None], int] = field(default_factory=dict)
     running: set[tuple[AssetKey, str | None]] = field(default_factory=set)
+    backfilling: set[tuple[AssetKey, str | None]] = field(default_factory=set)
+    # a check's latest evaluation: (its event id, whether it passed)
+    check_results: dict[tuple[AssetCheckKey, str | None], tuple[int, bool]] = field(
+        default_factory=dict
+    )
     failed: set[tuple[AssetKey, str | None]] = field(default_factory=set)
     versions: dict[AssetKey, str] = field(default_factory=dict)
     partitions: dict[AssetKey, list[str]] = field(default_factory=dict)
@@ -51,8 +56,23 @@ class DictView:
     def latest_materialization_id(self, key: AssetKey, partition_key: str | None) -> int | None:
         return self.materialized.get((key, partition_key))
 
-    def in_progress(self, key: AssetKey, partition_key: str | None) -> bool:
+    def run_in_progress(self, key: AssetKey, partition_key: str | None) -> bool:
         return (key, partition_key) in self.running
+
+    def backfill_in_progress(self, key: AssetKey, partition_key: str | None) -> bool:
+        return (key, partition_key) in self.backfilling
+
+    def check_passed(self, key: Any, partition_key: str | None) -> bool | None:
+        found = self.check_results.get((key, partition_key))
+        if found is None:
+            return None
+        materialized = self.materialized.get((key.asset_key, partition_key))
+        return None if materialized is not None and found[0] < materialized else found[1]
+
+    def evaluate_check(self, check: AssetCheckKey, passed: bool, p: str | None = None) -> None:
+        self.check_results[(check, p)] = (self.next_id, passed)
+        self.materialized[(check, p)] = self.next_id  # a check's "materialization"
+        self.next_id += 1
 
     def execution_failed(self, key: AssetKey, partition_key: str | None) -> bool:
         return (key, partition_key) in self.failed

@@ -49,7 +49,8 @@ class AutomationView(Protocol):
     partitions are its own (``partitions_def``, its asset's, or None), its upstreams are its
     asset and its additional deps, its "materialization" is its latest evaluation (an event
     id: None if it never ran), in progress while a run with it has not finished, failed if
-    its latest execution errored; its code version is None."""
+    its latest execution errored; its code version is None. ``check_passed`` is about checks
+    only."""
 
     @property
     def now(self) -> datetime:
@@ -75,8 +76,12 @@ class AutomationView(Protocol):
         (``AssetSpec``) should report a constant id (0) unless it may really be missing."""
         ...
 
-    def in_progress(self, key: EntityKey, partition_key: PartitionKey) -> bool:
-        """Part of a run that has not finished (queued or started)."""
+    def run_in_progress(self, key: EntityKey, partition_key: PartitionKey) -> bool:
+        """Part of a run that has not finished (queued or started), a backfill's included."""
+        ...
+
+    def backfill_in_progress(self, key: EntityKey, partition_key: PartitionKey) -> bool:
+        """Part of a backfill's run (``RunOrigin.BACKFILL``) that has not finished."""
         ...
 
     def execution_failed(self, key: EntityKey, partition_key: PartitionKey) -> bool:
@@ -85,6 +90,13 @@ class AutomationView(Protocol):
 
     def code_version(self, key: EntityKey) -> str | None:
         """The asset's current code version (declared or computed)."""
+        ...
+
+    def check_passed(self, key: EntityKey, partition_key: PartitionKey) -> bool | None:
+        """Whether the check's latest evaluation passed, if it was made after its asset's
+        (partition's) latest materialization (or the asset has none, e.g. an external asset).
+        None: no such evaluation (never, only before that materialization, or its execution
+        raised or failed since). None for an asset."""
         ...
 
 
@@ -415,6 +427,13 @@ class AutomationCondition(ABC):
         return self.reads_only_the_upstream and all(c.same_for_every_reader for c in self.children)
 
     @cached_property
+    def matched_keys(self) -> frozenset[AssetKey]:
+        """The assets this condition's ``asset_matches`` nodes read (computed once: to tell
+        which conditions an asset's change may affect)."""
+        own = {self.key} if isinstance(self, EntityMatchesCondition) else set()
+        return frozenset(own.union(*(c.matched_keys for c in self.children)))
+
+    @cached_property
     def _unpartitioned_outcomes(self) -> tuple[ConditionEvaluation, ConditionEvaluation]:
         """A leaf's two outcomes over ``_NONE``, false and true, built once per node: the
         reason trees of all unpartitioned assets share them (so no one may change them)."""
@@ -473,10 +492,38 @@ class AutomationCondition(ABC):
         """The same condition, named ``label`` in reason trees (Dagster's ``with_label``)."""
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
-        for cached in ("title", "_unpartitioned_outcomes"):  # computed for the old label
-            clone.__dict__.pop(cached, None)
+        for name in list(clone.__dict__):  # cached properties were computed for the old label
+            if isinstance(getattr(type(clone), name, None), cached_property):
+                del clone.__dict__[name]
         clone._label = label
         return clone
+
+    #: Whether ``replace`` matches this node by its name, as well as by its label (Dagster's
+    #: boolean operators match by label only: their names are "AND", "OR", "NOT").
+    replaced_by_name: bool = True
+
+    def replace(
+        self, old: AutomationCondition | str, new: AutomationCondition
+    ) -> AutomationCondition:
+        """This condition with every node equal to ``old`` (a condition, or a label or name)
+        replaced by ``new``, at any depth (Dagster's ``replace``); the nodes above a replaced
+        one are copies, keeping their labels."""
+        (new,) = _check((new,))
+        if isinstance(old, str):
+            if old == self._label or (self.replaced_by_name and old == self.name):
+                return new
+        elif _same(old, self):
+            return new
+        children = tuple(c.replace(old, new) for c in self.children)
+        if all(a is b for a, b in zip(children, self.children, strict=True)):
+            return self
+        clone = self._with_children(children)
+        clone._label = self._label
+        return clone
+
+    def _with_children(self, children: tuple[AutomationCondition, ...]) -> AutomationCondition:
+        """A node like this one (unlabelled) over ``children``: what ``replace`` builds."""
+        raise TypeError(f"{type(self).__name__} has no children to replace")
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(c) for c in self.children)
@@ -513,6 +560,13 @@ class AutomationCondition(ABC):
         """True on the evaluation where this became true, not after."""
         return NewlyTrueCondition(self)
 
+    @staticmethod
+    def asset_matches(key: Any, condition: AutomationCondition) -> AutomationCondition:
+        """True where ``condition`` holds for the asset ``key`` (Dagster's ``asset_matches``):
+        a partition of the target, where it holds for a partition of ``key`` it reads."""
+        (operand,) = _check((condition,))
+        return EntityMatchesCondition(coerce_key(key), operand)
+
     # -- operands --------------------------------------------------------------------------
 
     @staticmethod
@@ -520,8 +574,31 @@ class AutomationCondition(ABC):
         return MissingCondition()
 
     @staticmethod
+    def run_in_progress() -> AutomationCondition:
+        """Part of a run that has not finished: queued or started, a backfill's included."""
+        return RunInProgressCondition()
+
+    @staticmethod
+    def backfill_in_progress() -> AutomationCondition:
+        """Part of a backfill (a run started by ``backfill``) that has not finished."""
+        return BackfillInProgressCondition()
+
+    @staticmethod
     def in_progress() -> AutomationCondition:
+        """``(run_in_progress() | backfill_in_progress()).with_label("in_progress")``."""
         return InProgressCondition()
+
+    @staticmethod
+    def check_passed() -> AutomationCondition:
+        """An asset check whose latest evaluation, against its asset's latest
+        materialization, passed."""
+        return CheckResultCondition(passed=True)
+
+    @staticmethod
+    def check_failed() -> AutomationCondition:
+        """An asset check whose latest evaluation, against its asset's latest
+        materialization, failed (not raised: that is ``execution_failed``)."""
+        return CheckResultCondition(passed=False)
 
     @staticmethod
     def execution_failed() -> AutomationCondition:
@@ -607,6 +684,16 @@ class AutomationCondition(ABC):
         )
 
     @staticmethod
+    def all_deps_blocking_checks_passed() -> DepsCondition:
+        """Every upstream's blocking checks passed against its latest materialization, or will
+        be requested this tick (so a run can hold a parent, its checks and this asset)."""
+        passed = CheckResultCondition(passed=True) | WillBeRequestedCondition()
+        blocking = AutomationCondition.all_checks_match(passed, blocking_only=True)
+        return AutomationCondition.all_deps_match(
+            blocking.with_label("all_blocking_checks_passed")
+        ).with_label("all_deps_blocking_checks_passed")
+
+    @staticmethod
     def all_deps_updated_since_cron(
         cron_schedule: str, cron_timezone: str = "UTC"
     ) -> DepsCondition:
@@ -621,36 +708,41 @@ class AutomationCondition(ABC):
     # -- presets ---------------------------------------------------------------------------
 
     @staticmethod
-    def eager() -> AutomationCondition:
+    def eager() -> AndCondition:
         """Request when an upstream updates (or the asset goes missing), once all upstreams
         are present and none is running, and the asset itself is not running."""
-        return (
-            InLatestTimeWindowCondition(None)
-            & (
-                AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated()
-            ).since_last_handled()
-            & ~AutomationCondition.any_deps_missing()
-            & ~AutomationCondition.any_deps_in_progress()
-            & ~InProgressCondition()
+        updated = AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated()
+        return AndCondition(
+            (
+                InLatestTimeWindowCondition(None),
+                updated.since_last_handled(),
+                ~AutomationCondition.any_deps_missing(),
+                ~AutomationCondition.any_deps_in_progress(),
+                ~InProgressCondition(),
+            )
         ).with_label("eager")
 
     @staticmethod
-    def on_cron(cron_schedule: str, cron_timezone: str = "UTC") -> AutomationCondition:
+    def on_cron(cron_schedule: str, cron_timezone: str = "UTC") -> AndCondition:
         """Request once per cron tick, after every upstream has updated since that tick."""
-        return (
-            InLatestTimeWindowCondition(None)
-            & CronTickPassedCondition(cron_schedule, cron_timezone).since_last_handled()
-            & AutomationCondition.all_deps_updated_since_cron(cron_schedule, cron_timezone)
+        return AndCondition(
+            (
+                InLatestTimeWindowCondition(None),
+                CronTickPassedCondition(cron_schedule, cron_timezone).since_last_handled(),
+                AutomationCondition.all_deps_updated_since_cron(cron_schedule, cron_timezone),
+            )
         ).with_label(f"on_cron({cron_schedule}, {cron_timezone})")
 
     @staticmethod
-    def on_missing() -> AutomationCondition:
+    def on_missing() -> AndCondition:
         """Request a partition that goes missing (not those missing when first evaluated),
         once its upstreams are present."""
-        return (
-            InLatestTimeWindowCondition(None)
-            & AutomationCondition.newly_missing().since_last_handled()
-            & ~AutomationCondition.any_deps_missing()
+        return AndCondition(
+            (
+                InLatestTimeWindowCondition(None),
+                AutomationCondition.newly_missing().since_last_handled(),
+                ~AutomationCondition.any_deps_missing(),
+            )
         ).with_label("on_missing")
 
 
@@ -660,6 +752,12 @@ def _check(conditions: Iterable[Any]) -> tuple[AutomationCondition, ...]:
         if not isinstance(c, AutomationCondition):
             raise TypeError(f"expected an AutomationCondition, got {type(c).__name__}: {c!r}")
     return out
+
+
+def _same(a: AutomationCondition, b: AutomationCondition) -> bool:
+    """Whether two conditions are the same tree (Dagster compares conditions as records): their
+    reprs name every node, parameter and label."""
+    return a is b or repr(a) == repr(b)
 
 
 def _handled() -> AutomationCondition:
@@ -698,12 +796,36 @@ class MissingCondition(_Operand):
         return ctx.view.latest_materialization_id(key, partition) is None
 
 
-class InProgressCondition(_Operand):
+class RunInProgressCondition(_Operand):
     reads_only_the_upstream = True
-    name = "in_progress"
+    name = "run_in_progress"
 
     def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
-        return ctx.view.in_progress(key, partition)
+        return ctx.view.run_in_progress(key, partition)
+
+
+class BackfillInProgressCondition(_Operand):
+    reads_only_the_upstream = True
+    name = "backfill_in_progress"
+
+    def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
+        return ctx.view.backfill_in_progress(key, partition)
+
+
+class CheckResultCondition(_Operand):
+    """Dagster's ``check_passed`` / ``check_failed``: false for an asset."""
+
+    reads_only_the_upstream = True
+
+    def __init__(self, passed: bool) -> None:
+        self.passed = passed
+
+    @property
+    def name(self) -> str:
+        return "check_passed" if self.passed else "check_failed"
+
+    def holds(self, ctx: _Context, key: EntityKey, partition: PartitionKey) -> bool:
+        return ctx.view.check_passed(key, partition) is self.passed
 
 
 class ExecutionFailedCondition(_Operand):
@@ -868,6 +990,7 @@ class InLatestTimeWindowCondition(AutomationCondition):
 
 class AndCondition(AutomationCondition):
     reads_only_the_upstream = True
+    replaced_by_name = False
 
     def __init__(self, operands: tuple[AutomationCondition, ...]) -> None:
         self.operands = operands
@@ -880,6 +1003,24 @@ class AndCondition(AutomationCondition):
     @property
     def children(self) -> tuple[AutomationCondition, ...]:
         return self.operands
+
+    def without(self, *conditions: AutomationCondition) -> AndCondition:
+        """This condition without the operands equal to ``conditions``, keeping its label
+        (Dagster's ``without``): each must be an operand, and two operands must remain."""
+        operands = self.operands
+        for condition in _check(conditions):
+            kept = tuple(o for o in operands if not _same(o, condition))
+            if len(kept) == len(operands):
+                raise ValueError(f"Condition not found in operands: {condition!r}")
+            operands = kept
+        if len(operands) < 2:
+            raise ValueError("Cannot have fewer than 2 operands in an AndAutomationCondition")
+        clone = AndCondition(operands)
+        clone._label = self._label
+        return clone
+
+    def _with_children(self, children: tuple[AutomationCondition, ...]) -> AutomationCondition:
+        return AndCondition(children)
 
     def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
         trace = ctx.trace
@@ -908,6 +1049,7 @@ class AndCondition(AutomationCondition):
 
 class OrCondition(AutomationCondition):
     reads_only_the_upstream = True
+    replaced_by_name = False
 
     def __init__(self, operands: tuple[AutomationCondition, ...]) -> None:
         self.operands = operands
@@ -920,6 +1062,9 @@ class OrCondition(AutomationCondition):
     @property
     def children(self) -> tuple[AutomationCondition, ...]:
         return self.operands
+
+    def _with_children(self, children: tuple[AutomationCondition, ...]) -> AutomationCondition:
+        return OrCondition(children)
 
     def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
         trace = ctx.trace
@@ -949,6 +1094,41 @@ class OrCondition(AutomationCondition):
         return ConditionEvaluation(self.title, candidates, true, tuple(results))
 
 
+class InProgressCondition(OrCondition):
+    """``in_progress()``: ``(run_in_progress() | backfill_in_progress())`` labelled
+    "in_progress", as in Dagster, with a fast path of its own: eager() reads it on every asset
+    and every upstream, each tick."""
+
+    def __init__(self) -> None:
+        super().__init__((RunInProgressCondition(), BackfillInProgressCondition()))
+        self._label = "in_progress"
+
+    def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
+        view = ctx.view
+        run = view.run_in_progress(key, None)
+        backfill = view.backfill_in_progress(key, None)
+        holds = run or backfill
+        ctx.trace.extend((holds, run, backfill))  # an OrCondition's entry, then its leaves'
+        return holds
+
+    @cached_property
+    def _outcomes(self) -> dict[tuple[bool, bool], ConditionEvaluation]:
+        """Its four outcomes over ``_NONE``, by (run, backfill), built once: every upstream's
+        ``any_deps_in_progress`` builds one per tick otherwise."""
+        run, backfill = (c._unpartitioned_outcomes for c in self.operands)
+        return {
+            (r, b): ConditionEvaluation(
+                self.title, _NONE, _NONE if r or b else _EMPTY, (run[r], backfill[b])
+            )
+            for r in (False, True)
+            for b in (False, True)
+        }
+
+    def _rebuild(self, entry: Any, trace: Iterator[Any]) -> ConditionEvaluation:
+        run = next(trace)  # its leaves' entries: ``_fast`` traces them as two bools
+        return self._outcomes[(run, next(trace))]
+
+
 def _suffixes(count: int) -> tuple[str, ...]:
     """``(".0", ".1", ...)``: the paths of an operator's children below its own, built once
     per arity rather than formatted per asset."""
@@ -963,6 +1143,7 @@ _SUFFIXES: dict[int, tuple[str, ...]] = {}
 
 class NotCondition(AutomationCondition):
     reads_only_the_upstream = True
+    replaced_by_name = False
 
     def __init__(self, operand: AutomationCondition) -> None:
         self.operand = operand
@@ -974,6 +1155,9 @@ class NotCondition(AutomationCondition):
     @property
     def children(self) -> tuple[AutomationCondition, ...]:
         return (self.operand,)
+
+    def _with_children(self, children: tuple[AutomationCondition, ...]) -> AutomationCondition:
+        return NotCondition(*children)
 
     def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
         trace = ctx.trace
@@ -1007,6 +1191,9 @@ class SinceCondition(AutomationCondition):
         t = self.trigger.label or self.trigger.name
         r = self.reset.label or self.reset.name
         return f"({t}) since ({r})"
+
+    def _with_children(self, children: tuple[AutomationCondition, ...]) -> AutomationCondition:
+        return SinceCondition(*children)
 
     def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
         trace = ctx.trace
@@ -1043,6 +1230,9 @@ class NewlyTrueCondition(AutomationCondition):
     @property
     def children(self) -> tuple[AutomationCondition, ...]:
         return (self.operand,)
+
+    def _with_children(self, children: tuple[AutomationCondition, ...]) -> AutomationCondition:
+        return NewlyTrueCondition(*children)
 
     def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
         trace = ctx.trace
@@ -1133,6 +1323,12 @@ class DepsCondition(AutomationCondition):
 
     def _params(self) -> str:
         return f"allow={self.allowed!r}, ignore={self.ignored!r}"
+
+    def _with_children(self, children: tuple[AutomationCondition, ...]) -> AutomationCondition:
+        (operand,) = children
+        return DepsCondition(
+            operand, require_all=self.require_all, allowed=self.allowed, ignored=self.ignored
+        )
 
     def allow(self, selection: Any) -> DepsCondition:
         """Only upstreams in ``selection`` (an AssetSelection, or asset keys) count."""
@@ -1264,6 +1460,12 @@ class ChecksCondition(AutomationCondition):
     def _params(self) -> str:
         return f"blocking_only={self.blocking_only!r}"
 
+    def _with_children(self, children: tuple[AutomationCondition, ...]) -> AutomationCondition:
+        (operand,) = children
+        return ChecksCondition(
+            operand, require_all=self.require_all, blocking_only=self.blocking_only
+        )
+
     def _fast(self, ctx: _Context, key: EntityKey, path: str) -> bool:
         trace = ctx.trace
         at = len(trace)
@@ -1302,6 +1504,61 @@ class ChecksCondition(AutomationCondition):
 
     _rebuild = _rebuild_each
     _render = _render_each
+
+
+class EntityMatchesCondition(AutomationCondition):
+    """``asset_matches(key, condition)``: the operand evaluated on asset ``key``, over the
+    partitions of it that the candidates read (Dagster maps the candidates "up" to ``key``,
+    then its true partitions back "down"). Supported: ``key`` or the target unpartitioned (an
+    unpartitioned side reads every partition of the other), ``key`` the target itself, or one
+    of the target's upstreams (its partition mapping)."""
+
+    def __init__(self, key: AssetKey, operand: AutomationCondition) -> None:
+        self.key = key
+        self.operand = operand
+
+    @property
+    def name(self) -> str:
+        return self.key.to_user_string()
+
+    @property
+    def children(self) -> tuple[AutomationCondition, ...]:
+        return (self.operand,)
+
+    def _params(self) -> str:
+        return repr(self.name)
+
+    def _with_children(self, children: tuple[AutomationCondition, ...]) -> AutomationCondition:
+        (operand,) = children
+        return EntityMatchesCondition(self.key, operand)
+
+    def _evaluate(
+        self, ctx: _Context, key: EntityKey, candidates: Subset, path: str
+    ) -> ConditionEvaluation:
+        other, view, operand, sub_path = self.key, ctx.view, self.operand, path + ".0"
+        graph = ctx.tick.graph
+        if other not in graph.nodes:
+            raise ValueError(f"asset_matches({self.name!r}): no such asset in the definitions")
+        theirs = view.partition_keys(other)
+        if theirs is None or view.partition_keys(key) is None:
+            wanted = (_NONE if theirs is None else frozenset(theirs)) if candidates else _EMPTY
+            child = operand._run(ctx, other, wanted, sub_path)
+            true = candidates if child.true else _EMPTY
+        elif other == key:
+            child = operand._evaluate(ctx, other, candidates, sub_path)
+            true = child.true
+        elif other in upstream_of(graph, key):
+            reads = {p: view.upstream_partition_keys(key, p, other) for p in candidates}
+            wanted = frozenset(u for ups in reads.values() for u in ups)
+            child = operand._evaluate(ctx, other, wanted, sub_path)
+            true = frozenset(p for p, ups in reads.items() if not child.true.isdisjoint(ups))
+        else:
+            raise ValueError(
+                f"asset_matches({self.name!r}) on {key.to_user_string()}: both are partitioned"
+                f" and {self.name} is not one of its upstreams; Millrace maps partitions only"
+                " along a dependency"
+            )
+        return ConditionEvaluation(self.title, candidates, true, (child,))
 
 
 def _named(dep_name: str, child: ConditionEvaluation) -> ConditionEvaluation:
@@ -1397,11 +1654,21 @@ def to_evaluate(
         wanted = set(conditions)
     else:
         changed = set(changed)
+        checked = {k.asset_key for k in changed if isinstance(k, AssetCheckKey)}
+        # A check's asset's downstream assets read it (all_deps_blocking_checks_passed).
         assets = graph.downstream_closure(
-            k for k in changed if isinstance(k, AssetKey) and k in graph
+            k for k in changed | checked if isinstance(k, AssetKey) and k in graph
         )
-        assets.update(k.asset_key for k in changed if isinstance(k, AssetCheckKey))
+        assets.update(checked)
+        matching = [
+            k
+            for k, c in conditions.items()
+            if c.matched_keys and not c.matched_keys.isdisjoint(assets)
+        ]
+        if matching:  # asset_matches: an asset that need not be upstream of them changed
+            assets |= graph.downstream_closure(k for k in matching if isinstance(k, AssetKey))
         wanted = set(assets)
+        wanted.update(matching)
         for key in conditions:
             if isinstance(key, AssetCheckKey) and (
                 key in changed or not assets.isdisjoint(upstream_of(graph, key))
@@ -1411,10 +1678,21 @@ def to_evaluate(
         wanted.update(k for k in conditions if k not in states)
         wanted &= conditions.keys()
     checks = sorted(k for k in wanted if isinstance(k, AssetCheckKey))
-    assets_first: list[EntityKey] = list(
-        graph.toposorted(k for k in wanted if isinstance(k, AssetKey))
-    )
-    return assets_first + list(checks)
+    order: list[EntityKey] = list(graph.toposorted(k for k in wanted if isinstance(k, AssetKey)))
+    if not checks:
+        return order
+    # Each check right after the last of its upstreams: downstream assets may read its
+    # requests (``all_deps_blocking_checks_passed``'s ``will_be_requested``).
+    at = {k: i for i, k in enumerate(order)}
+    after: dict[int, list[EntityKey]] = {}
+    for check in checks:
+        last = max((at[u] for u in upstream_of(graph, check) if u in at), default=-1)
+        after.setdefault(last, []).append(check)
+    ordered = after.get(-1, [])
+    for i, key in enumerate(order):
+        ordered.append(key)
+        ordered.extend(after.get(i, ()))
+    return ordered
 
 
 def evaluate(

@@ -549,7 +549,7 @@ class Automation:
         try:
             rows, checks = await store.status_rows(), await store.check_status_rows()
             fresh = StatusCache()
-            await asyncio.to_thread(fresh.seed, *rows, checks)
+            await asyncio.to_thread(fresh.seed, *rows, checks, self.cache.backfill_runs)
         finally:
             self._reseeding = None
         for event in arrived:

@@ -197,6 +197,7 @@ class CacheView:
         self._failed: Collection[Any] = cache.failed
         self._check_failed: Collection[Any] = cache.check_failed
         self._in_flight = cache.in_flight
+        self._in_backfill = cache.in_backfill
         self._up_defs: dict[AssetKey, Any] = {}
 
     @property
@@ -250,13 +251,32 @@ class CacheView:
             return 0  # an external asset: it exists, outside of what Millrace runs
         return None
 
-    def in_progress(self, key: EntityKey, partition_key: str | None) -> bool:
+    def run_in_progress(self, key: EntityKey, partition_key: str | None) -> bool:
         cell = (key, partition_key)
         return cell in self._in_flight or cell in self._queued
+
+    def backfill_in_progress(self, key: EntityKey, partition_key: str | None) -> bool:
+        # A queued run's origin is not in ``queued``: a backfill counts once it starts.
+        return (key, partition_key) in self._in_backfill
 
     def execution_failed(self, key: EntityKey, partition_key: str | None) -> bool:
         cell = (key, partition_key)
         return cell in self._failed or cell in self._check_failed
+
+    def check_passed(self, key: EntityKey, partition_key: str | None) -> bool | None:
+        if not isinstance(key, AssetCheckKey):
+            return None
+        cell = (key, partition_key)
+        passed = self._cache.check_passed.get(cell)
+        if passed is None:
+            return None
+        asset = key.asset_key
+        materialized = self._latest.get((asset, partition_key))
+        if materialized is None and partition_key is None:  # an unpartitioned check
+            materialized = self._cache.newest.get(asset)
+        if materialized is not None and self._cache.check_latest[cell] < materialized:
+            return None  # it checked an older materialization
+        return passed
 
     def code_version(self, key: EntityKey) -> str | None:
         if isinstance(key, AssetCheckKey):

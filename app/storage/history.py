@@ -227,16 +227,21 @@ class History:
         running = await self._rows("SELECT run_id, asset_key, partition_key FROM in_progress")
         return latest, failed, running  # rows are tuples already: no copy of 876,720
 
-    async def check_status_rows(self) -> list[tuple[str, str, str, int, bool]]:
+    async def check_status_rows(self) -> list[tuple[str, str, str, int, bool, bool]]:
         """Every check's latest evaluation per partition: (asset, check, partition or '',
-        its event id, whether it errored): what automation's cache starts from for checks."""
+        its event id, whether it errored, whether it passed): what automation's cache starts
+        from for checks."""
         rows = await self._rows(
             "SELECT r.asset_key, r.check_name, r.partition_key, (SELECT MAX(e.id) FROM events e"
             " WHERE e.asset_key = r.asset_key AND e.type = 'ASSET_CHECK_EVALUATED'"
             " AND e.check_name = r.check_name AND e.partition_key = r.partition_key),"
-            " r.error IS NOT NULL FROM latest_check_results r"
+            " r.error IS NOT NULL, r.passed FROM latest_check_results r"
         )
-        return [(a, c, p, event, bool(errored)) for a, c, p, event, errored in rows if event]
+        return [
+            (a, c, p, event, bool(errored), bool(passed))
+            for a, c, p, event, errored, passed in rows
+            if event
+        ]
 
     async def condition_states(self) -> dict[str, dict[str, Any]]:
         """Each asset's stored automation condition state and last evaluation (JSON)."""
