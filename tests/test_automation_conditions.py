@@ -380,16 +380,30 @@ def test_sensor_definition() -> None:
         AutomationConditionSensorDefinition("auto", target="*", minimum_interval_seconds=0)
 
 
-def _fan_in_ticker(partitions: list[str] | None) -> Ticker:
-    """raw -> three eager assets; all one-partition (the same key) or all unpartitioned."""
-    graph = AssetGraph([AssetSpec("raw"), *(AssetSpec(n, deps=["raw"]) for n in ("x", "y", "z"))])
+RAW_OK = AssetCheckKey(AssetKey("raw"), "raw_ok")
+
+
+def _fan_in_ticker(
+    partitions: list[str] | None, condition: AutomationCondition | None = None
+) -> Ticker:
+    """raw (with a blocking check, raw_ok) -> three assets under one condition (eager by
+    default); all one-partition (the same key) or all unpartitioned."""
+    from millrace import asset_check
+
+    @asset_check(asset="raw", blocking=True)
+    def raw_ok() -> None: ...
+
+    graph = AssetGraph(
+        [AssetSpec("raw"), *(AssetSpec(n, deps=["raw"]) for n in ("x", "y", "z"))],
+        checks=[raw_ok],
+    )
     view = DictView(graph)
     if partitions is not None:
-        view.partitions = {k: partitions for k in graph.nodes}
+        view.partitions = {k: partitions for k in [*graph.nodes, *graph.checks]}
     for name in ("raw", "x", "y", "z"):
         view.materialize(name, partitions[0] if partitions else None)
-    eager = A.eager()  # one object: dep outcomes are shared per condition node
-    t = Ticker(view, dict.fromkeys("xyz", eager))
+    # one object: dep outcomes are shared per condition node
+    t = Ticker(view, dict.fromkeys("xyz", condition or A.eager()))
     t.tick()
     return t
 
@@ -399,27 +413,48 @@ def _scrub(reason: str) -> str:
     return re.sub(r" \([01]/1 partitions\)", "", reason)
 
 
-def test_unpartitioned_fast_path_agrees_with_one_partition() -> None:
+FAST_PATH_CONDITIONS = [
+    A.eager(),
+    A.eager().without(A.in_latest_time_window()).replace("in_progress", A.run_in_progress()),
+    A.any_deps_match(A.backfill_in_progress()) | A.in_progress().newly_true(),
+    A.all_deps_blocking_checks_passed() & A.any_deps_updated().since_last_handled(),
+    A.any_deps_match(A.any_checks_match(A.check_failed())),
+    A.asset_matches("raw", A.newly_updated()) | A.asset_matches("x", A.in_progress()),
+]
+
+
+@pytest.mark.parametrize("condition", FAST_PATH_CONDITIONS, ids=repr)
+def test_unpartitioned_fast_path_agrees_with_one_partition(condition: AutomationCondition) -> None:
     """Unpartitioned assets take a fast path (no partition sets): the same decisions, memory
     and reasons as assets with a single partition."""
-    plain, one = _fan_in_ticker(None), _fan_in_ticker(["p"])
+    plain, one = _fan_in_ticker(None, condition), _fan_in_ticker(["p"], condition)
     steps: list[tuple[str, str | None]] = [
         ("raw", "update"),
         ("x", "run"),
         ("raw", "update"),
+        ("raw", "pass"),
         ("raw", "missing"),
+        ("x", "backfill"),
         ("raw", "update"),
+        ("raw", "fail check"),
         ("y", "fail"),
         ("z", "missing"),
+        ("raw", "update"),
+        ("raw", "pass"),
     ]
     for name, what in steps:
         for t, p in ((plain, None), (one, "p")):
             key = (AssetKey(name), p)
             t.view.running.discard(key)
+            t.view.backfilling.discard(key)
             if what == "update":
                 t.view.materialize(name, p)
             elif what == "run":
                 t.view.running.add(key)
+            elif what == "backfill":
+                t.view.backfilling.add(key)
+            elif what in ("pass", "fail check"):
+                t.view.evaluate_check(RAW_OK, what == "pass", p)
             elif what == "missing":
                 t.view.materialized.pop(key, None)
             else:
@@ -578,3 +613,250 @@ def test_a_partitioned_check_is_evaluated_per_partition() -> None:
     assert asset_level.tick() == {"events": set(days)}
     view.materialized[(events_ok.key, "2024-05-30")] = 50
     assert asset_level.tick() == {"events": {"2024-05-31"}}
+
+
+# -- check results, blocking checks, in progress, asset_matches, without, replace ----------
+
+
+def test_check_passed_and_failed_hold_against_the_latest_materialization_only() -> None:
+    graph, fresh, rows = checks_graph()
+    view = DictView(graph)
+    view.materialize("raw")
+    passed = EntityTicker(view, {fresh: A.check_passed(), rows: A.check_failed()})
+    assert passed.tick() == {}  # never evaluated: neither
+    view.evaluate_check(fresh, True)
+    view.evaluate_check(rows, False)
+    assert passed.tick() == {"raw:raw_fresh": {None}, "raw:raw_rows": {None}}
+    view.materialize("raw")  # the evaluations checked the previous materialization
+    assert passed.tick() == {}
+    view.evaluate_check(fresh, False)
+    view.evaluate_check(rows, True)
+    assert passed.tick() == {}
+    swapped = EntityTicker(view, {fresh: A.check_failed(), rows: A.check_passed()})
+    assert swapped.tick() == {"raw:raw_fresh": {None}, "raw:raw_rows": {None}}
+    del view.check_results[(fresh, None)]  # its latest execution raised: neither
+    assert swapped.tick() == {"raw:raw_rows": {None}}
+    on_asset = EntityTicker(view, {AssetKey("raw"): A.check_passed() | A.check_failed()})
+    assert on_asset.tick() == {}  # an asset has no check result
+
+
+def blocking_graph() -> tuple[AssetGraph, AssetCheckKey, AssetCheckKey]:
+    from millrace import asset_check
+
+    @asset_check(asset="raw", blocking=True)
+    def raw_fresh() -> None: ...
+
+    @asset_check(asset="raw")
+    def raw_rows() -> None: ...
+
+    graph = AssetGraph(
+        [AssetSpec("raw"), AssetSpec("clean", deps=["raw"])], checks=[raw_fresh, raw_rows]
+    )
+    return graph, raw_fresh.key, raw_rows.key
+
+
+def test_all_deps_blocking_checks_passed_as_dagster_composes_it() -> None:
+    condition = A.all_deps_blocking_checks_passed()
+    assert condition.label == "all_deps_blocking_checks_passed"
+    (blocking,) = condition.children
+    assert blocking.label == "all_blocking_checks_passed"
+    assert repr(blocking.children[0]) == repr(A.check_passed() | A.will_be_requested())
+
+    graph, fresh, rows = blocking_graph()
+    view = DictView(graph)
+    view.materialize("raw")
+    t = EntityTicker(view, {AssetKey("clean"): condition})
+    assert t.tick() == {}
+    view.evaluate_check(rows, False)  # not blocking: it does not count
+    assert t.tick({rows}) == {}
+    view.evaluate_check(fresh, True)
+    assert t.tick({fresh}) == {"clean": {None}}  # a check's change reaches its downstream
+    assert t.last is not None
+    reason = t.last.evaluations[AssetKey("clean")].reason()
+    assert reason.splitlines()[0] == "all_deps_blocking_checks_passed (matched: raw): true"
+    assert "raw: all_blocking_checks_passed (matched: raw:raw_fresh): true" in reason
+    view.materialize("raw")  # raw_fresh checked the previous materialization
+    assert t.tick({AssetKey("raw")}) == {}
+
+
+def test_a_blocking_check_requested_this_tick_counts_as_passed() -> None:
+    graph, fresh, _ = blocking_graph()
+    view = DictView(graph)
+    view.materialize("raw")
+    conditions: dict[Any, AutomationCondition] = {
+        fresh: A.any_deps_match(A.newly_updated()),
+        AssetKey("clean"): A.all_deps_blocking_checks_passed(),
+    }
+    t = EntityTicker(view, conditions)
+    assert t.tick() == {}
+    view.materialize("raw")
+    # The check is evaluated before clean, which sees its request (will_be_requested).
+    assert t.tick({AssetKey("raw")}) == {"raw:raw_fresh": {None}, "clean": {None}}
+
+
+def test_in_progress_is_a_run_or_a_backfill_in_progress() -> None:
+    cond = A.in_progress()
+    assert cond.label == "in_progress"
+    assert repr(cond) == repr(
+        (A.run_in_progress() | A.backfill_in_progress()).with_label("in_progress")
+    )
+    view = DictView(chain_graph())
+    t = Ticker(
+        view,
+        {
+            "raw": A.in_progress(),
+            "other": A.run_in_progress(),
+            "clean": A.backfill_in_progress() & ~A.run_in_progress(),
+        },
+    )
+    assert t.tick() == {}
+    for name in ("raw", "other", "clean"):
+        view.backfilling.add((AssetKey(name), None))
+    assert t.tick() == {"raw": {None}, "clean": {None}}
+    assert t.reason("raw").splitlines() == [
+        "in_progress: true",
+        "  run_in_progress: false",
+        "  backfill_in_progress: true",
+    ]
+    view.backfilling.clear()
+    view.running.add((AssetKey("raw"), None))
+    view.running.add((AssetKey("other"), None))
+    assert t.tick() == {"raw": {None}, "other": {None}}
+    assert "  run_in_progress: true" in t.reason("raw").splitlines()
+
+
+def test_eager_waits_for_an_upstream_backfill() -> None:
+    t = eager_ticker()
+    t.view.backfilling.add((AssetKey("other"), None))
+    t.view.materialize("raw")
+    assert t.tick({"raw"}) == {}
+    assert "any_deps_in_progress (matched: other): true" in t.reason("clean")
+    t.view.backfilling.clear()
+    t.view.materialize("other")
+    assert t.tick({"other"}) == {"clean": {None}}
+
+
+def test_asset_matches_evaluates_the_condition_on_another_asset() -> None:
+    view = DictView(chain_graph())
+    view.materialize("raw")
+    cond = A.asset_matches("other", A.missing())
+    assert cond.children[0].name == "missing"
+    t = Ticker(view, {"raw": cond, "clean": A.asset_matches(AssetKey("raw"), A.missing())})
+    assert t.tick() == {"raw": {None}}
+    assert t.reason("raw").splitlines() == ["other: true", "  missing: true"]
+    view.materialize("other")
+    # other is not upstream of raw: its change still re-evaluates raw's condition
+    assert t.tick({"other"}) == {}
+    assert t.last is not None and AssetKey("raw") in t.last.evaluations
+
+
+def test_asset_matches_maps_partitions_along_the_dependency() -> None:
+    daily = DailyPartitionsDefinition(start_date="2024-05-30")
+
+    @asset(partitions_def=daily)
+    def events() -> None: ...
+
+    @asset(partitions_def=daily, deps=[events])
+    def daily_report() -> None: ...
+
+    @asset(deps=[events])
+    def summary() -> None: ...
+
+    @asset(partitions_def=daily)
+    def same_days() -> None: ...
+
+    @asset(partitions_def=DailyPartitionsDefinition(start_date="2024-05-31"))
+    def fewer_days() -> None: ...
+
+    days = ["2024-05-30", "2024-05-31"]
+    view = DictView(AssetGraph([events, daily_report, summary, same_days, fewer_days]))
+    view.partitions = {AssetKey(n): days for n in ("events", "daily_report", "same_days")}
+    view.partitions[AssetKey("fewer_days")] = days[1:]
+    view.materialize("events", "2024-05-31")
+    missing_events = A.asset_matches("events", A.missing())
+    t = Ticker(
+        view,
+        {"daily_report": missing_events, "summary": missing_events, "same_days": missing_events},
+    )
+    # per partition along the mapping or the identity; an unpartitioned target reads them all
+    assert t.tick() == {
+        "daily_report": {"2024-05-30"},
+        "summary": {None},
+        "same_days": {"2024-05-30"},
+    }
+    view.materialize("events", "2024-05-30")
+    assert t.tick() == {}
+    with pytest.raises(ValueError, match="is not one of its upstreams"):
+        Ticker(view, {"fewer_days": missing_events}).tick()
+    with pytest.raises(ValueError, match="no such asset"):
+        Ticker(view, {"summary": A.asset_matches("nowhere", A.missing())}).tick()
+
+
+def test_without_removes_operands_and_keeps_the_label() -> None:
+    eager = A.eager()
+    lenient = eager.without(A.in_latest_time_window())
+    assert lenient.label == "eager"
+    assert len(lenient.operands) == 4 and len(eager.operands) == 5
+    assert repr(lenient.operands[0]) == repr(eager.operands[1])
+    both = eager.without(~A.any_deps_missing(), ~A.in_progress())
+    assert [o.title for o in both.operands] == [
+        "in_latest_time_window",
+        "(newly_missing or any_deps_updated) since (handled)",
+        "not any_deps_in_progress",
+    ]
+    with pytest.raises(ValueError, match="Condition not found in operands"):
+        eager.without(A.missing())
+    with pytest.raises(ValueError, match="fewer than 2 operands"):
+        (A.missing() & A.in_progress()).without(A.missing())
+
+    # without in_latest_time_window, eager requests every updated partition, not the latest
+    daily = DailyPartitionsDefinition(start_date="2024-05-30")
+
+    @asset(partitions_def=daily)
+    def raw() -> None: ...
+
+    @asset(partitions_def=daily, deps=[raw])
+    def clean() -> None: ...
+
+    days = ["2024-05-30", "2024-05-31"]
+    view = DictView(AssetGraph([raw, clean]))
+    view.partitions = {AssetKey("raw"): days, AssetKey("clean"): days}
+    for name in ("raw", "clean"):
+        for day in days:
+            view.materialize(name, day)
+    t = Ticker(view, {"clean": lenient})
+    latest = Ticker(view, {"clean": A.eager()})
+    assert t.tick() == {} and latest.tick() == {}
+    for day in days:
+        view.materialize("raw", day)
+    assert t.tick({"raw"}) == {"clean": set(days)}
+    assert latest.tick({"raw"}) == {"clean": {"2024-05-31"}}
+
+
+def test_replace_swaps_nodes_by_condition_label_or_name() -> None:
+    on_missing = A.on_missing()
+    wider = on_missing.replace(A.in_latest_time_window(), A.in_latest_time_window(timedelta(2)))
+    assert wider.label == "on_missing"
+    assert wider.children[0].name == "in_latest_time_window(2 days, 0:00:00)"
+    assert repr(wider.children[1:]) == repr(on_missing.children[1:])
+    assert on_missing.replace(A.code_version_changed(), A.missing()) is on_missing
+
+    by_label = A.eager().replace("in_progress", A.run_in_progress())
+    assert "backfill_in_progress" not in repr(by_label)
+    assert "backfill_in_progress" in repr(A.eager())
+    assert by_label.label == "eager"
+
+    by_name = (A.missing() & ~A.missing()).replace("missing", A.in_progress())
+    assert repr(by_name) == repr(A.in_progress() & ~A.in_progress())
+    # an operator's name is not what replace matches (Dagster's: "AND", "OR", "NOT")
+    cond = A.missing() | A.in_progress()
+    assert cond.replace(cond.name, A.missing()) is cond
+    assert cond.replace(cond, A.missing()).name == "missing"
+
+    # replacing inside since(), deps and the preset's memory still works when evaluated
+    t = eager_ticker()
+    t.conditions[AssetKey("clean")] = A.eager().replace("any_deps_updated", A.any_deps_missing())
+    t.tick()
+    t.view.materialized.pop((AssetKey("raw"), None))
+    assert t.tick({"raw"}) == {}  # the trigger holds; "not any_deps_missing" does not
+    assert "(newly_missing or any_deps_missing) since (handled)" in t.reason("clean")

@@ -1510,8 +1510,8 @@ class EntityMatchesCondition(AutomationCondition):
     """``asset_matches(key, condition)``: the operand evaluated on asset ``key``, over the
     partitions of it that the candidates read (Dagster maps the candidates "up" to ``key``,
     then its true partitions back "down"). Supported: ``key`` or the target unpartitioned (an
-    unpartitioned side reads every partition of the other), ``key`` the target itself, or one
-    of the target's upstreams (its partition mapping)."""
+    unpartitioned side reads every partition of the other), the same partitions on both (the
+    identity), or ``key`` one of the target's upstreams (its partition mapping)."""
 
     def __init__(self, key: AssetKey, operand: AutomationCondition) -> None:
         self.key = key
@@ -1539,12 +1539,12 @@ class EntityMatchesCondition(AutomationCondition):
         graph = ctx.tick.graph
         if other not in graph.nodes:
             raise ValueError(f"asset_matches({self.name!r}): no such asset in the definitions")
-        theirs = view.partition_keys(other)
-        if theirs is None or view.partition_keys(key) is None:
+        theirs, mine = view.partition_keys(other), view.partition_keys(key)
+        if theirs is None or mine is None:
             wanted = (_NONE if theirs is None else frozenset(theirs)) if candidates else _EMPTY
             child = operand._run(ctx, other, wanted, sub_path)
             true = candidates if child.true else _EMPTY
-        elif other == key:
+        elif other == key or theirs == mine:  # Dagster's default mapping: the identity
             child = operand._evaluate(ctx, other, candidates, sub_path)
             true = child.true
         elif other in upstream_of(graph, key):
@@ -1554,9 +1554,9 @@ class EntityMatchesCondition(AutomationCondition):
             true = frozenset(p for p, ups in reads.items() if not child.true.isdisjoint(ups))
         else:
             raise ValueError(
-                f"asset_matches({self.name!r}) on {key.to_user_string()}: both are partitioned"
-                f" and {self.name} is not one of its upstreams; Millrace maps partitions only"
-                " along a dependency"
+                f"asset_matches({self.name!r}) on {key.to_user_string()}: their partitions"
+                f" differ and {self.name} is not one of its upstreams; Millrace maps"
+                " partitions only along a dependency, or between the same partitions"
             )
         return ConditionEvaluation(self.title, candidates, true, (child,))
 
