@@ -149,3 +149,67 @@ async def test_any_checks_match_sees_a_check_whose_execution_failed(home: Path) 
     assert again.status == "SKIPPED"
     reason = evaluations["orders"]["reason"]
     assert "any_checks_match(execution_failed) (matched: orders:orders_reachable)" in reason
+
+
+async def test_a_downstream_waits_for_its_upstreams_blocking_check_to_pass(home: Path) -> None:
+    verdict = ["fail"]
+
+    @asset
+    def orders() -> int:
+        return 1
+
+    @asset_check(asset=orders, blocking=True)
+    def orders_complete() -> AssetCheckResult:
+        if verdict[0] == "raise":
+            raise ConnectionError("the warehouse is unreachable")
+        return AssetCheckResult(passed=verdict[0] == "pass")
+
+    @asset(
+        deps=[orders],
+        automation_condition=AutomationCondition.all_deps_blocking_checks_passed()
+        & AutomationCondition.any_deps_updated().since_last_handled(),
+    )
+    def report() -> int:
+        return 2
+
+    defs = Definitions(assets=[orders, report], asset_checks=[orders_complete])
+    cell = (orders_complete.key, None)
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=NY))
+    async with automation(defs, home, clock) as (runtime, auto):
+        assert (await auto.tick(SENSOR)).status == "SKIPPED"
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        failed = await runtime.run_request(RunRequest(asset_selection=[orders]))  # its check too
+        await runtime.wait_for_run(failed.run_id)
+        assert (await auto.tick(SENSOR)).status == "SKIPPED"
+        assert auto.cache.check_passed[cell] is False
+        blocked = (await runtime.automation_evaluations())["report"]["reason"]
+
+        verdict[0] = "pass"  # the check alone, against the stored materialization
+        checked = await runtime.run_request(
+            RunRequest(asset_selection=(), asset_check_keys=[orders_complete.key])
+        )
+        await runtime.wait_for_run(checked.run_id)
+        tick = await requested_tick(ticks)
+        done = await runtime.wait_for_run(tick.run_ids[0])
+        passed = (await runtime.automation_evaluations())["report"]["reason"]
+
+        # A new materialization without its check: the check's pass is about the old one.
+        fresh = await runtime.run_request(RunRequest(asset_selection=[orders], asset_check_keys=[]))
+        await runtime.wait_for_run(fresh.run_id)
+        assert (await auto.tick(SENSOR)).status == "SKIPPED"
+        stale = (await runtime.automation_evaluations())["report"]["reason"]
+    assert "all_deps_blocking_checks_passed: false" in blocked
+    assert "orders:orders_complete: check_passed or will_be_requested: false" in blocked
+    assert done is not None and done.selection == ("report",)
+    assert "all_deps_blocking_checks_passed (matched: orders): true" in passed
+    assert "all_deps_blocking_checks_passed: false" in stale
+
+    async with automation(defs, home, clock) as (runtime, auto):
+        assert auto.cache.check_passed[cell] is True  # seeded from the store
+        verdict[0] = "raise"
+        errored = await runtime.run_request(
+            RunRequest(asset_selection=(), asset_check_keys=[orders_complete.key])
+        )
+        await runtime.wait_for_run(errored.run_id)
+        assert cell not in auto.cache.check_passed  # neither passed nor failed
+        assert cell in auto.cache.check_failed  # execution_failed
