@@ -860,3 +860,36 @@ def test_replace_swaps_nodes_by_condition_label_or_name() -> None:
     t.view.materialized.pop((AssetKey("raw"), None))
     assert t.tick({"raw"}) == {}  # the trigger holds; "not any_deps_missing" does not
     assert "(newly_missing or any_deps_missing) since (handled)" in t.reason("clean")
+
+
+def test_the_runtime_view_tells_backfill_runs_from_other_runs() -> None:
+    from millrace.events import RunFinished, RunOrigin, RunStarted, StepStarted
+    from millrace.runtime.declarative import CacheView
+    from millrace.runtime.status_cache import StatusCache
+
+    raw, clean = AssetKey("raw"), AssetKey("clean")
+    cache = StatusCache()
+    cache.start_run("b", [(raw, None)])  # the runtime holds a run's plan, then feeds its start
+    cache.on_event(RunStarted(run_id="b", origin=RunOrigin.BACKFILL))
+    cache.on_event(StepStarted(run_id="b", asset_key=clean))
+    cache.start_run("m", [(raw, None)])
+    cache.on_event(RunStarted(run_id="m", origin=RunOrigin.MANUAL))
+
+    def view() -> CacheView:
+        return CacheView(chain_graph(), cache, T0, {}, {(AssetKey("other"), None)}, None)
+
+    assert [view().run_in_progress(k, None) for k in (raw, clean, AssetKey("other"))] == [
+        True,
+        True,
+        True,  # queued
+    ]
+    assert [view().backfill_in_progress(k, None) for k in (raw, clean)] == [True, True]
+    assert not view().backfill_in_progress(AssetKey("other"), None)  # queued: origin unknown
+    # Re-seeded from the store's rows, the backfill runs the old cache knew stay backfills.
+    reseeded = StatusCache()
+    reseeded.seed([], [], [("b", "raw", ""), ("m", "clean", "")], [], cache.backfill_runs)
+    assert reseeded.in_backfill == {(raw, None): 1}
+    cache.on_event(RunFinished(run_id="b"))
+    assert not view().backfill_in_progress(raw, None) and view().run_in_progress(raw, None)
+    assert not view().run_in_progress(clean, None)
+    assert cache.backfill_runs == frozenset()
