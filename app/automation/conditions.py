@@ -1279,7 +1279,7 @@ def _render_each(
 ) -> None:
     """``_rebuild_each(...).lines(out, depth)``, directly."""
     holds, matched, entities = entry
-    detail = f" (matched: {', '.join(matched)})" if matched else ""
+    detail = f" ({_matched(matched)})" if matched else ""
     out.append(f"{'  ' * depth}{prefix}{self.title}{detail}: {'true' if holds else 'false'}")
     for entity in entities:
         item = next(trace)
