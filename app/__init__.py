@@ -47,7 +47,7 @@ from .automation.sensors import (
     sensor,
 )
 from .automation.tick import SkipReason
-from .definitions.asset import (
+from .declarations.asset import (
     AssetDep,
     AssetIn,
     AssetsDefinition,
@@ -57,8 +57,8 @@ from .definitions.asset import (
     RetryPolicy,
     asset,
 )
-from .definitions.backfill_policy import BackfillPolicy, BackfillPolicyType
-from .definitions.checks import (
+from .declarations.backfill_policy import BackfillPolicy, BackfillPolicyType
+from .declarations.checks import (
     AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
@@ -66,12 +66,13 @@ from .definitions.checks import (
     AssetCheckSpec,
     asset_check,
 )
-from .definitions.definitions import Definitions
-from .definitions.job import JobDefinition, UnresolvedAssetJobDefinition, define_asset_job
-from .definitions.keys import AssetKey
-from .definitions.metadata import MetadataValue, TableColumn, TableRecord, TableSchema
-from .definitions.outputs import DataVersion, MaterializeResult, Output
-from .definitions.run_request import RunRequest
+from .declarations.definitions import Definitions
+from .declarations.job import JobDefinition, UnresolvedAssetJobDefinition, define_asset_job
+from .declarations.keys import AssetKey
+from .declarations.lazy_definitions import LazyDefinitions, definitions
+from .declarations.metadata import MetadataValue, TableColumn, TableRecord, TableSchema
+from .declarations.outputs import DataVersion, MaterializeResult, Output
+from .declarations.run_request import RunRequest
 from .errors import (
     CodeLoadError,
     DefinitionsError,
@@ -125,15 +126,15 @@ _LAZY = {
     "Runtime": "runtime.runtime",
     "RunResult": "execution.result",
     "RunStatus": "events",
-    "ConfigurableResource": "definitions.resources",
-    "EnvVar": "definitions.resources",
-    "InitResourceContext": "definitions.resources",
-    "ResourceDefinition": "definitions.resources",
-    "ResourceParam": "definitions.resources",
-    "build_init_resource_context": "definitions.resources",
-    "resource": "definitions.resources",
-    "Config": "definitions.config",
-    "RunConfig": "definitions.config",
+    "ConfigurableResource": "declarations.resources",
+    "EnvVar": "declarations.resources",
+    "InitResourceContext": "declarations.resources",
+    "ResourceDefinition": "declarations.resources",
+    "ResourceParam": "declarations.resources",
+    "build_init_resource_context": "declarations.resources",
+    "resource": "declarations.resources",
+    "Config": "declarations.config",
+    "RunConfig": "declarations.config",
     "ConfigurableIOManager": "storage.configurable_io",
     "FilesystemIOManager": "storage.configurable_io",
 }
@@ -199,6 +200,7 @@ __all__ = [
     "Jitter",
     "JobDefinition",
     "LastPartitionMapping",
+    "LazyDefinitions",
     "MaterializeResult",
     "MetadataValue",
     "MillraceError",
@@ -261,6 +263,7 @@ __all__ = [
     "build_sensor_context",
     "build_sensor_for_freshness_checks",
     "define_asset_job",
+    "definitions",
     "file_arrival_sensor",
     "materialize",
     "materialize_to_memory",

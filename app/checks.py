@@ -34,15 +34,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .definitions.checks import (
+from .declarations.checks import (
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
     asset_check,
 )
-from .definitions.keys import AssetKey, coerce_key
-from .definitions.metadata import MetadataValue, TableColumn, TableSchema
-from .definitions.source import caller_location
+from .declarations.keys import AssetKey, coerce_key
+from .declarations.metadata import MetadataValue, TableColumn, TableSchema
+from .declarations.source import caller_location
 from .frames.convert import to_polars
 from .frames.dtypes import SchemaDiff, diff_schemas, dtype_name, table_schema
 from .frames.metadata import json_safe, rows_table

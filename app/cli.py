@@ -233,7 +233,7 @@ def _materialize(args: argparse.Namespace) -> int:
     runtime = Runtime(location, home=args.home, max_concurrency=args.max_concurrency)
     run_config = _run_config(args.config, args.config_values)
     if args.job is not None:
-        from .definitions.job import job_selection
+        from .declarations.job import job_selection
 
         run = job_selection(location.defs, args.job, tags=tags, run_config=run_config)
         plan = runtime.plan(list(run.asset_keys), args.partition)
@@ -249,7 +249,7 @@ def _materialize(args: argparse.Namespace) -> int:
 def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:
     if path is None and not values:
         return {}
-    from .definitions.config import load_config_file, merge_run_config, parse_config_overrides
+    from .declarations.config import load_config_file, merge_run_config, parse_config_overrides
 
     base = load_config_file(path) if path else {}
     return merge_run_config(base, parse_config_overrides(values))

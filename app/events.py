@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
-from .definitions.keys import AssetKey
-from .definitions.metadata import MetadataValue, metadata_from_json, metadata_to_json
+from .declarations.keys import AssetKey
+from .declarations.metadata import MetadataValue, metadata_from_json, metadata_to_json
 
 
 class RunStatus(StrEnum):

@@ -8,8 +8,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .definitions.definitions import Definitions
-from .definitions.job import JobDefinition, describe_partitions
+from .declarations.definitions import Definitions
+from .declarations.job import JobDefinition, describe_partitions
 from .runtime.loader import load_code_location
 
 

@@ -12,10 +12,10 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .definitions.asset import AssetsDefinition, AssetSpec
-from .definitions.checks import AssetChecksDefinition
-from .definitions.definitions import Definitions
-from .definitions.job import JobRun
+from .declarations.asset import AssetsDefinition, AssetSpec
+from .declarations.checks import AssetChecksDefinition
+from .declarations.definitions import Definitions
+from .declarations.job import JobRun
 from .errors import RunFailedError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
 from .execution.result import RunResult

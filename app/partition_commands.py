@@ -10,10 +10,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .definitions.keys import AssetKey
+from .asset_graph import AssetGraph
+from .declarations.keys import AssetKey
 from .errors import MillraceError, SelectionError
 from .execution.plan import NOTHING_LEFT
-from .graph import AssetGraph
 from .runtime.loader import load_code_location
 from .runtime.runtime import Runtime
 from .suggest import suggestion

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from .definitions.keys import AssetKey
-from .graph import AssetGraph
+from .asset_graph import AssetGraph
+from .declarations.keys import AssetKey
 from .runtime.queries import AssetState
 from .storage.records import CheckResultRecord, MaterializationRecord
 from .versions.staleness import short
@@ -150,9 +150,7 @@ def _describe(node: dict[str, Any], downstream: bool) -> str:
             parts.append(f"config {json.dumps(node['config'], sort_keys=True)}")
     if downstream and "consumed" in node:
         consumed = node["consumed"]
-        parts.append(
-            {True: "consumed it", False: "did not consume it", None: "unknown"}[consumed]
-        )
+        parts.append({True: "consumed it", False: "did not consume it", None: "unknown"}[consumed])
     if node.get("repeated"):
         parts.append("(shown above)")
     if node.get("provenance") is False:

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
-from .definitions.keys import AssetKey, coerce_key
+from .asset_graph import AssetGraph
+from .declarations.keys import AssetKey, coerce_key
 from .errors import SelectionError
-from .graph import AssetGraph
 from .suggest import suggestion
 
 

@@ -10,8 +10,8 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from millrace import AssetKey, AssetSpec
+from millrace.asset_graph import AssetGraph
 from millrace.automation.conditions import AutomationCondition, ConditionState, evaluate
-from millrace.graph import AssetGraph
 
 
 class View:

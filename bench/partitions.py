@@ -38,7 +38,7 @@ from millrace import (
     Runtime,
     asset,
 )
-from millrace.definitions.metadata import MetadataValue
+from millrace.declarations.metadata import MetadataValue
 from millrace.events import AssetMaterialized, InputVersion, RunFinished, RunStarted, RunStatus
 from millrace.execution.partitioning import PartitionContext, Partitions
 from millrace.execution.plan import build_plan

@@ -40,7 +40,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from millrace.definitions.keys import AssetKey
+from millrace.declarations.keys import AssetKey
 from millrace.runtime.loader import load_code_location
 from millrace.runtime.runtime import Runtime
 from millrace.tui.app import MillraceApp
@@ -130,7 +130,11 @@ def cold_startup(home: Path) -> float:
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "millrace.cli", "ui", str(QUICKSTART)],
-        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
     )
     os.close(slave)
     screen = b""
@@ -172,14 +176,20 @@ async def under_load(events: int, rows: int) -> None:
                 await pilot.pause(0.2)  # the signal's last deliveries, before they are counted
                 assert success
                 print(f"{events:,}-event run, followed on its run screen:")
-                print(f"  run took {ended - started:.2f} s; last line shown "
-                      f"{(shown - ended) * 1000:.0f} ms after its end")
+                print(
+                    f"  run took {ended - started:.2f} s; last line shown "
+                    f"{(shown - ended) * 1000:.0f} ms after its end"
+                )
                 rate = len(batches) / (shown - started)
-                print(f"  {len(batches)} refreshes for {sum(batches):,} events "
-                      f"({rate:.1f} a second; the cap is 20)")
-                print(f"  event loop stalls: median {statistics.median(late) * 1000:.1f} ms, "
-                      f"p99 {sorted(late)[int(len(late) * 0.99)] * 1000:.1f} ms, "
-                      f"worst {max(late) * 1000:.1f} ms")
+                print(
+                    f"  {len(batches)} refreshes for {sum(batches):,} events "
+                    f"({rate:.1f} a second; the cap is 20)"
+                )
+                print(
+                    f"  event loop stalls: median {statistics.median(late) * 1000:.1f} ms, "
+                    f"p99 {sorted(late)[int(len(late) * 0.99)] * 1000:.1f} ms, "
+                    f"worst {max(late) * 1000:.1f} ms"
+                )
 
                 app.pop_screen()
                 assert (await runtime.materialize("wide")).success
@@ -191,8 +201,10 @@ async def under_load(events: int, rows: int) -> None:
                     return bool(tables) and tables.first().query_one(DataTable).row_count == 100
 
                 await until(pilot, previewed, "the preview")
-                print(f"preview of a {rows:,} x 12 frame: shown in "
-                      f"{(time.perf_counter() - opened) * 1000:.0f} ms")
+                print(
+                    f"preview of a {rows:,} x 12 frame: shown in "
+                    f"{(time.perf_counter() - opened) * 1000:.0f} ms"
+                )
         finally:
             await runtime.close()
 
@@ -224,18 +236,24 @@ async def main() -> None:
     parser.add_argument("--nodes", type=int, default=2_000)
     args = parser.parse_args()
     edges, laid, drawn = lineage_drawing(args.nodes)
-    print(f"lineage of {args.nodes:,} assets, {edges:,} edges: laid out in {laid:.2f} s, "
-          f"drawn in {drawn:.2f} s (best of 5)")
+    print(
+        f"lineage of {args.nodes:,} assets, {edges:,} edges: laid out in {laid:.2f} s, "
+        f"drawn in {drawn:.2f} s (best of 5)"
+    )
     times = [await startup() for _ in range(3)]
-    print(f"start-up to the quickstart catalog: median {statistics.median(times):.2f} s "
-          f"(of {', '.join(f'{t:.2f}' for t in times)})")
+    print(
+        f"start-up to the quickstart catalog: median {statistics.median(times):.2f} s "
+        f"(of {', '.join(f'{t:.2f}' for t in times)})"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         async with Runtime(load_code_location(QUICKSTART), home=home) as first:
             assert (await first.materialize()).success
         cold = [cold_startup(home) for _ in range(3)]
-    print(f"cold start-up, millrace ui on a terminal: median {statistics.median(cold):.2f} s "
-          f"(of {', '.join(f'{t:.2f}' for t in cold)})")
+    print(
+        f"cold start-up, millrace ui on a terminal: median {statistics.median(cold):.2f} s "
+        f"(of {', '.join(f'{t:.2f}' for t in cold)})"
+    )
     await under_load(args.events, args.rows)
 
 

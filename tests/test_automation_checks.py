@@ -18,8 +18,8 @@ from millrace import (
     asset,
     asset_check,
 )
-from millrace.definitions.checks import AssetCheckKey
-from millrace.definitions.keys import AssetKey
+from millrace.declarations.checks import AssetCheckKey
+from millrace.declarations.keys import AssetKey
 from millrace.events import RunOrigin, TickEvaluated
 from millrace.runtime.runtime import Runtime
 from test_automation_runtime import NY, automation, next_tick

@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from millrace import AssetKey, AssetSpec, DailyPartitionsDefinition, DefinitionsError, asset
+from millrace.asset_graph import AssetGraph
 from millrace.automation.conditions import (
     AutomationCondition,
     ConditionState,
     EvaluationResult,
     evaluate,
 )
-from millrace.definitions.checks import AssetCheckKey
-from millrace.graph import AssetGraph
+from millrace.declarations.checks import AssetCheckKey
 
 A = AutomationCondition
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -28,7 +28,7 @@ from millrace import (
     asset,
     checks,
 )
-from millrace.definitions.checks import AssetChecksDefinition
+from millrace.declarations.checks import AssetChecksDefinition
 from millrace.execution.context import AssetExecutionContext
 from millrace.frames.metadata import frame_metadata
 

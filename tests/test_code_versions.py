@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from conftest import write_source
 from millrace import AssetsDefinition, AssetSpec, asset
-from millrace.definitions.checks import AssetCheckKey, AssetChecksDefinition
+from millrace.declarations.checks import AssetCheckKey, AssetChecksDefinition
 from millrace.versions.code import CodeVersion, code_version_of, code_versions
 
 
@@ -414,7 +414,7 @@ def test_an_object_is_hashed_by_its_repr_unless_the_repr_holds_an_address(
     assert after["guarded"] == before["guarded"]
 
 
-SEEDED = '''
+SEEDED = """
     from millrace import asset
 
     WORDS = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"}
@@ -434,7 +434,7 @@ SEEDED = '''
         namespace,
     )
     membership = namespace["membership"]
-'''
+"""
 
 SEEDED_MAIN = """
     import sys

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from millrace import AssetKey, MillraceError
-from millrace.definitions.config import (
+from millrace.declarations.config import (
     Config,
     ConfigError,
     RunConfig,

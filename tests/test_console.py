@@ -28,7 +28,7 @@ from millrace.console import (
     summarize,
     wrap,
 )
-from millrace.definitions.keys import AssetKey
+from millrace.declarations.keys import AssetKey
 from millrace.events import (
     AssetCheckEvaluated,
     ErrorInfo,

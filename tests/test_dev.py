@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import Db, stored_value, write_source
 from millrace import AssetKey
-from millrace.definitions.source import SourceLocation
+from millrace.declarations.source import SourceLocation
 from millrace.events import (
     AssetMaterialized,
     CodeError,
@@ -290,6 +290,7 @@ async def test_staleness_causes_after_code_and_upstream_changes(project: Path, h
 
 
 # -- overlapping runs ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:

@@ -27,8 +27,8 @@ from millrace import (
     asset,
     materialize,
 )
-from millrace.definitions.config import ConfigError
-from millrace.graph import AssetGraph
+from millrace.asset_graph import AssetGraph
+from millrace.declarations.config import ConfigError
 from millrace.selection import parse_selection
 
 

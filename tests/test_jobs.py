@@ -25,7 +25,7 @@ from millrace import (
     asset_check,
     define_asset_job,
 )
-from millrace.definitions.job import JOB_NAME_TAG, job_selection
+from millrace.declarations.job import JOB_NAME_TAG, job_selection
 
 REGIONS = StaticPartitionsDefinition(["eu", "us"])
 DAYS = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-05")

@@ -549,3 +549,65 @@ def test_without_definitions_the_asset_checks_are_collected_too(tmp_path: Path):
     graph = load_code_location(code).defs.graph
 
     assert [c.to_user_string() for c in graph.checks] == ["numbers:not_empty"]
+
+
+# -- @definitions ----------------------------------------------------------------------------
+
+LAZY = """
+import millrace as dg
+
+calls = []
+
+
+@dg.asset
+def number() -> int:
+    return 1
+
+
+@dg.definitions
+def defs():
+    calls.append(1)
+    return dg.Definitions(assets=[number], metadata={"built": len(calls)})
+"""
+
+
+def test_a_definitions_function_is_called_on_every_load(tmp_path: Path):
+    write_source(tmp_path / "lazy.py", LAZY)
+
+    first = load_code_location(tmp_path / "lazy.py")
+    assert [a.key.to_user_string() for a in first.defs.assets] == ["number"]
+    assert first.defs.metadata == {"built": 1}  # a fresh import: the function ran once
+
+    again = load_code_location(tmp_path / "lazy.py", attribute="defs")
+    assert again.defs is not first.defs and again.defs.metadata == {"built": 1}
+
+
+def test_a_definitions_function_returning_something_else_names_its_line(tmp_path: Path):
+    file = write_source(
+        tmp_path / "wrong.py", LAZY.replace("return dg.Definitions(", "return dict(")
+    )
+
+    with pytest.raises(CodeLoadError) as caught:
+        load_code_location(file)
+
+    assert "@definitions function defs" in str(caught.value)
+    assert "returned dict, not a Definitions" in str(caught.value)
+    assert caught.value.file == str(file) and caught.value.line == 11  # the decorator's
+
+
+def test_a_definitions_function_that_raises_names_the_raising_line(tmp_path: Path):
+    file = write_source(tmp_path / "raises.py", LAZY.replace("calls.append(1)", "1 / 0"))
+
+    with pytest.raises(CodeLoadError) as caught:
+        load_code_location(file)
+
+    assert "@definitions function raises.defs raised ZeroDivisionError" in str(caught.value)
+    assert caught.value.file == str(file) and caught.value.line == 13
+
+
+def test_a_definitions_function_taking_a_context_is_refused_at_import(tmp_path: Path):
+    file = write_source(tmp_path / "ctx.py", LAZY.replace("def defs():", "def defs(context):"))
+
+    with pytest.raises(CodeLoadError, match="must take no arguments") as caught:
+        load_code_location(file)
+    assert caught.value.line == 11

@@ -30,7 +30,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from millrace import AssetIn, AssetKey, AssetSelection, AssetSpec, Definitions, Output, asset
 from millrace import materialize as run_materialize
-from millrace.definitions.config import (
+from millrace.declarations.config import (
     RUN_CONFIG_KEYS,
     Config,
     ConfigError,
@@ -39,8 +39,8 @@ from millrace.definitions.config import (
     parse_config_overrides,
     resolve_asset_configs,
 )
-from millrace.definitions.keys import InvalidAssetKeyError, coerce_key
-from millrace.definitions.metadata import metadata_to_json, normalize_metadata
+from millrace.declarations.keys import InvalidAssetKeyError, coerce_key
+from millrace.declarations.metadata import metadata_to_json, normalize_metadata
 from millrace.errors import MillraceError, SelectionError, StorageError
 from millrace.selection import STATUSES, parse_selection, resolve_selection
 from millrace.storage.io_managers import InputContext, OutputContext, ParquetIOManager

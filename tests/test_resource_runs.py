@@ -44,7 +44,7 @@ from millrace import (
     materialize,
     resource,
 )
-from millrace.definitions.config import ConfigError
+from millrace.declarations.config import ConfigError
 from millrace.events import Event, StepStarted
 from pydantic import Field
 

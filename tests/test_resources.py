@@ -23,7 +23,7 @@ from millrace import (
     OutputContext,
     ParquetIOManager,
 )
-from millrace.definitions.resources import (
+from millrace.declarations.resources import (
     ConfigurableResource,
     EnvVar,
     InitResourceContext,

@@ -28,8 +28,8 @@ from millrace import (
     asset,
     define_asset_job,
 )
-from millrace.definitions.job import JobNotFoundError
-from millrace.definitions.run_queue import PRIORITY_TAG, RunQueueConfig, TagConcurrencyLimit
+from millrace.declarations.job import JobNotFoundError
+from millrace.declarations.run_queue import PRIORITY_TAG, RunQueueConfig, TagConcurrencyLimit
 from millrace.events import Event, RunOrigin, RunStarted, RunStatus
 from millrace.runtime.backfill import BackfillSpec
 from millrace.runtime.runs import RunHandle

@@ -29,7 +29,7 @@ from millrace.automation.file_sensor import FileState, file_arrival_requests
 from millrace.automation.run_status import DagsterRun, RunStatusEvent, evaluate_run_status_sensor
 from millrace.automation.sensors import evaluate_sensor
 from millrace.automation.tick import TickStatus
-from millrace.definitions.metadata import MetadataValue
+from millrace.declarations.metadata import MetadataValue
 from millrace.events import AssetMaterialized
 
 JOB = SimpleNamespace(name="refresh", selection="*", partitions_def=None, tags={})

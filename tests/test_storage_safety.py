@@ -29,7 +29,7 @@ from millrace import (
     asset,
     materialize,
 )
-from millrace.definitions.keys import InvalidAssetKeyError
+from millrace.declarations.keys import InvalidAssetKeyError
 from millrace.errors import StorageError
 from millrace.storage.configurable_io import FilesystemIOManager
 from millrace.storage.io_managers import INLINE_LIMIT

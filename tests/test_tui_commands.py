@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from millrace.definitions.keys import AssetKey
+from millrace.declarations.keys import AssetKey
 from millrace.tui.screens.confirm import ConfirmScreen
 from millrace.tui.screens.runs import RunsScreen
 from millrace.tui.widgets.command_line import CommandLine

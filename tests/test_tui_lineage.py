@@ -8,7 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from millrace.definitions.keys import AssetKey
+from millrace.declarations.keys import AssetKey
 from millrace.runtime.loader import load_code_location
 from millrace.runtime.runtime import Runtime
 from millrace.tui import app as app_module

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from millrace.definitions.keys import AssetKey
+from millrace.declarations.keys import AssetKey
 from millrace.runtime.backfill import BackfillSpec
 from millrace.runtime.loader import load_code_location
 from millrace.runtime.runtime import Runtime

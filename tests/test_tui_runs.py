@@ -11,7 +11,7 @@ from typing import Any
 
 import millrace.tui.app as app_module
 import pytest
-from millrace.definitions.keys import AssetKey
+from millrace.declarations.keys import AssetKey
 from millrace.events import (
     AssetCheckEvaluated,
     ErrorInfo,
@@ -159,9 +159,7 @@ async def test_the_runs_list_opens_a_run_with_its_timeline_and_log_and_follows_n
     async with running_app(write_project(tmp_path), home) as (app, pilot):
         await until(pilot, lambda: isinstance(app.screen, CatalogScreen), "the catalog")
         await pilot.press("r")
-        await until(
-            pilot, lambda: isinstance(app.screen, RunsScreen) and run_rows(app), "the runs"
-        )
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and run_rows(app), "the runs")
         [(first, row)] = run_rows(app).items()
         assert row[1] == "SUCCESS"
         assert row[2] == "alpha, beta_mid, gamma_out, beta_mid:has_rows"

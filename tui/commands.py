@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from millrace.definitions.keys import AssetKey
+from millrace.declarations.keys import AssetKey
 
 if TYPE_CHECKING:
     from .app import MillraceApp

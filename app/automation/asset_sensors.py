@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..definitions.keys import AssetKey, coerce_key
+from ..declarations.keys import AssetKey, coerce_key
 from ..errors import DefinitionsError
 from .event_log import EventLogEntry, EventLogRecord, record_of
 from .sensors import (

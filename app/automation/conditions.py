@@ -28,11 +28,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, Self
 from weakref import WeakKeyDictionary
 
-from ..definitions.checks import AssetCheckKey
-from ..definitions.keys import AssetKey, coerce_key
+from ..declarations.checks import AssetCheckKey
+from ..declarations.keys import AssetKey, coerce_key
 
 if TYPE_CHECKING:
-    from ..graph import AssetGraph
+    from ..asset_graph import AssetGraph
 
 PartitionKey = str | None
 #: What a condition is about: an asset, or an asset check (whose facts are its executions).

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from ..definitions.keys import AssetKey
+from ..declarations.keys import AssetKey
 
 if TYPE_CHECKING:
     from ..events import AssetMaterialized

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..definitions.run_request import RunRequest
+from ..declarations.run_request import RunRequest
 from ..errors import DefinitionsError
 from .sensors import DefaultSensorStatus, SensorDefinition, SensorEvaluationContext
 from .tick import SkipReason

@@ -17,15 +17,15 @@ from typing import Any
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..definitions.checks import (
+from ..declarations.checks import (
     AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
     asset_check,
 )
-from ..definitions.keys import AssetKey, coerce_key
-from ..definitions.run_request import RunRequest
+from ..declarations.keys import AssetKey, coerce_key
+from ..declarations.run_request import RunRequest
 from ..errors import DefinitionsError
 from .sensors import DefaultSensorStatus, SensorDefinition, SkipReason
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ..definitions.job import UnresolvedAssetJobDefinition
-from ..definitions.run_request import RunRequest
+from ..declarations.job import UnresolvedAssetJobDefinition
+from ..declarations.run_request import RunRequest
 from ..errors import DefinitionsError
 from ..partitions.definition import StaticPartitionsDefinition
 from ..partitions.multi import MultiPartitionKey, MultiPartitionsDefinition

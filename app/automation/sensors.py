@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..definitions.run_request import RunRequest
+from ..declarations.run_request import RunRequest
 from ..errors import DefinitionsError
 from .target import AutomationTarget, resolve_target
 from .tick import (

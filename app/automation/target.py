@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..definitions.job import JobDefinition
+from ..declarations.job import JobDefinition
 from ..errors import DefinitionsError
 from ..selection import AssetSelection, parse_selection
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ..definitions.run_request import RunRequest
+from ..declarations.run_request import RunRequest
 
 _HERE = str(Path(__file__).parent)
 

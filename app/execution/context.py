@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..definitions.keys import AssetKey
-from ..definitions.metadata import MetadataValue, normalize_metadata
+from ..declarations.keys import AssetKey
+from ..declarations.metadata import MetadataValue, normalize_metadata
 from ..errors import MillraceError
 from ..partitions.key_range import PartitionKeyRange
 from ..partitions.time_window import TimeWindow
@@ -287,7 +287,7 @@ def build_asset_context(
     """A context for calling an asset function directly in a unit test. A partition key
     range needs the asset's definition to list its keys, so its keys are filled in when the
     context is passed to the asset."""
-    from ..definitions.keys import coerce_key
+    from ..declarations.keys import coerce_key
 
     if partition_key is not None and partition_key_range is not None:
         raise MillraceError("build_asset_context takes partition_key or partition_key_range")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..definitions.keys import AssetKey
+from ..declarations.keys import AssetKey
 from ..errors import MissingInputError
 from ..events import (
     AssetCheckEvaluated,

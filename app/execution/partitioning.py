@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..definitions.asset import AssetsDefinition, AssetSpec
-from ..definitions.backfill_policy import BackfillPolicy
-from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
-from ..definitions.keys import AssetKey
+from ..asset_graph import AssetGraph
+from ..declarations.asset import AssetsDefinition, AssetSpec
+from ..declarations.backfill_policy import BackfillPolicy
+from ..declarations.checks import AssetCheckKey, AssetChecksDefinition
+from ..declarations.keys import AssetKey
 from ..errors import PartitionKeyError
-from ..graph import AssetGraph
 from ..partitions.definition import DynamicPartitionsStore, PartitionsDefinition
 from ..partitions.mapping import PartitionMapping, default_partition_mapping
 from ..partitions.ranges import contiguous_runs

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
-from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
-from ..definitions.keys import AssetKey
+from ..asset_graph import AssetGraph
+from ..declarations.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
+from ..declarations.checks import AssetCheckKey, AssetChecksDefinition
+from ..declarations.keys import AssetKey
 from ..errors import SelectionError
-from ..graph import AssetGraph
 from .partitioning import Partitions, StepPartitions, input_partitions, partitions_def_of
 
 NOTHING_LEFT = "every partition asked for is already done"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..definitions.keys import AssetKey, coerce_key
+from ..declarations.keys import AssetKey, coerce_key
 from ..errors import MillraceError
 from ..events import (
     AssetCheckEvaluated,

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..definitions.asset import AssetsDefinition, returns_none
-from ..definitions.checks import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, truth
-from ..definitions.keys import AssetKey
-from ..definitions.metadata import MetadataValue, normalize_metadata
-from ..definitions.outputs import MaterializeResult, Output
+from ..declarations.asset import AssetsDefinition, returns_none
+from ..declarations.checks import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, truth
+from ..declarations.keys import AssetKey
+from ..declarations.metadata import MetadataValue, normalize_metadata
+from ..declarations.outputs import MaterializeResult, Output
 from ..errors import MillraceError, MissingInputError, TypeCheckError
 from ..events import ErrorInfo, Event, LogMessage
 from ..frames.kind import frame_kind

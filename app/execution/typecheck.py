@@ -17,7 +17,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
-from ..definitions.metadata import TableSchema
+from ..declarations.metadata import TableSchema
 from ..frames.convert import polars_schema
 from ..frames.dtypes import diff_schemas, table_schema
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..definitions.metadata import TableColumn, TableSchema
+from ..declarations.metadata import TableColumn, TableSchema
 
 if TYPE_CHECKING:
     import polars as pl

@@ -13,7 +13,7 @@ import datetime as dt
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..definitions.metadata import MetadataValue, TableRecord
+from ..declarations.metadata import MetadataValue, TableRecord
 from .convert import polars_head
 from .dtypes import table_schema
 from .kind import frame_kind

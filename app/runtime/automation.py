@@ -47,10 +47,10 @@ from ..automation.sensors import (
     evaluate_sensor,
 )
 from ..automation.tick import TickResult, TickStatus, failed
-from ..definitions.checks import AssetCheckKey
-from ..definitions.job import JOB_NAME_TAG
-from ..definitions.keys import AssetKey
-from ..definitions.run_request import RunRequest
+from ..declarations.checks import AssetCheckKey
+from ..declarations.job import JOB_NAME_TAG
+from ..declarations.keys import AssetKey
+from ..declarations.run_request import RunRequest
 from ..errors import DefinitionsError
 from ..events import (
     AssetMaterialized,

@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..definitions.keys import AssetKey
+from ..asset_graph import AssetGraph
+from ..declarations.keys import AssetKey
 from ..errors import MillraceError, PartitionKeyError
 from ..events import BACKFILL_SELECTION_TAG, BACKFILL_SPEC_TAG, BACKFILL_TAG, BACKFILL_TOTAL_TAG
 from ..execution.partitioning import PartitionContext, Partitions, partitions_def_of
 from ..execution.plan import ExecutionPlan
-from ..graph import AssetGraph
 from ..partitions.key_range import PartitionKeyRange
 from ..versions.partition_status import PartitionStatuses
 from ..versions.staleness import Status

@@ -18,6 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..asset_graph import AssetGraph
 from ..automation.condition_sensor import AutomationConditionSensorDefinition
 from ..automation.conditions import (
     AutomationCondition,
@@ -27,12 +28,11 @@ from ..automation.conditions import (
     node_of,
 )
 from ..automation.cron import CronSchedule
-from ..definitions.asset import AssetsDefinition
-from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
-from ..definitions.keys import AssetKey
-from ..definitions.run_request import RunRequest
+from ..declarations.asset import AssetsDefinition
+from ..declarations.checks import AssetCheckKey, AssetChecksDefinition
+from ..declarations.keys import AssetKey
+from ..declarations.run_request import RunRequest
 from ..execution.partitioning import PartitionContext, resolved_mapping
-from ..graph import AssetGraph
 from ..partitions.time_window import TimeWindowPartitionsDefinition
 from ..selection import AssetSelection, as_selection, resolve_selection
 from .status_cache import StatusCache
@@ -141,9 +141,7 @@ def requests_of(
                 assets.append(key)
     tags = {AUTOMATION_TAG: sensor_name}
     requests = []
-    for partition, (assets, checks) in sorted(
-        by_partition.items(), key=lambda item: item[0] or ""
-    ):
+    for partition, (assets, checks) in sorted(by_partition.items(), key=lambda item: item[0] or ""):
         alone = []
         for check in checks:
             node = graph.checks.get(check) if graph is not None else None
@@ -283,4 +281,3 @@ class CacheView:
             return None
         version = self._code_versions.get(key)
         return None if version is None else str(version)
-

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..definitions.keys import AssetKey
+from ..asset_graph import AssetGraph
+from ..declarations.keys import AssetKey
 from ..errors import CodeLoadError, MillraceError, SelectionError
 from ..events import CodeError, LogMessage, ReloadApplied, RunOrigin, Watching
 from ..execution.plan import ExecutionPlan
-from ..graph import AssetGraph
 from ..selection import AssetSelection, resolve_selection
 from ..versions.staleness import Status
 from .loader import CodeLocation, aload_code_location

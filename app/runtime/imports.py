@@ -23,7 +23,7 @@ from pathlib import Path
 from types import CodeType, ModuleType, TracebackType
 from typing import Any, Generic, TypeVar
 
-from ..definitions.source import SourceLocation
+from ..declarations.source import SourceLocation
 from ..errors import CodeLoadError
 
 T = TypeVar("T")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from ..definitions.keys import AssetKey
+from ..asset_graph import AssetGraph
+from ..declarations.keys import AssetKey
 from ..events import InputVersion
-from ..graph import AssetGraph
 from ..storage.records import MaterializationRecord
 
 Fetch = Callable[[Iterable[int]], Awaitable[Mapping[int, MaterializationRecord]]]

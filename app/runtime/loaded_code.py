@@ -7,11 +7,11 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..definitions.asset import AssetsDefinition
-from ..definitions.checks import AssetCheckKey, AssetChecksDefinition
-from ..definitions.definitions import Definitions
-from ..definitions.keys import AssetKey
-from ..graph import AssetGraph
+from ..asset_graph import AssetGraph
+from ..declarations.asset import AssetsDefinition
+from ..declarations.checks import AssetCheckKey, AssetChecksDefinition
+from ..declarations.definitions import Definitions
+from ..declarations.keys import AssetKey
 from ..versions.code import CodeVersion, code_versions
 from .loader import CodeLocation
 

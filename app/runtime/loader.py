@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from ..definitions.asset import AssetsDefinition, AssetSpec
-from ..definitions.checks import AssetChecksDefinition
-from ..definitions.definitions import Definitions
-from ..definitions.source import SourceLocation
+from ..declarations.asset import AssetsDefinition, AssetSpec
+from ..declarations.checks import AssetChecksDefinition
+from ..declarations.definitions import Definitions
+from ..declarations.lazy_definitions import LazyDefinitions
+from ..declarations.source import SourceLocation
 from ..errors import CodeLoadError, MillraceError
 from ..execution.failure import user_frames
 from .imports import (
@@ -262,14 +263,7 @@ def _import(name: str, plan: _Plan) -> ModuleType:
     except MillraceError as exc:
         raise _definitions_error(f"Cannot load {plan.target}: {exc}", exc, plan.scope) from exc
     except (Exception, SystemExit) as exc:  # SystemExit too: a load must not end the process
-        file, line = _innermost_user_line(exc, plan.scope)
-        frames = "".join(traceback.format_list(user_frames(exc)))
-        raise CodeLoadError(
-            f"Importing {plan.imports[name]} raised {type(exc).__name__}: {exc}\n{frames}".rstrip(),
-            file=file,
-            line=line,
-            detail=f"{type(exc).__name__}: {exc}",
-        ) from exc
+        raise _raised(f"Importing {plan.imports[name]}", exc, plan.scope) from exc
 
 
 def _submodules(module: ModuleType) -> list[ModuleType]:
@@ -313,6 +307,18 @@ def _definitions_error(message: str, exc: MillraceError, scope: Path) -> CodeLoa
     return CodeLoadError(message, file=file, line=line, detail=str(exc).partition("\n")[0])
 
 
+def _raised(what: str, exc: BaseException, scope: Path) -> CodeLoadError:
+    """User code raised: the error with its user frames, pointing at the innermost one."""
+    file, line = _innermost_user_line(exc, scope)
+    frames = "".join(traceback.format_list(user_frames(exc)))
+    return CodeLoadError(
+        f"{what} raised {type(exc).__name__}: {exc}\n{frames}".rstrip(),
+        file=file,
+        line=line,
+        detail=f"{type(exc).__name__}: {exc}",
+    )
+
+
 def _innermost_user_line(exc: BaseException, scope: Path) -> tuple[str | None, int | None]:
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if is_user_file(frame.filename, scope):
@@ -330,7 +336,7 @@ def _find_definitions(
     one named ``defs`` among several; with none, a Definitions of every asset defined."""
     target = plan.target
     if attribute is not None:
-        return _by_attribute([*modules, *others], attribute, target)
+        return _by_attribute([*modules, *others], attribute, plan)
     found = _all_definitions(modules)
     distinct = {id(v): (k, v) for k, v in found.items()}
     named_defs = {id(v): (k, v) for k, v in found.items() if k.rsplit(".", 1)[-1] == "defs"}
@@ -343,33 +349,45 @@ def _find_definitions(
             "'defs', or pick one with -a NAME"
         )
     if distinct:
-        return next(iter(distinct.values()))[1]
+        return _built(*next(iter(distinct.values())), plan)
     return _collect_assets(modules, plan)
 
 
-def _all_definitions(modules: list[ModuleType]) -> dict[str, Definitions]:
+def _all_definitions(modules: list[ModuleType]) -> dict[str, Definitions | LazyDefinitions]:
+    """Every module-level Definitions, or ``@definitions`` function that builds one."""
     return {
         f"{m.__name__}.{name}": value
         for m in modules
         for name, value in vars(m).items()
-        if isinstance(value, Definitions)
+        if isinstance(value, Definitions | LazyDefinitions)
     }
 
 
-def _by_attribute(modules: list[ModuleType], attribute: str, target: str) -> Definitions:
+def _built(name: str, value: Definitions | LazyDefinitions, plan: _Plan) -> Definitions:
+    if isinstance(value, Definitions):
+        return value
+    try:
+        return value()
+    except MillraceError as exc:
+        raise _definitions_error(f"Cannot load {plan.target}: {exc}", exc, plan.scope) from exc
+    except (Exception, SystemExit) as exc:
+        raise _raised(f"@definitions function {name}", exc, plan.scope) from exc
+
+
+def _by_attribute(modules: list[ModuleType], attribute: str, plan: _Plan) -> Definitions:
     for module in modules:
         if attribute in vars(module):
             value = vars(module)[attribute]
-            if not isinstance(value, Definitions):
+            if not isinstance(value, Definitions | LazyDefinitions):
                 raise CodeLoadError(
-                    f"{target}: {module.__name__}.{attribute} is a {type(value).__name__}, "
-                    "not a Definitions"
+                    f"{plan.target}: {module.__name__}.{attribute} is a "
+                    f"{type(value).__name__}, not a Definitions"
                 )
-            return value
+            return _built(f"{module.__name__}.{attribute}", value, plan)
     names = sorted({k.rsplit(".", 1)[-1] for k in _all_definitions(modules)})
     have = ", ".join(names) if names else "none"
     raise CodeLoadError(
-        f"{target} has no Definitions named '{attribute}' (Definitions there: {have})"
+        f"{plan.target} has no Definitions named '{attribute}' (Definitions there: {have})"
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from ..definitions.keys import AssetKey
+from ..declarations.keys import AssetKey
 from ..events import AssetMaterialized, Event, StepFailed
 from ..storage.event_store import EventStore
 from ..storage.records import PartitionRows

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..definitions.keys import AssetKey
+from ..declarations.keys import AssetKey
 from ..frames.convert import to_polars
 from ..frames.kind import frame_kind
 from ..storage.io_managers import InputContext, IOManager

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..automation.freshness import freshness_state
-from ..definitions.keys import AssetKey
+from ..declarations.keys import AssetKey
 from ..execution.partitioning import PartitionContext, partitions_def_of, resolved_mapping
 from ..storage.records import (
     CheckResultRecord,

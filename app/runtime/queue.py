@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..definitions.run_queue import RunQueueConfig, priority_of
+from ..declarations.run_queue import RunQueueConfig, priority_of
 
 
 @dataclass(slots=True)

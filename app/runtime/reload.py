@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..definitions.asset import AssetsDefinition
-from ..definitions.keys import AssetKey
-from ..definitions.metadata import metadata_to_json
+from ..declarations.asset import AssetsDefinition
+from ..declarations.keys import AssetKey
+from ..declarations.metadata import metadata_to_json
 from ..events import AssetChange
 
 if TYPE_CHECKING:

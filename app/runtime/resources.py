@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..definitions.resources import (
+from ..declarations.resources import (
     ConfigurableResource,
     InitResourceContext,
     ResourceConfigError,
@@ -22,7 +22,7 @@ from ..definitions.resources import (
     problems_error,
     resolve_in_place,
 )
-from ..definitions.validation import shown, validation_problems
+from ..declarations.validation import shown, validation_problems
 from ..suggest import suggestion
 
 _log = logging.getLogger("millrace.resources")

@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..definitions.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
-from ..definitions.keys import AssetKey
+from ..asset_graph import AssetGraph
+from ..declarations.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
+from ..declarations.keys import AssetKey
 from ..errors import MillraceError, ResourceSetupError
 from ..events import (
     Event,
@@ -37,7 +38,6 @@ from ..execution.plan import ExecutionPlan
 from ..execution.result import RunResult
 from ..execution.slots import StepSlots
 from ..execution.step import RunServices
-from ..graph import AssetGraph
 from ..storage.event_store import EventStore
 from ..storage.records import MaterializationRecord
 from .queue import RunQueue
@@ -317,7 +317,7 @@ def _reads_and_writes(plan: ExecutionPlan) -> set[tuple[AssetKey, str | None]]:
     return wanted
 
 
-_RESOURCES = "millrace.definitions.resources"
+_RESOURCES = "millrace.declarations.resources"
 _log = logging.getLogger("millrace.resources")
 
 
@@ -403,7 +403,7 @@ def as_run_config(run_config: Any) -> dict[str, Any]:
     if callable(to_dict):
         run_config = to_dict()
     if not isinstance(run_config, Mapping):
-        from ..definitions.config import ConfigError
+        from ..declarations.config import ConfigError
 
         raise ConfigError(
             "run_config must be a mapping (Dagster's shape: {'ops': {...}}) or RunConfig, "
@@ -423,7 +423,7 @@ def resolve_configs(
     }
     if not params and not run_config:
         return {}
-    from ..definitions.config import resolve_asset_configs
+    from ..declarations.config import resolve_asset_configs
 
     unselected = {
         key: node.special.config

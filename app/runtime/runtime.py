@@ -16,13 +16,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..definitions.asset import DEFAULT_IO_MANAGER_KEY
-from ..definitions.checks import AssetChecksDefinition
-from ..definitions.definitions import Definitions
-from ..definitions.job import job_selection
-from ..definitions.keys import AssetKey, coerce_key
-from ..definitions.run_queue import RunQueueConfig
-from ..definitions.run_request import RunRequest
+from ..declarations.asset import DEFAULT_IO_MANAGER_KEY
+from ..declarations.checks import AssetChecksDefinition
+from ..declarations.definitions import Definitions
+from ..declarations.job import job_selection
+from ..declarations.keys import AssetKey, coerce_key
+from ..declarations.run_queue import RunQueueConfig
+from ..declarations.run_request import RunRequest
 from ..errors import CodeLoadError, MillraceError, SelectionError
 from ..events import (
     AssetCheckEvaluated,

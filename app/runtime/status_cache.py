@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..definitions.checks import AssetCheckKey
-from ..definitions.keys import AssetKey
+from ..declarations.checks import AssetCheckKey
+from ..declarations.keys import AssetKey
 from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,

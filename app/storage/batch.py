@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 
-from ..definitions.metadata import metadata_to_json
+from ..declarations.metadata import metadata_to_json
 from ..events import (
     BACKFILL_SELECTION_TAG,
     BACKFILL_SPEC_TAG,

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
-from ..definitions.keys import AssetKey
-from ..definitions.metadata import MetadataValue
-from ..definitions.resources import ConfigurableResource
+from ..declarations.keys import AssetKey
+from ..declarations.metadata import MetadataValue
+from ..declarations.resources import ConfigurableResource
 from .files import read_pickle, read_stored, store_file, write_pickle
 from .io_managers import InputContext, IOManager, OutputContext
 from .paths import asset_label, key_path

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import aiosqlite
 
-from ..definitions.keys import AssetKey
-from ..definitions.metadata import MetadataValue
+from ..declarations.keys import AssetKey
+from ..declarations.metadata import MetadataValue
 from ..errors import StorageError
 from ..events import (
     AssetMaterialized,

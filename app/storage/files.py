@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..definitions.keys import AssetKey
+from ..declarations.keys import AssetKey
 from ..errors import StorageError
 from ..versions.data import file_version
 

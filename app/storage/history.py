@@ -12,8 +12,8 @@ from typing import Any
 
 import aiosqlite
 
-from ..definitions.keys import AssetKey
-from ..definitions.metadata import metadata_from_json
+from ..declarations.keys import AssetKey
+from ..declarations.metadata import metadata_from_json
 from ..events import (
     AssetMaterialized,
     Event,

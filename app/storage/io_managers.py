@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from ..definitions.keys import AssetKey
-from ..definitions.metadata import MetadataValue, normalize_metadata
+from ..declarations.keys import AssetKey
+from ..declarations.metadata import MetadataValue, normalize_metadata
 from ..errors import StorageError
 from ..frames.kind import frame_kind
 from ..versions.data import bytes_version

@@ -5,7 +5,7 @@ The layout under ``base_dir`` (the runtime's is ``<home>/storage``)::
     <key path>.parquet | .pkl                          an asset: lake/orders.parquet
     <key path>/partition=<encoded key>.parquet | .pkl  one partition of it
 
-Asset key components are letters, digits, ``_``, ``-`` and ``.`` (``definitions.keys``), so no
+Asset key components are letters, digits, ``_``, ``-`` and ``.`` (``declarations.keys``), so no
 asset has the ``=`` of a partition's name: partition ``b`` of ``a`` never meets asset ``a/b``.
 A partition key is free text (``2024-01-01-05:00``, ``../x``), so it is percent-encoded into
 the name, which keeps distinct keys distinct even on a case-insensitive file system: every
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import xxhash
 
-from ..definitions.keys import AssetKey
+from ..declarations.keys import AssetKey
 from ..errors import StorageError
 
 PARTITION_PREFIX = "partition="

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..definitions.keys import AssetKey
-from ..definitions.metadata import MetadataValue
+from ..declarations.keys import AssetKey
+from ..declarations.metadata import MetadataValue
 from ..events import InputVersion, RunOrigin, RunStatus
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 from types import CellType, FunctionType, ModuleType
 from typing import Any
 
-from ..definitions.asset import AssetsDefinition
-from ..definitions.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
-from ..definitions.keys import AssetKey
-from ..definitions.metadata import metadata_to_json
+from ..declarations.asset import AssetsDefinition
+from ..declarations.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
+from ..declarations.keys import AssetKey
+from ..declarations.metadata import metadata_to_json
 from .normalize import (
     ParsedSource,
     bytecode_text,

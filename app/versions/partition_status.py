@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..definitions.keys import AssetKey
+from ..declarations.keys import AssetKey
 from ..partitions.definition import DynamicPartitionsStore
 from ..partitions.mapping import PartitionMapping
 from .staleness import NEVER_MATERIALIZED, Category, Cause, Status
@@ -116,9 +116,7 @@ def partition_statuses(
     # Set operations in C rather than a Python loop over every key: most keys are fresh.
     materialized = known.materialized
     current: frozenset[str]
-    if known.complete or (
-        len(materialized) == len(all_keys) and materialized.issuperset(all_keys)
-    ):
+    if known.complete or (len(materialized) == len(all_keys) and materialized.issuperset(all_keys)):
         current, missing = materialized, []
     else:
         current = frozenset(all_keys)

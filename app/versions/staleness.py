@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ..definitions.keys import AssetKey
+from ..declarations.keys import AssetKey
 from ..events import InputVersion
 
 

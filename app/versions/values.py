@@ -15,8 +15,8 @@ from enum import Enum
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any
 
-from ..definitions.asset import AssetsDefinition
-from ..definitions.checks import AssetChecksDefinition
+from ..declarations.asset import AssetsDefinition
+from ..declarations.checks import AssetChecksDefinition
 from .origin import Origins
 
 Edge = FunctionType | type | ModuleType  # project code, versioned from its own source

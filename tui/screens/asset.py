@@ -22,8 +22,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from millrace.definitions.keys import AssetKey
-from millrace.definitions.metadata import MetadataValue
+from millrace.declarations.keys import AssetKey
+from millrace.declarations.metadata import MetadataValue
 from millrace.events import AssetCheckEvaluated, AutomationEvaluated, Event, RunOrigin
 from millrace.runtime.queries import AssetState
 from millrace.storage.records import MaterializationRecord, RunRecord

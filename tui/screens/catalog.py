@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar
 
-from millrace.definitions.keys import AssetKey
+from millrace.declarations.keys import AssetKey
 from millrace.events import Event
 from millrace.runtime.queries import AssetState
 from millrace.selection import resolve_selection

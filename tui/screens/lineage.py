@@ -15,9 +15,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeAlias, cast
 
-from millrace.definitions.keys import AssetKey
+from millrace.asset_graph import AssetGraph
+from millrace.declarations.keys import AssetKey
 from millrace.events import Event, ReloadApplied
-from millrace.graph import AssetGraph
 from millrace.runtime.queries import AssetState
 from rich.text import Text
 from textual import on, work

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from millrace.definitions.metadata import MetadataValue, TableSchema
+from millrace.declarations.metadata import MetadataValue, TableSchema
 from rich import box
 from rich.console import RenderableType
 from rich.table import Table

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .definitions.asset import AssetsDefinition, AssetSpec
-from .definitions.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
-from .definitions.keys import AssetKey
+from .declarations.asset import AssetsDefinition, AssetSpec
+from .declarations.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
+from .declarations.keys import AssetKey
 from .errors import DefinitionsError
 from .partitions.mapping import default_partition_mapping
 from .suggest import suggestion

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..asset_graph import AssetGraph
 from ..errors import DefinitionsError, MillraceError, SelectionError
-from ..graph import AssetGraph
 from ..selection import AssetSelection, as_selection
 from ..suggest import suggestion
 from .checks import AssetCheckKey

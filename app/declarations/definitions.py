@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..asset_graph import AssetGraph, describe
 from ..automation.schedules import UnresolvedPartitionedAssetScheduleDefinition
 from ..errors import DefinitionsError
-from ..graph import AssetGraph, describe
 from .asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
 from .checks import AssetChecksDefinition
 from .job import (

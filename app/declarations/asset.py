@@ -487,8 +487,8 @@ def split_params(
     return SpecialParams(context, tuple(resources), config), rest
 
 
-_RESOURCES = "millrace.definitions.resources"
-_CONFIG = "millrace.definitions.config"
+_RESOURCES = "millrace.declarations.resources"
+_CONFIG = "millrace.declarations.config"
 
 
 def _inputs_from_params(
