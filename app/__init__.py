@@ -70,6 +70,23 @@ from .declarations.definitions import Definitions
 from .declarations.job import JobDefinition, UnresolvedAssetJobDefinition, define_asset_job
 from .declarations.keys import AssetKey
 from .declarations.lazy_definitions import LazyDefinitions, definitions
+from .declarations.loading import (
+    load_asset_checks_from_current_module,
+    load_asset_checks_from_modules,
+    load_asset_checks_from_package_module,
+    load_asset_checks_from_package_name,
+    load_assets_from_current_module,
+    load_assets_from_modules,
+    load_assets_from_package_module,
+    load_assets_from_package_name,
+    load_definitions_from_current_module,
+    load_definitions_from_module,
+    load_definitions_from_modules,
+    load_definitions_from_package_module,
+    load_definitions_from_package_name,
+    map_asset_specs,
+    with_source_code_references,
+)
 from .declarations.metadata import MetadataValue, TableColumn, TableRecord, TableSchema
 from .declarations.outputs import DataVersion, MaterializeResult, Output
 from .declarations.run_request import RunRequest
@@ -137,6 +154,8 @@ _LAZY = {
     "RunConfig": "declarations.config",
     "ConfigurableIOManager": "storage.configurable_io",
     "FilesystemIOManager": "storage.configurable_io",
+    "load_defs": "runtime.defs_folder",
+    "load_from_defs_folder": "runtime.defs_folder",
 }
 
 
@@ -265,6 +284,22 @@ __all__ = [
     "define_asset_job",
     "definitions",
     "file_arrival_sensor",
+    "load_asset_checks_from_current_module",
+    "load_asset_checks_from_modules",
+    "load_asset_checks_from_package_module",
+    "load_asset_checks_from_package_name",
+    "load_assets_from_current_module",
+    "load_assets_from_modules",
+    "load_assets_from_package_module",
+    "load_assets_from_package_name",
+    "load_definitions_from_current_module",
+    "load_definitions_from_module",
+    "load_definitions_from_modules",
+    "load_definitions_from_package_module",
+    "load_definitions_from_package_name",
+    "load_defs",
+    "load_from_defs_folder",
+    "map_asset_specs",
     "materialize",
     "materialize_to_memory",
     "multi_asset_sensor",
@@ -273,4 +308,5 @@ __all__ = [
     "run_status_sensor",
     "schedule",
     "sensor",
+    "with_source_code_references",
 ]
