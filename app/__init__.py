@@ -99,7 +99,8 @@ from .errors import (
     RunFailedError,
     SelectionError,
 )
-from .execution.context import AssetExecutionContext, build_asset_context
+from .execution.context import AssetExecutionContext, OpExecutionContext, build_asset_context
+from .execution.python_logging import get_dagster_logger
 from .partitions import (
     AllPartitionMapping,
     DailyPartitionsDefinition,
@@ -182,6 +183,7 @@ __all__ = [
     "AssetIn",
     "AssetKey",
     "AssetMaterialization",
+    "AssetRecordsFilter",
     "AssetSelection",
     "AssetSensorDefinition",
     "AssetSpec",
@@ -195,6 +197,7 @@ __all__ = [
     "Config",
     "ConfigurableIOManager",
     "ConfigurableResource",
+    "DagsterInstance",
     "DagsterRunStatus",
     "DailyPartitionsDefinition",
     "DataVersion",
@@ -207,6 +210,7 @@ __all__ = [
     "EnvVar",
     "EventLogEntry",
     "EventLogRecord",
+    "EventRecordsResult",
     "FilesystemIOManager",
     "FreshnessPolicy",
     "FreshnessState",
@@ -231,6 +235,7 @@ __all__ = [
     "MultiPartitionMapping",
     "MultiPartitionsDefinition",
     "MultiToSingleDimensionPartitionMapping",
+    "OpExecutionContext",
     "Output",
     "OutputContext",
     "ParquetIOManager",
@@ -284,6 +289,7 @@ __all__ = [
     "define_asset_job",
     "definitions",
     "file_arrival_sensor",
+    "get_dagster_logger",
     "load_asset_checks_from_current_module",
     "load_asset_checks_from_modules",
     "load_asset_checks_from_package_module",

@@ -1,4 +1,5 @@
-"""The context an asset function receives: run id, asset key, logging, resources, metadata."""
+"""The context an asset function receives: the run, the asset, logging, resources, config,
+metadata and the instance."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..partitions.key_range import PartitionKeyRange
 from ..partitions.time_window import TimeWindow
 
 if TYPE_CHECKING:
+    from ..automation.run_status import DagsterRun
     from .cancel import CancelToken
 
 _python_logger = logging.getLogger("millrace.assets")
@@ -104,6 +106,8 @@ class AssetExecutionContext:
         # Per partitioned input: the upstream partitions it reads, and their definition.
         input_partitions: Mapping[str, tuple[tuple[str, ...] | None, Any]] | None = None,
         instance: Any = None,
+        config: Any = None,
+        run: DagsterRun | None = None,
     ) -> None:
         self.run_id = run_id
         self._asset_key = asset_key
@@ -120,6 +124,11 @@ class AssetExecutionContext:
         self.retry_number = retry_number
         self.assets_def = assets_def
         self.output_metadata: dict[str, MetadataValue] = {}
+        # add_asset_metadata(partition_key=...) while the step runs for several partitions.
+        self.partition_metadata: dict[str, dict[str, MetadataValue]] = {}
+        self._config = config  # the asset's Config (or build_asset_context's asset_config)
+        self._run = run  # build_asset_context's; in a run, read from the instance
+        self._built = run is not None
         # The asset's latest materialization from before this run (None if never, or for
         # assets this run neither checks nor reads from storage): what a check compares to.
         self.previous_materialization = previous_materialization
@@ -210,13 +219,86 @@ class AssetExecutionContext:
 
     @property
     def instance(self) -> Any:
-        """Where dynamic partitions are added and deleted (``add_dynamic_partitions``)."""
+        """The ``DagsterInstance``: the history (``get_latest_materialization_event``,
+        ``fetch_materializations``...) and the dynamic partitions' keys. A context built by
+        ``build_asset_context()`` without one gets an instance in memory, as Dagster's
+        ephemeral one."""
         if self._instance is None:
-            raise MillraceError(
-                f"asset '{self._name}' has no instance here: context.instance exists in runs "
-                "(or pass build_asset_context(instance=...))"
-            )
+            from ..storage.instance import DagsterInstance
+
+            self._instance = DagsterInstance(None)
         return self._instance
+
+    @property
+    def run(self) -> DagsterRun:
+        """The run: ``run_id``, ``status``, ``tags``."""
+        if self._run is None:
+            status, tags, _ = self._recorded_run()
+            from ..automation.run_status import DagsterRun
+
+            self._run = DagsterRun(self.run_id, status, None, tags)
+        return self._run
+
+    @property
+    def dagster_run(self) -> DagsterRun:
+        return self.run
+
+    @property
+    def run_tags(self) -> Mapping[str, str]:
+        return self.run.tags
+
+    def has_tag(self, key: str) -> bool:
+        return key in self.run.tags
+
+    def get_tag(self, key: str) -> str | None:
+        return self.run.tags.get(key)
+
+    @property
+    def run_config(self) -> Mapping[str, Any]:
+        """The run's config as its record keeps it: ``{"ops": {asset: {"config": {...}}}}``
+        for the assets that take a Config, with the defaults they got."""
+        if self._built:
+            return self._built_run_config()
+        return self._recorded_run()[2]
+
+    @property
+    def op_config(self) -> Any:
+        """The asset's config as a dict (its Config's fields, defaults included); None for an
+        asset that takes no config."""
+        config = self._config
+        if config is None or isinstance(config, Mapping):
+            return config
+        return config.model_dump()
+
+    def asset_key_for_input(self, input_name: str) -> AssetKey:
+        """The key of the upstream asset the parameter ``input_name`` receives."""
+        inputs = getattr(self.assets_def, "inputs", None)
+        if inputs is None:
+            raise MillraceError(
+                "this context is not bound to an asset, so it has no inputs; pass it to an "
+                "asset function, or build_asset_context(asset_key=...)"
+            )
+        for spec in inputs:
+            if spec.param == input_name:
+                key: AssetKey = spec.key
+                return key
+        known = ", ".join(spec.param for spec in inputs) or "none"
+        raise MillraceError(
+            f"asset '{self._name}' has no input '{input_name}' (its inputs: {known})"
+        )
+
+    def _recorded_run(self) -> tuple[Any, dict[str, str], dict[str, Any]]:
+        fields = self.instance.run_fields(self.run_id)
+        if fields is None:
+            raise MillraceError(f"run {self.run_id} is not in {self.instance!r}")
+        return fields
+
+    def _built_run_config(self) -> dict[str, Any]:
+        """build_asset_context's: the asset's own config, as a run would record it."""
+        config = self.op_config
+        if config is None or self._asset_key is None:
+            return {}
+        return {"ops": {self._asset_key.to_python_identifier(): {"config": config}}}
 
     @property
     def _name(self) -> str:
@@ -259,6 +341,50 @@ class AssetExecutionContext:
         where = self._asset_key.to_user_string() if self._asset_key else "asset"
         self.output_metadata.update(normalize_metadata(metadata, where=where))
 
+    def add_asset_metadata(
+        self,
+        metadata: Mapping[str, Any],
+        asset_key: Any = None,
+        partition_key: str | None = None,
+    ) -> None:
+        """Merge ``metadata`` into this step's materialization: of every partition it runs
+        for, or only of ``partition_key``'s."""
+        from ..declarations.keys import coerce_key
+
+        if self.assets_def is not None and not hasattr(self.assets_def, "output_annotation"):
+            raise MillraceError(
+                f"add_asset_metadata was called by check '{getattr(self.assets_def, 'name', '?')}'"
+                ": only assets materialize; a check reports metadata in its AssetCheckResult"
+            )
+        if asset_key is not None and self._asset_key is not None:
+            wanted = coerce_key(asset_key)
+            if wanted != self._asset_key:
+                raise MillraceError(
+                    f"add_asset_metadata: asset '{wanted.to_user_string()}' is not being "
+                    f"materialized here (this step materializes '{self._name}')"
+                )
+        normalized = normalize_metadata(metadata, where=self._name)
+        if partition_key is None:
+            self.output_metadata.update(normalized)
+            return
+        if not self._partition_keys:
+            raise MillraceError(
+                f"add_asset_metadata: asset '{self._name}' is not running for partitions, so "
+                f"partition_key {partition_key!r} means nothing here"
+            )
+        if partition_key not in self._partition_keys:
+            running = ", ".join(repr(k) for k in self._partition_keys[:5])
+            more = len(self._partition_keys) - 5
+            raise MillraceError(
+                f"add_asset_metadata: asset '{self._name}' is not materializing partition "
+                f"{partition_key!r} in this step (it runs {running}"
+                f"{f' and {more:,} more' if more > 0 else ''})"
+            )
+        if len(self._partition_keys) == 1:
+            self.output_metadata.update(normalized)
+        else:
+            self.partition_metadata.setdefault(partition_key, {}).update(normalized)
+
     def bind(self, asset_key: AssetKey, assets_def: Any) -> None:
         """Attach a context built by build_asset_context to the asset it is passed to."""
         if self._asset_key is None:
@@ -283,10 +409,15 @@ def build_asset_context(
     run_id: str = "test-run",
     partition_key_range: PartitionKeyRange | None = None,
     instance: Any = None,
+    *,
+    run_tags: Mapping[str, str] | None = None,
+    asset_config: Mapping[str, Any] | None = None,
 ) -> AssetExecutionContext:
-    """A context for calling an asset function directly in a unit test. A partition key
-    range needs the asset's definition to list its keys, so its keys are filled in when the
+    """A context for calling an asset function directly in a unit test: ``run_tags`` are
+    ``context.run.tags``, ``asset_config`` is ``context.op_config``. A partition key range
+    needs the asset's definition to list its keys, so its keys are filled in when the
     context is passed to the asset."""
+    from ..automation.run_status import DagsterRun, DagsterRunStatus
     from ..declarations.keys import coerce_key
 
     if partition_key is not None and partition_key_range is not None:
@@ -297,6 +428,12 @@ def build_asset_context(
         resources=resources,
         partition_key=partition_key,
         instance=instance,
+        config=dict(asset_config) if asset_config is not None else None,
+        run=DagsterRun(run_id, DagsterRunStatus.STARTED, None, dict(run_tags or {})),
     )
     context._key_range = partition_key_range
     return context
+
+
+# Dagster's op context; for an asset it is the same object, so either annotation works.
+OpExecutionContext = AssetExecutionContext

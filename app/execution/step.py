@@ -248,6 +248,7 @@ def _context(
             if spec.partitions is not None
         },
         instance=services.instance,
+        config=services.configs.get(step.key),
     )
 
 
@@ -391,6 +392,8 @@ def _store(
     outcome.checks = _match_checks(asset, check_results)
     if len(step.partitions) > 1:
         _store_parts(services, request, has_value, value, outcome, automatic)
+        for part in outcome.parts or ():  # add_asset_metadata(partition_key=...)'s
+            part.metadata.update(context.partition_metadata.get(part.partition_key, {}))
         outcome.duration = time.perf_counter() - started
         return outcome
     as_range = (
