@@ -92,6 +92,12 @@ class ModuleObjects:
                     self._collision(f"{kind} name '{name}'", found)
 
     def _collision(self, what: str, found: list[Any]) -> None:
+        sources = {getattr(o, "source", None) for o in found}
+        if len(sources) == 1 and None not in sources:
+            raise DefinitionsError(
+                f"{what} is defined multiple times by the same code, at {found[0].source}: is "
+                "its module imported under two names, or does a factory there make it twice?"
+            )
         where = "; ".join(
             f"{self._module_of[id(o)]}" + (f" ({o.source})" if getattr(o, "source", None) else "")
             for o in found

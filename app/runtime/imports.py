@@ -53,7 +53,11 @@ def _module_files(module: object) -> list[str]:
     file = namespace.get("__file__")
     if isinstance(file, str):
         return [file]
-    return [p for p in namespace.get("__path__") or () if isinstance(p, str)]
+    paths = namespace.get("__path__")
+    try:
+        return [p for p in paths or () if isinstance(p, str)]
+    except KeyError:  # a namespace package recomputes its path from its parent, purged first
+        return [p for p in getattr(paths, "_path", ()) if isinstance(p, str)]
 
 
 def is_user_module(name: str, module: object, scope: Path) -> bool:

@@ -37,6 +37,7 @@ from .imports import (
     shadowed_module,
     user_modules,
 )
+from .project import DagsterProject, project_in
 
 DEFAULT_LOAD_TIMEOUT = 60.0  # seconds
 TIMEOUT_ENV = "MILLRACE_LOAD_TIMEOUT"
@@ -105,6 +106,10 @@ def code_directory(target: str | Path) -> Path:
     path = Path(target)
     if path.is_file():
         return path.resolve().parent
+    if path.is_dir() and not (path / "__init__.py").exists():
+        project = project_in(path.resolve())
+        if project is not None:
+            return _project_plan(str(target), project).scope
     if path.exists() or not _looks_like_module(str(target)):
         return path.resolve()
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
@@ -145,9 +150,15 @@ def _plan(target: str | Path) -> _Plan:
         if (directory / "__init__.py").exists():
             imports = {directory.name: directory}
             return _Plan(name, imports, directory, directory.parent, True, directory)
+        project = project_in(directory)
+        if project is not None:
+            return _project_plan(name, project)
         imports = {_module_name(f): f for f in sorted(directory.glob("*.py"))}
         if not imports:
-            raise CodeLoadError(f"{target}: no Python files in this directory")
+            raise CodeLoadError(
+                f"{target}: no Python files in this directory (a Dagster project needs "
+                "[tool.dg.project] root_module in its pyproject.toml, or a dg.toml)"
+            )
         return _Plan(name, imports, directory, directory, True, directory)
     if not path.exists() and path.suffix != ".py" and _looks_like_module(name):
         return _module_plan(name)
@@ -170,6 +181,26 @@ def _module_plan(name: str) -> _Plan:
     else:
         raise CodeLoadError(f"{name}: not a module with a source file")
     return _Plan(name, {name: scope}, scope, entry, False, None)
+
+
+def _project_plan(target: str, project: DagsterProject) -> _Plan:
+    """A Dagster project directory imports its code location's target module
+    (``<root_module>.definitions``) from ``src/`` or the project directory; its user files, and
+    the directory watched, are those of its root package."""
+    module = project.target_module
+    spec = importlib.machinery.PathFinder.find_spec(
+        module.partition(".")[0], [str(project.import_root)]
+    )
+    if spec is None:
+        raise CodeLoadError(
+            f"{project.config_file}: no module '{module}' in {project.import_root}",
+            file=str(project.config_file),
+        )
+    if spec.submodule_search_locations:
+        scope = Path(next(iter(spec.submodule_search_locations))).resolve()
+    else:
+        scope = Path(str(spec.origin)).resolve().parent
+    return _Plan(target, {module: scope}, scope, project.import_root, False, scope)
 
 
 def _module_name(file: Path) -> str:
