@@ -155,6 +155,9 @@ _LAZY = {
     "RunConfig": "declarations.config",
     "ConfigurableIOManager": "storage.configurable_io",
     "FilesystemIOManager": "storage.configurable_io",
+    "AssetRecordsFilter": "storage.instance",
+    "DagsterInstance": "storage.instance",
+    "EventRecordsResult": "storage.instance",
     "load_defs": "runtime.defs_folder",
     "load_from_defs_folder": "runtime.defs_folder",
 }
