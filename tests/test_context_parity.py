@@ -197,6 +197,9 @@ async def test_ephemeral_instance_keeps_a_temporary_home_until_disposed() -> Non
     assert run is not None and run.status == "SUCCESS"
     instance.dispose()
     assert not home.exists()
+    kept = DagsterInstance.ephemeral(tempdir=home.parent / "kept")
+    assert kept.home == home.parent / "kept"
+    kept.dispose()
 
 
 def test_get_reads_the_home_from_the_environment(
@@ -217,7 +220,8 @@ class Epochs(Config):
     rate: float = 0.1
 
 
-async def test_context_run_has_the_run_id_tags_and_config(tmp_path: Path) -> None:
+@pytest.mark.parametrize("persist", [True, False])
+async def test_context_run_has_the_run_id_tags_and_config(tmp_path: Path, persist: bool) -> None:
     seen: dict[str, Any] = {}
 
     @asset
@@ -231,7 +235,7 @@ async def test_context_run_has_the_run_id_tags_and_config(tmp_path: Path) -> Non
 
     result = await _materialize(
         [model],
-        tmp_path / "home",
+        tmp_path / "home" if persist else None,
         tags={"team": "ml"},
         run_config={"ops": {"model": {"config": {"epochs": 20}}}},
     )

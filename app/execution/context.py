@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..declarations.checks import AssetChecksDefinition
 from ..declarations.keys import AssetKey
 from ..declarations.metadata import MetadataValue, normalize_metadata
 from ..errors import MillraceError
@@ -351,10 +352,10 @@ class AssetExecutionContext:
         for, or only of ``partition_key``'s."""
         from ..declarations.keys import coerce_key
 
-        if self.assets_def is not None and not hasattr(self.assets_def, "output_annotation"):
+        if isinstance(self.assets_def, AssetChecksDefinition):
             raise MillraceError(
-                f"add_asset_metadata was called by check '{getattr(self.assets_def, 'name', '?')}'"
-                ": only assets materialize; a check reports metadata in its AssetCheckResult"
+                f"add_asset_metadata was called by check '{self.assets_def.name}': only assets "
+                "materialize; a check reports metadata in its AssetCheckResult"
             )
         if asset_key is not None and self._asset_key is not None:
             wanted = coerce_key(asset_key)

@@ -99,10 +99,13 @@ class DagsterInstance(DynamicPartitions):
         self._temporary: tempfile.TemporaryDirectory[str] | None = None
 
     @classmethod
-    def ephemeral(cls) -> DagsterInstance:
+    def ephemeral(cls, tempdir: str | os.PathLike[str] | None = None) -> DagsterInstance:
         """An instance over a home in a new temporary directory, removed with the instance
-        (or by ``dispose()``): ``materialize(assets, instance=DagsterInstance.ephemeral())``
-        then reads back what the run recorded."""
+        (or by ``dispose()``), or in ``tempdir``, which is left in place:
+        ``materialize(assets, instance=DagsterInstance.ephemeral())`` then reads back what
+        the run recorded."""
+        if tempdir is not None:
+            return cls(Path(tempdir) / DATABASE)
         temporary = tempfile.TemporaryDirectory(prefix="millrace-instance-")
         instance = cls(Path(temporary.name) / DATABASE)
         instance._temporary = temporary
