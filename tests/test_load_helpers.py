@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -17,7 +18,7 @@ from types import ModuleType
 
 import millrace as dg
 import pytest
-from conftest import stored_value, write_source
+from conftest import Spawned, run_cli, stored_value, write_source
 from millrace.errors import CodeLoadError, DefinitionsError
 from millrace.events import ReloadApplied
 from millrace.runtime.dev import DevLoop
@@ -585,3 +586,67 @@ async def test_dev_on_a_project_reloads_when_a_file_under_defs_changes(
         finally:
             stop.set()
             await asyncio.wait_for(task, TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    ("config_file", "config"),
+    [
+        ("dg.toml", 'directory_type = "project"\n\n[project]\nroot_module = "flat"\n'),
+        ("pyproject.toml", '[tool.dagster]\nmodule_name = "flat.definitions"\n'),
+    ],
+    ids=["dg.toml", "tool.dagster"],
+)
+def test_the_other_project_configs_load_a_package_beside_them(
+    tmp_path: Path, forget: None, config_file: str, config: str
+) -> None:
+    project = tmp_path / "flat-project"
+    write_source(project / config_file, config)
+    write_source(project / "flat" / "__init__.py", "")
+    write_source(
+        project / "flat" / "definitions.py",
+        """
+        import millrace as dg
+
+        @dg.asset
+        def only() -> int:
+            return 1
+
+        defs = dg.Definitions(assets=[only])
+        """,
+    )
+
+    location = load_code_location(project)
+    assert [k.to_user_string() for k in location.defs.asset_keys] == ["only"]
+    assert location.directory == project / "flat"
+
+
+def test_a_broken_project_config_names_its_file(tmp_path: Path) -> None:
+    write_source(tmp_path / "p" / "pyproject.toml", "[tool.dg.project\nroot_module = 'x'\n")
+    with pytest.raises(CodeLoadError, match=r"p/pyproject.toml: not valid TOML: .*line 1") as e:
+        load_code_location(tmp_path / "p")
+    assert e.value.file == str(tmp_path / "p" / "pyproject.toml")
+
+    write_source(tmp_path / "q" / "pyproject.toml", '[tool.dg.project]\nroot_module = "gone"\n')
+    with pytest.raises(CodeLoadError, match=r"no package 'gone' in .*q/src or .*q"):
+        load_code_location(tmp_path / "q")
+
+
+def test_millrace_dev_on_a_project_reloads_on_a_save_under_defs(tmp_path: Path, home: Path) -> None:
+    write_project(tmp_path / "acme-project")
+    assert run_cli("materialize", "acme-project", cwd=tmp_path, home=home).returncode == 0
+    assert stored_value(home, "clean") == [10, 20, 30]
+    env = {"MILLRACE_HOME": str(home)}
+
+    with Spawned("dev", "acme-project", "--headless", cwd=tmp_path, env=env) as dev:
+        watching = dev.wait_for_line(lambda line: line.startswith("watching "), "watching")
+        assert "acme-project/src/acme (2 assets)" in watching
+        clean = tmp_path / "acme-project" / "src" / "acme" / "defs" / "transform" / "clean.py"
+        clean.write_text(clean.read_text().replace("x * 10", "x * 100"))
+        dev.wait_for_line(
+            lambda line: line == "reloaded: 1 changed (clean: code), 0 added, 0 removed\n",
+            "the reload line",
+        )
+        dev.wait_for_line(lambda line: " SUCCESS" in line, "the re-run's end")
+        dev.proc.send_signal(signal.SIGINT)
+        assert dev.finish() == 0
+    assert stored_value(home, "clean") == [100, 200, 300]
