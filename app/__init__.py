@@ -66,6 +66,7 @@ from .declarations.checks import (
     AssetCheckSpec,
     asset_check,
 )
+from .declarations.control_flow import Failure, RetryRequested
 from .declarations.definitions import Definitions
 from .declarations.job import JobDefinition, UnresolvedAssetJobDefinition, define_asset_job
 from .declarations.keys import AssetKey
@@ -92,6 +93,18 @@ from .declarations.outputs import DataVersion, MaterializeResult, Output
 from .declarations.run_request import RunRequest
 from .errors import (
     CodeLoadError,
+    DagsterAssetCheckFailedError,
+    DagsterError,
+    DagsterInvalidDefinitionError,
+    DagsterInvalidMetadata,
+    DagsterInvalidSubsetError,
+    DagsterInvariantViolationError,
+    DagsterMaxRetriesExceededError,
+    DagsterResourceFunctionError,
+    DagsterTypeCheckDidNotPass,
+    DagsterUnknownPartitionError,
+    DagsterUnknownResourceError,
+    DagsterUserCodeExecutionError,
     DefinitionsError,
     MillraceError,
     MissingInputError,
@@ -200,8 +213,20 @@ __all__ = [
     "Config",
     "ConfigurableIOManager",
     "ConfigurableResource",
+    "DagsterAssetCheckFailedError",
+    "DagsterError",
     "DagsterInstance",
+    "DagsterInvalidDefinitionError",
+    "DagsterInvalidMetadata",
+    "DagsterInvalidSubsetError",
+    "DagsterInvariantViolationError",
+    "DagsterMaxRetriesExceededError",
+    "DagsterResourceFunctionError",
     "DagsterRunStatus",
+    "DagsterTypeCheckDidNotPass",
+    "DagsterUnknownPartitionError",
+    "DagsterUnknownResourceError",
+    "DagsterUserCodeExecutionError",
     "DailyPartitionsDefinition",
     "DataVersion",
     "DefaultScheduleStatus",
@@ -214,6 +239,7 @@ __all__ = [
     "EventLogEntry",
     "EventLogRecord",
     "EventRecordsResult",
+    "Failure",
     "FilesystemIOManager",
     "FreshnessPolicy",
     "FreshnessState",
@@ -249,6 +275,7 @@ __all__ = [
     "ResourceDefinition",
     "ResourceParam",
     "RetryPolicy",
+    "RetryRequested",
     "RunConfig",
     "RunFailedError",
     "RunFailureSensorContext",

@@ -1,4 +1,9 @@
-"""The errors Millrace raises; each message names the asset and where it is defined."""
+"""The errors Millrace raises; each message names the asset and where it is defined.
+
+Dagster code catches Dagster's names for them (``except dg.DagsterInvalidDefinitionError``):
+each of those is bound below to the class Millrace raises in the same situation, so the
+hierarchy is Dagster's (``DagsterError`` is the base of all of them).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,18 @@ class MillraceError(Exception):
 
 class DefinitionsError(MillraceError):
     """The declared assets do not form a valid graph (duplicate, unknown dep, cycle, ...)."""
+
+
+class InvariantViolationError(MillraceError):
+    """Code broke a rule only checkable while running: asking a run's result for an asset it
+    did not materialize, a partition key outside a partitioned run, ..."""
+
+
+class AssetNotFoundError(InvariantViolationError, KeyError):
+    """An asset key the definitions do not materialize (a KeyError too)."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted, as a repr
+        return str(self.args[0]) if self.args else ""
 
 
 class SelectionError(MillraceError):
@@ -48,8 +65,26 @@ class StorageError(MillraceError):
     """The history (``millrace.db``) or a stored value cannot be read or written."""
 
 
-class ResourceSetupError(MillraceError):
+class UserCodeExecutionError(MillraceError):
+    """User code raised where Millrace had to report it as an error of its own; the user's
+    exception is ``user_exception`` (the ``__cause__`` it was raised from)."""
+
+    def __init__(self, message: str, user_exception: BaseException | None = None) -> None:
+        super().__init__(message)
+        self._user_exception = user_exception
+
+    @property
+    def user_exception(self) -> BaseException | None:
+        return self._user_exception if self._user_exception is not None else self.__cause__
+
+
+class ResourceSetupError(UserCodeExecutionError):
     """A resource's setup code raised before the run's first step."""
+
+
+class UnknownResourceError(MillraceError, AttributeError):
+    """A step asked ``context.resources`` for a key the run does not provide (an
+    AttributeError too, so ``hasattr(context.resources, key)`` works)."""
 
 
 class MissingInputError(MillraceError):
@@ -57,7 +92,14 @@ class MissingInputError(MillraceError):
 
 
 class TypeCheckError(MillraceError, TypeError):
-    """A value does not fit its annotation, or a frame its declared column schema."""
+    """A value does not fit its annotation, or a frame its declared column schema.
+
+    ``description`` and ``metadata`` are those of Dagster's ``DagsterTypeCheckDidNotPass``."""
+
+    def __init__(self, description: str | None = None, metadata: dict | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.metadata = dict(metadata or {})
 
 
 class RunFailedError(MillraceError):
@@ -66,3 +108,28 @@ class RunFailedError(MillraceError):
     def __init__(self, message: str, result: object = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class AssetCheckFailedError(RunFailedError):
+    """Raised by ``materialize(raise_on_error=True)`` when a blocking check failed (at ERROR
+    severity) and no step raised."""
+
+
+class MaxRetriesExceededError(RunFailedError):
+    """Raised by ``materialize(raise_on_error=True)`` when a step failed on its last retry;
+    raised from that attempt's exception."""
+
+
+# Dagster's names, as Dagster code catches them.
+DagsterError = MillraceError
+DagsterInvalidDefinitionError = DefinitionsError
+DagsterInvariantViolationError = InvariantViolationError
+DagsterInvalidSubsetError = SelectionError
+DagsterUnknownPartitionError = PartitionKeyError
+DagsterInvalidMetadata = MetadataError
+DagsterUserCodeExecutionError = UserCodeExecutionError
+DagsterResourceFunctionError = ResourceSetupError
+DagsterUnknownResourceError = UnknownResourceError
+DagsterTypeCheckDidNotPass = TypeCheckError
+DagsterAssetCheckFailedError = AssetCheckFailedError
+DagsterMaxRetriesExceededError = MaxRetriesExceededError

@@ -12,16 +12,21 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .declarations.asset import AssetsDefinition, AssetSpec
-from .declarations.checks import AssetChecksDefinition
+from .declarations.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
+from .declarations.checks import AssetChecksDefinition, AssetCheckSeverity
 from .declarations.definitions import Definitions
 from .declarations.job import JobRun
-from .errors import RunFailedError
+from .declarations.keys import coerce_key
+from .errors import AssetCheckFailedError, InvariantViolationError, RunFailedError
 from .execution.executor import DEFAULT_MAX_CONCURRENCY
-from .execution.result import RunResult
+from .execution.result import RunResult, node_outputs
+from .runtime.resources import open_resources
 from .runtime.runtime import Runtime, Selection, code_root, resolve_home
 from .storage.dynamic_partitions import DynamicPartitions
+from .storage.event_store import DATABASE
+from .storage.io_managers import InputContext, IOManager, ParquetIOManager
 from .storage.paths import asset_label
+from .suggest import suggestion
 
 T = TypeVar("T")
 
@@ -121,6 +126,58 @@ def run_job(
     )
 
 
+def load_asset_value(
+    defs: Definitions,
+    asset_key: Any,
+    *,
+    python_type: Any = None,
+    instance: Any = None,
+    partition_key: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    home: str | os.PathLike[str] | None = None,
+) -> Any:
+    """``Definitions.load_asset_value``: the asset's stored value (``partition_key``'s), read
+    by its IO manager from where ``materialize`` keeps the same code's history (or from the
+    home of ``instance``, a Runtime's ``instance``)."""
+    key = coerce_key(asset_key)
+    node = defs.graph.nodes.get(key)
+    if node is None:
+        raise InvariantViolationError(
+            f"no asset '{key.to_user_string()}' in these Definitions"
+            + suggestion(key.to_user_string(), [k.to_user_string() for k in defs.asset_keys])
+        )
+    label = f"asset '{key.to_user_string()}'"
+    partitioned = getattr(node, "partitions_def", None) is not None
+    if partitioned and partition_key is None:
+        raise InvariantViolationError(f"{label} is partitioned: pass partition_key=...")
+    if not partitioned and partition_key is not None:
+        raise InvariantViolationError(
+            f"{label} is not partitioned, but partition_key={partition_key!r} was given"
+        )
+    where = _instance_home(instance) or resolve_home(code_root(defs.assets), home)
+    io_key = getattr(node, "io_manager_key", DEFAULT_IO_MANAGER_KEY)
+    resources = {**defs.resources}
+    resources.setdefault(
+        DEFAULT_IO_MANAGER_KEY, ParquetIOManager(where / "storage", inline_db=where / DATABASE)
+    )
+    context = InputContext(
+        key, annotation=python_type, partition_key=partition_key, metadata=metadata
+    )
+    with open_resources({io_key: resources[io_key]}, run_id="load_asset_value") as live:
+        manager = live[io_key]
+        if not isinstance(manager, IOManager):
+            raise InvariantViolationError(
+                f"resource {io_key!r}, the IO manager of {label}, is {manager!r}, not an IOManager"
+            )
+        try:
+            return manager.load_input(context)
+        except FileNotFoundError:
+            part = f" partition {partition_key!r}" if partition_key is not None else ""
+            raise InvariantViolationError(
+                f"{label}{part} has no stored value in {where}: materialize it first"
+            ) from None
+
+
 def _instance_home(instance: Any) -> Any:
     """The home whose database ``instance`` (a DynamicPartitions) reads; None for none."""
     if instance is None:
@@ -150,6 +207,7 @@ async def _materialize(
             run_config=run_config,
             capture_values=True,
         )
+    result.nodes = node_outputs(runtime.defs.assets)
     if raise_on_error and not result.success:
         raise_first_failure(result)
     return result
@@ -169,12 +227,24 @@ def _definitions(
 
 
 def raise_first_failure(result: RunResult) -> None:
-    """Re-raise the user's own exception (so ``pytest.raises(ValueError)`` works), with a note."""
+    """What Dagster raises for a failed run: the user's own exception (so
+    ``pytest.raises(ValueError)`` works; a ``Failure`` too), DagsterMaxRetriesExceededError
+    once a step's retries ran out, DagsterAssetCheckFailedError for a failed blocking check;
+    each with a note naming the asset and the run."""
     for (key, partition), exc in result.partition_exceptions.items():
         if isinstance(exc, asyncio.CancelledError):
             continue
         exc.add_note(f"raised by {asset_label(key, partition)} in run {result.run_id}")
         raise exc
+    for check in result.get_asset_check_evaluations():
+        if check.blocking and not check.passed and check.severity == AssetCheckSeverity.ERROR.value:
+            assert check.asset_key is not None
+            raise AssetCheckFailedError(
+                f"Blocking check '{check.check_name}' for asset "
+                f"'{check.asset_key.to_user_string()}' failed with ERROR severity "
+                f"(run {result.run_id})",
+                result,
+            )
     raise RunFailedError(f"run {result.run_id} ended {result.status.value}", result)
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from ..asset_graph import AssetGraph, describe
 from ..automation.schedules import UnresolvedPartitionedAssetScheduleDefinition
-from ..errors import DefinitionsError
+from ..errors import AssetNotFoundError, DefinitionsError, InvariantViolationError
+from ..suggest import suggestion
 from .asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
 from .checks import AssetChecksDefinition
 from .job import (
@@ -67,6 +68,8 @@ class Definitions:
         self.run_queue = RunQueueConfig.coerce(run_queue)
         self.graph = AssetGraph(self.assets, self.asset_checks)
         _check_resources(self.graph, self.resources)
+        _check_names("schedule", self.schedules)
+        _check_names("sensor", self.sensors)
         self._jobs = resolve_jobs(self.jobs, self.graph, self)
         self._implicit_job: JobDefinition | None = None
         self.schedules = [
@@ -78,10 +81,40 @@ class Definitions:
         return self.graph
 
     def get_assets_def(self, key: Any) -> AssetsDefinition:
-        node = self.graph.nodes.get(coerce_key(key))
+        """The AssetsDefinition that materializes ``key``; a KeyError (with the nearest key)
+        for a key these Definitions do not materialize."""
+        asset_key = coerce_key(key)
+        node = self.graph.nodes.get(asset_key)
         if not isinstance(node, AssetsDefinition):
-            raise KeyError(f"no materializable asset {coerce_key(key).to_user_string()!r}")
+            shown = asset_key.to_user_string()
+            why = "is external (an AssetSpec)" if node is not None else "is not defined"
+            near = suggestion(shown, [k.to_user_string() for k in self.graph.keys])
+            raise AssetNotFoundError(f"asset '{shown}' {why} in these Definitions{near}")
         return node
+
+    def load_asset_value(
+        self,
+        asset_key: Any,
+        *,
+        python_type: Any = None,
+        instance: Any = None,
+        partition_key: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The asset's stored value (``partition_key``'s, of a partitioned one), read by its IO
+        manager from where ``materialize`` keeps this code's history, or from the home of
+        ``instance`` (a Runtime's ``instance``). ``python_type`` and ``metadata`` reach the
+        IO manager as the input's annotation and metadata."""
+        from ..materialization import load_asset_value
+
+        return load_asset_value(
+            self,
+            asset_key,
+            python_type=python_type,
+            instance=instance,
+            partition_key=partition_key,
+            metadata=metadata,
+        )
 
     def get_job_def(self, name: str) -> JobDefinition:
         """The job ``name``, resolved; ``__ASSET_JOB`` is every asset. An unknown name is a
@@ -108,21 +141,70 @@ class Definitions:
         return self.graph.keys
 
     @staticmethod
-    def merge(*defs: Definitions) -> Definitions:
+    def merge(*def_sets: Definitions) -> Definitions:
+        """One Definitions with everything of ``def_sets``. Two of them giving one resource
+        or logger key different values, or both an executor, is an error (as in Dagster);
+        their metadata is laid one over the other."""
         resources: dict[str, Any] = {}
-        for d in defs:
-            for name, res in d.resources.items():
-                if name in resources and resources[name] is not res:
-                    raise DefinitionsError(f"Definitions.merge: resource {name!r} defined twice")
-                resources[name] = res
+        loggers: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        executor, executor_of = None, 0
+        first: dict[tuple[str, str], int] = {}
+        for i, d in enumerate(def_sets):
+            if not isinstance(d, Definitions):
+                raise TypeError(
+                    f"Definitions.merge takes Definitions objects; argument {i} is {d!r}"
+                )
+            for kind, mine, theirs in (
+                ("resources", resources, d.resources),
+                ("loggers", loggers, d.loggers),
+            ):
+                for name, value in theirs.items():
+                    if name in mine and mine[name] is not value:
+                        raise InvariantViolationError(
+                            f"Definitions objects {first[kind, name]} and {i} have different "
+                            f"{kind} with same key '{name}'"
+                        )
+                    mine[name] = value
+                    first.setdefault((kind, name), i)
+            if d.executor is not None:
+                if executor is not None and executor is not d.executor:
+                    raise InvariantViolationError(
+                        f"Definitions objects {executor_of} and {i} both have an executor"
+                    )
+                executor, executor_of = d.executor, i
+            metadata.update(d.metadata)
+        queues: list[RunQueueConfig] = []
+        for d in def_sets:
+            if d.run_queue != RunQueueConfig() and d.run_queue not in queues:
+                queues.append(d.run_queue)
+        if len(queues) > 1:
+            raise InvariantViolationError(
+                "Definitions.merge: more than one of the Definitions sets a run_queue"
+            )
         return Definitions(
-            assets=[a for d in defs for a in d.assets],
-            schedules=[s for d in defs for s in d.schedules],
-            sensors=[s for d in defs for s in d.sensors],
-            jobs=[j for d in defs for j in d.jobs],
+            assets=[a for d in def_sets for a in d.assets],
+            schedules=[s for d in def_sets for s in d.schedules],
+            sensors=[s for d in def_sets for s in d.sensors],
+            jobs=[j for d in def_sets for j in d.jobs],
             resources=resources,
-            asset_checks=[c for d in defs for c in d.asset_checks],
+            executor=executor,
+            loggers=loggers,
+            asset_checks=[c for d in def_sets for c in d.asset_checks],
+            metadata=metadata,
+            run_queue=queues[0] if queues else None,
         )
+
+    @staticmethod
+    def validate_loadable(defs: Definitions) -> None:
+        """Raise if ``defs`` would not load: duplicate asset keys, unknown dependencies,
+        cycles, missing resources, jobs that do not resolve, schedules or sensors sharing a
+        name. Building Definitions already checks all of it (each error names the asset and
+        its file:line), so this checks again what it was built from: for unit tests, as in
+        Dagster."""
+        if not isinstance(defs, Definitions):
+            raise TypeError(f"Definitions.validate_loadable takes a Definitions; got {defs!r}")
+        Definitions.merge(defs)
 
 
 def _targeted_jobs(instigators: Iterable[Any]) -> list[UnresolvedAssetJobDefinition]:
@@ -133,6 +215,17 @@ def _targeted_jobs(instigators: Iterable[Any]) -> list[UnresolvedAssetJobDefinit
         jobs += getattr(item, "jobs", ())
         found += [job for job in jobs if isinstance(job, UnresolvedAssetJobDefinition)]
     return found
+
+
+def _check_names(kind: str, items: Iterable[Any]) -> None:
+    """Schedules, or sensors, are run by name: two of one name would be one of them."""
+    seen: set[str] = set()
+    for item in items:
+        name = getattr(item, "name", None)
+        if name in seen:
+            raise DefinitionsError(f"two {kind}s are named '{name}'; {kind} names must be unique")
+        if name is not None:
+            seen.add(name)
 
 
 def _check_resources(graph: AssetGraph, resources: Mapping[str, Any]) -> None:

@@ -36,7 +36,7 @@ from ..events import (
 )
 from ..versions.data import data_version
 from ..versions.staleness import Read, own_causes
-from .failure import error_info
+from .failure import NO_RETRY, decide_retry, failure_info, final_exception
 from .launcher import StepLauncher
 from .locks import WriteLocks
 from .plan import ExecutionPlan
@@ -470,17 +470,16 @@ class Executor:
     def _fail(self, i: int, exc: BaseException, *, retry: bool) -> None:
         step = self.plan.steps[i]
         request = self._requests[i]
-        policy = step.node.retry_policy
-        will_retry = retry and policy is not None and request.attempt <= policy.max_retries
-        info = error_info(exc)
+        decision = decide_retry(exc, step.node.retry_policy, request.attempt) if retry else NO_RETRY
+        will_retry = decision.retry
+        info = failure_info(exc, decision)
         self._publish(StepFailed(**self._step_fields(i), error=info, will_retry=will_retry))
         if will_retry:
-            assert policy is not None
             loop = asyncio.get_running_loop()
             self._status[i] = StepStatus.PENDING
             # A future stands for the wait, so cancel() treats it like a running async step.
             timer: asyncio.Future[None] = loop.create_future()
-            handle = loop.call_later(policy.delay_before(request.attempt), timer.set_result, None)
+            handle = loop.call_later(decision.delay, timer.set_result, None)
             timer.add_done_callback(functools.partial(self._retry, i, handle))
             self._running[i] = timer
             self._timers.add(i)
@@ -491,7 +490,7 @@ class Executor:
         if not (self._canceled and isinstance(exc, asyncio.CancelledError)):
             # Steps stopped by a cancel are reported as such, not as failures of their own.
             self._summary.errors[i] = info
-            self._summary.exceptions[i] = exc
+            self._summary.exceptions[i] = final_exception(step.name, exc, decision)
         self._remaining -= 1
         reason = "run canceled" if self._canceled else f"upstream {step.name} failed"
         self._skip_downstream(i, reason)

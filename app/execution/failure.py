@@ -1,11 +1,18 @@
-"""Turn an exception from user code into ErrorInfo: type, message and only the user's frames."""
+"""What a failed attempt becomes: its error as data (only the user's frames), whether it is
+retried (Dagster's rules for ``RetryRequested``, ``Failure`` and ``RetryPolicy``), and what
+``materialize(raise_on_error=True)`` raises for it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sysconfig
 import traceback
+from dataclasses import dataclass
 
+from ..declarations.asset import RetryPolicy
+from ..declarations.control_flow import Failure, RetryRequested
+from ..errors import MaxRetriesExceededError, MillraceError
 from ..events import ErrorInfo
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,3 +37,63 @@ def error_info(exc: BaseException) -> ErrorInfo:
         traceback="".join(traceback.format_list(frames)),
         cause=f"{type(cause).__name__}: {cause}" if cause is not None else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """What one failed attempt leads to: another attempt after ``delay`` seconds, or the
+    step's failure. ``max_retries`` is the limit the step ran under (None: no retries were
+    asked for), so a failure with one set means the retries ran out."""
+
+    retry: bool
+    delay: float = 0.0
+    max_retries: int | None = None
+
+
+NO_RETRY = RetryDecision(False)
+
+
+def decide_retry(exc: BaseException, policy: RetryPolicy | None, attempt: int) -> RetryDecision:
+    """Dagster's rules: a raised ``RetryRequested`` is obeyed whatever the policy; a
+    ``Failure(allow_retries=False)`` and Millrace's own errors bypass the policy; any other
+    exception is retried under it. ``attempt`` counts from 1."""
+    if isinstance(exc, RetryRequested):
+        limit, delay = exc.max_retries, exc.seconds_to_wait or 0.0
+    elif (
+        policy is None
+        or isinstance(exc, MillraceError)
+        or (isinstance(exc, Failure) and not exc.allow_retries)
+    ):
+        return NO_RETRY
+    else:
+        limit, delay = policy.max_retries, policy.delay_before(attempt)
+    return RetryDecision(attempt <= limit, delay, limit)
+
+
+def failure_info(exc: BaseException, decision: RetryDecision) -> ErrorInfo:
+    """The error a StepFailed event carries; a RetryRequested says what it asked for (its
+    cause, the error behind it, is kept)."""
+    info = error_info(exc)
+    if isinstance(exc, RetryRequested):
+        message = (
+            f"retry requested (max_retries={exc.max_retries})"
+            if decision.retry
+            else f"Exceeded max_retries of {exc.max_retries}"
+        )
+        info = dataclasses.replace(info, message=message)
+    return info
+
+
+def final_exception(name: str, exc: BaseException, decision: RetryDecision) -> BaseException:
+    """What ``raise_on_error`` raises for a step that failed for good: the user's own
+    exception, or, once its retries ran out, Dagster's DagsterMaxRetriesExceededError raised
+    from it."""
+    if decision.max_retries is None:
+        return exc
+    last = exc.__cause__ if isinstance(exc, RetryRequested) and exc.__cause__ else exc
+    error = MaxRetriesExceededError(
+        f"'{name}' exceeded max_retries of {decision.max_retries}; its last attempt raised "
+        f"{type(last).__name__}: {last}"
+    )
+    error.__cause__ = exc
+    return error

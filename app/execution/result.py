@@ -1,26 +1,51 @@
-"""RunResult: what ``materialize()`` and ``Runtime.submit()`` give back once a run ends."""
+"""RunResult: what ``materialize()``, ``execute_in_process`` and ``Runtime.submit()`` give
+back once a run ends, with the accessors of Dagster's ``ExecuteInProcessResult``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..automation.event_log import AssetMaterialization
+from ..automation.run_status import DagsterRun, DagsterRunStatus
+from ..declarations.job import JOB_NAME_TAG
 from ..declarations.keys import AssetKey, coerce_key
-from ..errors import MillraceError
+from ..errors import InvariantViolationError, MaxRetriesExceededError
 from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
     ErrorInfo,
     Event,
+    RunStarted,
     RunStatus,
     StepFailed,
     StepSkipped,
+    StepSucceeded,
     partitions_of,
 )
+from .dagster_events import dagster_view
+
+# Dagster's output name of an asset's one value.
+DEFAULT_OUTPUT = "result"
+
+NodeOutputs = Mapping[str, Mapping[str, AssetKey]]
+
+
+def node_outputs(nodes: Iterable[Any]) -> dict[str, dict[str, AssetKey]]:
+    """Each node's outputs by name, as Dagster names them: an ``@asset`` is the node named
+    for its key (``a__b`` for ``a/b``) with the one output ``result``."""
+    return {
+        node.key.to_python_identifier(): {DEFAULT_OUTPUT: node.key}
+        for node in nodes
+        if hasattr(node, "key")
+    }
 
 
 class RunResult:
-    """The outcome of one run: status, events, and (when captured) each asset's value."""
+    """The outcome of one run: status, events, and (when captured) each asset's value.
+
+    The events it hands out (``all_events``, ``get_*_events()``) are ours with Dagster's
+    ``DagsterEvent`` accessors added (``event_type_value``, ``step_key``, ...)."""
 
     def __init__(
         self,
@@ -29,77 +54,120 @@ class RunResult:
         events: Sequence[Event],
         values: dict[tuple[AssetKey, str | None], Any] | None = None,
         exceptions: dict[tuple[AssetKey, str | None], BaseException] | None = None,
+        nodes: NodeOutputs | None = None,
     ) -> None:
         self.run_id = run_id
         self.status = status
-        self.all_events = list(events)
+        self._events = list(events)
+        self._views: list[Any] = [None] * len(self._events)
         self._values = values
-        # By (asset key, partition key or None): what each failed step raised.
+        # By (asset key, partition key or None): what each failed step raised, or the
+        # MaxRetriesExceededError it ended with.
         self.partition_exceptions = exceptions or {}
+        # By node name and output name, the asset each output is; set by materialize() from
+        # the definitions. Without it, each materialized key is its own node.
+        self.nodes: NodeOutputs | None = nodes
+
+    # -- Dagster's accessors ---------------------------------------------------------------
 
     @property
     def success(self) -> bool:
         return self.status is RunStatus.SUCCESS
 
     @property
-    def exceptions(self) -> dict[AssetKey, BaseException]:
-        """What each failed asset raised (its first failed partition's, if partitioned)."""
-        out: dict[AssetKey, BaseException] = {}
-        for (key, _), exc in self.partition_exceptions.items():
-            out.setdefault(key, exc)
-        return out
+    def dagster_run(self) -> DagsterRun:
+        """The run as Dagster describes it: id, status, job name and tags."""
+        started = next((e for e in self._events if isinstance(e, RunStarted)), None)
+        tags = dict(started.tags) if started is not None else {}
+        return DagsterRun(
+            self.run_id, DagsterRunStatus.of(self.status), tags.get(JOB_NAME_TAG), tags
+        )
+
+    @property
+    def all_events(self) -> list[Any]:
+        """Every event of the run, in order (log lines too, which Dagster keeps apart)."""
+        return [self._view(i) for i in range(len(self._events))]
 
     def asset_value(self, asset_key: Any, partition_key: str | None = None) -> Any:
         """An asset's value; of a partitioned asset, the one partition this run made, or
         ``partition_key``'s."""
         key = coerce_key(asset_key)
-        if self._values is None:
-            raise MillraceError(
-                "this run did not keep values in memory; load them from storage instead"
-            )
+        values = self._kept_values()
         if partition_key is not None:
-            if (key, partition_key) not in self._values:
-                raise MillraceError(
+            if (key, partition_key) not in values:
+                raise InvariantViolationError(
                     f"no value for asset '{key.to_user_string()}' partition {partition_key!r} "
                     f"in run {self.run_id}"
                 )
-            return self._values[(key, partition_key)]
-        made = [p for k, p in self._values if k == key]
+            return values[(key, partition_key)]
+        made = [p for k, p in values if k == key]
         if not made:
-            raise MillraceError(f"no value for asset '{key.to_user_string()}' in run {self.run_id}")
+            raise InvariantViolationError(
+                f"no value for asset '{key.to_user_string()}' in run {self.run_id}"
+            )
         if len(made) > 1:
             shown = ", ".join(repr(p) for p in made[:3]) + (", ..." if len(made) > 3 else "")
-            raise MillraceError(
+            raise InvariantViolationError(
                 f"asset '{key.to_user_string()}' has {len(made)} partitions in run "
                 f"{self.run_id} ({shown}): pass asset_value(key, partition_key=...)"
             )
-        return self._values[(key, made[0])]
+        return values[(key, made[0])]
 
-    def output_for_node(self, node_str: str, output_name: str = "result") -> Any:
-        """The value of the asset whose node (op) name is ``node_str``: ``a__b`` for ``a/b``."""
-        for key, _ in self._values or {}:
-            if key.to_python_identifier() == node_str:
-                return self.asset_value(key)
-        return self.asset_value(node_str)
+    def output_for_node(self, node_str: str, output_name: str = DEFAULT_OUTPUT) -> Any:
+        """The value of output ``output_name`` of node ``node_str`` (an asset's node is named
+        for its key: ``a__b`` for ``a/b``)."""
+        outputs = self._node_outputs().get(node_str)
+        if outputs is None:
+            known = ", ".join(sorted(self._node_outputs())) or "none"
+            raise InvariantViolationError(
+                f"no node {node_str!r} in run {self.run_id} (nodes: {known})"
+            )
+        key = outputs.get(output_name)
+        if key is None:
+            raise InvariantViolationError(
+                f"node {node_str!r} has no output {output_name!r} (outputs: "
+                f"{', '.join(sorted(outputs))})"
+            )
+        return self.asset_value(key)
 
-    def get_asset_materialization_events(self) -> list[AssetMaterialized]:
-        return [e for e in self.all_events if isinstance(e, AssetMaterialized)]
+    def get_asset_materialization_events(self) -> list[Any]:
+        return self._views_of(AssetMaterialized)
 
-    def asset_materializations_for_node(self, node_name: str) -> list[AssetMaterialized]:
+    def asset_materializations_for_node(self, node_name: str) -> list[AssetMaterialization]:
+        """The ``AssetMaterialization`` of each asset node ``node_name`` materialized."""
+        keys = set(self._node_outputs().get(node_name, {}).values())
         return [
-            e
+            e.materialization
             for e in self.get_asset_materialization_events()
-            if e.asset_key is not None and e.asset_key.path[-1] == node_name
+            if e.asset_key in keys
         ]
 
-    def get_asset_check_evaluations(self) -> list[AssetCheckEvaluated]:
-        return [e for e in self.all_events if isinstance(e, AssetCheckEvaluated)]
+    def get_asset_check_evaluations(self) -> list[Any]:
+        return self._views_of(AssetCheckEvaluated)
 
-    def get_step_failure_events(self) -> list[StepFailed]:
-        return [e for e in self.all_events if isinstance(e, StepFailed) and not e.will_retry]
+    def get_step_success_events(self) -> list[Any]:
+        return self._views_of(StepSucceeded)
 
-    def get_step_skipped_events(self) -> list[StepSkipped]:
-        return [e for e in self.all_events if isinstance(e, StepSkipped)]
+    def get_step_failure_events(self) -> list[Any]:
+        """The failures that ended a step (not those it was retried after)."""
+        return [e for e in self._views_of(StepFailed) if not e.will_retry]
+
+    def get_failed_step_keys(self) -> set[str]:
+        return {e.step_key for e in self.get_step_failure_events()}
+
+    def get_step_skipped_events(self) -> list[Any]:
+        return self._views_of(StepSkipped)
+
+    # -- Millrace's ------------------------------------------------------------------------
+
+    @property
+    def exceptions(self) -> dict[AssetKey, BaseException]:
+        """What each failed asset raised (its first failed partition's, if partitioned)."""
+        out: dict[AssetKey, BaseException] = {}
+        for (key, _), exc in self.partition_exceptions.items():
+            raised = exc.__cause__ if isinstance(exc, MaxRetriesExceededError) else exc
+            out.setdefault(key, raised or exc)
+        return out
 
     @property
     def failures(self) -> dict[AssetKey, ErrorInfo]:
@@ -123,7 +191,42 @@ class RunResult:
 
     @property
     def materialized_keys(self) -> list[AssetKey]:
-        return [e.asset_key for e in self.get_asset_materialization_events() if e.asset_key]
+        return [
+            e.asset_key for e in self._events if isinstance(e, AssetMaterialized) and e.asset_key
+        ]
 
     def __repr__(self) -> str:
         return f"<RunResult {self.run_id} {self.status.value}>"
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _view(self, i: int) -> Any:
+        """Event ``i`` with Dagster's accessors, copied once, when first asked for."""
+        view = self._views[i]
+        if view is None:
+            event = self._events[i]
+            raised = None
+            if isinstance(event, StepFailed) and not event.will_retry and event.asset_key:
+                raised = self.partition_exceptions.get((event.asset_key, event.partition_key))
+            view = self._views[i] = dagster_view(event, raised)
+        return view
+
+    def _views_of(self, kind: type[Event]) -> list[Any]:
+        return [self._view(i) for i, e in enumerate(self._events) if isinstance(e, kind)]
+
+    def _kept_values(self) -> dict[tuple[AssetKey, str | None], Any]:
+        if self._values is None:
+            raise InvariantViolationError(
+                f"run {self.run_id} did not keep values in memory; load them from storage "
+                "instead (Definitions.load_asset_value)"
+            )
+        return self._values
+
+    def _node_outputs(self) -> NodeOutputs:
+        if self.nodes is not None:
+            return self.nodes
+        made = {k for k, _ in self._values or {}}
+        made.update(
+            e.asset_key for e in self._events if isinstance(e, AssetMaterialized) and e.asset_key
+        )
+        return {key.to_python_identifier(): {DEFAULT_OUTPUT: key} for key in made}

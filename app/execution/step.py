@@ -17,6 +17,7 @@ from typing import Any
 
 from ..declarations.asset import AssetsDefinition, returns_none
 from ..declarations.checks import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, truth
+from ..declarations.control_flow import RetryRequested
 from ..declarations.keys import AssetKey
 from ..declarations.metadata import MetadataValue, normalize_metadata
 from ..declarations.outputs import MaterializeResult, Output
@@ -194,8 +195,9 @@ class StepBody:
         return step.node.fn(**call)
 
     def check_failed(self, exc: Exception) -> StepOutcome:
-        """A check whose function raised is a failed check; an asset's error propagates."""
-        if self.step.check is None:
+        """A check whose function raised is a failed check; an asset's error, and a
+        RetryRequested from either, propagates (the executor decides on retries)."""
+        if self.step.check is None or isinstance(exc, RetryRequested):
             raise exc
         return _check_outcome(self.step, None, exc, self.started)
 
