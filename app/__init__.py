@@ -13,7 +13,12 @@ from .automation.asset_sensors import (
 )
 from .automation.condition_sensor import AutomationConditionSensorDefinition
 from .automation.conditions import AutomationCondition
-from .automation.event_log import AssetMaterialization, EventLogEntry, EventLogRecord
+from .automation.event_log import (
+    AssetMaterialization,
+    DagsterEventType,
+    EventLogEntry,
+    EventLogRecord,
+)
 from .automation.file_sensor import file_arrival_sensor
 from .automation.freshness import (
     FreshnessPolicy,
@@ -66,7 +71,6 @@ from .declarations.checks import (
     AssetCheckSpec,
     asset_check,
 )
-from .declarations.control_flow import Failure, RetryRequested
 from .declarations.definitions import Definitions
 from .declarations.job import JobDefinition, UnresolvedAssetJobDefinition, define_asset_job
 from .declarations.keys import AssetKey
@@ -93,18 +97,6 @@ from .declarations.outputs import DataVersion, MaterializeResult, Output
 from .declarations.run_request import RunRequest
 from .errors import (
     CodeLoadError,
-    DagsterAssetCheckFailedError,
-    DagsterError,
-    DagsterInvalidDefinitionError,
-    DagsterInvalidMetadata,
-    DagsterInvalidSubsetError,
-    DagsterInvariantViolationError,
-    DagsterMaxRetriesExceededError,
-    DagsterResourceFunctionError,
-    DagsterTypeCheckDidNotPass,
-    DagsterUnknownPartitionError,
-    DagsterUnknownResourceError,
-    DagsterUserCodeExecutionError,
     DefinitionsError,
     MillraceError,
     MissingInputError,
@@ -170,6 +162,7 @@ _LAZY = {
     "FilesystemIOManager": "storage.configurable_io",
     "AssetRecordsFilter": "storage.instance",
     "DagsterInstance": "storage.instance",
+    "EventRecordsFilter": "storage.instance",
     "EventRecordsResult": "storage.instance",
     "load_defs": "runtime.defs_folder",
     "load_from_defs_folder": "runtime.defs_folder",
@@ -213,20 +206,9 @@ __all__ = [
     "Config",
     "ConfigurableIOManager",
     "ConfigurableResource",
-    "DagsterAssetCheckFailedError",
-    "DagsterError",
+    "DagsterEventType",
     "DagsterInstance",
-    "DagsterInvalidDefinitionError",
-    "DagsterInvalidMetadata",
-    "DagsterInvalidSubsetError",
-    "DagsterInvariantViolationError",
-    "DagsterMaxRetriesExceededError",
-    "DagsterResourceFunctionError",
     "DagsterRunStatus",
-    "DagsterTypeCheckDidNotPass",
-    "DagsterUnknownPartitionError",
-    "DagsterUnknownResourceError",
-    "DagsterUserCodeExecutionError",
     "DailyPartitionsDefinition",
     "DataVersion",
     "DefaultScheduleStatus",
@@ -238,8 +220,8 @@ __all__ = [
     "EnvVar",
     "EventLogEntry",
     "EventLogRecord",
+    "EventRecordsFilter",
     "EventRecordsResult",
-    "Failure",
     "FilesystemIOManager",
     "FreshnessPolicy",
     "FreshnessState",
@@ -275,7 +257,6 @@ __all__ = [
     "ResourceDefinition",
     "ResourceParam",
     "RetryPolicy",
-    "RetryRequested",
     "RunConfig",
     "RunFailedError",
     "RunFailureSensorContext",

@@ -28,7 +28,12 @@ from millrace import (
     get_dagster_logger,
 )
 from millrace.runtime.backfill import BackfillSpec
-from millrace.storage.instance import AssetRecordsFilter, DagsterInstance
+from millrace.storage.instance import (
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    EventRecordsFilter,
+)
 
 
 def _runtime(assets: list[Any], home: Path | None) -> Runtime:
@@ -144,6 +149,40 @@ async def test_fetch_materializations_pages_newest_first_or_oldest_first(tmp_pat
         assert instance.has_asset_key("table") and not instance.has_asset_key("other")
         with pytest.raises(MillraceError, match="cursor 'nope' is not one this instance"):
             instance.fetch_materializations(AssetKey("table"), limit=1, cursor="nope")
+
+
+async def test_get_event_records_takes_dagsters_older_filter(tmp_path: Path) -> None:
+    @asset(partitions_def=StaticPartitionsDefinition(["a", "b"]))
+    def parted(context: AssetExecutionContext) -> str:
+        return context.partition_key
+
+    @asset
+    def single() -> int:
+        return 1
+
+    home = tmp_path / "home"
+    for key in ("a", "b"):
+        await _materialize([parted], home, partition_key=key)
+    await _materialize([single], home)
+    instance = DagsterInstance(home / "millrace.db")
+    materialization = DagsterEventType.ASSET_MATERIALIZATION
+    [b] = instance.get_event_records(
+        EventRecordsFilter(materialization, asset_key=AssetKey("parted"), asset_partitions=["b"]),
+        limit=1,
+    )
+    assert b.partition_key == "b" and b.asset_key == AssetKey("parted")
+    every = instance.get_event_records(EventRecordsFilter(materialization), ascending=True)
+    assert [(r.asset_key.to_user_string(), r.partition_key) for r in every] == [
+        ("parted", "a"),
+        ("parted", "b"),
+        ("single", None),
+    ]
+    after_a = instance.get_event_records(
+        EventRecordsFilter(materialization, after_cursor=every[0].storage_id), ascending=True
+    )
+    assert after_a == every[1:]
+    with pytest.raises(MillraceError, match=r"keeps records of DagsterEventType\.ASSET_MAT"):
+        EventRecordsFilter(event_type="ASSET_OBSERVATION")  # type: ignore[arg-type]
 
 
 async def test_asset_keys_filter_by_prefix_and_page_by_cursor(tmp_path: Path) -> None:

@@ -21,12 +21,13 @@ import tempfile
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..automation.event_log import (
     AssetMaterialization,
+    DagsterEventType,
     EventLogEntry,
     EventLogRecord,
     record_of,
@@ -62,17 +63,97 @@ class AssetRecordsFilter:
     def __post_init__(self) -> None:
         object.__setattr__(self, "asset_key", coerce_key(self.asset_key))
 
+
+@dataclass(frozen=True)
+class EventRecordsFilter:
+    """``get_event_records``' filter (Dagster's older API): ``event_type`` must be
+    ``DagsterEventType.ASSET_MATERIALIZATION``, the one kind of record kept here; the
+    cursors are storage ids."""
+
+    event_type: DagsterEventType
+    asset_key: AssetKey | None = None
+    asset_partitions: Sequence[str] | None = None
+    after_cursor: Any = None
+    before_cursor: Any = None
+    after_timestamp: float | None = None
+    before_timestamp: float | None = None
+    storage_ids: Sequence[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.event_type != DagsterEventType.ASSET_MATERIALIZATION:
+            raise MillraceError(
+                f"EventRecordsFilter(event_type={self.event_type!r}): Millrace keeps records "
+                "of DagsterEventType.ASSET_MATERIALIZATION only"
+            )
+        if self.asset_key is not None:
+            object.__setattr__(self, "asset_key", coerce_key(self.asset_key))
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The conditions of either filter, as one query and one test of a published record."""
+
+    asset_key: AssetKey | None
+    partitions: Sequence[str] | None = None
+    after_timestamp: float | None = None
+    before_timestamp: float | None = None
+    after_id: int | None = None
+    before_id: int | None = None
+    ids: Sequence[int] | None = None
+
+    @staticmethod
+    def of(f: AssetRecordsFilter | EventRecordsFilter) -> _Where:
+        if isinstance(f, AssetRecordsFilter):
+            after, before = f.after_storage_id, f.before_storage_id
+        else:
+            after, before = _storage_id(f.after_cursor), _storage_id(f.before_cursor)
+        return _Where(
+            f.asset_key,
+            f.asset_partitions,
+            f.after_timestamp,
+            f.before_timestamp,
+            after,
+            before,
+            f.storage_ids,
+        )
+
     def matches(self, record: EventLogRecord) -> bool:
-        """Whether a record passes every condition but the asset's (checked apart)."""
         sid = record.storage_id
         return (
-            (self.asset_partitions is None or record.partition_key in self.asset_partitions)
+            (self.asset_key is None or record.asset_key == self.asset_key)
+            and (self.partitions is None or record.partition_key in self.partitions)
             and (self.after_timestamp is None or record.timestamp > self.after_timestamp)
             and (self.before_timestamp is None or record.timestamp < self.before_timestamp)
-            and (self.after_storage_id is None or sid > self.after_storage_id)
-            and (self.before_storage_id is None or sid < self.before_storage_id)
-            and (self.storage_ids is None or sid in self.storage_ids)
+            and (self.after_id is None or sid > self.after_id)
+            and (self.before_id is None or sid < self.before_id)
+            and (self.ids is None or sid in self.ids)
         )
+
+    def clauses(self) -> Iterable[tuple[str, Sequence[Any]]]:
+        if self.asset_key is not None:
+            yield " AND m.asset_key = ?", [self.asset_key.to_user_string()]
+        if self.partitions is not None:
+            parts = list(self.partitions)
+            yield f" AND m.partition_key IN ({', '.join('?' * len(parts))})", parts
+        if self.after_timestamp is not None:
+            yield " AND m.timestamp > ?", [self.after_timestamp]
+        if self.before_timestamp is not None:
+            yield " AND m.timestamp < ?", [self.before_timestamp]
+        if self.after_id is not None:
+            yield " AND m.event_id > ?", [self.after_id]
+        if self.before_id is not None:
+            yield " AND m.event_id < ?", [self.before_id]
+        if self.ids is not None:
+            ids = list(self.ids)
+            yield f" AND m.event_id IN ({', '.join('?' * len(ids))})", ids
+
+    def past(self, cursor: int | None, ascending: bool) -> _Where:
+        """These conditions, from after a page's cursor on."""
+        if cursor is None:
+            return self
+        if ascending:
+            return replace(self, after_id=max(cursor, self.after_id or cursor))
+        return replace(self, before_id=min(cursor, self.before_id or cursor))
 
 
 @dataclass(frozen=True)
@@ -203,36 +284,54 @@ class DagsterInstance(DynamicPartitions):
             raise MillraceError(
                 f"fetch_materializations: limit must be a positive int, got {limit!r}"
             )
-        after = _cursor_id(cursor)
-        key = records_filter.asset_key
-        sql = (
-            "SELECT m.event_id, m.run_id, m.timestamp, m.partition_key,"
-            " json_extract(e.payload, '$.metadata')"
-            " FROM materializations m JOIN events e ON e.id = m.event_id WHERE m.asset_key = ?"
-        )
-        args: list[Any] = [key.to_user_string()]
-        for clause, value in _clauses(records_filter, after, ascending):
-            sql += clause
-            args.extend(value)
-        sql += f" ORDER BY m.event_id {'ASC' if ascending else 'DESC'} LIMIT ?"
-        args.append(limit + 1)
-        records = {row[0]: _stored_record(key, *row) for row in self._select(sql, args)}
-        for event in self._recent():
-            record = record_of(event)
-            if (
-                event.asset_key == key
-                and records_filter.matches(record)
-                and (
-                    after is None
-                    or (record.storage_id > after if ascending else record.storage_id < after)
-                )
-            ):
-                records.setdefault(record.storage_id, record)
-        page = sorted(records.values(), key=lambda r: r.storage_id, reverse=not ascending)
+        where = _Where.of(records_filter).past(_cursor_id(cursor), ascending)
+        page = self._records(where, limit + 1, ascending)
         has_more = len(page) > limit
         page = page[:limit]
         next_cursor = str(page[-1].storage_id) if page else (cursor or "")
         return EventRecordsResult(page, next_cursor, has_more)
+
+    def get_event_records(
+        self,
+        event_records_filter: EventRecordsFilter,
+        limit: int | None = None,
+        ascending: bool = False,
+    ) -> Sequence[EventLogRecord]:
+        """Materializations (of every asset, or the filter's), newest first unless
+        ``ascending``; Dagster's older form of ``fetch_materializations``."""
+        if not isinstance(event_records_filter, EventRecordsFilter):
+            raise MillraceError(
+                f"get_event_records takes an EventRecordsFilter, got {event_records_filter!r}"
+            )
+        return self._records(_Where.of(event_records_filter), limit, ascending)
+
+    def _records(self, where: _Where, limit: int | None, ascending: bool) -> list[EventLogRecord]:
+        """Stored and published records meeting ``where``, in storage-id order, at most
+        ``limit``: the stored ones up to the limit plus every published one that matches
+        hold the first ``limit`` of all, whichever the writer has committed."""
+        sql = (
+            "SELECT m.asset_key, m.event_id, m.run_id, m.timestamp, m.partition_key,"
+            " json_extract(e.payload, '$.metadata')"
+            " FROM materializations m JOIN events e ON e.id = m.event_id WHERE 1"
+        )
+        args: list[Any] = []
+        for clause, value in where.clauses():
+            sql += clause
+            args.extend(value)
+        sql += f" ORDER BY m.event_id {'ASC' if ascending else 'DESC'}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        records = {
+            row[1]: _stored_record(AssetKey.from_user_string(row[0]), *row[1:])
+            for row in self._select(sql, args)
+        }
+        for event in self._recent():
+            record = record_of(event)
+            if where.matches(record):
+                records.setdefault(record.storage_id, record)
+        ordered = sorted(records.values(), key=lambda r: r.storage_id, reverse=not ascending)
+        return ordered if limit is None else ordered[:limit]
 
     def get_materialized_partitions(self, asset_key: Any) -> set[str]:
         """The partitions of the asset materialized at least once."""
@@ -360,22 +459,11 @@ def _cursor_id(cursor: str | None) -> int | None:
         ) from None
 
 
-def _clauses(
-    f: AssetRecordsFilter, after: int | None, ascending: bool
-) -> Iterable[tuple[str, Sequence[Any]]]:
-    if f.asset_partitions is not None:
-        parts = list(f.asset_partitions)
-        yield f" AND m.partition_key IN ({', '.join('?' * len(parts))})", parts
-    if f.after_timestamp is not None:
-        yield " AND m.timestamp > ?", [f.after_timestamp]
-    if f.before_timestamp is not None:
-        yield " AND m.timestamp < ?", [f.before_timestamp]
-    if f.after_storage_id is not None:
-        yield " AND m.event_id > ?", [f.after_storage_id]
-    if f.before_storage_id is not None:
-        yield " AND m.event_id < ?", [f.before_storage_id]
-    if f.storage_ids is not None:
-        ids = list(f.storage_ids)
-        yield f" AND m.event_id IN ({', '.join('?' * len(ids))})", ids
-    if after is not None:
-        yield (" AND m.event_id > ?" if ascending else " AND m.event_id < ?"), [after]
+def _storage_id(cursor: Any) -> int | None:
+    """A cursor of EventRecordsFilter: a storage id, or Dagster's cursor object with ``id``."""
+    if cursor is None or isinstance(cursor, int):
+        return cursor
+    found = getattr(cursor, "id", None)
+    if not isinstance(found, int):
+        raise MillraceError(f"EventRecordsFilter: a cursor is a storage id (int), got {cursor!r}")
+    return found
