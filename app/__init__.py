@@ -93,9 +93,19 @@ from .declarations.loading import (
     map_asset_specs,
     with_source_code_references,
 )
-from .declarations.metadata import MetadataValue, TableColumn, TableRecord, TableSchema
+from .declarations.metadata import (
+    MetadataValue,
+    TableColumn,
+    TableColumnDep,
+    TableColumnLineage,
+    TableRecord,
+    TableSchema,
+)
+from .declarations.metadata_sets import TableMetadataSet, UriMetadataSet
+from .declarations.observations import AssetObservation, DataVersionsByPartition, ObserveResult
 from .declarations.outputs import DataVersion, MaterializeResult, Output
 from .declarations.run_request import RunRequest
+from .declarations.source_asset import SourceAsset, observable_source_asset
 from .errors import (
     CodeLoadError,
     DagsterAssetCheckFailedError,
@@ -159,6 +169,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "materialize": "materialization",
     "materialize_to_memory": "materialization",
+    "observe": "observation",
     "Runtime": "runtime.runtime",
     "RunResult": "execution.result",
     "RunStatus": "events",
@@ -205,6 +216,7 @@ __all__ = [
     "AssetIn",
     "AssetKey",
     "AssetMaterialization",
+    "AssetObservation",
     "AssetRecordsFilter",
     "AssetSelection",
     "AssetSensorDefinition",
@@ -236,6 +248,7 @@ __all__ = [
     "DagsterUserCodeExecutionError",
     "DailyPartitionsDefinition",
     "DataVersion",
+    "DataVersionsByPartition",
     "DefaultScheduleStatus",
     "DefaultSensorStatus",
     "Definitions",
@@ -272,6 +285,7 @@ __all__ = [
     "MultiPartitionMapping",
     "MultiPartitionsDefinition",
     "MultiToSingleDimensionPartitionMapping",
+    "ObserveResult",
     "OpExecutionContext",
     "Output",
     "OutputContext",
@@ -300,16 +314,21 @@ __all__ = [
     "SensorEvaluationContext",
     "SensorResult",
     "SkipReason",
+    "SourceAsset",
     "SpecificPartitionsPartitionMapping",
     "StaticPartitionMapping",
     "StaticPartitionsDefinition",
     "TableColumn",
+    "TableColumnDep",
+    "TableColumnLineage",
+    "TableMetadataSet",
     "TableRecord",
     "TableSchema",
     "TimeWindow",
     "TimeWindowPartitionMapping",
     "TimeWindowPartitionsDefinition",
     "UnresolvedAssetJobDefinition",
+    "UriMetadataSet",
     "WeeklyPartitionsDefinition",
     "__version__",
     "asset",
@@ -347,6 +366,8 @@ __all__ = [
     "materialize",
     "materialize_to_memory",
     "multi_asset_sensor",
+    "observable_source_asset",
+    "observe",
     "resource",
     "run_failure_sensor",
     "run_status_sensor",

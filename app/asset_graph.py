@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterable, Mapping
 
 from .declarations.asset import AssetsDefinition, AssetSpec
 from .declarations.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
 from .declarations.keys import AssetKey
+from .declarations.metadata_sets import AUTO_CREATED_STUB_ASSET
 from .errors import DefinitionsError
 from .partitions.mapping import default_partition_mapping
 from .suggest import suggestion
@@ -23,12 +26,38 @@ def describe(node: AssetNode | CheckNode) -> str:
     return f"{kind} '{node.key.to_user_string()}'{where}"
 
 
+# Set to 1 (or true, yes): a dependency on a key no asset defines is an error, not an
+# external asset; for CI, where a typo in ``deps=[...]`` should fail the build.
+STRICT_DEPS_ENV = "MILLRACE_STRICT_DEPS"
+
+
+class ExternalDependencyWarning(UserWarning):
+    """A dependency on an undefined key that is close to a defined one: likely a typo."""
+
+
+def strict_from_env() -> bool:
+    return os.environ.get(STRICT_DEPS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 class AssetGraph:
-    """Assets and their edges, in one topological order computed once at build time."""
+    """Assets and their edges, in one topological order computed once at build time.
+
+    As in Dagster, a key that something depends on without reading its value (``deps=``,
+    an AssetSpec's deps, a check's ``additional_deps``) but that no asset defines becomes an
+    external asset (an AssetSpec marked ``dagster/auto_created_stub_asset``): shown, never
+    materialized. ``strict`` (default: ``$MILLRACE_STRICT_DEPS``) makes it an error instead.
+    A value read from an undefined key (a parameter, ``AssetIn``) is always an error: there
+    is nothing to load it from.
+    """
 
     def __init__(
-        self, nodes: Iterable[AssetNode], checks: Iterable[AssetChecksDefinition] = ()
+        self,
+        nodes: Iterable[AssetNode],
+        checks: Iterable[AssetChecksDefinition] = (),
+        *,
+        strict: bool | None = None,
     ) -> None:
+        strict = strict_from_env() if strict is None else strict
         problems: list[str] = []
         self.nodes: dict[AssetKey, AssetNode] = {}
         for node in nodes:
@@ -37,6 +66,15 @@ class AssetGraph:
                 problems.append(_duplicate(node, seen))
                 continue
             self.nodes[node.key] = node
+        checks = list(checks)
+        # The keys made external here, each with what referenced it first.
+        self.stubs: dict[AssetKey, AssetNode | CheckNode] = {}
+        if not strict:
+            self.stubs = _unresolved_order_only(self.nodes, checks)
+            names = [k.to_user_string() for k in self.nodes]
+            for key, referrer in self.stubs.items():
+                self.nodes[key] = external_stub(key, referrer)
+                _warn_if_typo(referrer, key, names)
 
         self.upstream: dict[AssetKey, tuple[AssetKey, ...]] = {}
         downstream: dict[AssetKey, list[AssetKey]] = {k: [] for k in self.nodes}
@@ -72,6 +110,10 @@ class AssetGraph:
             raise DefinitionsError("Invalid definitions:\n  - " + "\n  - ".join(problems))
         self.toposort: tuple[AssetKey, ...] = self._toposort()
         self.position: dict[AssetKey, int] = {k: i for i, k in enumerate(self.toposort)}
+
+    def is_stub(self, key: AssetKey) -> bool:
+        """Whether ``key`` was made external here, for being depended on but not defined."""
+        return key in self.stubs
 
     def checks_of(self, keys: Iterable[AssetKey]) -> list[AssetCheckKey]:
         return [c for k in keys for c in self.checks_by_asset.get(k, ())]
@@ -173,6 +215,52 @@ def _partition_problems(
                 f"({asset_def!r}); a partitioned check runs per partition of its asset"
             )
     return problems
+
+
+def _unresolved_order_only(
+    nodes: Mapping[AssetKey, AssetNode], checks: Iterable[AssetChecksDefinition]
+) -> dict[AssetKey, AssetNode | CheckNode]:
+    """Undefined keys depended on without a value read, by the first node referring to each.
+    A key some node also reads as a value is left out: that read is the error to report."""
+    read: set[AssetKey] = set()
+    order_only: dict[AssetKey, AssetNode | CheckNode] = {}
+    specs = [s for n in nodes.values() for s in getattr(n, "check_specs", ())]
+    referrers: list[AssetNode | CheckNode] = [*nodes.values(), *specs, *checks]
+    for node in referrers:
+        if isinstance(node, AssetSpec):
+            deps: tuple[AssetKey, ...] = node.deps
+        elif isinstance(node, AssetCheckSpec):
+            deps = (node.asset_key, *node.additional_deps)
+        else:
+            read.update(i.key for i in node.inputs)
+            deps = node.deps
+            if isinstance(node, AssetChecksDefinition):
+                deps = (node.asset_key, *deps)
+        for key in deps:
+            if key not in nodes:
+                order_only.setdefault(key, node)
+    return {k: v for k, v in order_only.items() if k not in read}
+
+
+def external_stub(key: AssetKey, referrer: AssetNode | CheckNode) -> AssetSpec:
+    """The external asset Dagster makes for an undefined key; it lives where its first
+    referrer does, so messages about it point at the line that named it."""
+    stub = AssetSpec(key, metadata={AUTO_CREATED_STUB_ASSET: True})
+    object.__setattr__(stub, "source", getattr(referrer, "source", None))
+    return stub
+
+
+def _warn_if_typo(referrer: AssetNode | CheckNode, key: AssetKey, names: list[str]) -> None:
+    wanted = key.to_user_string()
+    hint = suggestion(wanted, names)
+    if hint:
+        warnings.warn(
+            f"{describe(referrer)} depends on '{wanted}'{hint}, which these Definitions do not "
+            f"define: it is an external asset, never materialized here. Set "
+            f"{STRICT_DEPS_ENV}=1 to make this an error.",
+            ExternalDependencyWarning,
+            stacklevel=2,
+        )
 
 
 def _check_upstream(check: CheckNode) -> tuple[AssetKey, ...]:

@@ -200,6 +200,19 @@ class AssetMaterialized(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AssetObserved(Event):
+    """An external asset (an observable source) was observed: the data version it has now,
+    which its downstream assets' provenance is compared with. Never a materialization."""
+
+    kind: ClassVar[str] = "ASSET_OBSERVATION"
+    metadata: dict[str, MetadataValue] = field(default_factory=dict)
+    data_version: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    code_version: ClassVar[None] = None  # read beside materializations' by the partition index
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssetCheckEvaluated(Event):
     kind: ClassVar[str] = "ASSET_CHECK_EVALUATED"
     passed: bool = True
@@ -341,6 +354,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StepUpToDate,
         StepWaiting,
         AssetMaterialized,
+        AssetObserved,
         AssetCheckEvaluated,
         LogMessage,
         ReloadApplied,
@@ -424,6 +438,8 @@ def event_from_record(
             )
             for c in payload["changed"]
         )
+    elif cls is AssetObserved:
+        payload["metadata"] = metadata_from_json(payload["metadata"])
     elif cls is AssetCheckEvaluated:
         payload["metadata"] = metadata_from_json(payload["metadata"])
         if payload.get("error"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MetadataError
+from .keys import AssetKey, CoercibleToAssetKey, coerce_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,66 @@ class TableRecord:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.data)
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class TableColumnDep:
+    """One column of one asset that a column is computed from."""
+
+    asset_key: AssetKey
+    column_name: str
+
+    def __init__(self, asset_key: CoercibleToAssetKey, column_name: str) -> None:
+        object.__setattr__(self, "asset_key", coerce_key(asset_key))
+        object.__setattr__(self, "column_name", str(column_name))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset_key": self.asset_key.to_user_string(), "column_name": self.column_name}
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class TableColumnLineage:
+    """Each output column and the upstream columns it is computed from
+    (``dagster/column_lineage``)."""
+
+    deps_by_column: Mapping[str, tuple[TableColumnDep, ...]]
+
+    def __init__(self, deps_by_column: Mapping[str, Sequence[TableColumnDep]]) -> None:
+        deps: dict[str, tuple[TableColumnDep, ...]] = {}
+        for column, column_deps in deps_by_column.items():
+            if not isinstance(column, str) or not column:
+                raise MetadataError(f"TableColumnLineage: column names are strings, got {column!r}")
+            given = tuple(column_deps)
+            wrong = [d for d in given if not isinstance(d, TableColumnDep)]
+            if wrong:
+                raise MetadataError(
+                    f"TableColumnLineage: column {column!r} depends on {wrong[0]!r}; each "
+                    "dependency is a TableColumnDep(asset_key, column_name)"
+                )
+            deps[column] = given
+        object.__setattr__(self, "deps_by_column", deps)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.deps_by_column.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deps_by_column": {
+                column: [d.to_json() for d in deps] for column, deps in self.deps_by_column.items()
+            }
+        }
+
+    @staticmethod
+    def from_json(value: Mapping[str, Any]) -> TableColumnLineage:
+        return TableColumnLineage(
+            {
+                column: [
+                    TableColumnDep(AssetKey.from_user_string(d["asset_key"]), d["column_name"])
+                    for d in deps
+                ]
+                for column, deps in value["deps_by_column"].items()
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +159,14 @@ class MetadataValue:
     def table_schema(schema: TableSchema) -> MetadataValue:
         return MetadataValue("table_schema", schema)
 
+    @staticmethod
+    def column_lineage(lineage: TableColumnLineage) -> MetadataValue:
+        if not isinstance(lineage, TableColumnLineage):
+            raise MetadataError(
+                f"MetadataValue.column_lineage takes a TableColumnLineage, got {lineage!r}"
+            )
+        return MetadataValue("column_lineage", lineage)
+
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "value": _jsonable(self.value)}
 
@@ -106,6 +175,8 @@ class MetadataValue:
         kind, value = data["type"], data["value"]
         if kind == "table_schema":
             value = _schema_from_json(value)
+        elif kind == "column_lineage":
+            value = TableColumnLineage.from_json(value)
         elif kind == "table":
             value = {
                 "records": tuple(TableRecord(r) for r in value["records"]),
@@ -118,6 +189,12 @@ class MetadataValue:
             return ", ".join(f"{c.name}: {c.type}" for c in self.value.columns)
         if self.type == "table":
             return f"table of {len(self.value['records'])} rows"
+        if self.type == "column_lineage":
+            return "; ".join(
+                f"{column} <- "
+                + ", ".join(f"{d.asset_key.to_user_string()}.{d.column_name}" for d in deps)
+                for column, deps in self.value.deps_by_column.items()
+            )
         if self.type == "json":
             return json.dumps(self.value)
         return str(self.value)
@@ -191,6 +268,8 @@ def coerce_metadata_value(value: Any, *, key: str = "", where: str = "") -> Meta
         return MetadataValue.path(value)
     if isinstance(value, TableSchema):
         return MetadataValue.table_schema(value)
+    if isinstance(value, TableColumnLineage):
+        return MetadataValue.column_lineage(value)
     # numpy scalars and similar: .item() gives the Python value without importing numpy.
     item = getattr(value, "item", None)
     if callable(item) and type(value).__module__ == "numpy":

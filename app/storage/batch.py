@@ -19,6 +19,7 @@ from ..events import (
     BACKFILL_TOTAL_TAG,
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     Event,
     InstigatorChanged,
@@ -63,6 +64,9 @@ async def write_batch(
         materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
         if materialized:
             await _materializations(db, materialized, values)
+        observed = [e for e in batch if isinstance(e, AssetObserved)]
+        if observed:
+            await _observations(db, observed)
         failed = [e for e in batch if isinstance(e, StepFailed) and marks_asset_failed(e)]
         if failed:
             await db.executemany(
@@ -267,7 +271,7 @@ async def _materializations(
         " timestamp = excluded.timestamp, code_version = excluded.code_version,"
         " data_version = excluded.data_version, metadata = excluded.metadata,"
         " config = excluded.config, has_provenance = excluded.has_provenance,"
-        " inputs_changed = 0",
+        " inputs_changed = 0, observed = 0",
         rows,
     )
     await db.executemany(
@@ -301,6 +305,39 @@ async def _materializations(
         [(e.seq,) for e in materialized if e.inputs],
     )
     await flag_readers(db, [(*_key(e), e.data_version) for e in materialized])
+
+
+async def _observations(db: aiosqlite.Connection, observed: list[AssetObserved]) -> None:
+    """An external asset's latest observation is its latest record, as a materialization is
+    an asset's: its data version is what downstream provenance records and is compared
+    with. It has no code version, config or inputs; no value is stored."""
+    await db.executemany(
+        "DELETE FROM asset_failures WHERE asset_key = ? AND partition_key = ?",
+        [_key(e) for e in observed],
+    )
+    await record_partitions(db, observed)
+    await db.executemany(
+        "INSERT INTO latest_materializations (asset_key, partition_key, run_id, event_id,"
+        " timestamp, code_version, data_version, metadata, config, has_provenance, observed)"
+        " VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL, 0, 1)"
+        " ON CONFLICT (asset_key, partition_key) DO UPDATE SET"
+        " run_id = excluded.run_id, event_id = excluded.event_id,"
+        " timestamp = excluded.timestamp, code_version = NULL,"
+        " data_version = excluded.data_version, metadata = excluded.metadata,"
+        " config = NULL, has_provenance = 0, inputs_changed = 0, observed = 1",
+        [
+            (
+                *_key(e),
+                e.run_id,
+                e.seq,
+                e.timestamp,
+                e.data_version,
+                json.dumps(metadata_to_json(e.metadata)),
+            )
+            for e in observed
+        ],
+    )
+    await flag_readers(db, [(*_key(e), e.data_version) for e in observed])
 
 
 async def flag_readers(

@@ -18,18 +18,19 @@ from typing import Any
 
 import aiosqlite
 
-from ..events import AssetMaterialized
+from ..events import AssetMaterialized, AssetObserved
+
+# An observation of a partitioned external asset is indexed as a materialization is.
+Recorded = AssetMaterialized | AssetObserved
 
 SEPARATOR = "\x1f"
 MAX_CHUNKS = 64  # rows of keys per asset before they are merged into one
 
 
-async def record_partitions(
-    db: aiosqlite.Connection, materialized: Sequence[AssetMaterialized]
-) -> None:
+async def record_partitions(db: aiosqlite.Connection, materialized: Sequence[Recorded]) -> None:
     """Before the batch's rows are upserted: append the partitions materialized for the
     first time, and fold the batch into each asset's summary."""
-    by_asset: dict[str, list[AssetMaterialized]] = {}
+    by_asset: dict[str, list[Recorded]] = {}
     for event in materialized:
         if event.partition_key and event.asset_key is not None:
             by_asset.setdefault(event.asset_key.to_user_string(), []).append(event)
@@ -87,9 +88,7 @@ async def _merge_if_many(db: aiosqlite.Connection, asset: str) -> None:
     )
 
 
-async def _summarize(
-    db: aiosqlite.Connection, asset: str, events: Sequence[AssetMaterialized]
-) -> None:
+async def _summarize(db: aiosqlite.Connection, asset: str, events: Sequence[Recorded]) -> None:
     async with db.execute(
         "SELECT newest_event_id, newest_timestamp, code_versions FROM partition_summaries"
         " WHERE asset_key = ?",

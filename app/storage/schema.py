@@ -253,6 +253,12 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT asset_key, MAX(event_id), MAX(timestamp), json_group_array(DISTINCT code_version)
         FROM latest_materializations WHERE partition_key != '' GROUP BY asset_key;
     """,
+    # v12: observations of external assets. An asset's latest observation is its latest row,
+    # as a materialization is (its data version is what downstream provenance compares
+    # with), marked so that what asks for materializations alone can leave it out.
+    """
+    ALTER TABLE latest_materializations ADD COLUMN observed INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,356 @@
+"""External and source assets as Dagster treats them: an undefined ``deps=`` key becomes an
+external asset (never materialized, never an error unless strict), ``SourceAsset`` and
+``@observable_source_asset``, ``observe()`` recording observations whose data version feeds
+the staleness of what reads the source. Real runs, in each test's own home."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import write_source
+from millrace import (
+    AssetCheckResult,
+    AssetKey,
+    AssetSpec,
+    DataVersion,
+    DataVersionsByPartition,
+    Definitions,
+    ObserveResult,
+    Runtime,
+    SourceAsset,
+    StaticPartitionsDefinition,
+    asset,
+    asset_check,
+    materialize,
+    observable_source_asset,
+    observe,
+)
+from millrace.asset_graph import STRICT_DEPS_ENV, AssetGraph, ExternalDependencyWarning
+from millrace.declarations.metadata_sets import AUTO_CREATED_STUB_ASSET
+from millrace.errors import DefinitionsError, MillraceError, PartitionKeyError
+from millrace.execution.observation import ObservationError
+from millrace.runtime.loader import load_code_location
+from millrace.versions.staleness import Status
+
+SOURCE = AssetKey("source_bar")
+
+
+@asset(deps=["source_bar"])
+def uses_source() -> int:
+    return 1
+
+
+def statuses(assets: list[Any]) -> dict[str, tuple[Status, tuple[str, ...]]]:
+    async def read() -> dict[str, tuple[Status, tuple[str, ...]]]:
+        async with Runtime(Definitions(assets=assets)) as runtime:
+            found = await runtime.status()
+        return {
+            k.to_user_string(): (a.status, tuple(c.message for c in a.causes))
+            for k, a in found.items()
+        }
+
+    return asyncio.run(read())
+
+
+# -- undefined dependencies ------------------------------------------------------------------
+
+
+def test_an_undefined_dep_is_an_external_asset_never_materialized() -> None:
+    defs = Definitions(assets=[uses_source])
+    stub = defs.graph.nodes[SOURCE]
+    assert isinstance(stub, AssetSpec) and not stub.is_executable
+    assert stub.metadata[AUTO_CREATED_STUB_ASSET].value is True
+    assert defs.graph.is_stub(SOURCE) and not defs.graph.is_stub(uses_source.key)
+    assert defs.graph.upstream[uses_source.key] == (SOURCE,)
+    assert stub.source == uses_source.source  # messages about it point at who named it
+
+    result = materialize([uses_source])
+    assert result.success
+    assert [e.asset_key for e in result.get_asset_materialization_events()] == [uses_source.key]
+    assert statuses([uses_source]) == {
+        "uses_source": (Status.FRESH, ()),
+        "source_bar": (Status.FRESH, ()),
+    }
+
+
+def test_selecting_only_the_external_asset_runs_nothing() -> None:
+    with pytest.raises(MillraceError, match=r"only external assets .*source_bar"):
+        materialize([uses_source], selection="source_bar")
+
+
+def test_strict_validation_makes_an_undefined_dep_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(DefinitionsError, match="depends on 'source_bar', which these"):
+        AssetGraph([uses_source], strict=True)
+    monkeypatch.setenv(STRICT_DEPS_ENV, "1")
+    with pytest.raises(DefinitionsError, match=r"uses_source' \(.*\) depends on 'source_bar'"):
+        Definitions(assets=[uses_source])
+
+
+def test_a_near_miss_of_a_defined_key_warns_of_a_likely_typo() -> None:
+    @asset
+    def customer_features() -> int:
+        return 1
+
+    @asset(deps=["customer_feature"])
+    def churn() -> int:
+        return 1
+
+    with pytest.warns(ExternalDependencyWarning, match="did you mean 'customer_features'"):
+        defs = Definitions(assets=[customer_features, churn])
+    assert defs.graph.is_stub(AssetKey("customer_feature"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Definitions(assets=[uses_source])  # nothing near: no warning
+
+
+def test_a_value_read_from_an_undefined_key_is_still_an_error() -> None:
+    @asset
+    def reads(source_bar: int) -> int:
+        return source_bar
+
+    with pytest.raises(DefinitionsError, match=r"depends on 'source_bar'.*AssetSpec"):
+        Definitions(assets=[reads, uses_source])  # one reads it, so no stub is made
+
+
+def test_specs_and_checks_naming_undefined_keys_make_them_external() -> None:
+    spec = AssetSpec("dashboard", deps=["warehouse_table"])
+
+    @asset_check(asset="orders", additional_deps=["fx_rates"])
+    def orders_arrived() -> AssetCheckResult:
+        return AssetCheckResult(passed=True)
+
+    defs = Definitions(assets=[spec], asset_checks=[orders_arrived])
+    assert set(defs.graph.stubs) == {
+        AssetKey("warehouse_table"),
+        AssetKey("orders"),
+        AssetKey("fx_rates"),
+    }
+    assert defs.graph.checks_by_asset[AssetKey("orders")] == [orders_arrived.key]
+
+
+def test_the_loader_serves_code_with_an_undefined_dep(tmp_path: Path) -> None:
+    write_source(
+        tmp_path / "defs.py",
+        """
+        from millrace import Definitions, asset
+
+        @asset(deps=["raw_events"])
+        def sessions() -> int:
+            return 1
+
+        defs = Definitions(assets=[sessions])
+        """,
+    )
+    defs = load_code_location(tmp_path / "defs.py").defs
+    assert AssetKey("raw_events") in defs.graph.stubs
+
+
+# -- SourceAsset and observations ------------------------------------------------------------
+
+VERSION = {"value": "v1"}
+
+
+@observable_source_asset(group_name="sources", metadata={"owner": "ingest"})
+def raw_orders(context) -> DataVersion:
+    """Orders the shop writes."""
+    context.log.info("checking the file")
+    return DataVersion(VERSION["value"])
+
+
+@asset(deps=[raw_orders])
+def orders_report() -> int:
+    return 1
+
+
+def test_observable_source_asset_takes_dagster_arguments() -> None:
+    assert isinstance(raw_orders, SourceAsset) and raw_orders.is_observable
+    assert raw_orders.key == AssetKey("raw_orders")
+    assert raw_orders.group_name == "sources"
+    assert raw_orders.description == "Orders the shop writes."
+    assert raw_orders.metadata["owner"].value == "ingest"
+    assert not raw_orders.is_executable
+    legacy = SourceAsset(key=["lake", "events"], io_manager_key="lake_io", description="events")
+    assert (legacy.key, legacy.io_manager_key, legacy.is_observable) == (
+        AssetKey(["lake", "events"]),
+        "lake_io",
+        False,
+    )
+
+
+def test_observe_records_the_data_version_and_staleness_follows_it(db: Any) -> None:
+    VERSION["value"] = "v1"
+    first = observe([raw_orders])
+    assert first.success and first.data_version("raw_orders") == "v1"
+    [observation] = first.get_asset_observation_events()
+    assert observation.tags == {"dagster/data_version": "v1"}
+    assert [e.kind for e in first.all_events] == [
+        "RUN_STARTED",
+        "STEP_STARTED",
+        "LOG",
+        "ASSET_OBSERVATION",
+        "STEP_SUCCEEDED",
+        "RUN_FINISHED",
+    ]
+
+    assert materialize([raw_orders, orders_report]).success
+    assert statuses([raw_orders, orders_report])["orders_report"] == (Status.FRESH, ())
+
+    observe([raw_orders])  # same data version: nothing changed
+    assert statuses([raw_orders, orders_report])["orders_report"] == (Status.FRESH, ())
+
+    VERSION["value"] = "v2"
+    observe([raw_orders])
+    assert statuses([raw_orders, orders_report]) == {
+        "raw_orders": (Status.FRESH, ()),
+        "orders_report": (Status.STALE, ("upstream raw_orders has a new data version",)),
+    }
+    consumed = db.value(
+        "SELECT data_version FROM materialization_inputs WHERE asset_key = 'raw_orders'"
+    )
+    assert consumed == "v1"
+    row = db.rows(
+        "SELECT data_version, observed, code_version FROM latest_materializations"
+        " WHERE asset_key = 'raw_orders'"
+    )
+    assert row == [("v2", 1, None)]
+
+    assert materialize([raw_orders, orders_report]).success
+    assert statuses([raw_orders, orders_report])["orders_report"] == (Status.FRESH, ())
+
+
+def test_an_observe_result_carries_metadata_and_tags() -> None:
+    @observable_source_asset
+    def bucket() -> ObserveResult:
+        return ObserveResult(
+            data_version=DataVersion("etag-9"), metadata={"files": 3}, tags={"by": "lister"}
+        )
+
+    [event] = observe([bucket]).get_asset_observation_events()
+    assert event.data_version == "etag-9"
+    assert event.metadata["files"].value == 3
+    assert event.tags == {"by": "lister", "dagster/data_version": "etag-9"}
+
+
+def test_partitioned_source_observed_by_partition_drives_partition_staleness() -> None:
+    regions = StaticPartitionsDefinition(["north", "south"])
+    versions = {"north": "n1", "south": "s1"}
+
+    @observable_source_asset(partitions_def=regions)
+    def regional_feed() -> DataVersionsByPartition:
+        return DataVersionsByPartition(dict(versions))
+
+    @asset(partitions_def=regions, deps=[regional_feed])
+    def regional_report() -> int:
+        return 1
+
+    result = observe([regional_feed])
+    assert {(e.partition_key, e.data_version) for e in result.get_asset_observation_events()} == {
+        ("north", "n1"),
+        ("south", "s1"),
+    }
+    for key in ("north", "south"):
+        assert materialize([regional_feed, regional_report], partition_key=key).success
+    versions["south"] = "s2"
+    observe([regional_feed])
+
+    async def partitions() -> dict[str, Any]:
+        async with Runtime(Definitions(assets=[regional_feed, regional_report])) as runtime:
+            found = await runtime.partition_status(regional_report.key)
+        return found[regional_report.key]
+
+    report = asyncio.run(partitions())
+    assert "north" not in report.status  # fresh
+    assert report.status["south"] is Status.STALE
+    assert report.causes["south"].message == (
+        "upstream regional_feed partition south has a new data version"
+    )
+
+
+@pytest.mark.parametrize(
+    ("returned", "error", "message"),
+    [
+        (None, ObservationError, "returns a DataVersion, a DataVersionsByPartition or an"),
+        ("v1", ObservationError, "it returned str: 'v1'"),
+        (
+            DataVersionsByPartition({"x": "1"}),
+            ObservationError,
+            "returned DataVersionsByPartition, but it has no partitions_def",
+        ),
+        (ObserveResult(asset_key="other"), ObservationError, "it observes only itself"),
+    ],
+)
+def test_a_wrong_observation_fails_its_step_clearly(
+    returned: Any, error: type[Exception], message: str
+) -> None:
+    @observable_source_asset
+    def odd_source() -> Any:
+        return returned
+
+    with pytest.raises(error, match=message):
+        observe([odd_source])
+    result = observe([odd_source], raise_on_error=False)
+    assert not result.success
+    failure = str(result.partition_exceptions[(odd_source.key, None)])
+    assert re.search(r"source asset 'odd_source' \(\S*test_external_assets.py:\d+\)", failure)
+
+
+def test_an_unknown_partition_is_refused_with_the_nearest_keys() -> None:
+    @observable_source_asset(partitions_def=StaticPartitionsDefinition(["north"]))
+    def feed() -> DataVersionsByPartition:
+        return DataVersionsByPartition({"nort": "1"})
+
+    with pytest.raises(PartitionKeyError, match="north"):
+        observe([feed])
+
+
+def test_observe_uses_the_resources_it_names() -> None:
+    class Lister:
+        def etag(self) -> str:
+            return "e-1"
+
+    @observable_source_asset(required_resource_keys={"lister"})
+    def listed(context) -> DataVersion:
+        return DataVersion(context.resources.lister.etag())
+
+    assert observe([listed], resources={"lister": Lister()}).data_version("listed") == "e-1"
+    with pytest.raises(DefinitionsError, match="requires resource 'lister'"):
+        observe([listed])
+
+
+def test_observe_needs_an_observable_source() -> None:
+    with pytest.raises(MillraceError, match=r"no observable source asset .*given: uses_source"):
+        observe([uses_source])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"io_manager_def": object()}, "io_manager_def is not supported"),
+        ({"resource_defs": {"x": 1}}, "resource_defs is not supported"),
+        ({"auto_observe_interval_minutes": 5}, "auto_observe_interval_minutes is not supported"),
+    ],
+)
+def test_unsupported_source_asset_arguments_say_so(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(DefinitionsError, match=f"source asset 'x' .*{message}"):
+        SourceAsset("x", **kwargs)
+
+
+def test_an_observation_function_reads_no_asset() -> None:
+    with pytest.raises(DefinitionsError, match=r"takes only `context` and resources, not \(up\)"):
+
+        @observable_source_asset
+        def reads_up(up: int) -> DataVersion:
+            return DataVersion("x")
+
+
+def test_an_old_home_gains_the_observed_column(home: Path) -> None:
+    assert materialize([uses_source]).success
+    with sqlite3.connect(home / "millrace.db") as conn:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(latest_materializations)")]
+    assert "observed" in columns
