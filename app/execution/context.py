@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..declarations.checks import AssetChecksDefinition
-from ..declarations.keys import AssetKey
+from ..declarations.keys import AssetKey, coerce_key
 from ..declarations.metadata import MetadataValue, normalize_metadata
 from ..errors import MillraceError
 from ..partitions.key_range import PartitionKeyRange
@@ -350,8 +350,6 @@ class AssetExecutionContext:
     ) -> None:
         """Merge ``metadata`` into this step's materialization: of every partition it runs
         for, or only of ``partition_key``'s."""
-        from ..declarations.keys import coerce_key
-
         if isinstance(self.assets_def, AssetChecksDefinition):
             raise MillraceError(
                 f"add_asset_metadata was called by check '{self.assets_def.name}': only assets "
@@ -419,7 +417,6 @@ def build_asset_context(
     needs the asset's definition to list its keys, so its keys are filled in when the
     context is passed to the asset."""
     from ..automation.run_status import DagsterRun, DagsterRunStatus
-    from ..declarations.keys import coerce_key
 
     if partition_key is not None and partition_key_range is not None:
         raise MillraceError("build_asset_context takes partition_key or partition_key_range")
