@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from ..declarations.asset import AssetsDefinition, AssetSpec
-from ..declarations.checks import AssetChecksDefinition
 from ..declarations.definitions import Definitions
 from ..declarations.lazy_definitions import LazyDefinitions
+from ..declarations.loading import ModuleObjects
 from ..declarations.source import SourceLocation
 from ..errors import CodeLoadError, MillraceError
 from ..execution.failure import user_frames
@@ -423,21 +422,18 @@ def _by_attribute(modules: list[ModuleType], attribute: str, plan: _Plan) -> Def
 
 
 def _collect_assets(modules: list[ModuleType], plan: _Plan) -> Definitions:
-    """Without a Definitions, one of every asset and asset check the modules define."""
-    assets: dict[int, AssetsDefinition | AssetSpec] = {}  # by identity: imported ones repeat
-    checks: dict[int, AssetChecksDefinition] = {}
-    for module in modules:
-        for value in vars(module).values():
-            if isinstance(value, AssetsDefinition | AssetSpec):
-                assets[id(value)] = value
-            elif isinstance(value, AssetChecksDefinition):
-                checks[id(value)] = value
-    if not assets:
+    """Without a Definitions, one of everything the modules define, each object once: assets,
+    checks, schedules, sensors and jobs (Dagster's ``load_definitions_from_modules``)."""
+    try:
+        found = ModuleObjects(modules).definitions_args()
+    except MillraceError as exc:
+        raise _definitions_error(str(exc), exc, plan.scope) from exc
+    if not found["assets"]:
         raise CodeLoadError(
             f"{plan.target} defines no assets: declare them with @asset and, optionally, "
             "defs = Definitions(assets=[...])"
         )
     try:
-        return Definitions(assets=list(assets.values()), asset_checks=list(checks.values()))
+        return Definitions(**found)
     except MillraceError as exc:
         raise _definitions_error(str(exc), exc, plan.scope) from exc
