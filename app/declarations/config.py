@@ -8,18 +8,25 @@ The run config has Dagster's shape, ``{"ops": {"<op name>": {"config": {...}}}, 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from ..errors import MillraceError
+from ..errors import DefinitionsError, MillraceError
 from ..suggest import suggestion
+from .config_schema import Field as LegacyField
 from .keys import AssetKey
+from .source import SourceLocation
 from .validation import shown, validation_problems
 
 RUN_CONFIG_KEYS = ("ops", "resources", "execution", "loggers")
@@ -29,10 +36,115 @@ class ConfigError(MillraceError):
     """The run config is malformed, or does not fit the Config of the assets it configures."""
 
 
+def _is_optional(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, UnionType) and type(None) in get_args(annotation)
+
+
+def _class_location(cls: type) -> str:
+    try:
+        file = inspect.getsourcefile(cls)
+        _, line = inspect.getsourcelines(cls)
+    except (OSError, TypeError):
+        return ""
+    return f" ({SourceLocation(file, line)})" if file else ""
+
+
+def _accept_enum_names(schema: CoreSchema, cls: type[BaseModel]) -> None:
+    """Let each field that holds enums (directly, in a list or dict, or Optional) take a
+    member's name, as Dagster's run config names them (``color: RED``)."""
+    node: Any = schema
+    while node.get("type") != "model-fields":  # through definitions and model validators
+        if "schema" not in node:
+            return
+        node = node["schema"]
+    for name, field in node["fields"].items():
+        info = cls.model_fields.get(name)
+        if info is None or not _holds_enum(info.annotation):
+            continue
+        convert = functools.partial(_with_enum_names, info.annotation)
+        holder = field["schema"] if field["schema"]["type"] == "default" else field
+        holder["schema"] = core_schema.no_info_before_validator_function(convert, holder["schema"])
+
+
+def _holds_enum(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return True
+    return any(_holds_enum(arg) for arg in get_args(annotation))
+
+
+def _with_enum_names(annotation: Any, value: Any) -> Any:
+    """``value`` with the enum names in it read as members, where ``annotation`` has enums."""
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return _enum_member(annotation, value, strict=True)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, UnionType):
+        for arg in args:
+            if isinstance(arg, type) and issubclass(arg, Enum):
+                value = _enum_member(arg, value, strict=False)
+        return value
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list | tuple | set):
+        inner = args[0] if args else Any
+        return type(value)(_with_enum_names(inner, item) for item in value)
+    if origin is dict and isinstance(value, Mapping) and len(args) == 2:
+        return {k: _with_enum_names(args[1], v) for k, v in value.items()}
+    return value
+
+
+def _enum_member(enum: type[Enum], value: Any, *, strict: bool) -> Any:
+    if isinstance(value, enum):
+        return value
+    values = [member.value for member in enum]
+    if isinstance(value, str) and value in enum.__members__ and value not in values:
+        return enum.__members__[value]
+    if strict and value not in values:
+        raise PydanticCustomError(
+            "enum",
+            "Input should be a name of {enum}: {names}",
+            {"enum": enum.__name__, "names": ", ".join(enum.__members__)},
+        )
+    return value
+
+
 class Config(BaseModel):
-    """Typed parameters of an asset: subclass it, then ``def train(config: TrainConfig)``."""
+    """Typed parameters of an asset: subclass it, then ``def train(config: TrainConfig)``.
+
+    As in Dagster, an ``Optional`` field without a default is not required (it is None), an
+    ``Enum`` field takes a member's name (``"RED"``) as well as its value, and a nested Config
+    field takes a dict. Unknown fields are errors; ``PermissiveConfig`` keeps them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        defaulted = False
+        for name, field in cls.model_fields.items():
+            if isinstance(field.default, LegacyField):
+                raise DefinitionsError(
+                    f"{cls.__name__}.{name}{_class_location(cls)}: 'millrace.Field' (Dagster's "
+                    "legacy config schema) is for @resource(config_schema=...); in a Config "
+                    "class use pydantic.Field, e.g. Field(default=1, description='...')"
+                )
+            if field.is_required() and _is_optional(field.annotation):
+                field.default = None
+                defaulted = True
+        if defaulted:
+            cls.model_rebuild(force=True)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        schema = handler(source)
+        _accept_enum_names(schema, cls)
+        return schema
+
+
+class PermissiveConfig(Config):
+    """A Config that keeps fields it does not declare: ``config.model_extra["other"]``."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 def is_config_annotation(annotation: Any) -> bool:
@@ -41,14 +153,22 @@ def is_config_annotation(annotation: Any) -> bool:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Dagster's typed run config: ``RunConfig(ops={"train_model": TrainConfig(epochs=3)})``."""
+    """Dagster's typed run config: ``RunConfig(ops={"train_model": TrainConfig(epochs=3)})``.
+
+    ``ops`` maps op names to Config objects or ``{"config": {...}}``; ``resources`` maps
+    resource keys to Config objects, resources (their fields given, e.g. for one made with
+    ``configure_at_launch()``) or ``{"config": ...}``. ``loggers`` and ``execution`` pass
+    through as given.
+    """
 
     ops: Mapping[str, Any] | None = None
     resources: Mapping[str, Any] | None = None
+    loggers: Mapping[str, Any] | None = None
+    execution: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         """A list or a string here would fail later, far from the call that gave it."""
-        for name in ("ops", "resources"):
+        for name in ("ops", "resources", "loggers", "execution"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Mapping):
                 raise ConfigError(
@@ -58,14 +178,22 @@ class RunConfig:
 
     def to_config_dict(self) -> dict[str, Any]:
         """The plain shape: a Config (or any model) ``c`` becomes ``{"config": {...}}``."""
-        return {
+        plain = {
             "ops": {name: _entry(value) for name, value in (self.ops or {}).items()},
             "resources": {name: _entry(value) for name, value in (self.resources or {}).items()},
         }
+        for name in ("loggers", "execution"):
+            if getattr(self, name):
+                plain[name] = dict(getattr(self, name))
+        return plain
 
 
 def _entry(value: Any) -> Any:
-    return {"config": value.model_dump()} if isinstance(value, BaseModel) else value
+    if isinstance(value, Config):
+        return {"config": value.model_dump()}
+    if isinstance(value, BaseModel):  # a resource: the fields it was given, EnvVars kept
+        return {"config": {name: getattr(value, name) for name in value.model_fields_set}}
+    return value
 
 
 def resolve_asset_configs(

@@ -20,15 +20,14 @@ from pydantic import (
     ConfigDict,
     GetCoreSchemaHandler,
     PrivateAttr,
-    TypeAdapter,
     ValidationError,
     ValidatorFunctionWrapHandler,
-    create_model,
 )
 from pydantic_core import CoreSchema, core_schema
 
 from ..errors import DefinitionsError
-from .source import caller_location
+from .config_schema import ConfigSchema
+from .source import caller_location, location_of
 from .validation import validation_problems
 
 _log = logging.getLogger("millrace.resources")
@@ -241,10 +240,11 @@ class ResourceDefinition:
         self.description = description
         self.required_resource_keys = frozenset(required_resource_keys or ())
         self._takes_context = bool(inspect.signature(resource_fn).parameters)
-        # a mapping schema becomes a model, so unknown keys are errors with suggestions
-        self.config_model = _config_model(config_schema)
-        plain_type = config_schema is not None and self.config_model is None
-        self._config_adapter = TypeAdapter(config_schema) if plain_type else None
+        # None takes any config, unchecked, as before Dagster's schemas
+        where = location_of(resource_fn)
+        label = f"@resource {getattr(resource_fn, '__name__', resource_fn)}"
+        label += f" ({where})" if where else ""
+        self.schema = None if config_schema is None else ConfigSchema(config_schema, label)
 
     def __call__(self, context: InitResourceContext | None = None) -> Any:
         """Direct invocation for tests: ``my_resource(build_init_resource_context(config))``."""
@@ -252,24 +252,14 @@ class ResourceDefinition:
             return self.resource_fn()
         return self.resource_fn(context or build_init_resource_context())
 
-    def validated_config(self, config: Any) -> Any:
-        """``config`` checked against ``config_schema``; raises ValidationError."""
-        if self.config_model is not None:
-            return self.config_model.model_validate(config or {}).model_dump()
-        if self._config_adapter is not None:
-            return self._config_adapter.validate_python(config)
-        return config
+    def check_config(self, config: Any) -> tuple[Any, list[str]]:
+        """``config`` checked against ``config_schema``, defaults filled in; or its problems."""
+        if self.schema is None:
+            return config, []
+        return self.schema.validate(config)
 
     def __repr__(self) -> str:
         return f"<ResourceDefinition {getattr(self.resource_fn, '__qualname__', self.resource_fn)}>"
-
-
-def _config_model(schema: Any) -> type[BaseModel] | None:
-    """For a ``{"name": type or (type, default)}`` schema, the model that checks it."""
-    if not isinstance(schema, Mapping):
-        return None
-    fields: dict[str, Any] = dict(schema)
-    return create_model("ResourceConfig", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 @overload

@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..declarations.resources import (
     ConfigurableResource,
     InitResourceContext,
@@ -22,7 +20,7 @@ from ..declarations.resources import (
     problems_error,
     resolve_in_place,
 )
-from ..declarations.validation import shown, validation_problems
+from ..declarations.validation import shown
 from ..suggest import suggestion
 
 _log = logging.getLogger("millrace.resources")
@@ -137,13 +135,9 @@ def _prepare(resources: Mapping[str, Any], configs: Mapping[str, Any]) -> dict[s
             problems += resolve_in_place(key, copy)
             prepared[key] = copy
         elif isinstance(value, ResourceDefinition):
-            try:
-                prepared[key] = _Configured(value, value.validated_config(config))
-            except ValidationError as exc:
-                problems += [
-                    f"resources.{key}.config: {line}"
-                    for line in validation_problems(exc, value.config_model)
-                ]
+            checked, wrong = value.check_config(config)
+            problems += [f"resources.{key}.config: {line}" for line in wrong]
+            prepared[key] = _Configured(value, checked)
         else:
             if config is not None:
                 problems.append(f"run config sets resources.{key}.config, but '{key}' takes none")

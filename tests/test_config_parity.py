@@ -1,0 +1,282 @@
+"""Dagster's config and resources, the corners real projects hit: nested Config, Enum and list
+fields, PermissiveConfig, RunConfig, the legacy schema (Field, Permissive, ...) of
+@resource(config_schema=...), EnvVar.int, ResourceParam, configure_at_launch, resources that
+depend on resources, ResourceDependency. Runs are real: materialize() into a real home."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import millrace as dg
+import pytest
+from millrace import DefinitionsError
+from millrace.declarations.config import ConfigError
+from millrace.declarations.resources import ResourceConfigError
+from pydantic import Field as PydanticField
+from pydantic import ValidationError
+
+HERE = Path(__file__).name
+
+
+class Color(Enum):
+    RED = "r"
+    BLUE = "b"
+
+
+class Layer(dg.Config):
+    size: int
+    activation: str = "relu"
+
+
+class TrainConfig(dg.Config):
+    epochs: int = PydanticField(default=1, description="passes over the data")
+    color: Color = Color.RED
+    palette: list[Color] = PydanticField(default_factory=list)
+    layers: list[Layer] = PydanticField(default_factory=list)
+    head: Layer = Layer(size=1)
+    note: str | None  # Optional without a default: not required, None
+
+
+@dg.asset
+def model(config: TrainConfig) -> dict[str, Any]:
+    return {
+        "epochs": config.epochs,
+        "color": config.color,
+        "palette": config.palette,
+        "sizes": [layer.size for layer in config.layers],
+        "head": (config.head.size, config.head.activation),
+        "note": config.note,
+    }
+
+
+# -- Config classes --------------------------------------------------------------------------
+
+
+def test_nested_enum_list_and_optional_fields_from_the_dict_run_config(home: Path) -> None:
+    run_config = {
+        "ops": {
+            "model": {
+                "config": {
+                    "epochs": 3,
+                    "color": "BLUE",  # Dagster's run config names the member
+                    "palette": ["RED", "b"],  # a value is read too
+                    "layers": [{"size": 8}, {"size": 4, "activation": "tanh"}],
+                    "head": {"size": 2},
+                }
+            }
+        }
+    }
+    result = dg.materialize([model], run_config=run_config)
+    assert result.asset_value("model") == {
+        "epochs": 3,
+        "color": Color.BLUE,
+        "palette": [Color.RED, Color.BLUE],
+        "sizes": [8, 4],
+        "head": (2, "relu"),
+        "note": None,
+    }
+
+
+def test_run_config_object_with_config_instances(home: Path) -> None:
+    config = TrainConfig(color="BLUE", layers=[{"size": 5}], note="n")  # type: ignore[arg-type,list-item]
+    result = dg.materialize([model], run_config=dg.RunConfig(ops={"model": config}))
+    value = result.asset_value("model")
+    assert (value["color"], value["sizes"], value["note"]) == (Color.BLUE, [5], "n")
+
+
+def test_bad_nested_values_name_the_asset_and_the_field_path(home: Path) -> None:
+    run_config = {
+        "ops": {
+            "model": {
+                "config": {
+                    "color": "GREEN",
+                    "layers": [{"size": 1}, {"sise": 2}],
+                    "head": {"size": "big"},
+                }
+            }
+        }
+    }
+    with pytest.raises(ConfigError) as caught:
+        dg.materialize([model], run_config=run_config)
+    message = str(caught.value)
+    where = "asset 'model' (ops.model.config)"
+    assert f"{where}: color: Input should be a name of Color: RED, BLUE (given 'GREEN')" in message
+    assert f"{where}: layers[1].size: required, not given" in message
+    assert f"{where}: layers[1].sise: unknown field" in message
+    assert f"{where}: head.size: Input should be a valid integer" in message
+
+
+class Loose(dg.PermissiveConfig):
+    known: int = 0
+
+
+def test_permissive_config_keeps_fields_it_does_not_declare(home: Path) -> None:
+    @dg.asset
+    def loose(config: Loose) -> dict[str, Any]:
+        return {"known": config.known, **(config.model_extra or {})}
+
+    run_config = {"ops": {"loose": {"config": {"known": 1, "extra": [1, 2]}}}}
+    result = dg.materialize([loose], run_config=run_config)
+    assert result.asset_value("loose") == {"known": 1, "extra": [1, 2]}
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        TrainConfig.model_validate({"epochs": 1, "extra": 2})  # a plain Config still forbids
+
+
+def test_legacy_field_in_a_config_class_is_an_error_naming_class_field_and_line() -> None:
+    with pytest.raises(DefinitionsError) as caught:
+
+        class Wrong(dg.Config):
+            lr: float = dg.Field(float, default_value=0.1)
+
+    message = str(caught.value)
+    assert message.startswith("Wrong.lr (") and f"{HERE}:" in message
+    assert "use pydantic.Field" in message
+
+
+def test_run_config_object_shapes() -> None:
+    plain = dg.RunConfig(
+        ops={"model": TrainConfig(epochs=2), "other": {"config": {"x": 1}}},
+        resources={"db": {"config": {"url": "u"}}},
+        execution={"config": {}},
+    ).to_config_dict()
+    assert plain["ops"]["model"]["config"]["epochs"] == 2
+    assert plain["ops"]["other"] == {"config": {"x": 1}}
+    assert plain["resources"] == {"db": {"config": {"url": "u"}}}
+    assert plain["execution"] == {"config": {}}
+    assert "loggers" not in plain
+    with pytest.raises(ConfigError, match=r"RunConfig\(loggers=...\) must be a mapping"):
+        dg.RunConfig(loggers=["console"])  # type: ignore[arg-type]
+
+
+# -- @resource(config_schema=...): Dagster's legacy schema -----------------------------------
+
+
+@dg.resource(
+    config_schema={
+        "url": dg.Field(str, description="where the warehouse is"),
+        "pool": dg.Field(int, default_value=4),
+        "schema_name": dg.Field(str, is_required=False),
+        "retry": {
+            "times": dg.Field(int, default_value=3),
+            "backoff": dg.Field(float, default_value=0.5),
+        },
+        "tags": dg.Field(dg.Permissive({"team": str}), is_required=False),
+        "hosts": [str],
+        "timeout": dg.Noneable(int),
+        "weights": dg.Map(str, float),
+    }
+)
+def warehouse(init_context: dg.InitResourceContext) -> dict[str, Any]:
+    return dict(init_context.resource_config)
+
+
+def test_legacy_schema_fills_defaults_and_leaves_out_optional_fields(home: Path) -> None:
+    @dg.asset(required_resource_keys={"warehouse"})
+    def seen(context: dg.AssetExecutionContext) -> dict[str, Any]:
+        return context.resources.warehouse
+
+    config = {"url": "sqlite://", "hosts": ["a"], "weights": {"a": 1}}
+    result = dg.materialize(
+        [seen],
+        resources={"warehouse": warehouse},
+        run_config={"resources": {"warehouse": {"config": config}}},
+    )
+    assert result.asset_value("seen") == {
+        "url": "sqlite://",
+        "pool": 4,
+        "retry": {"times": 3, "backoff": 0.5},  # an all-optional shape is optional itself
+        "hosts": ["a"],
+        "timeout": None,  # Noneable: optional, None
+        "weights": {"a": 1.0},
+    }  # schema_name and tags: not required, no default, so not in the config at all
+
+    config |= {"tags": {"team": "data", "owner": "kim"}, "schema_name": "s"}
+    result = dg.materialize(
+        [seen],
+        resources={"warehouse": warehouse},
+        run_config={"resources": {"warehouse": {"config": config}}},
+    )
+    assert result.asset_value("seen")["tags"] == {"team": "data", "owner": "kim"}  # permissive
+    assert result.asset_value("seen")["schema_name"] == "s"
+
+
+def test_legacy_schema_problems_are_all_named(home: Path) -> None:
+    @dg.asset(required_resource_keys={"warehouse"})
+    def seen(context: dg.AssetExecutionContext) -> None:
+        pass
+
+    config = {"pool": "many", "retry": {"tims": 1}, "hosts": "a", "tags": {}}
+    with pytest.raises(ResourceConfigError) as caught:
+        dg.materialize(
+            [seen],
+            resources={"warehouse": warehouse},
+            run_config={"resources": {"warehouse": {"config": config}}},
+        )
+    message = str(caught.value)
+    at = "resources.warehouse.config"
+    assert f"{at}: url: required, not given" in message
+    assert f"{at}: pool: Input should be a valid integer" in message
+    assert f"{at}: retry.tims: unknown field (did you mean 'times'?)" in message
+    assert f"{at}: hosts: Input should be a valid list" in message
+    assert f"{at}: tags.team: required, not given" in message
+    assert f"{at}: weights: required, not given" in message
+
+
+def test_string_source_reads_an_env_var_when_the_run_starts(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @dg.resource(config_schema={"token": dg.StringSource, "port": dg.IntSource})
+    def api(init_context: dg.InitResourceContext) -> tuple[str, int]:
+        return init_context.resource_config["token"], init_context.resource_config["port"]
+
+    @dg.asset
+    def called(api: dg.ResourceParam[tuple[str, int]]) -> tuple[str, int]:
+        return api
+
+    run_config = {"resources": {"api": {"config": {"token": {"env": "API_TOKEN"}, "port": 80}}}}
+    with pytest.raises(
+        ResourceConfigError, match="token: environment variable API_TOKEN is not set"
+    ):
+        dg.materialize([called], resources={"api": api}, run_config=run_config)
+    monkeypatch.setenv("API_TOKEN", "t0k")
+    result = dg.materialize([called], resources={"api": api}, run_config=run_config)
+    assert result.asset_value("called") == ("t0k", 80)
+
+
+def test_a_scalar_schema_and_a_missing_required_config() -> None:
+    @dg.resource(config_schema=str)
+    def named(init_context: dg.InitResourceContext) -> str:
+        return init_context.resource_config
+
+    assert named.check_config("x") == ("x", [])
+    assert named.check_config(None) == (None, ["required, not given"])
+    assert warehouse.check_config(None)[1][0] == "url: required, not given"
+
+
+def test_bad_legacy_schemas_fail_when_declared() -> None:
+    with pytest.raises(DefinitionsError, match="a required field cannot have a default value"):
+        dg.Field(int, default_value=1, is_required=True)
+    with pytest.raises(DefinitionsError, match=r"the default does not fit the type:\n  - value: "):
+        dg.Field(int, default_value="x")
+    with pytest.raises(DefinitionsError, match=r"retry.times: Input should be a valid integer"):
+        dg.Field({"retry": {"times": int}}, default_value={"retry": {"times": "x"}})
+    with pytest.raises(DefinitionsError, match=r"a list schema holds one type, as in \[int\]"):
+
+        @dg.resource(config_schema={"hosts": [str, int]})
+        def bad() -> None:
+            pass
+
+    with pytest.raises(
+        DefinitionsError,
+        match=r"^@resource odd \(.*test_config_parity.py:\d+\): config schema x: 5 is not a config",
+    ):
+
+        @dg.resource(config_schema={"x": 5})
+        def odd() -> None:
+            pass
+
+    assert dg.Field(dg.Noneable(int)).is_required is False
+    assert dg.Field({"a": dg.Field(int, default_value=1)}).is_required is False
+    assert dg.Field({"a": int}).is_required is True
