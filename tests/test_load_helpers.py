@@ -650,3 +650,34 @@ def test_millrace_dev_on_a_project_reloads_on_a_save_under_defs(tmp_path: Path, 
         dev.proc.send_signal(signal.SIGINT)
         assert dev.finish() == 0
     assert stored_value(home, "clean") == [100, 200, 300]
+
+
+def test_the_current_module_forms_load_the_calling_module(code) -> None:
+    module = code(
+        "selfloading",
+        CHECKED
+        + """
+    from millrace import (
+        load_asset_checks_from_current_module,
+        load_assets_from_current_module,
+        load_definitions_from_current_module,
+    )
+
+    defs = load_definitions_from_current_module()  # first: the lists below would count too
+    loaded = load_assets_from_current_module(key_prefix="me")
+    checks = load_asset_checks_from_current_module(asset_key_prefix="me")
+    """,
+    )
+
+    assert keys(module.loaded) == ["me/rows"]
+    assert [c.key.to_user_string() for c in module.checks] == ["me/rows:rows_not_empty"]
+    assert [k.to_user_string() for k in module.defs.asset_keys] == ["rows"]
+
+
+def test_a_missing_defs_package_names_the_project_config(tmp_path: Path, forget: None) -> None:
+    project = tmp_path / "nodefs"
+    write_source(project / "pyproject.toml", PYPROJECT.format(name="nodefs"))
+    write_source(project / "src" / "nodefs" / "__init__.py", "")
+
+    with pytest.raises(DefinitionsError, match=r"the defs module 'nodefs.defs' does not exist"):
+        dg.load_from_defs_folder(path_within_project=project / "src" / "nodefs")

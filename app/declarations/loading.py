@@ -136,8 +136,11 @@ def modules_in_package(package_module: ModuleType) -> list[ModuleType]:
 
 
 def _caller_module(depth: int) -> ModuleType:
-    frame = inspect.stack()[depth].frame
-    module = inspect.getmodule(frame)
+    """The module of the frame ``depth`` calls up (1: this function's caller)."""
+    frame = inspect.currentframe()
+    for _ in range(depth):
+        frame = frame.f_back if frame is not None else None
+    module = inspect.getmodule(frame) if frame is not None else None
     if module is None:
         raise DefinitionsError("Could not find the module this function was called from")
     return module

@@ -43,7 +43,16 @@ def load_from_defs_folder(
     if project.defs_module is None:
         raise DefinitionsError(f"{project.config_file} declares no dg project defs module")
     ensure_on_path(project.import_root)
-    defs_root = importlib.import_module(project.defs_module)
+    try:
+        defs_root = importlib.import_module(project.defs_module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not project.defs_module.startswith(exc.name):
+            raise  # something the defs module imports is missing
+        raise DefinitionsError(
+            f"{project.config_file}: the defs module '{project.defs_module}' does not exist "
+            f"(looked in {project.import_root}); create it, a package holding the project's "
+            "definitions"
+        ) from exc
     return _folder_definitions(defs_root, stop_at_definitions_py=False)
 
 
