@@ -33,10 +33,14 @@ class StepInput:
     sources: tuple[int, ...]  # in-plan steps producing what it reads; the rest loads from storage
     annotation: Any
     metadata: Any
-    io_manager_key: str  # the upstream's IO manager: whoever stored a value loads it
+    # What loads it: the input manager its AssetIn names, else the upstream's IO manager
+    # (whoever stored a value loads it).
+    io_manager_key: str
     partitions: tuple[str, ...] | None = None  # upstream partitions read; None: unpartitioned
     as_dict: bool = False  # arrives as {partition key: value}
     partitions_def: Any = None  # the upstream's
+    upstream_metadata: Any = None  # the upstream's definition metadata
+    dagster_type: Any = None  # AssetIn(dagster_type=...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +184,12 @@ def build_plan(
                 continue  # an order-only dep: waited for, not loaded
             for source in sources:
                 consumers[source] += 1
-            io_key = getattr(up_node, "io_manager_key", DEFAULT_IO_MANAGER_KEY)
+            named = getattr(spec, "input_manager_key", None)  # from AssetIn
+            io_key = (
+                named
+                if named is not None
+                else getattr(up_node, "io_manager_key", DEFAULT_IO_MANAGER_KEY)
+            )
             wired.append(
                 StepInput(
                     spec.param,
@@ -192,6 +201,8 @@ def build_plan(
                     read.keys,
                     read.keys is not None and (len(read.keys) != 1 or _wants_dict(spec.annotation)),
                     partitions_def_of(up_node),
+                    upstream_metadata=getattr(up_node, "metadata", None),
+                    dagster_type=getattr(spec, "dagster_type", None),
                 )
             )
         inputs.append(tuple(wired))

@@ -25,7 +25,8 @@ from ..errors import MillraceError, MissingInputError, TypeCheckError
 from ..events import ErrorInfo, Event, LogMessage
 from ..frames.kind import frame_kind
 from ..frames.metadata import frame_metadata
-from ..storage.io_managers import InputContext, IOManager, OutputContext
+from ..storage.io_context import DEFAULT_OUTPUT, InputContext, OutputContext
+from ..storage.io_managers import InputManager, IOManager
 from .cancel import CancelToken
 from .context import AssetExecutionContext, LogSink, Resources
 from .failure import error_info
@@ -179,12 +180,12 @@ class StepBody:
 
     @property
     def needs_inputs(self) -> bool:
-        return len(self.kwargs) < len(self.step.inputs)
+        return needs_loading(self.services, self.request)
 
     def load_inputs(self) -> None:
         self.services.cancel.check()  # queued behind other work: a canceled run starts nothing
         if self.needs_inputs:
-            self.kwargs = _load_inputs(self.services, self.request)
+            self.kwargs = _load_inputs(self.services, self.request, self.context.log)
 
     def invoke(self) -> Any:
         """Check the inputs against their annotations and call the function."""
@@ -277,27 +278,67 @@ def _call_args(
 def _io_manager(services: RunServices, key: str) -> IOManager:
     manager = services.resources[key]
     if not isinstance(manager, IOManager):
-        raise MillraceError(f"resource {key!r} is used as an IO manager but is {manager!r}")
+        raise MillraceError(
+            f"resource {key!r} is used as an IO manager but is {manager!r}: an IO manager "
+            "is an IOManager (or what an @io_manager function or ConfigurableIOManagerFactory "
+            "makes)"
+        )
     return manager
 
 
-def _load_inputs(services: RunServices, request: StepRequest) -> dict[str, Any]:
-    """Inputs not handed over in memory, from storage: the upstream is not in this run, or it
-    was up to date (early cutoff) and so computed nothing. Several partitions of one input
-    arrive as ``{partition key: value}``, in the upstream's order."""
+def _input_manager(services: RunServices, step: Step, spec: StepInput) -> InputManager:
+    manager = services.resources.get(spec.io_manager_key)
+    if manager is None:
+        have = ", ".join(sorted(services.resources)) or "none"
+        raise MillraceError(
+            f"{_kind(step)}'{step.name}': input '{spec.param}' is loaded by "
+            f"'{spec.io_manager_key}', which is not a resource of this run (resources: {have})"
+        )
+    if not isinstance(manager, InputManager):
+        raise MillraceError(
+            f"resource {spec.io_manager_key!r} loads input '{spec.param}' but is {manager!r}: "
+            "it must be an InputManager or IOManager"
+        )
+    return manager
+
+
+def _loads_handed(services: RunServices, spec: StepInput) -> bool:
+    """A value handed over in memory stands for a load only with a manager that gives back
+    what it stored; any other manager is asked, as Dagster always asks."""
+    manager = services.resources.get(spec.io_manager_key)
+    return bool(getattr(manager, "returns_what_it_stored", False))
+
+
+def needs_loading(services: RunServices, request: StepRequest) -> bool:
+    """Some input of the step is to be loaded by its manager."""
+    return any(
+        spec.param not in request.args or not _loads_handed(services, spec)
+        for spec in request.step.inputs
+    )
+
+
+def _load_inputs(services: RunServices, request: StepRequest, log: Any) -> dict[str, Any]:
+    """Inputs from their managers, but values handed over in memory where the manager gives
+    back what it stored (the upstream ran earlier in this run). Under Millrace's own
+    managers several partitions of one input load one by one and arrive as ``{partition
+    key: value}``, in the upstream's order; any other manager loads them in one call, its
+    context's ``asset_partition_keys``, and returns what the input receives."""
     step = request.step
     kwargs = dict(request.args)
     for spec in step.inputs:
-        if spec.param in kwargs:
+        own = _loads_handed(services, spec)
+        if own and spec.param in kwargs:
             continue
-        if spec.partitions is None:
-            kwargs[spec.param] = _load(services, step, spec, None)
+        if spec.partitions is None or not own:
+            kwargs[spec.param] = _load(services, step, spec, spec.partitions, log)
             continue
         handed = request.parts.get(spec.param, {})
         values, missing = {}, []
         for key in spec.partitions:
             try:
-                values[key] = handed[key] if key in handed else _load(services, step, spec, key)
+                values[key] = (
+                    handed[key] if key in handed else _load(services, step, spec, (key,), log)
+                )
             except FileNotFoundError:
                 missing.append(key)
         if missing:
@@ -309,20 +350,46 @@ def _load_inputs(services: RunServices, request: StepRequest) -> dict[str, Any]:
     return kwargs
 
 
-def _load(services: RunServices, step: Step, spec: StepInput, partition_key: str | None) -> Any:
-    """One stored value; FileNotFoundError (a partition) or MissingInputError if none."""
+def _load(
+    services: RunServices,
+    step: Step,
+    spec: StepInput,
+    partitions: tuple[str, ...] | None,
+    log: Any,
+) -> Any:
+    """What the input's manager loads of ``partitions`` of the upstream (None: it is not
+    partitioned); FileNotFoundError for one partition, else MissingInputError if none."""
+    upstream = OutputContext(
+        spec.key,
+        name=DEFAULT_OUTPUT,
+        asset_partition_keys=partitions,
+        asset_partitions_def=spec.partitions_def,
+        definition_metadata=spec.upstream_metadata,
+        log=log,
+    )
     context = InputContext(
         spec.key,
-        annotation=spec.annotation,
-        partition_key=partition_key,
+        name=spec.param,
+        annotation=None if spec.annotation is _EMPTY else spec.annotation,
+        dagster_type=spec.dagster_type,
+        partition_key=step.partition_key,
+        asset_partition_keys=partitions,
+        asset_partitions_def=spec.partitions_def,
         metadata=spec.metadata,
+        upstream_output=upstream,
+        resources=services.view,
+        log=log,
+        instance=services.instance,
     )
     try:
-        return _io_manager(services, spec.io_manager_key).load_input(context)
-    except FileNotFoundError:
-        if partition_key is not None:
+        return _input_manager(services, step, spec).load_input(context)
+    except FileNotFoundError as exc:
+        if partitions is not None and len(partitions) == 1:
             raise
-        raise _never_materialized(step, spec, []) from None
+        missing = _never_materialized(step, spec, list(partitions or ()))
+        if partitions is not None:  # the manager loaded them at once: it knows which
+            missing.add_note(f"input manager '{spec.io_manager_key}': {exc}")
+        raise missing from None
 
 
 def _never_materialized(step: Step, spec: StepInput, partitions: list[str]) -> MissingInputError:
@@ -393,7 +460,7 @@ def _store(
     automatic = {"millrace/compute_seconds": MetadataValue.float(round(compute, 6))}
     outcome.checks = _match_checks(asset, check_results)
     if len(step.partitions) > 1:
-        _store_parts(services, request, has_value, value, outcome, automatic)
+        _store_parts(services, request, context, has_value, value, outcome, automatic)
         for part in outcome.parts or ():  # add_asset_metadata(partition_key=...)'s
             part.metadata.update(context.partition_metadata.get(part.partition_key, {}))
         outcome.duration = time.perf_counter() - started
@@ -413,12 +480,7 @@ def _store(
             value = value.collect()
         if value is not None or not returns_none(asset.output_annotation):
             automatic.update(frame_metadata(value) or {})
-            out = OutputContext(
-                step.key,
-                run_id=services.run_id,
-                partition_key=step.partition_key,
-                definition_metadata=asset.metadata,
-            )
+            out = _output_context(services, step, step.partition_key, context)
             manager = _io_manager(services, asset.io_manager_key)
             with services.cancel.committing():
                 try:
@@ -448,9 +510,30 @@ def _store(
     return outcome
 
 
+def _output_context(
+    services: RunServices, step: Step, partition_key: str | None, context: AssetExecutionContext
+) -> OutputContext:
+    """What the IO manager is told about the value of ``partition_key`` (or the asset)."""
+    asset = step.asset
+    annotation = asset.output_annotation
+    return OutputContext(
+        step.key,
+        step_key=step.name,
+        name=DEFAULT_OUTPUT,
+        run_id=services.run_id,
+        partition_key=partition_key,
+        asset_partitions_def=asset.partitions_def,
+        definition_metadata=asset.metadata,
+        dagster_type=None if annotation is _EMPTY else annotation,
+        resources=services.view,
+        log=context.log,
+    )
+
+
 def _store_parts(
     services: RunServices,
     request: StepRequest,
+    context: AssetExecutionContext,
     has_value: bool,
     value: Any,
     outcome: StepOutcome,
@@ -486,12 +569,7 @@ def _store_parts(
     # All the partitions or none: once the first is stored, the rest are, canceled or not.
     with services.cancel.committing():
         for key, part in zip(step.partitions, values, strict=True):
-            out = OutputContext(
-                step.key,
-                run_id=services.run_id,
-                partition_key=key,
-                definition_metadata=asset.metadata,
-            )
+            out = _output_context(services, step, key, context)
             manager.handle_output(out, part)
             request.committed = True
             metadata = {**automatic, **(frame_metadata(part) or {}), **out.output_metadata}

@@ -1,7 +1,8 @@
 """IO managers decide where asset values live; the default writes frames to Parquet.
 
-Where on disk is ``paths.py`` (a layout no asset key or partition key can escape), how a file
-is written and read back is ``files.py``, and frames as Parquet are ``frame_files.py``.
+What a manager is told about each value is ``io_context.py``. Where on disk is ``paths.py``
+(a layout no asset key or partition key can escape), how a file is written and read back is
+``files.py``, and frames as Parquet are ``frame_files.py``.
 Polars, Arrow and pandas are imported only when a value of theirs is stored or loaded, so
 ``import millrace`` stays fast.
 """
@@ -14,107 +15,65 @@ import os
 import pickle
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from ..declarations.keys import AssetKey
-from ..declarations.metadata import MetadataValue, normalize_metadata
+from ..declarations.metadata import MetadataValue
 from ..errors import StorageError
 from ..frames.kind import frame_kind
 from ..versions.data import bytes_version
 from .files import read_pickle, read_stored, store_file, write_pickle
 from .frame_files import NotParquet, parquet_writer, read_frame
+from .io_context import InputContext, OutputContext, stored_partition
 from .paths import asset_label, key_path
 
 T = TypeVar("T")
 
 
-class OutputContext:
-    """What an IO manager knows about the value it is asked to store."""
+class InputManager(ABC):
+    """Loads the value of an input: what ``AssetIn(input_manager_key=...)`` names."""
 
-    def __init__(
-        self,
-        asset_key: AssetKey,
-        *,
-        run_id: str | None = None,
-        partition_key: str | None = None,
-        definition_metadata: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.asset_key = asset_key
-        self.run_id = run_id
-        self.partition_key = partition_key
-        self.definition_metadata = dict(definition_metadata or {})
-        self.output_metadata: dict[str, MetadataValue] = {}
-        # Set by the default IO manager for a small value: bytes the runtime commits to the
-        # event store in the same transaction as the materialization, instead of a file.
-        self.inline_value: bytes | None = None
-        # A fingerprint of what was stored (``millrace.versions.data``), set by IO managers
-        # that can tell; otherwise the data version follows from the code and the inputs.
-        self.data_version: str | None = None
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return self.definition_metadata
-
-    @property
-    def has_partition_key(self) -> bool:
-        return self.partition_key is not None
-
-    def add_output_metadata(self, metadata: Mapping[str, Any]) -> None:
-        self.output_metadata.update(
-            normalize_metadata(metadata, where=self.asset_key.to_user_string())
-        )
-
-
-class InputContext:
-    """What an IO manager knows about the value it is asked to load."""
-
-    def __init__(
-        self,
-        asset_key: AssetKey,
-        *,
-        annotation: Any = None,
-        partition_key: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        upstream_output: OutputContext | None = None,
-    ) -> None:
-        self.asset_key = asset_key
-        self.annotation = annotation
-        self.partition_key = partition_key
-        self.metadata = dict(metadata or {})
-        self.upstream_output = upstream_output or OutputContext(asset_key)
-
-    @property
-    def has_partition_key(self) -> bool:
-        return self.partition_key is not None
-
-
-class IOManager(ABC):
-    """Stores an asset's value after it runs and loads it for the assets downstream."""
-
-    @abstractmethod
-    def handle_output(self, context: OutputContext, obj: Any) -> None: ...
+    # True when load_input gives back exactly what handle_output was given, so a value
+    # computed earlier in the same run is handed to its consumers without a load. Dagster
+    # always loads through the manager, and so does Millrace for any manager but its own.
+    returns_what_it_stored: ClassVar[bool] = False
 
     @abstractmethod
     def load_input(self, context: InputContext) -> Any: ...
 
 
+class OutputManager(ABC):
+    """Stores the value an asset returned."""
+
+    @abstractmethod
+    def handle_output(self, context: OutputContext, obj: Any) -> None: ...
+
+
+class IOManager(InputManager, OutputManager):
+    """Stores an asset's value after it runs and loads it for the assets downstream."""
+
+
 class InMemoryIOManager(IOManager):
     """Keeps values in a dict: for tests and ``materialize_to_memory``."""
+
+    returns_what_it_stored = True
 
     def __init__(self) -> None:
         self.values: dict[tuple[AssetKey, str | None], Any] = {}
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        self.values[(context.asset_key, context.partition_key)] = obj
+        self.values[(context.asset_key, stored_partition(context))] = obj
 
     def load_input(self, context: InputContext) -> Any:
+        key, partition = context.asset_key, stored_partition(context)
         try:
-            return self.values[(context.asset_key, context.partition_key)]
+            return self.values[(key, partition)]
         except KeyError:
+            where = f" partition {partition!r}" if partition is not None else ""
             raise FileNotFoundError(
-                f"no value in memory for {context.asset_key.to_user_string()}"
+                f"no value in memory for {key.to_user_string()}{where}"
             ) from None
 
 
@@ -148,6 +107,8 @@ class ParquetIOManager(IOManager):
     other file there is left alone, and loading prefers what Millrace wrote or recorded.
     """
 
+    returns_what_it_stored = True
+
     def __init__(
         self, base_dir: str | os.PathLike[str], *, inline_db: str | os.PathLike[str] | None = None
     ) -> None:
@@ -175,7 +136,7 @@ class ParquetIOManager(IOManager):
         return names
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        key, partition = context.asset_key, context.partition_key
+        key, partition = context.asset_key, stored_partition(context)
         stem = self.path_for(key, partition)
         names = self._names_in(stem.parent)
         kind = frame_kind(obj)
@@ -227,7 +188,7 @@ class ParquetIOManager(IOManager):
         names: set[str],
         write: Callable[[Path], object],
     ) -> None:
-        key, partition = context.asset_key, context.partition_key
+        key, partition = context.asset_key, stored_partition(context)
         final = stem.with_name(stem.name + suffix)
         context.data_version = store_file(
             asset_label(key, partition), final, self._made_dirs, write
@@ -275,7 +236,7 @@ class ParquetIOManager(IOManager):
             names.discard(name)
 
     def load_input(self, context: InputContext) -> Any:
-        key, partition = context.asset_key, context.partition_key
+        key, partition = context.asset_key, stored_partition(context)
         what = asset_label(key, partition)
         stem = self.path_for(key, partition)
         path = self._current_file(key, partition, stem)
