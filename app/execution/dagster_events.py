@@ -20,7 +20,6 @@ from ..automation.event_log import AssetMaterialization
 from ..declarations.checks import AssetCheckKey
 from ..declarations.control_flow import Failure, RetryRequested
 from ..declarations.metadata import MetadataValue
-from ..errors import MaxRetriesExceededError
 from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
@@ -265,8 +264,6 @@ class _StepFailedView(DagsterEventView):
 
 def _user_failure_data(raised: BaseException | None) -> UserFailureData | None:
     """A Failure's description and metadata, also behind the retries it ran out of."""
-    if isinstance(raised, MaxRetriesExceededError):
-        raised = raised.__cause__
     if isinstance(raised, RetryRequested):
         raised = raised.__cause__
     if not isinstance(raised, Failure):

@@ -208,6 +208,8 @@ class RunResult:
             raised = None
             if isinstance(event, StepFailed) and not event.will_retry and event.asset_key:
                 raised = self.partition_exceptions.get((event.asset_key, event.partition_key))
+                if isinstance(raised, MaxRetriesExceededError):
+                    raised = raised.__cause__  # what the last attempt raised
             view = self._views[i] = dagster_view(event, raised)
         return view
 
