@@ -401,6 +401,7 @@ DEFS = {
     "transform/clean.py": """
         import millrace as dg
         from ..ingest.raw import raw  # imported: still one asset
+        from ..resources import calendar  # listed by that module's Definitions: still one
 
         @dg.asset
         def clean(raw: list[int]) -> list[int]:
@@ -413,9 +414,13 @@ DEFS = {
     "resources.py": """
         import millrace as dg
 
+        @dg.asset
+        def calendar() -> list[str]:
+            return ["mon", "tue"]
+
         @dg.definitions
         def resources():
-            return dg.Definitions(resources={"warehouse": {"rows": [1, 2, 3]}})
+            return dg.Definitions(assets=[calendar], resources={"warehouse": {"rows": [1, 2, 3]}})
     """,
     "__pycache__/junk.py": "raise RuntimeError('never imported')",
     ".hidden/junk.py": "raise RuntimeError('never imported')",
@@ -446,7 +451,7 @@ def test_load_from_defs_folder_merges_every_module_under_defs(
     definitions = importlib.import_module("acme.definitions")
 
     defs = definitions.defs()
-    assert sorted(k.to_user_string() for k in defs.asset_keys) == ["clean", "raw"]
+    assert sorted(k.to_user_string() for k in defs.asset_keys) == ["calendar", "clean", "raw"]
     assert [s.name for s in defs.schedules] == ["all_assets_schedule"]
     assert set(defs.resources) == {"warehouse"}
     result = dg.materialize(defs.assets, resources=defs.resources)
@@ -454,7 +459,7 @@ def test_load_from_defs_folder_merges_every_module_under_defs(
 
     # project_root= is Dagster's older name; a path anywhere in the project finds it
     again = dg.load_from_defs_folder(project_root=project / "src" / "acme" / "defs" / "ingest")
-    assert sorted(k.to_user_string() for k in again.asset_keys) == ["clean", "raw"]
+    assert sorted(k.to_user_string() for k in again.asset_keys) == ["calendar", "clean", "raw"]
 
 
 def test_a_project_without_dg_config_or_with_components_is_refused_clearly(
@@ -538,7 +543,11 @@ def test_the_loader_loads_a_project_directory_through_its_definitions_module(
     project = write_project(tmp_path / "acme-project")
 
     location = load_code_location(project)
-    assert sorted(k.to_user_string() for k in location.defs.asset_keys) == ["clean", "raw"]
+    assert sorted(k.to_user_string() for k in location.defs.asset_keys) == [
+        "calendar",
+        "clean",
+        "raw",
+    ]
     package = project / "src" / "acme"
     assert location.directory == package == code_directory(project)
     assert location.root == project  # the home is the project's .millrace
@@ -639,7 +648,7 @@ def test_millrace_dev_on_a_project_reloads_on_a_save_under_defs(tmp_path: Path, 
 
     with Spawned("dev", "acme-project", "--headless", cwd=tmp_path, env=env) as dev:
         watching = dev.wait_for_line(lambda line: line.startswith("watching "), "watching")
-        assert "acme-project/src/acme (2 assets)" in watching
+        assert "acme-project/src/acme (3 assets)" in watching
         clean = tmp_path / "acme-project" / "src" / "acme" / "defs" / "transform" / "clean.py"
         clean.write_text(clean.read_text().replace("x * 10", "x * 100"))
         dev.wait_for_line(

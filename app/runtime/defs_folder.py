@@ -137,12 +137,14 @@ def _combined(modules: list[ModuleType]) -> Definitions:
     for d in parts:
         for name, resource in d.resources.items():
             if name in resources and resources[name] is not resource:
-                raise DefinitionsError(f"load_from_defs_folder: resource {name!r} defined twice")
+                raise DefinitionsError(
+                    f"resource {name!r} is defined by two Definitions under the defs folder"
+                )
             resources[name] = resource
 
     def merged(field: str) -> list[Any]:
         from_parts = _unique(o for d in parts for o in getattr(d, field))
-        return from_parts + [o for o in _unique(rest[field]) if id(o) not in listed]
+        return from_parts + [o for o in rest[field] if id(o) not in listed]
 
     return Definitions(
         assets=merged("assets"),
