@@ -78,6 +78,12 @@ class UserCodeExecutionError(MillraceError):
         return self._user_exception if self._user_exception is not None else self.__cause__
 
 
+class StepExecutionError(UserCodeExecutionError):
+    """Dagster's wrapper of what a step's body raised. Like Dagster's ``materialize`` and
+    ``execute_in_process``, Millrace re-raises the user's own exception instead, so this
+    name is for the imports and ``except`` clauses of ported code."""
+
+
 class ResourceSetupError(UserCodeExecutionError):
     """A resource's setup code raised before the run's first step."""
 
@@ -128,6 +134,7 @@ DagsterInvalidSubsetError = SelectionError
 DagsterUnknownPartitionError = PartitionKeyError
 DagsterInvalidMetadata = MetadataError
 DagsterUserCodeExecutionError = UserCodeExecutionError
+DagsterExecutionStepExecutionError = StepExecutionError
 DagsterResourceFunctionError = ResourceSetupError
 DagsterUnknownResourceError = UnknownResourceError
 DagsterTypeCheckDidNotPass = TypeCheckError
