@@ -130,7 +130,7 @@ def test_input_context_partitions_are_the_runs_and_the_assets() -> None:
     assert (window.start.day, window.end.day) == (2, 5)
     with pytest.raises(IOContextError, match="exactly one partition"):
         _ = context.asset_partition_key
-    assert context.metadata == {"columns": ["a"]} and context.dagster_type is list
+    assert context.metadata == {"columns": ["a"]} and context.dagster_type.typing_type is list
     assert context.name == "events"
     with pytest.raises(TypeError, match="asset_partitions_def"):
         build_input_context(asset_partition_key_range=PartitionKeyRange("a", "b"))
@@ -329,7 +329,7 @@ def test_a_run_tells_the_manager_about_the_asset_and_its_upstream() -> None:
     assert out.partition_key == out.asset_partition_key == "north"
     assert out.definition_metadata["owner"].value == "sales"
     assert out.name == "result" and out.run_id == result.run_id
-    assert out.asset_partitions_def is regions and out.dagster_type == list[str]
+    assert out.asset_partitions_def is regions and out.dagster_type.typing_type == list[str]
     [loaded] = [c for c in seen if isinstance(c, InputContext)]
     # a manager of one's own is asked even though the upstream ran in this very run
     assert loaded.asset_key == AssetKey("sales") and loaded.name == "sales"
@@ -337,8 +337,24 @@ def test_a_run_tells_the_manager_about_the_asset_and_its_upstream() -> None:
     assert loaded.metadata == {"cols": ["x"]}
     assert loaded.upstream_output.asset_key == AssetKey("sales")
     assert "owner" in loaded.upstream_output.definition_metadata
-    assert loaded.dagster_type == list[str]
+    assert loaded.dagster_type.typing_type == list[str]
     loaded.log.info("the log is the step's")
+
+
+def test_an_unannotated_value_has_type_any() -> None:
+    seen: list[Any] = []
+
+    @asset
+    def raw():  # type: ignore[no-untyped-def]  # no annotation on purpose
+        return 1
+
+    @asset
+    def wrapped(raw):  # type: ignore[no-untyped-def]
+        return [raw]
+
+    assert materialize([raw, wrapped], resources={"io_manager": DictIOManager({}, seen)}).success
+    assert {c.dagster_type.typing_type for c in seen} == {Any}
+    assert seen[0].dagster_type.display_name == "Any"
 
 
 # -- factories, decorators and the built-in definitions --------------------------------------

@@ -371,7 +371,7 @@ def _load(
         spec.key,
         name=spec.param,
         annotation=None if spec.annotation is _EMPTY else spec.annotation,
-        dagster_type=spec.dagster_type,
+        dagster_type=_type_of(spec.dagster_type, spec.annotation),
         partition_key=step.partition_key,
         asset_partition_keys=partitions,
         asset_partitions_def=spec.partitions_def,
@@ -515,7 +515,6 @@ def _output_context(
 ) -> OutputContext:
     """What the IO manager is told about the value of ``partition_key`` (or the asset)."""
     asset = step.asset
-    annotation = asset.output_annotation
     return OutputContext(
         step.key,
         step_key=step.name,
@@ -524,10 +523,17 @@ def _output_context(
         partition_key=partition_key,
         asset_partitions_def=asset.partitions_def,
         definition_metadata=asset.metadata,
-        dagster_type=None if annotation is _EMPTY else annotation,
+        dagster_type=_type_of(None, asset.output_annotation),
         resources=services.view,
         log=context.log,
     )
+
+
+def _type_of(declared: Any, annotation: Any) -> Any:
+    """An IO context's dagster_type: the declared one, else the annotation, else Any."""
+    if declared is not None:
+        return declared
+    return Any if annotation is _EMPTY or annotation is None else annotation
 
 
 def _store_parts(

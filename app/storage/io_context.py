@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Self
 
@@ -29,6 +30,24 @@ _UNSET: Any = object()
 
 class IOContextError(MillraceError):
     """An IO manager asked its context for something this load or store does not have."""
+
+
+@dataclass(frozen=True, slots=True)
+class ValueType:
+    """What IO managers read of Dagster's DagsterType: the Python type of the value
+    (``context.dagster_type.typing_type``), from ``AssetIn(dagster_type=...)`` or the
+    annotation (``Any`` without one)."""
+
+    typing_type: Any
+
+    @property
+    def display_name(self) -> str:
+        return str(getattr(self.typing_type, "__name__", self.typing_type))
+
+
+def value_type(given: Any) -> Any:
+    """A DagsterType-like value as it is; a Python type (or annotation) as a ValueType."""
+    return given if given is None or hasattr(given, "typing_type") else ValueType(given)
 
 
 class _IOContext:
@@ -59,7 +78,7 @@ class _IOContext:
         )
         self._asset_partitions_def = asset_partitions_def
         self._definition_metadata = dict(definition_metadata or {})
-        self._dagster_type = dagster_type
+        self._dagster_type = value_type(dagster_type)
         self.config = config
         self.resource_config = dict(resource_config) if resource_config is not None else None
         self.resources = (
@@ -112,7 +131,7 @@ class _IOContext:
 
     @property
     def dagster_type(self) -> Any:
-        """The declared type: ``AssetIn(dagster_type=...)``, else the annotation."""
+        """The value's type: ``.typing_type`` is the Python type (see ValueType)."""
         if self._dagster_type is None:
             raise IOContextError(f"{self._label} was built without a dagster_type")
         return self._dagster_type
