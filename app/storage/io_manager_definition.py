@@ -62,9 +62,7 @@ class IOManagerDefinition(ResourceDefinition):
         return IOManagerDefinition(lambda _context: value, description=description)
 
     def __repr__(self) -> str:
-        return (
-            f"<IOManagerDefinition {getattr(self.resource_fn, '__qualname__', self.resource_fn)}>"
-        )
+        return super().__repr__().replace("<ResourceDefinition", "<IOManagerDefinition", 1)
 
 
 @overload
