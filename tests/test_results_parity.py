@@ -80,6 +80,13 @@ def test_all_events_and_the_run() -> None:
     assert result.dagster_run.run_id == result.run_id
     assert result.dagster_run.status is dg.DagsterRunStatus.SUCCESS
     assert [e.step_key for e in result.get_step_success_events()] == ["sales__eu__totals", "report"]
+    assert result.get_job_success_event().is_job_success
+    with pytest.raises(dg.DagsterInvariantViolationError, match="ended SUCCESS"):
+        result.get_job_failure_event()
+    report_kinds = [e.event_type_value for e in result.events_for_node("report")]
+    assert report_kinds == ["STEP_START", "ASSET_MATERIALIZATION", "STEP_SUCCESS"]
+    failures = result.filter_events(lambda e: e.is_step_failure)
+    assert failures == []
 
 
 def test_a_failed_run() -> None:

@@ -3,7 +3,7 @@ back once a run ends, with the accessors of Dagster's ``ExecuteInProcessResult``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..automation.event_log import AssetMaterialization
@@ -16,6 +16,7 @@ from ..events import (
     AssetMaterialized,
     ErrorInfo,
     Event,
+    RunFinished,
     RunStarted,
     RunStatus,
     StepFailed,
@@ -130,6 +131,24 @@ class RunResult:
             )
         return self.asset_value(key)
 
+    def filter_events(self, event_filter: Callable[[Any], bool]) -> list[Any]:
+        return [e for e in self.all_events if event_filter(e)]
+
+    def events_for_node(self, node_name: str) -> list[Any]:
+        """The events of node ``node_name``'s steps (each partition's, each attempt's)."""
+        keys = set(self._node_outputs().get(node_name, {}).values())
+        return [
+            self._view(i)
+            for i, e in enumerate(self._events)
+            if e.asset_key in keys and not e.check_name and not isinstance(e, RunStarted)
+        ]
+
+    def get_job_success_event(self) -> Any:
+        return self._run_end("PIPELINE_SUCCESS")
+
+    def get_job_failure_event(self) -> Any:
+        return self._run_end("PIPELINE_FAILURE")
+
     def get_asset_materialization_events(self) -> list[Any]:
         return self._views_of(AssetMaterialized)
 
@@ -212,6 +231,14 @@ class RunResult:
                     raised = raised.__cause__  # what the last attempt raised
             view = self._views[i] = dagster_view(event, raised)
         return view
+
+    def _run_end(self, event_type_value: str) -> Any:
+        for i, e in enumerate(self._events):
+            if isinstance(e, RunFinished) and self._view(i).event_type_value == event_type_value:
+                return self._view(i)
+        raise InvariantViolationError(
+            f"run {self.run_id} has no {event_type_value} event: it ended {self.status.value}"
+        )
 
     def _views_of(self, kind: type[Event]) -> list[Any]:
         return [self._view(i) for i, e in enumerate(self._events) if isinstance(e, kind)]
