@@ -327,28 +327,30 @@ _MIXINS: dict[type[Event], type[DagsterEventView]] = {
     AssetMaterialized: _MaterializedView,
     AssetCheckEvaluated: _CheckEvaluatedView,
 }
-_VIEWS: dict[type[Event], type[Any]] = {}
+_VIEWS: dict[type[Event], tuple[type[Any], tuple[str, ...]]] = {}
 
 
-def _view_class(cls: type[Event]) -> type[Any]:
-    view = _VIEWS.get(cls)
-    if view is None:
+def _view_class(cls: type[Event]) -> tuple[type[Any], tuple[str, ...]]:
+    """The view class of one of our event classes, and the fields to copy."""
+    found = _VIEWS.get(cls)
+    if found is None:
         mixin = _MIXINS.get(cls, DagsterEventView)
         slots = ("raised",) if cls is StepFailed else ()
         # The same name and repr as ours: only the accessors are added.
         view = type(
             cls.__name__, (cls, mixin), {"__slots__": slots, "__qualname__": cls.__qualname__}
         )
-        _VIEWS[cls] = view
-    return view
+        found = _VIEWS[cls] = (view, tuple(f.name for f in dataclasses.fields(cls)))
+    return found
 
 
 def dagster_view(event: Event, raised: BaseException | None = None) -> Any:
     """A copy of ``event`` with Dagster's accessors; ``raised`` is what a failed step raised."""
-    cls = _view_class(type(event))
+    cls, names = _view_class(type(event))
     view = object.__new__(cls)
-    for f in dataclasses.fields(event):
-        object.__setattr__(view, f.name, getattr(event, f.name))
-    if isinstance(event, StepFailed):
-        object.__setattr__(view, "raised", raised)
+    put = object.__setattr__
+    for name in names:
+        put(view, name, getattr(event, name))
+    if cls.__slots__:
+        put(view, "raised", raised)
     return view
