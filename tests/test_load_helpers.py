@@ -312,6 +312,21 @@ def test_two_schedules_with_one_name_are_an_error(code) -> None:
 
     with pytest.raises(DefinitionsError, match="Schedule name 'nightly' is defined multiple"):
         dg.load_definitions_from_modules([first, second])
+    assert dg.load_assets_from_modules([first, second]) == []  # schedules are not its concern
+
+
+def test_specs_with_one_key_are_one_if_equal_and_only_loaded_when_asked(code) -> None:
+    first = code("specs.a", 'from millrace import AssetSpec\n\nledger = AssetSpec("ledger")\n')
+    same = code("specs.b", 'from millrace import AssetSpec\n\nledger = AssetSpec("ledger")\n')
+    other = code(
+        "specs.c",
+        'from millrace import AssetSpec\n\nledger = AssetSpec("ledger", description="x")\n',
+    )
+
+    assert dg.load_assets_from_modules([first, same], include_specs=True) == [first.ledger]
+    assert dg.load_assets_from_modules([first, other]) == []
+    with pytest.raises(DefinitionsError, match="Asset key 'ledger' is defined multiple times"):
+        dg.load_assets_from_modules([first, other], include_specs=True)
 
 
 # -- map_asset_specs and with_source_code_references ---------------------------------------

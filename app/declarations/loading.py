@@ -48,14 +48,20 @@ class ModuleObjects:
     """Every definition the modules hold, once each, in the order found; a second object under
     an asset key, or a schedule, sensor or job name, already taken is an error."""
 
-    def __init__(self, modules: Iterable[ModuleType]) -> None:
+    def __init__(self, modules: Iterable[ModuleType], types: tuple[type, ...] = _LOADABLE) -> None:
         self.objects: list[Any] = []
         self._module_of: dict[int, str] = {}
+        specs: dict[AssetKey, AssetSpec] = {}
         for module in modules:
-            for value in _objects_in(module):
-                if id(value) not in self._module_of:
-                    self._module_of[id(value)] = module.__name__
-                    self.objects.append(value)
+            for value in _objects_in(module, types):
+                if id(value) in self._module_of:
+                    continue
+                if isinstance(value, AssetSpec):
+                    first = specs.setdefault(value.key, value)
+                    if first is not value and _same_spec(first, value):
+                        continue  # Dagster compares specs by value: an equal one is the same
+                self._module_of[id(value)] = module.__name__
+                self.objects.append(value)
         self._refuse_collisions()
 
     def of_type(self, *types: type) -> list[Any]:
@@ -78,10 +84,9 @@ class ModuleObjects:
         for key, found in assets.items():
             defined = [o for o in found if isinstance(o, AssetsDefinition)]
             specs = [o for o in found if isinstance(o, AssetSpec)]
-            # Dagster's rule: specs of a materialized key are not loaded; equal specs are one.
-            if len(defined) > 1 or (
-                not defined and any(not _same_spec(specs[0], s) for s in specs)
-            ):
+            # Dagster's rule: a spec beside the asset of its key is no conflict; two assets,
+            # or two different specs, are.
+            if len(defined) > 1 or (not defined and len(specs) > 1):
                 self._collision(f"Asset key '{key.to_user_string()}'", defined or specs)
         for kind, types in (("Schedule", _SCHEDULES), ("Sensor", _SENSORS), ("Job", _JOBS)):
             named: dict[str, list[Any]] = {}
@@ -105,13 +110,13 @@ class ModuleObjects:
         raise DefinitionsError(f"{what} is defined multiple times. Definitions found in: {where}")
 
 
-def _objects_in(module: ModuleType) -> Iterator[Any]:
+def _objects_in(module: ModuleType, types: tuple[type, ...]) -> Iterator[Any]:
     """Dagster's rule: each attribute that is a definition, and each list of nothing else."""
     for name in dir(module):
         value = getattr(module, name)
-        if isinstance(value, _LOADABLE):
+        if isinstance(value, types):
             yield value
-        elif isinstance(value, list) and all(isinstance(v, _LOADABLE) for v in value):
+        elif isinstance(value, list) and all(isinstance(v, types) for v in value):
             yield from value
 
 
@@ -164,10 +169,10 @@ def load_assets_from_modules(
     ``key_prefix`` on every loaded asset key (and on the references between them),
     ``source_key_prefix`` on the specs' keys (and on references to them), and ``group_name``,
     ``automation_condition``, ``backfill_policy`` and ``freshness_policy`` set on each."""
-    found = ModuleObjects(modules)
-    loaded: list[AssetLike] = found.of_type(AssetsDefinition)
-    if include_specs:
-        loaded = found.of_type(AssetsDefinition, AssetSpec)
+    # Dagster's loader types: checks count for the keys key_prefix moves, specs only if asked
+    types = (AssetsDefinition, AssetChecksDefinition, *((AssetSpec,) if include_specs else ()))
+    found = ModuleObjects(modules, types)
+    loaded: list[AssetLike] = found.of_type(AssetsDefinition, AssetSpec)
     where = "load_assets_from_modules"
     _check_instance(backfill_policy, BackfillPolicy, "backfill_policy", where)
     condition = checked_condition(automation_condition, where)
