@@ -354,3 +354,91 @@ def test_an_old_home_gains_the_observed_column(home: Path) -> None:
     with sqlite3.connect(home / "millrace.db") as conn:
         columns = [r[1] for r in conn.execute("PRAGMA table_info(latest_materializations)")]
     assert "observed" in columns
+
+
+# -- the terminal UI -------------------------------------------------------------------------
+
+SOURCES = """
+    from millrace import DataVersion, MaterializeResult, TableColumnDep, TableColumnLineage
+    from millrace import asset, observable_source_asset
+
+    @observable_source_asset(group_name="raw")
+    def shop_feed() -> DataVersion:
+        return DataVersion("etag-1")
+
+    @asset(deps=[shop_feed, "ledger"])
+    def revenue() -> MaterializeResult:
+        lineage = TableColumnLineage({"total": [TableColumnDep("ledger", "amount")]})
+        return MaterializeResult(
+            metadata={"dagster/column_lineage": lineage, "dagster/uri": "s3://lake/revenue"}
+        )
+"""
+
+
+async def test_the_tui_shows_external_assets_and_m_observes_a_source(
+    tmp_path: Path, home: Path
+) -> None:
+    from millrace.tui.screens.asset import AssetScreen
+    from millrace.tui.widgets.metadata_view import MetadataView
+    from textual.widgets import DataTable, Static
+    from tui_harness import running_app, until, write_project
+
+    project = write_project(tmp_path, SOURCES)
+    async with running_app(project, home) as (app, pilot):
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count == 3, "the catalog")
+        status = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[3]) for i in range(3)}
+        assert status == {"shop_feed": "external", "ledger": "external", "revenue": "fresh"}
+
+        await app.push_screen(AssetScreen(AssetKey("ledger")))
+        await until(pilot, lambda: _facts(app, "ledger") is not None, "the ledger's screen")
+        assert "not defined in this code: asset 'revenue' (" in (_facts(app, "ledger") or "")
+
+        await app.push_screen(AssetScreen(AssetKey("shop_feed")))
+        await until(pilot, lambda: "m observes it" in (_facts(app, "shop_feed") or ""), "facts")
+        await pilot.press("m")
+        await until(
+            pilot,
+            lambda: "last observed" in (_facts(app, "shop_feed") or ""),
+            "the observation",
+        )
+        assert "data version etag-1" in (_facts(app, "shop_feed") or "")
+
+        await app.push_screen(AssetScreen(AssetKey("revenue")))
+        view = app.screen.query_one(MetadataView)
+        await until(pilot, lambda: len(view.query(".value")) >= 3, "revenue's metadata")
+        labels = [str(w.render()) for w in view.query(".label").results(Static)]
+        assert {"dagster/column_lineage", "dagster/uri"} <= set(labels)
+        [uri] = [w for w in view.query(".value").results(Static) if "s3://" in str(w.render())]
+        assert "link s3://lake/revenue" in str(uri.render().spans)  # type: ignore[union-attr]
+
+
+def test_column_lineage_renders_as_each_column_and_where_it_comes_from() -> None:
+    import io
+
+    from millrace import MetadataValue, TableColumnDep, TableColumnLineage
+    from millrace.tui.widgets.metadata_view import rendered
+    from rich.console import Console
+
+    lineage = TableColumnLineage(
+        {
+            "total": [TableColumnDep("orders", "amount"), TableColumnDep(["raw", "fx"], "rate")],
+            "constant": [],
+        }
+    )
+    console = Console(file=io.StringIO(), width=80, record=True)
+    console.print(rendered(MetadataValue.column_lineage(lineage)))
+    lines = [line.split() for line in console.export_text().splitlines() if line.strip()]
+    assert lines[0] == ["column", "from"]
+    assert ["total", "orders.amount,", "raw/fx.rate"] in lines
+    assert ["constant", "nothing"] in lines
+
+
+def _facts(app: Any, name: str) -> str | None:
+    from millrace.tui.screens.asset import AssetScreen
+    from textual.widgets import Static
+
+    screen = app.screen
+    if not isinstance(screen, AssetScreen) or screen.name_ != name or screen.state is None:
+        return None
+    return str(screen.query_one("#facts", Static).render())

@@ -176,6 +176,30 @@ class MillraceApp(App[None]):
         self.notify(f"{what or 'run'} {handle.run_id[:8]}: {len(plan)} steps")
         return handle
 
+    async def observe(self, key: AssetKey) -> None:
+        """Observe an observable source asset in a run of its own, in the background."""
+        if (why := self.why_not_run()) is not None:
+            self.notify(why, severity="warning")
+            return
+        self.run_worker(self._observe(key), group="observe", exit_on_error=False)
+
+    async def _observe(self, key: AssetKey) -> None:
+        from millrace.observation import observe_in
+
+        name = key.to_user_string()
+        try:
+            result = await observe_in(self.runtime, [key], tags={"millrace/origin": "tui"})
+        except Exception as exc:  # not observable, or its resources failed: shown, not raised
+            self.notify(str(exc), title="cannot observe", severity="error")
+            return
+        observed = result.get_asset_observation_events()
+        if result.success and len(observed) == 1:
+            self.notify(f"observed {name}: data version {observed[0].data_version}")
+        elif result.success:
+            self.notify(f"observed {name}: {len(observed):,} partitions")
+        else:
+            self.notify(f"observing {name} failed (run {result.run_id[:8]})", severity="error")
+
     # -- backfills --------------------------------------------------------------------------
 
     def why_not_backfill(self, key: AssetKey) -> str | None:

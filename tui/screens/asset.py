@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from millrace.asset_graph import AssetGraph, describe
 from millrace.declarations.keys import AssetKey
 from millrace.declarations.metadata import MetadataValue
 from millrace.events import AssetCheckEvaluated, AutomationEvaluated, Event, RunOrigin
@@ -298,7 +299,10 @@ class AssetScreen(RuntimeScreen):
                 parts.add(AUTOMATION)
             elif event.kind in ("RUN_STARTED", "RUN_FINISHED") and self.condition is not None:
                 parts.add(AUTOMATION)  # perhaps the run automation asked for, or its end
-            elif event.asset_key == self.key and event.kind == "ASSET_MATERIALIZED":
+            elif event.asset_key == self.key and event.kind in (
+                "ASSET_MATERIALIZED",
+                "ASSET_OBSERVATION",
+            ):
                 parts.add(STORED)
             elif event.asset_key == self.key and event.kind == "ASSET_CHECK_EVALUATED":
                 parts.add(CHECKS)
@@ -443,6 +447,8 @@ class AssetScreen(RuntimeScreen):
         if not node.is_executable:
             text.append("  external", style="dim")
         text.append("\n\n")
+        if not node.is_executable:
+            text.append(f"{external_note(self.millrace.runtime.code.graph, self.key, row)}\n\n")
         if node.description:
             text.append(f"{node.description}\n")
         else:
@@ -651,6 +657,8 @@ class AssetScreen(RuntimeScreen):
         node = self.millrace.runtime.code.graph.nodes.get(self.key)
         if node is None:
             self.notify(f"materialize: {self.name_} is no longer in the code", severity="warning")
+        elif getattr(node, "is_observable", False):
+            await self.millrace.observe(self.key)
         elif not node.is_executable:
             self.notify(
                 f"materialize: {self.name_} is external (produced outside Millrace)",
@@ -676,6 +684,23 @@ class AssetScreen(RuntimeScreen):
             )
         else:
             self.millrace.ask_backfill_range(self.key, first, last, bucket.size)
+
+
+def external_note(graph: AssetGraph, key: AssetKey, row: AssetState | None) -> str:
+    """What an external asset is: made for an undefined dependency (and by whom), an
+    observable source (and when it was last observed), or declared external."""
+    node = graph.nodes[key]
+    if graph.is_stub(key):
+        what = f"not defined in this code: {describe(graph.stubs[key])} depends on it"
+    elif getattr(node, "is_observable", False):
+        what = "an observable source asset: m observes it"
+    else:
+        what = "produced outside Millrace: never materialized here"
+    if row is not None and row.last_materialized is not None:
+        when = dt.datetime.fromtimestamp(row.last_materialized).isoformat(" ", "seconds")
+        version = f", data version {short(row.data_version)}" if row.data_version else ""
+        what += f"\nlast observed {when}{version}"
+    return what
 
 
 async def _none() -> None:

@@ -214,7 +214,7 @@ class CatalogScreen(RuntimeScreen):
                 row.asset_key.to_user_string(),
                 row.group,
                 ", ".join(row.kinds),
-                status_text(row.status.value),
+                _status_cell(row),
                 *([freshness_text(row.freshness)] if fresh else []),
                 *([partitions_text(row)] if partitioned else []),
                 ago(last),
@@ -378,3 +378,11 @@ class CatalogScreen(RuntimeScreen):
             self.notify(f"checks: {row.asset_key.to_user_string()} has none", severity="warning")
             return
         await self.millrace.materialize([row.asset_key], checks_only=True, what="checks")
+
+
+def _status_cell(row: AssetState) -> Text:
+    """An external asset is never stale or missing itself: it says what it is instead (a
+    failed observation still says so)."""
+    if not row.materializable and row.status.value == "fresh":
+        return Text("external", style="dim")
+    return status_text(row.status.value)

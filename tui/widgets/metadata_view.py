@@ -1,6 +1,7 @@
 """A materialization's metadata, each entry as its type reads best: numbers with separators,
 markdown rendered, tables (a TableSchema, ``millrace/preview``) as tables, URLs and paths as
-links. The asset's own entries come first, then those Millrace adds (``dagster/``,
+links, column lineage as each column and the upstream columns it comes from. The asset's own
+entries come first, then Dagster's standard ones and those Millrace adds (``dagster/``,
 ``millrace/`` and the IO manager's ``path``)."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from millrace.declarations.metadata import MetadataValue, TableSchema
+from millrace.declarations.metadata import MetadataValue, TableColumnLineage, TableSchema
+from millrace.declarations.metadata_sets import URI
 from rich import box
 from rich.console import RenderableType
 from rich.table import Table
@@ -67,15 +69,29 @@ def records_table(value: Mapping[str, Any]) -> Table:
     return table
 
 
+def lineage_table(lineage: TableColumnLineage) -> Table:
+    """One row per column: the upstream ``asset.column``s it is computed from."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("column", style="bold")
+    table.add_column("from")
+    for column, deps in lineage.deps_by_column.items():
+        sources = ", ".join(f"{d.asset_key.to_user_string()}.{d.column_name}" for d in deps)
+        table.add_row(Text(column), Text(sources) if deps else Text("nothing", style="dim"))
+    return table
+
+
 def link(target: str) -> Text:
     """A URL, or a path as a file:// link where it is absolute (terminals open either)."""
     uri = Path(target).as_uri() if Path(target).is_absolute() else target
     return Text(target, style=f"underline link {uri}")
 
 
-def rendered(value: MetadataValue) -> RenderableType | str:
-    """One value as a Rich renderable; markdown is the caller's (a Markdown widget)."""
+def rendered(value: MetadataValue, key: str = "") -> RenderableType | str:
+    """One value as a Rich renderable; markdown is the caller's (a Markdown widget).
+    ``dagster/uri`` is a link whatever its type (Dagster stores it as text)."""
     kind, v = value.type, value.value
+    if key == URI and kind == "text":
+        return link(str(v))
     if kind == "int":
         return Text(f"{v:,}")
     if kind == "float":
@@ -94,13 +110,15 @@ def rendered(value: MetadataValue) -> RenderableType | str:
         return schema_table(v)
     if kind == "table":
         return records_table(v)
+    if kind == "column_lineage":
+        return lineage_table(v)
     return Text(str(value))
 
 
-def entry_widget(value: MetadataValue) -> Widget:
+def entry_widget(value: MetadataValue, key: str = "") -> Widget:
     if value.type == "md":
         return Markdown(str(value.value), classes="value")
-    return Static(rendered(value), classes="value")
+    return Static(rendered(value, key), classes="value")
 
 
 class MetadataView(VerticalScroll):
@@ -129,6 +147,6 @@ class MetadataView(VerticalScroll):
             await self.mount(Static(why, classes="value"))
             return
         await self.mount_all(
-            Horizontal(Static(Text(key), classes="label"), entry_widget(value))
+            Horizontal(Static(Text(key), classes="label"), entry_widget(value, key))
             for key, value in ordered(metadata)
         )
