@@ -42,8 +42,17 @@ _RUN_END = {
     RunStatus.CANCELED: "PIPELINE_CANCELED",
     RunStatus.STARTED: ENGINE_EVENT,
 }
+# Dagster's step events: those of one node's step, materializations and check results too.
 _STEP_EVENTS = frozenset(
-    {"STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED", "STEP_UP_FOR_RETRY"}
+    {
+        "STEP_START",
+        "STEP_SUCCESS",
+        "STEP_FAILURE",
+        "STEP_SKIPPED",
+        "STEP_UP_FOR_RETRY",
+        "ASSET_MATERIALIZATION",
+        "ASSET_CHECK_EVALUATION",
+    }
 )
 
 

@@ -134,14 +134,15 @@ class RunResult:
     def filter_events(self, event_filter: Callable[[Any], bool]) -> list[Any]:
         return [e for e in self.all_events if event_filter(e)]
 
+    @property
+    def all_node_events(self) -> list[Any]:
+        """The step events (starts, successes, failures, materializations, check results)."""
+        return [e for e in self.all_events if e.is_step_event]
+
     def events_for_node(self, node_name: str) -> list[Any]:
-        """The events of node ``node_name``'s steps (each partition's, each attempt's)."""
+        """The step events of node ``node_name`` (each partition's, each attempt's)."""
         keys = set(self._node_outputs().get(node_name, {}).values())
-        return [
-            self._view(i)
-            for i, e in enumerate(self._events)
-            if e.asset_key in keys and not e.check_name and not isinstance(e, RunStarted)
-        ]
+        return [e for e in self.all_node_events if e.asset_key in keys and not e.check_name]
 
     def get_job_success_event(self) -> Any:
         return self._run_end("PIPELINE_SUCCESS")
