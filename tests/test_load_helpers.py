@@ -568,6 +568,11 @@ def test_the_loader_loads_a_project_directory_through_its_definitions_module(
     assert location.root == project  # the home is the project's .millrace
     assert package / "defs" / "transform" / "clean.py" in location.files
 
+    # its root package names the same code: millrace dev src/acme
+    same = load_code_location(package)
+    assert sorted(same.defs.asset_keys) == sorted(location.defs.asset_keys)
+    assert (same.directory, same.root) == (package, project)
+
 
 async def test_dev_on_a_project_reloads_when_a_file_under_defs_changes(
     tmp_path: Path, home: Path, forget: None

@@ -36,7 +36,7 @@ from .imports import (
     shadowed_module,
     user_modules,
 )
-from .project import DagsterProject, project_in
+from .project import DagsterProject, dg_project_around, project_in
 
 DEFAULT_LOAD_TIMEOUT = 60.0  # seconds
 TIMEOUT_ENV = "MILLRACE_LOAD_TIMEOUT"
@@ -147,6 +147,9 @@ def _plan(target: str | Path) -> _Plan:
     if path.is_dir():
         directory = path.resolve()
         if (directory / "__init__.py").exists():
+            project = dg_project_around(directory)
+            if project is not None and _is_root_package(directory, project):
+                return _project_plan(name, project)  # src/<pkg>: as its project directory
             imports = {directory.name: directory}
             return _Plan(name, imports, directory, directory.parent, True, directory)
         project = project_in(directory)
@@ -200,6 +203,11 @@ def _project_plan(target: str, project: DagsterProject) -> _Plan:
     else:
         scope = Path(str(spec.origin)).resolve().parent
     return _Plan(target, {module: scope}, scope, project.import_root, False, scope)
+
+
+def _is_root_package(directory: Path, project: DagsterProject) -> bool:
+    top = project.target_module.partition(".")[0]
+    return directory == project.import_root.resolve() / top
 
 
 def _module_name(file: Path) -> str:

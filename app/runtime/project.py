@@ -42,17 +42,25 @@ def project_in(directory: Path) -> DagsterProject | None:
     return None
 
 
-def project_around(path: Path) -> DagsterProject:
+def dg_project_around(path: Path) -> DagsterProject | None:
     """The dg project ``path`` is in: the nearest ``dg.toml`` or ``pyproject.toml`` with a
-    ``[tool.dg]`` table in it or above it (Dagster's ``discover_config_file``)."""
+    ``[tool.dg]`` table in it or above it (Dagster's ``discover_config_file``), or None."""
     start = path.resolve()
     for directory in (start, *start.parents):
         for name in _DG_FILES:
             file = directory / name
-            if file.is_file() and _dg_table(file, _toml(file)) is not None:
-                project = _read(file)
-                assert project is not None
-                return project
+            table = _dg_table(file, _toml(file)) if file.is_file() else None
+            if table is not None:
+                return _dg_project(file, table)
+    return None
+
+
+def project_around(path: Path) -> DagsterProject:
+    """``dg_project_around(path)``, which must exist."""
+    project = dg_project_around(path)
+    if project is not None:
+        return project
+    start = path.resolve()
     raise CodeLoadError(
         f"Could not find a Dagster project config (dg.toml, or pyproject.toml with "
         f"[tool.dg.project] root_module = ...) in {start} or any parent of it",
