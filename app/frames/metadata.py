@@ -14,6 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..declarations.metadata import MetadataValue, TableRecord
+from ..declarations.metadata_sets import COLUMN_SCHEMA, ROW_COUNT
 from .convert import polars_head
 from .dtypes import table_schema
 from .kind import frame_kind
@@ -35,14 +36,14 @@ def frame_metadata(value: Any) -> dict[str, MetadataValue] | None:
     if kind is None or kind == "lazy":
         return None
     rows = value.num_rows if kind == "arrow" else len(value)
-    metadata = {"dagster/row_count": MetadataValue.int(rows)}
+    metadata = {ROW_COUNT: MetadataValue.int(rows)}
     try:
         head = polars_head(value, PREVIEW_ROWS)
     except Exception:
         # Polars cannot hold every frame (duplicate column names, mixed-type pandas object
         # columns); automatic metadata must never fail the materialization it describes.
         return metadata
-    metadata["dagster/column_schema"] = MetadataValue.table_schema(table_schema(head.schema))
+    metadata[COLUMN_SCHEMA] = MetadataValue.table_schema(table_schema(head.schema))
     metadata["millrace/preview"] = rows_table(head)
     return metadata
 
