@@ -215,6 +215,15 @@ def test_a_check_that_requests_a_retry_is_run_again() -> None:
     assert evaluation.passed
 
 
+def test_a_failure_without_a_description() -> None:
+    @asset
+    def quiet():
+        raise Failure()
+
+    result = materialize_to_memory([quiet], raise_on_error=False)
+    assert str(result.failures[dg.AssetKey("quiet")]) == "Failure"
+
+
 def test_control_flow_arguments_are_checked() -> None:
     with pytest.raises(TypeError, match="max_retries"):
         RetryRequested(max_retries=-1)

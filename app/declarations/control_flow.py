@@ -20,7 +20,7 @@ class Failure(Exception):
         metadata: Mapping[str, Any] | None = None,
         allow_retries: bool | None = None,
     ) -> None:
-        super().__init__(description)
+        super().__init__(*(() if description is None else (description,)))
         if description is not None and not isinstance(description, str):
             raise TypeError(f"Failure(description=...) must be a str, got {description!r}")
         self.description = description
