@@ -287,6 +287,20 @@ def test_upath_manager_multi_partitions_and_keys_that_would_escape(tmp_path: Pat
     assert not (tmp_path / "up.json").exists()
 
 
+def test_upath_manager_paths_for_outputs_without_assets_and_a_repartitioned_asset(
+    tmp_path: Path,
+) -> None:
+    manager = JsonIOManager(tmp_path)
+    op_output = build_output_context(step_key="clean", name="result", run_id="r1")
+    assert not manager.has_output(op_output)
+    manager.handle_output(op_output, [1])
+    assert (tmp_path / "r1" / "clean" / "result.json").is_file() and manager.has_output(op_output)
+    # a file where the partitioned asset's directory goes is the unpartitioned past: replaced
+    (tmp_path / "events").write_text("[]")
+    manager.handle_output(build_output_context(asset_key="events", partition_key="a"), [2])
+    assert json.loads((tmp_path / "events" / "a.json").read_text()) == [2]
+
+
 def test_upath_manager_extension_must_have_a_dot() -> None:
     class Bad(JsonIOManager):
         extension = "json"
