@@ -5,6 +5,7 @@ depend on resources, ResourceDependency. Runs are real: materialize() into a rea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,229 @@ def test_bad_legacy_schemas_fail_when_declared() -> None:
     assert dg.Field(dg.Noneable(int)).is_required is False
     assert dg.Field({"a": dg.Field(int, default_value=1)}).is_required is False
     assert dg.Field({"a": int}).is_required is True
+
+
+# -- ConfigurableResource: EnvVar.int, create_resource, configure_at_launch -----------------
+
+
+class Server(dg.ConfigurableResource):
+    host: str = "localhost"
+    port: int
+
+
+@dg.asset
+def address(server: Server) -> str:
+    return f"{server.host}:{server.port}"
+
+
+def test_env_var_int_is_read_as_an_integer_and_never_shown(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = Server(port=dg.EnvVar.int("SERVER_PORT"))
+    assert repr(server) == "Server(host='localhost', port=EnvVar.int('SERVER_PORT'))"
+    monkeypatch.setenv("SERVER_PORT", "8080")
+    assert dg.materialize([address], resources={"server": server}).asset_value("address") == (
+        "localhost:8080"
+    )
+    monkeypatch.setenv("SERVER_PORT", "hunter2")
+    with pytest.raises(ResourceConfigError) as caught:
+        dg.materialize([address], resources={"server": server})
+    message = str(caught.value)
+    assert (
+        "resource 'server' (Server): field 'port': environment variable SERVER_PORT is not an "
+        "integer (EnvVar.int)" in message
+    )
+    assert "hunter2" not in message
+
+
+class Client:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.closed = False
+
+
+class ClientResource(dg.ConfigurableResource):
+    """Configures a plain client: assets take it as ResourceParam[Client]."""
+
+    url: str
+
+    def create_resource(self, context: dg.InitResourceContext) -> Client:
+        return Client(self.url)
+
+
+def test_create_resource_hands_out_another_object_to_resource_params(home: Path) -> None:
+    @dg.asset
+    def fetched(client: dg.ResourceParam[Client]) -> str:
+        assert type(client) is Client
+        return client.url
+
+    result = dg.materialize([fetched], resources={"client": ClientResource(url="https://x")})
+    assert result.asset_value("fetched") == "https://x"
+
+
+def test_configure_at_launch_takes_its_fields_from_the_run_config(home: Path) -> None:
+    resources = {"server": Server.configure_at_launch(host="db.internal")}
+    plain = {"resources": {"server": {"config": {"port": 5432}}}}
+    typed = dg.RunConfig(resources={"server": Server(port=6543)})  # Dagster's typed form
+    assert dg.materialize([address], resources=resources, run_config=plain).asset_value(
+        "address"
+    ) == ("db.internal:5432")
+    # the typed form gives the fields it sets; the given host is kept, as Dagster merges them
+    assert dg.materialize([address], resources=resources, run_config=typed).asset_value(
+        "address"
+    ) == ("db.internal:6543")
+
+
+def test_configure_at_launch_without_its_fields_says_where_they_go(home: Path) -> None:
+    resources = {"server": Server.configure_at_launch()}
+    with pytest.raises(ResourceConfigError) as caught:
+        dg.materialize([address], resources=resources)
+    message = str(caught.value)
+    assert "resources.server.config.port: required, not given" in message
+    assert (
+        "resources.server: Server.configure_at_launch() takes the fields it was not given from "
+        "the run config: resources: {server: {config: {...}}}" in message
+    )
+    bad = {"resources": {"server": {"config": {"port": "x", "hots": "h"}}}}
+    with pytest.raises(ResourceConfigError) as caught:
+        dg.materialize([address], resources=resources, run_config=bad)
+    assert "resources.server.config.port: Input should be a valid integer" in str(caught.value)
+    assert "resources.server.config.hots: unknown field (did you mean 'host'?)" in str(caught.value)
+
+
+def test_configure_at_launch_with_an_unknown_field_fails_where_it_is_called() -> None:
+    with pytest.raises(ResourceConfigError) as caught:
+        Server.configure_at_launch(prot=1)
+    message = str(caught.value)
+    assert message.startswith(f"Server.configure_at_launch() (tests/{HERE}:")
+    assert "prot: unknown field (did you mean 'port'?)" in message
+
+
+def test_run_config_env_reference_for_a_resource_field(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVER_PORT", "99")
+    run_config = {"resources": {"server": {"config": {"port": {"env": "SERVER_PORT"}}}}}
+    result = dg.materialize([address], resources={"server": Server(port=1)}, run_config=run_config)
+    assert result.asset_value("address") == "localhost:99"
+
+
+# -- resources that depend on resources ------------------------------------------------------
+
+
+class Credentials(dg.ConfigurableResource):
+    username: str
+    password: str
+
+
+class Bucket(dg.ConfigurableResource):
+    credentials: Credentials
+    region: str
+    journal: str = ""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # nested resources are ready first, and the context's config is the bucket's own
+        assert isinstance(self.credentials, Credentials)
+        assert "credentials" not in context.resource_config
+        _note(self.journal, f"setup bucket as {self.credentials.username}")
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        _note(self.journal, "teardown bucket")
+
+
+def _note(path: str, line: str) -> None:
+    if path:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+
+
+@dg.asset
+def listing(bucket: Bucket, credentials: Credentials) -> str:
+    assert bucket.credentials is credentials  # the one top-level instance, set up once
+    return f"{bucket.credentials.username}@{bucket.region}"
+
+
+def test_a_nested_resource_configured_at_launch_is_the_top_level_one(
+    home: Path, tmp_path: Path
+) -> None:
+    credentials = Credentials.configure_at_launch()
+    journal = tmp_path / "journal.txt"
+    resources = {
+        "credentials": credentials,
+        "bucket": Bucket(credentials=credentials, region="eu", journal=str(journal)),
+    }
+    run_config = dg.RunConfig(
+        resources={"credentials": {"config": {"username": "kim", "password": "pw"}}}
+    )
+    result = dg.materialize([listing], resources=resources, run_config=run_config)
+    assert result.asset_value("listing") == "kim@eu"
+    assert journal.read_text().splitlines() == ["setup bucket as kim", "teardown bucket"]
+
+
+def test_a_nested_fully_configured_resource_is_set_up_for_its_holder(home: Path) -> None:
+    @dg.asset
+    def region(bucket: Bucket) -> str:
+        return f"{bucket.credentials.username}@{bucket.region}"
+
+    bucket = Bucket(credentials=Credentials(username="ann", password="pw"), region="us")
+    assert dg.materialize([region], resources={"bucket": bucket}).asset_value("region") == (
+        "ann@us"
+    )
+
+
+def test_a_nested_configure_at_launch_resource_must_be_a_top_level_one_too(home: Path) -> None:
+    @dg.asset
+    def region(bucket: Bucket) -> str:
+        return bucket.region
+
+    bucket = Bucket(credentials=Credentials.configure_at_launch(), region="eu")
+    with pytest.raises(ResourceConfigError) as caught:
+        dg.materialize([region], resources={"bucket": bucket})
+    assert (
+        "resource 'bucket' (Bucket.credentials) holds Credentials.configure_at_launch(), which "
+        "is no resource of this run: give the same object as a top-level resource too"
+    ) in str(caught.value)
+    with pytest.raises(ResourceConfigError, match=r"Bucket.credentials\): takes a Credentials"):
+        dg.materialize(
+            [region],
+            resources={"bucket": Bucket(credentials=Server.configure_at_launch(), region="eu")},  # type: ignore[arg-type]
+        )
+
+
+class Pipeline(dg.ConfigurableResource):
+    """Holds what a function resource and a plain object hand out."""
+
+    client: dg.ResourceDependency[Client]
+    settings: dg.ResourceDependency[dict[str, int]]
+    shared: dg.ResourceDependency[list[str]]
+
+
+@dg.resource
+def client_resource() -> Iterator[Client]:
+    client = Client("https://api")
+    yield client
+    client.closed = True
+
+
+def test_resource_dependency_fields_hold_what_their_resources_hand_out(home: Path) -> None:
+    setups: list[str] = []
+
+    @dg.resource
+    def shared_resource() -> list[str]:
+        setups.append("shared")
+        return setups
+
+    seen: dict[str, Any] = {}
+
+    @dg.asset
+    def used(pipeline: Pipeline, shared: dg.ResourceParam[list[str]]) -> str:
+        seen["client"] = pipeline.client
+        assert pipeline.shared is shared  # a top-level @resource: set up once, handed to both
+        return f"{pipeline.client.url} {pipeline.settings['retries']}"
+
+    pipeline = Pipeline(client=client_resource, settings={"retries": 2}, shared=shared_resource)
+    result = dg.materialize([used], resources={"pipeline": pipeline, "shared": shared_resource})
+    assert result.asset_value("used") == "https://api 2"
+    assert seen["client"].closed  # torn down after the run, as a top-level generator is
+    assert setups == ["shared"]
+    assert pipeline.client is client_resource  # the declared resource is left as it was

@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import SimpleNamespace
-from typing import Annotated, Any, Self, TypeVar, get_origin, overload
+from typing import Annotated, Any, Generic, Self, TypeVar, get_origin, overload
 
 from pydantic import (
     BaseModel,
@@ -26,9 +26,10 @@ from pydantic import (
 from pydantic_core import CoreSchema, core_schema
 
 from ..errors import DefinitionsError
+from ..suggest import suggestion
 from .config_schema import ConfigSchema
 from .source import caller_location, location_of
-from .validation import validation_problems
+from .validation import shown, validation_problems
 
 _log = logging.getLogger("millrace.resources")
 
@@ -36,9 +37,13 @@ _log = logging.getLogger("millrace.resources")
 class ResourceConfigError(DefinitionsError):
     """A resource's fields or config are invalid, or an environment variable it reads is unset."""
 
+    problems: tuple[str, ...] = ()  # one line each, without the header
+
 
 def problems_error(header: str, problems: list[str]) -> ResourceConfigError:
-    return ResourceConfigError(header + "\n  - " + "\n  - ".join(problems))
+    error = ResourceConfigError(header + "\n  - " + "\n  - ".join(problems))
+    error.problems = tuple(problems)
+    return error
 
 
 class EnvVar(str):
@@ -51,9 +56,9 @@ class EnvVar(str):
     __slots__ = ()
 
     @classmethod
-    def int(cls, name: str) -> EnvVar:
-        """Dagster's spelling for a number; the field's type converts the value when it is read."""
-        return cls(name)
+    def int(cls, name: str) -> IntEnvVar:
+        """A variable read as an integer: ``port: int = EnvVar.int("PORT")``."""
+        return IntEnvVar(name)
 
     @property
     def env_var_name(self) -> str:
@@ -64,6 +69,26 @@ class EnvVar(str):
 
     def __repr__(self) -> str:
         return f"EnvVar({self.env_var_name!r})"
+
+
+class IntEnvVar(EnvVar):
+    """``EnvVar.int("PORT")``: the variable's value is read as an integer."""
+
+    __slots__ = ()
+
+    def get_value(self, default: str | None = None) -> Any:
+        found = super().get_value(default)
+        if found is None:
+            return None
+        try:
+            return int(found)
+        except ValueError:  # int()'s own message would show the value
+            raise ValueError(
+                f"environment variable {self.env_var_name} is not an integer (EnvVar.int)"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"EnvVar.int({self.env_var_name!r})"
 
 
 class InitResourceContext:
@@ -109,7 +134,8 @@ def _defer_env_vars(schema: CoreSchema, cls: type) -> None:
 
 
 def _keep_env_var(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    return value if isinstance(value, EnvVar) else handler(value)
+    # a PartialResource too: the run builds it, under its own key, and validates it then
+    return value if isinstance(value, EnvVar | PartialResource) else handler(value)
 
 
 class ConfigurableResource(BaseModel):
@@ -155,17 +181,63 @@ class ConfigurableResource(BaseModel):
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         """Called once per run after its last step, also when the run failed or was canceled."""
 
+    def create_resource(self, context: InitResourceContext) -> Any:
+        """What assets receive: the resource itself, unless overridden to hand out another
+        object (an asset then takes it as ``client: ResourceParam[Client]``)."""
+        return self
+
     @contextlib.contextmanager
-    def yield_for_execution(self, context: InitResourceContext) -> Iterator[Self]:
-        """Set up, hand the resource to the run, tear down; override to wrap both in a ``with``."""
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
+        """Set up, hand ``create_resource``'s object to the run, tear down; override to wrap
+        both in a ``with``."""
         self.setup_for_execution(context)
         try:
-            yield self
+            yield self.create_resource(context)
         finally:
             self.teardown_after_execution(context)
 
+    @classmethod
+    def configure_at_launch(cls, **kwargs: Any) -> PartialResource[Self]:
+        """This resource with the fields in ``kwargs``, the others given when a run launches,
+        in its run config: ``resources: {<key>: {config: {<field>: ...}}}``."""
+        unknown = [name for name in kwargs if name not in cls.model_fields]
+        if unknown:
+            where = caller_location(depth=2)
+            at = f" ({where})" if where else ""
+            raise problems_error(
+                f"{cls.__name__}.configure_at_launch(){at} is misconfigured:",
+                [f"{name}: unknown field{suggestion(name, cls.model_fields)}" for name in unknown],
+            )
+        return PartialResource(cls, kwargs)
+
 
 R = TypeVar("R", bound=ConfigurableResource)
+
+
+class PartialResource(Generic[R]):
+    """A resource whose remaining fields come from the run config when a run launches (what
+    ``configure_at_launch()`` makes). Held by another resource, it must also be a top-level
+    resource of the Definitions: the run configures it under that key and hands it on."""
+
+    def __init__(self, resource_cls: type[R], data: Mapping[str, Any]) -> None:
+        self.resource_cls = resource_cls
+        self.data = dict(data)
+
+    def build(self, key: str, config: Mapping[str, Any]) -> tuple[R | None, list[str]]:
+        """The resource from its given fields with ``config`` laid over them, or the problems,
+        each ``resources.<key>.config.<field>: problem``."""
+        odd = [name for name in config if not isinstance(name, str)]
+        if odd:
+            return None, [f"resources.{key}.config: field names are strings, not {shown(odd)}"]
+        try:
+            built = self.resource_cls(**{**self.data, **config})
+        except ResourceConfigError as exc:
+            return None, [f"resources.{key}.config.{line}" for line in exc.problems]
+        return built, []
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self.data.items())
+        return f"{self.resource_cls.__name__}.configure_at_launch({given})"
 
 
 def resolve_env_vars(key: str, resource: R) -> R:
@@ -194,7 +266,11 @@ def resolve_in_place(key: str, resource: ConfigurableResource) -> list[str]:
             values[name] = nested
         elif isinstance(value, EnvVar):
             env_vars[name] = value
-            found = value.get_value()
+            try:
+                found = value.get_value()
+            except ValueError as exc:
+                problems.append(f"{label}: field '{name}': {exc}")
+                continue
             if found is None:
                 problems.append(
                     f"{label}: field '{name}' reads environment variable "
@@ -303,6 +379,26 @@ _RESOURCE_PARAM = "resource_param"  # Dagster's marker
 
 ResourceParam = Annotated[T, _RESOURCE_PARAM]
 """``def my_asset(client: ResourceParam[Client])`` receives the plain object ``client``."""
+
+
+class _AnyValue:
+    """Pydantic's view of a ResourceDependency field: any object, unchecked, as Dagster has it."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.any_schema()
+
+    def __repr__(self) -> str:
+        return "resource_dependency"
+
+
+_RESOURCE_DEPENDENCY = _AnyValue()
+
+ResourceDependency = Annotated[T, _RESOURCE_DEPENDENCY]
+"""A resource field holding any resource: ``client: ResourceDependency[Client]`` takes a
+``@resource`` definition (set up for the run, the field then holds what it made), a resource
+made with ``configure_at_launch()``, or a plain object."""
 
 
 def is_resource_annotation(annotation: Any) -> bool:

@@ -13,7 +13,9 @@ from typing import Any
 
 from ..declarations.resources import (
     ConfigurableResource,
+    EnvVar,
     InitResourceContext,
+    PartialResource,
     ResourceConfigError,
     ResourceDefinition,
     assign_fields,
@@ -74,8 +76,10 @@ def open_resources(
     Until then they are registered for ``tear_down_open_resources``.
     """
     log = log or _log
-    prepared = _prepare(resources, (run_config or {}).get("resources") or {})
-    order = _setup_order(prepared)
+    # A resource held by another is the run's top-level one when it is the same object.
+    keys = _TopLevel(resources)
+    prepared = _prepare(resources, (run_config or {}).get("resources") or {}, keys)
+    order = _setup_order(prepared, keys)
     opened = _Open(log)
     live: dict[str, Any] = {}
     with _opened_lock:
@@ -83,7 +87,7 @@ def open_resources(
     try:
         try:
             for key in order:
-                live[key] = _set_up(key, prepared[key], live, run_id, log, opened.teardowns)
+                live[key] = _set_up(key, prepared[key], live, keys, run_id, log, opened.teardowns)
             yield live
         except BaseException as exc:
             opened.tear_down(failure=exc)
@@ -115,7 +119,24 @@ def tear_down_open_resources(timeout: float = FORCED_TEARDOWN_SECONDS) -> bool:
     return not worker.is_alive()
 
 
-def _prepare(resources: Mapping[str, Any], configs: Mapping[str, Any]) -> dict[str, Any]:
+class _TopLevel:
+    """The key of each top-level resource a nested field can point at: one made with
+    ``configure_at_launch()`` or by ``@resource``, found by identity."""
+
+    def __init__(self, resources: Mapping[str, Any]) -> None:
+        self._by_id = {
+            id(value): key
+            for key, value in resources.items()
+            if isinstance(value, PartialResource | ResourceDefinition)
+        }
+
+    def key_of(self, value: Any) -> str | None:
+        return self._by_id.get(id(value))
+
+
+def _prepare(
+    resources: Mapping[str, Any], configs: Mapping[str, Any], keys: _TopLevel
+) -> dict[str, Any]:
     """Resources with their run config applied and EnvVars resolved, or one error for all."""
     if not isinstance(configs, Mapping):
         raise ResourceConfigError(f"run config 'resources' must be a mapping, got {shown(configs)}")
@@ -133,7 +154,14 @@ def _prepare(resources: Mapping[str, Any], configs: Mapping[str, Any]) -> dict[s
             if config is not None:
                 problems += _override_fields(key, copy, config)
             problems += resolve_in_place(key, copy)
+            problems += _nested_problems(key, copy, keys)
             prepared[key] = copy
+        elif isinstance(value, PartialResource):
+            built = _build_partial(key, value, config, problems)
+            if built is not None:
+                problems += resolve_in_place(key, built)
+                problems += _nested_problems(key, built, keys)
+                prepared[key] = built
         elif isinstance(value, ResourceDefinition):
             checked, wrong = value.check_config(config)
             problems += [f"resources.{key}.config: {line}" for line in wrong]
@@ -157,6 +185,34 @@ def _entry_config(key: str, entry: Any, problems: list[str]) -> Any:
     return entry.get("config")
 
 
+def _env_refs(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Field values given as Dagster's ``{"env": "NAME"}`` as EnvVars, read like any other."""
+    return {
+        name: EnvVar(value["env"])
+        if isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str)
+        else value
+        for name, value in config.items()
+    }
+
+
+def _build_partial(
+    key: str, partial: PartialResource[Any], config: Any, problems: list[str]
+) -> ConfigurableResource | None:
+    if config is not None and not isinstance(config, Mapping):
+        problems.append(
+            f"resources.{key}.config must map field names to values, got {shown(config)}"
+        )
+        return None
+    built, wrong = partial.build(key, _env_refs(config or {}))
+    if wrong and any(line.endswith("required, not given") for line in wrong):
+        wrong.append(
+            f"resources.{key}: {partial!r} takes the fields it was not given from the run "
+            f"config: resources: {{{key}: {{config: {{...}}}}}}"
+        )
+    problems += wrong
+    return built
+
+
 def _override_fields(key: str, resource: ConfigurableResource, config: Any) -> list[str]:
     label = f"resources.{key}.config"
     if not isinstance(config, Mapping):
@@ -164,11 +220,42 @@ def _override_fields(key: str, resource: ConfigurableResource, config: Any) -> l
     fields = type(resource).model_fields
     unknown = [name for name in config if name not in fields]
     problems = [f"{label}.{name}: unknown field{suggestion(name, fields)}" for name in unknown]
-    known = {name: value for name, value in config.items() if name in fields}
+    known = {name: value for name, value in _env_refs(config).items() if name in fields}
     return problems + [f"{label}.{line}" for line in assign_fields(resource, known, {})]
 
 
-def _setup_order(prepared: Mapping[str, Any]) -> list[str]:
+def _nested_problems(key: str, resource: ConfigurableResource, keys: _TopLevel) -> list[str]:
+    """What is wrong with the resources ``resource`` holds, at any depth: one made with
+    ``configure_at_launch()`` that is no top-level resource, or of another class than its
+    field's; a ``@resource`` that needs config or other resources and is no top-level one."""
+    problems: list[str] = []
+    for name, value in resource:
+        where = f"resource '{key}' ({type(resource).__name__}.{name})"
+        if isinstance(value, ConfigurableResource):
+            problems += _nested_problems(f"{key}.{name}", value, keys)
+        elif isinstance(value, PartialResource):
+            wanted = type(resource).model_fields[name].annotation
+            if isinstance(wanted, type) and not issubclass(value.resource_cls, wanted):
+                problems.append(f"{where}: takes a {wanted.__name__}, not {value!r}")
+            elif keys.key_of(value) is None:
+                problems.append(
+                    f"{where} holds {value!r}, which is no resource of this run: give the same "
+                    "object as a top-level resource too, e.g. "
+                    f"resources={{'<key>': that_object, '{key}': ...}}, and its fields in the "
+                    "run config under that key"
+                )
+        elif isinstance(value, ResourceDefinition) and keys.key_of(value) is None:
+            _, wrong = value.check_config(None)
+            if wrong or value.required_resource_keys:
+                needs = "config" if wrong else "other resources"
+                problems.append(
+                    f"{where} holds {value!r}, which needs {needs}: give it as a top-level "
+                    "resource too, and configure it there"
+                )
+    return problems
+
+
+def _setup_order(prepared: Mapping[str, Any], keys: _TopLevel) -> list[str]:
     """Mapping order, except that a resource comes after the resources it requires."""
     order: dict[str, None] = {}
     path: list[str] = []
@@ -180,9 +267,7 @@ def _setup_order(prepared: Mapping[str, Any]) -> list[str]:
             cycle = " -> ".join([*path[path.index(key) :], key])
             raise ResourceConfigError(f"Resources require each other in a cycle: {cycle}")
         path.append(key)
-        item = prepared[key]
-        needed = item.definition.required_resource_keys if isinstance(item, _Configured) else ()
-        for name in sorted(needed):
+        for name in sorted(_requires(prepared[key], keys)):
             if name not in prepared:
                 raise ResourceConfigError(
                     f"Resource '{key}' requires resource '{name}', which is not provided"
@@ -197,10 +282,28 @@ def _setup_order(prepared: Mapping[str, Any]) -> list[str]:
     return list(order)
 
 
+def _requires(item: Any, keys: _TopLevel) -> set[str]:
+    """The keys of the resources ``item`` needs set up before it."""
+    if isinstance(item, _Configured):
+        return set(item.definition.required_resource_keys)
+    needed: set[str] = set()
+    if isinstance(item, ConfigurableResource):
+        for _, value in item:
+            top = keys.key_of(value)
+            if top is not None:
+                needed.add(top)
+            elif isinstance(value, ResourceDefinition):
+                needed |= value.required_resource_keys
+            else:
+                needed |= _requires(value, keys)
+    return needed
+
+
 def _set_up(
     key: str,
     item: Any,
     live: Mapping[str, Any],
+    keys: _TopLevel,
     run_id: str,
     log: logging.Logger,
     teardowns: Teardowns,
@@ -210,25 +313,59 @@ def _set_up(
         return item
     try:
         if isinstance(item, ConfigurableResource):
-            return _enter_configurable(key, item, run_id, log, teardowns)
-        required = {name: live[name] for name in item.definition.required_resource_keys}
-        context = InitResourceContext(
-            resource_config=item.config, resources=required, run_id=run_id, log=log
-        )
-        return _enter_result(key, item.definition(context), teardowns)
+            return _enter_configurable(key, item, live, keys, run_id, log, teardowns)
+        return _enter_definition(key, item.definition, item.config, live, run_id, log, teardowns)
     except Exception as exc:
         exc.add_note(f"while setting up resource '{key}'")
         raise
 
 
-def _enter_configurable(
-    key: str, resource: ConfigurableResource, run_id: str, log: logging.Logger, teardowns: Teardowns
+def _enter_definition(
+    key: str,
+    definition: ResourceDefinition,
+    config: Any,
+    live: Mapping[str, Any],
+    run_id: str,
+    log: logging.Logger,
+    teardowns: Teardowns,
 ) -> Any:
-    # nested resources first, as Dagster does: the outer one may use them in its own setup
+    required = {name: live[name] for name in definition.required_resource_keys}
+    context = InitResourceContext(
+        resource_config=config, resources=required, run_id=run_id, log=log
+    )
+    return _enter_result(key, definition(context), teardowns)
+
+
+def _enter_configurable(
+    key: str,
+    resource: ConfigurableResource,
+    live: Mapping[str, Any],
+    keys: _TopLevel,
+    run_id: str,
+    log: logging.Logger,
+    teardowns: Teardowns,
+) -> Any:
+    """Set up ``resource`` (the run's own copy) after what it holds, as Dagster does: each
+    field holding a resource then holds what that resource hands out, a top-level one's
+    live value for one made with ``configure_at_launch()`` or a top-level ``@resource``."""
+    handed: dict[str, Any] = {}
     for name, value in resource:
-        if isinstance(value, ConfigurableResource):
-            _enter_configurable(f"{key}.{name}", value, run_id, log, teardowns)
-    context = InitResourceContext(resource_config=resource.model_dump(), run_id=run_id, log=log)
+        top = keys.key_of(value)
+        if top is not None:
+            handed[name] = live[top]
+        elif isinstance(value, ConfigurableResource):
+            handed[name] = _enter_configurable(
+                f"{key}.{name}", value, live, keys, run_id, log, teardowns
+            )
+        elif isinstance(value, ResourceDefinition):
+            config, _ = value.check_config(None)  # _nested_problems ruled out needing config
+            handed[name] = _enter_definition(
+                f"{key}.{name}", value, config, live, run_id, log, teardowns
+            )
+    # frozen fields: the copy is the run's own, so its dict is set directly, unvalidated
+    resource.__dict__.update(handed)
+    config = resource.model_dump(exclude=set(handed))  # its config: not what it holds
+    context = InitResourceContext(resource_config=config, run_id=run_id, log=log)
     manager = resource.yield_for_execution(context)
     value = manager.__enter__()
     teardowns.append((key, lambda: manager.__exit__(None, None, None)))
