@@ -46,8 +46,9 @@ class AssetGraph:
     an AssetSpec's deps, a check's ``additional_deps``) but that no asset defines becomes an
     external asset (an AssetSpec marked ``dagster/auto_created_stub_asset``): shown, never
     materialized. ``strict`` (default: ``$MILLRACE_STRICT_DEPS``) makes it an error instead.
-    A value read from an undefined key (a parameter, ``AssetIn``) is always an error: there
-    is nothing to load it from.
+    A value read from an undefined key (a parameter, ``AssetIn``) stays an error here, at
+    load (Dagster makes it external too, and fails the run when its IO manager finds nothing):
+    declare it with ``AssetSpec`` or ``SourceAsset`` and its ``io_manager_key`` to load it.
     """
 
     def __init__(
@@ -232,8 +233,8 @@ def _unresolved_order_only(
         elif isinstance(node, AssetCheckSpec):
             deps = (node.asset_key, *node.additional_deps)
         else:
-            read.update(i.key for i in node.inputs)
-            deps = node.deps
+            read.update(i.key for i in getattr(node, "inputs", ()))
+            deps = tuple(getattr(node, "deps", ()))
             if isinstance(node, AssetChecksDefinition):
                 deps = (node.asset_key, *deps)
         for key in deps:

@@ -349,11 +349,21 @@ def test_an_observation_function_reads_no_asset() -> None:
             return DataVersion("x")
 
 
-def test_an_old_home_gains_the_observed_column(home: Path) -> None:
+def test_a_v11_home_migrates_and_its_materializations_stay_materializations(
+    home: Path, db: Any
+) -> None:
     assert materialize([uses_source]).success
-    with sqlite3.connect(home / "millrace.db") as conn:
-        columns = [r[1] for r in conn.execute("PRAGMA table_info(latest_materializations)")]
-    assert "observed" in columns
+    with sqlite3.connect(home / "millrace.db") as conn:  # as Millrace before v12 left it
+        conn.execute("ALTER TABLE latest_materializations DROP COLUMN observed")
+        conn.execute("PRAGMA user_version = 11")
+    VERSION["value"] = "v1"
+    observe([raw_orders])
+
+    assert db.value("PRAGMA user_version") == 12
+    assert db.rows("SELECT asset_key, observed FROM latest_materializations ORDER BY 1") == [
+        ("raw_orders", 1),
+        ("uses_source", 0),
+    ]
 
 
 # -- the terminal UI -------------------------------------------------------------------------
