@@ -113,6 +113,10 @@ def test_retry_requested_retries_without_a_policy() -> None:
 
     assert result.success and result.asset_value("eventually") == "done"
     assert seen == [0, 1, 2]
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert (
+        retried[0].error.message == "retry requested after ConnectionError: not yet (max_retries=2)"
+    )
     kinds = [e.event_type_value for e in result.all_events if e.step_key == "eventually"]
     assert kinds.count("STEP_UP_FOR_RETRY") == 2
     assert kinds[-1] == "STEP_SUCCESS"
@@ -131,7 +135,10 @@ def test_retry_requested_overrides_the_retry_policy() -> None:
 
     assert calls == [1, 1]
     (failure,) = result.get_step_failure_events()
-    assert failure.error.message == "Exceeded max_retries of 1"
+    assert (
+        failure.error.message
+        == "Exceeded max_retries of 1; the last attempt raised KeyError: 'missing'"
+    )
     assert failure.error.cause == "KeyError: 'missing'"
     assert failure.step_failure_data.error.cause.cls_name == "KeyError"
 

@@ -75,11 +75,12 @@ def failure_info(exc: BaseException, decision: RetryDecision) -> ErrorInfo:
     cause, the error behind it, is kept)."""
     info = error_info(exc)
     if isinstance(exc, RetryRequested):
-        message = (
-            f"retry requested (max_retries={exc.max_retries})"
-            if decision.retry
-            else f"Exceeded max_retries of {exc.max_retries}"
-        )
+        if decision.retry:
+            after = f" after {info.cause}" if info.cause else ""
+            message = f"retry requested{after} (max_retries={exc.max_retries})"
+        else:
+            last = f"; the last attempt raised {info.cause}" if info.cause else ""
+            message = f"Exceeded max_retries of {exc.max_retries}{last}"
         info = dataclasses.replace(info, message=message)
     return info
 
