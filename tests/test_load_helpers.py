@@ -710,3 +710,28 @@ def test_a_missing_defs_package_names_the_project_config(tmp_path: Path, forget:
 
     with pytest.raises(DefinitionsError, match=r"the defs module 'nodefs.defs' does not exist"):
         dg.load_from_defs_folder(path_within_project=project / "src" / "nodefs")
+
+
+def test_source_assets_are_always_loaded_and_keep_their_observe_function(code) -> None:
+    module = code(
+        "observed",
+        """
+        from millrace import DataVersion, asset, observable_source_asset
+
+        @observable_source_asset
+        def feed():
+            return DataVersion("v1")
+
+        @asset(deps=["feed"])
+        def digest() -> int:
+            return 1
+        """,
+    )
+
+    loaded = dg.load_assets_from_modules([module], source_key_prefix="ext", group_name="g")
+    assert keys(loaded) == ["digest", "ext/feed"]
+    [feed] = [a for a in loaded if isinstance(a, dg.SourceAsset)]
+    assert feed.observe_fn is module.feed.observe_fn and feed.group_name == "g"
+    assert feed.source == module.feed.source
+    [digest] = [a for a in loaded if isinstance(a, dg.AssetsDefinition)]
+    assert digest.upstream_keys == (dg.AssetKey(["ext", "feed"]),)

@@ -34,6 +34,7 @@ from .checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
 from .definitions import Definitions
 from .job import JobDefinition, UnresolvedAssetJobDefinition
 from .keys import AssetKey, CoercibleToAssetKeyPrefix, coerce_key_prefix
+from .source_asset import SourceAsset
 
 AssetLike = AssetsDefinition | AssetSpec
 _SCHEDULES = (ScheduleDefinition, UnresolvedPartitionedAssetScheduleDefinition)
@@ -121,7 +122,10 @@ def _objects_in(module: ModuleType, types: tuple[type, ...]) -> Iterator[Any]:
 
 
 def _same_spec(a: AssetSpec, b: AssetSpec) -> bool:
-    """Specs equal in everything but where they were written (Dagster compares them by value)."""
+    """Specs equal in everything but where they were written (Dagster compares them by value;
+    a SourceAsset, which may hold a function, only to itself)."""
+    if type(a) is not AssetSpec or type(b) is not AssetSpec:
+        return a is b
     fields = [f.name for f in dataclasses.fields(AssetSpec) if f.name != "source"]
     return all(getattr(a, f) == getattr(b, f) for f in fields)
 
@@ -165,12 +169,14 @@ def load_assets_from_modules(
     source_key_prefix: CoercibleToAssetKeyPrefix | None = None,
     include_specs: bool = False,
 ) -> list[AssetLike]:
-    """The assets the modules define (AssetSpecs too with ``include_specs``), as copies with
-    ``key_prefix`` on every loaded asset key (and on the references between them),
-    ``source_key_prefix`` on the specs' keys (and on references to them), and ``group_name``,
-    ``automation_condition``, ``backfill_policy`` and ``freshness_policy`` set on each."""
+    """The assets and SourceAssets the modules define (AssetSpecs too with ``include_specs``),
+    as copies with ``key_prefix`` on every loaded asset key (and on the references between
+    them), ``source_key_prefix`` on the source assets' and specs' keys (and on references to
+    them), and ``group_name``, ``automation_condition``, ``backfill_policy`` and
+    ``freshness_policy`` set on each."""
     # Dagster's loader types: checks count for the keys key_prefix moves, specs only if asked
-    types = (AssetsDefinition, AssetChecksDefinition, *((AssetSpec,) if include_specs else ()))
+    spec_type = AssetSpec if include_specs else SourceAsset
+    types = (AssetsDefinition, AssetChecksDefinition, spec_type)
     found = ModuleObjects(modules, types)
     loaded: list[AssetLike] = found.of_type(AssetsDefinition, AssetSpec)
     where = "load_assets_from_modules"
@@ -516,6 +522,8 @@ def spec_of(asset: AssetsDefinition) -> AssetSpec:
 
 def replaced_spec(spec: AssetSpec, **changes: Any) -> AssetSpec:
     """A copy of ``spec`` with ``changes`` (constructor fields), keeping where it was written."""
+    if isinstance(spec, SourceAsset):
+        return _replaced_source_asset(spec, changes)
     fields = {
         "key": spec.key,
         "deps": spec.deps,
@@ -534,6 +542,39 @@ def replaced_spec(spec: AssetSpec, **changes: Any) -> AssetSpec:
     copy = AssetSpec(**{**fields, **changes})
     object.__setattr__(copy, "source", spec.source)
     return copy
+
+
+def _replaced_source_asset(asset: SourceAsset, changes: dict[str, Any]) -> SourceAsset:
+    """A SourceAsset has no deps and no code version: a change to those is refused."""
+    refused = sorted(
+        name
+        for name in ("deps", "code_version")
+        if name in changes and changes[name] != getattr(asset, name)
+    )
+    if refused:
+        raise DefinitionsError(
+            f"source asset '{asset.key.to_user_string()}' ({asset.source}): a SourceAsset has "
+            f"no {' or '.join(refused)}; use an AssetSpec for that"
+        )
+    fields = {
+        "key": asset.key,
+        "metadata": asset.metadata,
+        "io_manager_key": asset.io_manager_key,
+        "description": asset.description,
+        "partitions_def": asset.partitions_def,
+        "group_name": asset.group_name,
+        "observe_fn": asset.observe_fn,
+        "op_tags": asset.op_tags,
+        "freshness_policy": asset.freshness_policy,
+        "automation_condition": asset.automation_condition,
+        "tags": asset.tags,
+        "owners": asset.owners,
+        "kinds": asset.kinds,
+        "required_resource_keys": asset.required_resource_keys
+        - set(asset.observe_params.resources),
+    }
+    changes = {k: v for k, v in changes.items() if k not in ("deps", "code_version")}
+    return SourceAsset(**{**fields, **changes}, _source=asset.source)
 
 
 def replaced_asset(asset: AssetsDefinition, **changes: Any) -> AssetsDefinition:
