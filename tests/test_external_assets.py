@@ -18,6 +18,7 @@ from millrace import (
     AssetCheckResult,
     AssetKey,
     AssetSpec,
+    AutomationCondition,
     DataVersion,
     DataVersionsByPartition,
     Definitions,
@@ -334,6 +335,10 @@ def test_observe_needs_an_observable_source() -> None:
         ({"io_manager_def": object()}, "io_manager_def is not supported"),
         ({"resource_defs": {"x": 1}}, "resource_defs is not supported"),
         ({"auto_observe_interval_minutes": 5}, "auto_observe_interval_minutes is not supported"),
+        (
+            {"observe_fn": lambda: None, "automation_condition": AutomationCondition.eager()},
+            "automation_condition on an observable source asset is not supported",
+        ),
     ],
 )
 def test_unsupported_source_asset_arguments_say_so(kwargs: dict[str, Any], message: str) -> None:
