@@ -62,6 +62,7 @@ from .declarations.asset import (
     RetryPolicy,
     asset,
 )
+from .declarations.asset_copies import map_asset_specs, with_source_code_references
 from .declarations.backfill_policy import BackfillPolicy, BackfillPolicyType
 from .declarations.checks import (
     AssetCheckKey,
@@ -90,8 +91,6 @@ from .declarations.loading import (
     load_definitions_from_modules,
     load_definitions_from_package_module,
     load_definitions_from_package_name,
-    map_asset_specs,
-    with_source_code_references,
 )
 from .declarations.metadata import (
     MetadataValue,

@@ -350,7 +350,7 @@ def test_map_asset_specs_rewrites_specs_and_assets(code, home: Path) -> None:
 
 
 def _retagged(spec: dg.AssetSpec) -> dg.AssetSpec:
-    from millrace.declarations.loading import replaced_spec
+    from millrace.declarations.asset_copies import replaced_spec
 
     return replaced_spec(spec, tags={**spec.tags, "team": "data"}, group_name="mapped")
 
@@ -358,7 +358,7 @@ def _retagged(spec: dg.AssetSpec) -> dg.AssetSpec:
 def test_map_asset_specs_keeps_keys_and_the_upstreams_a_function_reads(code) -> None:
     code("shop.raw", RAW)
     clean = code("shop.clean", CLEAN)
-    from millrace.declarations.loading import replaced_spec
+    from millrace.declarations.asset_copies import replaced_spec
 
     with pytest.raises(DefinitionsError, match="'clean' was changed to 'other'"):
         dg.map_asset_specs(lambda s: replaced_spec(s, key="other"), [clean.clean])
