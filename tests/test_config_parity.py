@@ -14,7 +14,8 @@ import millrace as dg
 import pytest
 from millrace import DefinitionsError
 from millrace.declarations.config import ConfigError
-from millrace.declarations.resources import ResourceConfigError
+from millrace.declarations.resources import ResourceConfigError, required_resource_keys
+from millrace.runtime.resources import open_resources
 from pydantic import Field as PydanticField
 from pydantic import ValidationError
 
@@ -507,3 +508,22 @@ def test_resource_dependency_fields_hold_what_their_resources_hand_out(home: Pat
     assert seen["client"].closed  # torn down after the run, as a top-level generator is
     assert setups == ["shared"]
     assert pipeline.client is client_resource  # the declared resource is left as it was
+
+
+def test_a_holder_requires_the_top_level_resources_it_holds_and_comes_after_them() -> None:
+    credentials = Credentials.configure_at_launch()
+    holder = Pipeline(client=client_resource, settings={}, shared=[])
+    resources = {
+        "bucket": Bucket(credentials=credentials, region="eu"),  # first, yet set up second
+        "credentials": credentials,
+        "client": client_resource,
+        "pipeline": holder,
+    }
+    assert required_resource_keys(resources["bucket"], resources) == {"credentials"}
+    assert required_resource_keys(holder, resources) == {"client"}
+    assert required_resource_keys(credentials, resources) == set()
+    run_config = {"resources": {"credentials": {"config": {"username": "u", "password": "p"}}}}
+    with open_resources(resources, run_id="r", run_config=run_config) as live:
+        assert live["bucket"].credentials is live["credentials"]
+        assert live["pipeline"].client is live["client"]
+        assert list(live) == ["credentials", "bucket", "client", "pipeline"]

@@ -381,6 +381,40 @@ ResourceParam = Annotated[T, _RESOURCE_PARAM]
 """``def my_asset(client: ResourceParam[Client])`` receives the plain object ``client``."""
 
 
+class TopLevelResources:
+    """The resources of a run by identity, for the ones other resources hold: a field holding
+    the very object that is also a top-level resource (made with ``configure_at_launch()`` or
+    by ``@resource``) gets that resource's live value, so it is set up first, and once."""
+
+    def __init__(self, resources: Mapping[str, Any]) -> None:
+        self._by_id = {
+            id(value): key
+            for key, value in resources.items()
+            if isinstance(value, PartialResource | ResourceDefinition)
+        }
+
+    def key_of(self, value: Any) -> str | None:
+        return self._by_id.get(id(value))
+
+    def required_by(self, value: Any) -> set[str]:
+        """The keys ``value`` needs set up before it: for a ConfigurableResource, the
+        top-level resources it holds at any depth and what the ``@resource``s it holds
+        require; for a ``@resource``, its ``required_resource_keys``."""
+        if isinstance(value, ResourceDefinition):
+            return set(value.required_resource_keys)
+        needed: set[str] = set()
+        if isinstance(value, ConfigurableResource):
+            for _, held in value:
+                top = self.key_of(held)
+                needed |= {top} if top is not None else self.required_by(held)
+        return needed
+
+
+def required_resource_keys(value: Any, resources: Mapping[str, Any]) -> set[str]:
+    """The keys of the resources ``value``, one of ``resources``, needs in the same run."""
+    return TopLevelResources(resources).required_by(value)
+
+
 class _AnyValue:
     """Pydantic's view of a ResourceDependency field: any object, unchecked, as Dagster has it."""
 

@@ -18,6 +18,7 @@ from ..declarations.resources import (
     PartialResource,
     ResourceConfigError,
     ResourceDefinition,
+    TopLevelResources,
     assign_fields,
     problems_error,
     resolve_in_place,
@@ -77,7 +78,7 @@ def open_resources(
     """
     log = log or _log
     # A resource held by another is the run's top-level one when it is the same object.
-    keys = _TopLevel(resources)
+    keys = TopLevelResources(resources)
     prepared = _prepare(resources, (run_config or {}).get("resources") or {}, keys)
     order = _setup_order(prepared, keys)
     opened = _Open(log)
@@ -119,23 +120,8 @@ def tear_down_open_resources(timeout: float = FORCED_TEARDOWN_SECONDS) -> bool:
     return not worker.is_alive()
 
 
-class _TopLevel:
-    """The key of each top-level resource a nested field can point at: one made with
-    ``configure_at_launch()`` or by ``@resource``, found by identity."""
-
-    def __init__(self, resources: Mapping[str, Any]) -> None:
-        self._by_id = {
-            id(value): key
-            for key, value in resources.items()
-            if isinstance(value, PartialResource | ResourceDefinition)
-        }
-
-    def key_of(self, value: Any) -> str | None:
-        return self._by_id.get(id(value))
-
-
 def _prepare(
-    resources: Mapping[str, Any], configs: Mapping[str, Any], keys: _TopLevel
+    resources: Mapping[str, Any], configs: Mapping[str, Any], keys: TopLevelResources
 ) -> dict[str, Any]:
     """Resources with their run config applied and EnvVars resolved, or one error for all."""
     if not isinstance(configs, Mapping):
@@ -224,7 +210,9 @@ def _override_fields(key: str, resource: ConfigurableResource, config: Any) -> l
     return problems + [f"{label}.{line}" for line in assign_fields(resource, known, {})]
 
 
-def _nested_problems(key: str, resource: ConfigurableResource, keys: _TopLevel) -> list[str]:
+def _nested_problems(
+    key: str, resource: ConfigurableResource, keys: TopLevelResources
+) -> list[str]:
     """What is wrong with the resources ``resource`` holds, at any depth: one made with
     ``configure_at_launch()`` that is no top-level resource, or of another class than its
     field's; a ``@resource`` that needs config or other resources and is no top-level one."""
@@ -255,7 +243,7 @@ def _nested_problems(key: str, resource: ConfigurableResource, keys: _TopLevel) 
     return problems
 
 
-def _setup_order(prepared: Mapping[str, Any], keys: _TopLevel) -> list[str]:
+def _setup_order(prepared: Mapping[str, Any], keys: TopLevelResources) -> list[str]:
     """Mapping order, except that a resource comes after the resources it requires."""
     order: dict[str, None] = {}
     path: list[str] = []
@@ -282,28 +270,18 @@ def _setup_order(prepared: Mapping[str, Any], keys: _TopLevel) -> list[str]:
     return list(order)
 
 
-def _requires(item: Any, keys: _TopLevel) -> set[str]:
+def _requires(item: Any, keys: TopLevelResources) -> set[str]:
     """The keys of the resources ``item`` needs set up before it."""
     if isinstance(item, _Configured):
         return set(item.definition.required_resource_keys)
-    needed: set[str] = set()
-    if isinstance(item, ConfigurableResource):
-        for _, value in item:
-            top = keys.key_of(value)
-            if top is not None:
-                needed.add(top)
-            elif isinstance(value, ResourceDefinition):
-                needed |= value.required_resource_keys
-            else:
-                needed |= _requires(value, keys)
-    return needed
+    return keys.required_by(item)
 
 
 def _set_up(
     key: str,
     item: Any,
     live: Mapping[str, Any],
-    keys: _TopLevel,
+    keys: TopLevelResources,
     run_id: str,
     log: logging.Logger,
     teardowns: Teardowns,
@@ -340,7 +318,7 @@ def _enter_configurable(
     key: str,
     resource: ConfigurableResource,
     live: Mapping[str, Any],
-    keys: _TopLevel,
+    keys: TopLevelResources,
     run_id: str,
     log: logging.Logger,
     teardowns: Teardowns,
