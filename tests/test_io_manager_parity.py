@@ -496,6 +496,27 @@ def test_input_manager_is_an_abstract_loader() -> None:
     assert loaded["table"] == "db.users"
 
 
+def test_input_manager_decorator_loads_with_its_config() -> None:
+    @dg.input_manager(config_schema={"database": str})
+    def table_loader(context: InputContext) -> str:
+        return f"{context.resource_config['database']}.{context.asset_key.path[-1]}"
+
+    assert isinstance(table_loader, dg.InputManagerDefinition)
+    assert "table_loader" in repr(table_loader)
+    loader = table_loader(build_init_resource_context(config={"database": "public"}))
+    assert isinstance(loader, InputManager)
+    assert loader.load_input(build_input_context(asset_key="users")) == "public.users"
+
+    @dg.input_manager
+    def constant() -> Any:
+        return TableLoader()  # an InputManager it returns does the loading
+
+    loaded = constant(build_init_resource_context()).load_input(build_input_context(asset_key="t"))
+    assert loaded["table"] == "t"
+    with pytest.raises(dg.DefinitionsError, match="input_config_schema is not supported"):
+        dg.input_manager(input_config_schema={"path": str})(lambda context: None)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="needs InputSpec.input_manager_key from AssetIn in app/declarations/asset.py",
@@ -509,6 +530,21 @@ def test_asset_in_input_manager_key_loads_an_external_asset() -> None:
 
     result = materialize([users, active], resources={"tables": TableLoader()})
     assert result.success and result.asset_value("active") == "db.users"
+
+    @dg.input_manager(config_schema={"database": str})
+    def table_loader(context: InputContext) -> str:
+        return f"{context.resource_config['database']}.{context.asset_key.path[-1]}"
+
+    @asset(ins={"users": AssetIn(key=["db", "users"], input_manager_key="loader")})
+    def named(users: str) -> str:
+        return users
+
+    result = materialize(
+        [users, named],
+        resources={"loader": table_loader},
+        run_config={"resources": {"loader": {"config": {"database": "public"}}}},
+    )
+    assert result.asset_value("named") == "public.users"
 
 
 @pytest.mark.xfail(

@@ -1,9 +1,11 @@
-"""Function-style IO managers: Dagster's ``@io_manager``, IOManagerDefinition and the two
-built on it, ``fs_io_manager`` and ``mem_io_manager``.
+"""Function-style IO and input managers: Dagster's ``@io_manager`` (IOManagerDefinition)
+with the two built on it, ``fs_io_manager`` and ``mem_io_manager``, and ``@input_manager``
+(InputManagerDefinition).
 
-An IOManagerDefinition is a resource (``millrace.declarations.resources``): its function runs
-when a run sets it up, gets an ``InitResourceContext`` (config, required resources) and
-returns, or yields, the IOManager the run's assets use.
+Both definitions are resources (``millrace.declarations.resources``): an IOManagerDefinition's
+function runs when a run sets it up, gets an ``InitResourceContext`` (config, required
+resources) and returns, or yields, the IOManager the run's assets use; an
+``@input_manager`` function is the loading itself, called with each input's InputContext.
 """
 
 from __future__ import annotations
@@ -14,9 +16,21 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, overload
 
 from ..declarations.resources import InitResourceContext, ResourceConfigError, ResourceDefinition
+from ..declarations.source import location_of
 from ..errors import DefinitionsError
 from .configurable_io import FilesystemIOManager
-from .io_managers import InMemoryIOManager, IOManager
+from .io_context import InputContext
+from .io_managers import InMemoryIOManager, InputManager, IOManager
+
+
+def _refuse_io_config(resource_fn: Callable[..., Any], **schemas: Any) -> None:
+    for name, given in schemas.items():
+        if given is not None:
+            where = getattr(resource_fn, "__qualname__", repr(resource_fn))
+            raise DefinitionsError(
+                f"{where}: {name} is not supported: Millrace has no per-input or per-output "
+                "run config; read settings from the manager's config_schema"
+            )
 
 
 class IOManagerDefinition(ResourceDefinition):
@@ -36,16 +50,11 @@ class IOManagerDefinition(ResourceDefinition):
         input_config_schema: Any = None,
         output_config_schema: Any = None,
     ) -> None:
-        for name, given in (
-            ("input_config_schema", input_config_schema),
-            ("output_config_schema", output_config_schema),
-        ):
-            if given is not None:
-                where = getattr(resource_fn, "__qualname__", repr(resource_fn))
-                raise DefinitionsError(
-                    f"IO manager {where}: {name} is not supported: Millrace has no per-input or "
-                    "per-output run config; read settings from the IO manager's config_schema"
-                )
+        _refuse_io_config(
+            resource_fn,
+            input_config_schema=input_config_schema,
+            output_config_schema=output_config_schema,
+        )
         super().__init__(resource_fn, config_schema, description, required_resource_keys)
         self.version = version
 
@@ -140,3 +149,102 @@ def fs_io_manager(init_context: InitResourceContext) -> IOManager:
 def mem_io_manager(_init_context: InitResourceContext) -> IOManager:
     """Keeps each run's values in memory, for that run only."""
     return InMemoryIOManager()
+
+
+class InputManagerDefinition(ResourceDefinition):
+    """A resource whose value is an InputManager (what ``@input_manager`` makes); no
+    ``input_config_schema``, as for IOManagerDefinition."""
+
+    def __init__(
+        self,
+        resource_fn: Callable[..., Any],
+        config_schema: Any = None,
+        description: str | None = None,
+        required_resource_keys: Iterable[str] | None = None,
+        version: str | None = None,
+        input_config_schema: Any = None,
+    ) -> None:
+        _refuse_io_config(resource_fn, input_config_schema=input_config_schema)
+        super().__init__(resource_fn, config_schema, description, required_resource_keys)
+        self.version = version
+        self.load_fn: Callable[..., Any] | None = None  # an @input_manager function
+
+    def __repr__(self) -> str:
+        fn = self.load_fn if self.load_fn is not None else self.resource_fn
+        where = location_of(fn)
+        at = f" at {where}" if where else ""
+        return f"<InputManagerDefinition {getattr(fn, '__qualname__', fn)}{at}>"
+
+
+class InputManagerWrapper(InputManager):
+    """An ``@input_manager`` function as an InputManager: it is called with the input's
+    context (or with nothing, if it takes nothing); an InputManager it returns loads."""
+
+    def __init__(
+        self, load_fn: Callable[..., Any], resource_config: Any = None, resources: Any = None
+    ) -> None:
+        self._load_fn = load_fn
+        self._takes_context = bool(inspect.signature(load_fn).parameters)
+        self._resource_config = resource_config
+        self._resources = resources
+
+    def load_input(self, context: InputContext) -> Any:
+        # The function reads its own config and required resources from the input's context,
+        # as in Dagster.
+        if context.resource_config is None and self._resource_config is not None:
+            context.resource_config = self._resource_config
+        if self._resources is not None:
+            context.resources = self._resources
+        loaded = self._load_fn(context) if self._takes_context else self._load_fn()
+        return loaded.load_input(context) if isinstance(loaded, InputManager) else loaded
+
+
+@overload
+def input_manager(config_schema: Callable[..., Any]) -> InputManagerDefinition: ...
+
+
+@overload
+def input_manager(
+    config_schema: Any = None,
+    description: str | None = None,
+    input_config_schema: Any = None,
+    required_resource_keys: Iterable[str] | None = None,
+    version: str | None = None,
+) -> Callable[[Callable[..., Any]], InputManagerDefinition]: ...
+
+
+def input_manager(
+    config_schema: Any = None,
+    description: str | None = None,
+    input_config_schema: Any = None,
+    required_resource_keys: Iterable[str] | None = None,
+    version: str | None = None,
+) -> InputManagerDefinition | Callable[[Callable[..., Any]], InputManagerDefinition]:
+    """Dagster's ``@input_manager``: the function loads an input, given its InputContext
+    (``context.resource_config`` is the config checked against ``config_schema``), and
+    returns the value, or an InputManager that loads it."""
+
+    def definition(fn: Callable[..., Any], **options: Any) -> InputManagerDefinition:
+        def resource_fn(init_context: InitResourceContext) -> InputManager:
+            return InputManagerWrapper(fn, init_context.resource_config, init_context.resources)
+
+        made = InputManagerDefinition(resource_fn, **options)
+        if made.description is None:
+            made.description = inspect.getdoc(fn)
+        made.load_fn = fn
+        return made
+
+    if inspect.isroutine(config_schema):  # bare @input_manager
+        return definition(config_schema)
+
+    def decorate(fn: Callable[..., Any]) -> InputManagerDefinition:
+        return definition(
+            fn,
+            config_schema=config_schema,
+            description=description,
+            required_resource_keys=required_resource_keys,
+            version=version,
+            input_config_schema=input_config_schema,
+        )
+
+    return decorate
