@@ -8,6 +8,7 @@ from typing import Any
 
 from ..automation.event_log import AssetMaterialization
 from ..automation.run_status import DagsterRun, DagsterRunStatus
+from ..declarations.asset import AssetsDefinition
 from ..declarations.job import JOB_NAME_TAG
 from ..declarations.keys import AssetKey, coerce_key
 from ..errors import InvariantViolationError, MaxRetriesExceededError
@@ -34,11 +35,12 @@ NodeOutputs = Mapping[str, Mapping[str, AssetKey]]
 
 def node_outputs(nodes: Iterable[Any]) -> dict[str, dict[str, AssetKey]]:
     """Each node's outputs by name, as Dagster names them: an ``@asset`` is the node named
-    for its key (``a__b`` for ``a/b``) with the one output ``result``."""
+    for its key (``a__b`` for ``a/b``) with the one output ``result``; external assets are
+    no node."""
     return {
         node.key.to_python_identifier(): {DEFAULT_OUTPUT: node.key}
         for node in nodes
-        if hasattr(node, "key")
+        if isinstance(node, AssetsDefinition)
     }
 
 
