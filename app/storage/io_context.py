@@ -214,7 +214,9 @@ class _IOContext:
 
 class OutputContext(_IOContext):
     """What an IO manager knows about the value it is asked to store (Dagster's
-    OutputContext). The first argument may be the asset key, as Millrace always allowed."""
+    OutputContext). The first argument may be the asset key, and a ``partition_key`` given
+    without ``asset_partition_keys`` is also the asset partition stored, as Millrace always
+    allowed."""
 
     _kind = "output"
 

@@ -118,10 +118,18 @@ class UPathIOManager(IOManager):
         return self.path_exists(self._get_path(context))
 
     def get_asset_relative_path(self, context: InputContext | OutputContext) -> AnyPath:
-        return type(self._base_path)(*context.asset_key.path)
+        return self._relative(*context.asset_key.path)
 
     def get_op_output_relative_path(self, context: InputContext | OutputContext) -> AnyPath:
-        return type(self._base_path)(*context.get_identifier())
+        return self._relative(*context.get_identifier())
+
+    def _relative(self, *parts: str) -> AnyPath:
+        """A relative path of the base path's kind (a plain UPath for any UPath, as Dagster)."""
+        if _is_upath(self._base_path):
+            from upath import UPath
+
+            return UPath(*parts)
+        return Path(*parts)
 
     def get_loading_input_log_message(self, path: AnyPath) -> str:
         return f"Loading file from: {path} using {type(self).__name__}..."
