@@ -462,7 +462,7 @@ def test_a_nested_configure_at_launch_resource_must_be_a_top_level_one_too(home:
         dg.materialize([region], resources={"bucket": bucket})
     assert (
         "resource 'bucket' (Bucket.credentials) holds Credentials.configure_at_launch(), which "
-        "is no resource of this run: give the same object as a top-level resource too"
+        "is not a top-level resource: give the same object as one too"
     ) in str(caught.value)
     with pytest.raises(ResourceConfigError, match=r"Bucket.credentials\): takes a Credentials"):
         dg.materialize(
@@ -527,3 +527,19 @@ def test_a_holder_requires_the_top_level_resources_it_holds_and_comes_after_them
         assert live["bucket"].credentials is live["credentials"]
         assert live["pipeline"].client is live["client"]
         assert list(live) == ["credentials", "bucket", "client", "pipeline"]
+
+
+def test_a_resource_configured_at_launch_may_hold_one_too() -> None:
+    credentials = Credentials.configure_at_launch(password="pw")
+    bucket = Bucket.configure_at_launch(credentials=credentials)
+    resources = {"bucket": bucket, "credentials": credentials}
+    assert required_resource_keys(bucket, resources) == {"credentials"}
+    run_config = {
+        "resources": {
+            "bucket": {"config": {"region": "ap"}},
+            "credentials": {"config": {"username": "lee"}},
+        }
+    }
+    with open_resources(resources, run_id="r", run_config=run_config) as live:
+        assert (live["bucket"].region, live["bucket"].credentials.username) == ("ap", "lee")
+        assert live["bucket"].credentials is live["credentials"]

@@ -397,17 +397,55 @@ class TopLevelResources:
         return self._by_id.get(id(value))
 
     def required_by(self, value: Any) -> set[str]:
-        """The keys ``value`` needs set up before it: for a ConfigurableResource, the
-        top-level resources it holds at any depth and what the ``@resource``s it holds
-        require; for a ``@resource``, its ``required_resource_keys``."""
+        """The keys ``value`` needs set up before it: for a ConfigurableResource (or one made
+        with ``configure_at_launch()``), the top-level resources it holds at any depth and
+        what the ``@resource``s it holds require; for a ``@resource``, its
+        ``required_resource_keys``."""
         if isinstance(value, ResourceDefinition):
             return set(value.required_resource_keys)
         needed: set[str] = set()
-        if isinstance(value, ConfigurableResource):
-            for _, held in value:
-                top = self.key_of(held)
-                needed |= {top} if top is not None else self.required_by(held)
+        for _, held in _held(value):
+            top = self.key_of(held)
+            needed |= {top} if top is not None else self.required_by(held)
         return needed
+
+    def problems(self, key: str, value: Any) -> list[str]:
+        """What is wrong with the resources the resource ``key`` holds, at any depth: one made
+        with ``configure_at_launch()`` that is no top-level resource, or of another class than
+        its field's; a ``@resource`` that needs config or resources and is no top-level one."""
+        problems: list[str] = []
+        owner = value.resource_cls if isinstance(value, PartialResource) else type(value)
+        for name, held in _held(value):
+            where = f"resource '{key}' ({owner.__name__}.{name})"
+            if isinstance(held, ConfigurableResource):
+                problems += self.problems(f"{key}.{name}", held)
+            elif isinstance(held, PartialResource):
+                wanted = owner.model_fields[name].annotation
+                if isinstance(wanted, type) and not issubclass(held.resource_cls, wanted):
+                    problems.append(f"{where}: takes a {wanted.__name__}, not {held!r}")
+                elif self.key_of(held) is None:
+                    problems.append(
+                        f"{where} holds {held!r}, which is not a top-level resource: give the "
+                        f"same object as one too, e.g. resources={{'<key>': that_object, "
+                        f"'{key}': ...}}, and its fields in the run config under that key"
+                    )
+            elif isinstance(held, ResourceDefinition) and self.key_of(held) is None:
+                _, wrong = held.check_config(None)
+                if wrong or held.required_resource_keys:
+                    needs = "config" if wrong else "other resources"
+                    problems.append(
+                        f"{where} holds {held!r}, which needs {needs}: give it as a top-level "
+                        "resource too, and configure it there"
+                    )
+        return problems
+
+
+def _held(value: Any) -> Iterator[tuple[str, Any]]:
+    """The fields of a resource, or the given ones of a resource configured at launch."""
+    if isinstance(value, ConfigurableResource):
+        yield from value
+    elif isinstance(value, PartialResource):
+        yield from value.data.items()
 
 
 def required_resource_keys(value: Any, resources: Mapping[str, Any]) -> set[str]:

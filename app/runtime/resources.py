@@ -140,13 +140,13 @@ def _prepare(
             if config is not None:
                 problems += _override_fields(key, copy, config)
             problems += resolve_in_place(key, copy)
-            problems += _nested_problems(key, copy, keys)
+            problems += keys.problems(key, copy)
             prepared[key] = copy
         elif isinstance(value, PartialResource):
             built = _build_partial(key, value, config, problems)
             if built is not None:
                 problems += resolve_in_place(key, built)
-                problems += _nested_problems(key, built, keys)
+                problems += keys.problems(key, built)
                 prepared[key] = built
         elif isinstance(value, ResourceDefinition):
             checked, wrong = value.check_config(config)
@@ -208,39 +208,6 @@ def _override_fields(key: str, resource: ConfigurableResource, config: Any) -> l
     problems = [f"{label}.{name}: unknown field{suggestion(name, fields)}" for name in unknown]
     known = {name: value for name, value in _env_refs(config).items() if name in fields}
     return problems + [f"{label}.{line}" for line in assign_fields(resource, known, {})]
-
-
-def _nested_problems(
-    key: str, resource: ConfigurableResource, keys: TopLevelResources
-) -> list[str]:
-    """What is wrong with the resources ``resource`` holds, at any depth: one made with
-    ``configure_at_launch()`` that is no top-level resource, or of another class than its
-    field's; a ``@resource`` that needs config or other resources and is no top-level one."""
-    problems: list[str] = []
-    for name, value in resource:
-        where = f"resource '{key}' ({type(resource).__name__}.{name})"
-        if isinstance(value, ConfigurableResource):
-            problems += _nested_problems(f"{key}.{name}", value, keys)
-        elif isinstance(value, PartialResource):
-            wanted = type(resource).model_fields[name].annotation
-            if isinstance(wanted, type) and not issubclass(value.resource_cls, wanted):
-                problems.append(f"{where}: takes a {wanted.__name__}, not {value!r}")
-            elif keys.key_of(value) is None:
-                problems.append(
-                    f"{where} holds {value!r}, which is no resource of this run: give the same "
-                    "object as a top-level resource too, e.g. "
-                    f"resources={{'<key>': that_object, '{key}': ...}}, and its fields in the "
-                    "run config under that key"
-                )
-        elif isinstance(value, ResourceDefinition) and keys.key_of(value) is None:
-            _, wrong = value.check_config(None)
-            if wrong or value.required_resource_keys:
-                needs = "config" if wrong else "other resources"
-                problems.append(
-                    f"{where} holds {value!r}, which needs {needs}: give it as a top-level "
-                    "resource too, and configure it there"
-                )
-    return problems
 
 
 def _setup_order(prepared: Mapping[str, Any], keys: TopLevelResources) -> list[str]:
@@ -336,7 +303,7 @@ def _enter_configurable(
                 f"{key}.{name}", value, live, keys, run_id, log, teardowns
             )
         elif isinstance(value, ResourceDefinition):
-            config, _ = value.check_config(None)  # _nested_problems ruled out needing config
+            config, _ = value.check_config(None)  # keys.problems ruled out needing config
             handed[name] = _enter_definition(
                 f"{key}.{name}", value, config, live, run_id, log, teardowns
             )
