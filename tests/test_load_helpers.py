@@ -18,7 +18,7 @@ from types import ModuleType
 
 import millrace as dg
 import pytest
-from conftest import Spawned, run_cli, stored_value, write_source
+from conftest import Spawned, stored_value, write_source
 from millrace.errors import CodeLoadError, DefinitionsError
 from millrace.events import ReloadApplied
 from millrace.runtime.dev import DevLoop
@@ -662,13 +662,18 @@ def test_a_broken_project_config_names_its_file(tmp_path: Path) -> None:
 
 def test_millrace_dev_on_a_project_reloads_on_a_save_under_defs(tmp_path: Path, home: Path) -> None:
     write_project(tmp_path / "acme-project")
-    assert run_cli("materialize", "acme-project", cwd=tmp_path, home=home).returncode == 0
-    assert stored_value(home, "clean") == [10, 20, 30]
     env = {"MILLRACE_HOME": str(home)}
 
-    with Spawned("dev", "acme-project", "--headless", cwd=tmp_path, env=env) as dev:
-        watching = dev.wait_for_line(lambda line: line.startswith("watching "), "watching")
-        assert "acme-project/src/acme (3 assets)" in watching
+    args = ("dev", "acme-project", "--headless", "--run-stale")
+    with Spawned(*args, cwd=tmp_path, env=env) as dev:
+        started = {"watching": "", "run": ""}  # printed in either order
+        while not all(started.values()):
+            line = dev.wait_for_line(
+                lambda text: text.startswith("watching ") or " SUCCESS" in text, "start"
+            )
+            started["watching" if line.startswith("watching ") else "run"] = line
+        assert "acme-project/src/acme (3 assets)" in started["watching"]
+        assert stored_value(home, "clean") == [10, 20, 30]
         clean = tmp_path / "acme-project" / "src" / "acme" / "defs" / "transform" / "clean.py"
         clean.write_text(clean.read_text().replace("x * 10", "x * 100"))
         dev.wait_for_line(
