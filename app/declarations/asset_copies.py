@@ -63,8 +63,8 @@ def _mapped_asset(
     spec = spec_of(asset)
     result = _mapped(func, spec, asset)
     label = describe(asset)
-    read = {i.key: i.param for i in asset.inputs}
-    dropped = sorted(k.to_user_string() for k in read.keys() - set(result.deps))
+    read = {i.key for i in asset.inputs}
+    dropped = sorted(k.to_user_string() for k in read - set(result.deps))
     if dropped:
         raise DefinitionsError(
             f"map_asset_specs: {label} reads {', '.join(dropped)} through its parameters; the "
