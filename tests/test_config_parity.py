@@ -543,3 +543,27 @@ def test_a_resource_configured_at_launch_may_hold_one_too() -> None:
     with open_resources(resources, run_id="r", run_config=run_config) as live:
         assert (live["bucket"].region, live["bucket"].credentials.username) == ("ap", "lee")
         assert live["bucket"].credentials is live["credentials"]
+
+
+class Painter(dg.ConfigurableResource):
+    color: Color
+    backup: Color | None  # Optional without a default: None, as in a Config class
+
+
+def test_resource_enum_fields_take_names_also_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Painter(color="BLUE").color is Color.BLUE  # type: ignore[arg-type]
+    painter = Painter(color=dg.EnvVar("PAINT"))  # type: ignore[arg-type]
+    monkeypatch.setenv("PAINT", "RED")
+    run_config = {"resources": {"other": {"config": {"color": "b"}}}}
+    other = Painter(color=Color.RED)
+    with open_resources({"p": painter, "other": other}, run_id="r", run_config=run_config) as live:
+        assert (live["p"].color, live["p"].backup) == (Color.RED, None)
+        assert live["other"].color is Color.BLUE
+    monkeypatch.setenv("PAINT", "GREEN")
+    with (
+        pytest.raises(ResourceConfigError, match=r"color \(from \$PAINT\): Input should be a name"),
+        open_resources({"p": painter}, run_id="r"),
+    ):
+        pass

@@ -49,7 +49,25 @@ def _class_location(cls: type) -> str:
     return f" ({SourceLocation(file, line)})" if file else ""
 
 
-def _accept_enum_names(schema: CoreSchema, cls: type[BaseModel]) -> None:
+def settle_pythonic_fields(cls: type[BaseModel]) -> None:
+    """Dagster's rules for the fields of a Config class or a resource, once it is defined: an
+    ``Optional`` field without a default defaults to None; a legacy ``Field`` is an error."""
+    defaulted = False
+    for name, field in cls.model_fields.items():
+        if isinstance(field.default, LegacyField):
+            raise DefinitionsError(
+                f"{cls.__name__}.{name}{_class_location(cls)}: 'millrace.Field' (Dagster's "
+                "legacy config schema) is for @resource(config_schema=...); in a Config "
+                "class or a resource use pydantic.Field, e.g. Field(default=1, description='...')"
+            )
+        if field.is_required() and _is_optional(field.annotation):
+            field.default = None
+            defaulted = True
+    if defaulted:
+        cls.model_rebuild(force=True)
+
+
+def accept_enum_names(schema: CoreSchema, cls: type[BaseModel]) -> None:
     """Let each field that holds enums (directly, in a list or dict, or Optional) take a
     member's name, as Dagster's run config names them (``color: RED``)."""
     node: Any = schema
@@ -118,26 +136,14 @@ class Config(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        defaulted = False
-        for name, field in cls.model_fields.items():
-            if isinstance(field.default, LegacyField):
-                raise DefinitionsError(
-                    f"{cls.__name__}.{name}{_class_location(cls)}: 'millrace.Field' (Dagster's "
-                    "legacy config schema) is for @resource(config_schema=...); in a Config "
-                    "class use pydantic.Field, e.g. Field(default=1, description='...')"
-                )
-            if field.is_required() and _is_optional(field.annotation):
-                field.default = None
-                defaulted = True
-        if defaulted:
-            cls.model_rebuild(force=True)
+        settle_pythonic_fields(cls)
 
     @classmethod
     def __get_pydantic_core_schema__(
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
         schema = handler(source)
-        _accept_enum_names(schema, cls)
+        accept_enum_names(schema, cls)
         return schema
 
 

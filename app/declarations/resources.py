@@ -27,6 +27,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from ..errors import DefinitionsError
 from ..suggest import suggestion
+from .config import accept_enum_names, settle_pythonic_fields
 from .config_schema import ConfigSchema
 from .source import caller_location, location_of
 from .validation import shown, validation_problems
@@ -167,8 +168,14 @@ class ConfigurableResource(BaseModel):
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
         schema = handler(source)
+        accept_enum_names(schema, cls)  # inside the EnvVar deferral, which must see it first
         _defer_env_vars(schema, cls)
         return schema
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        settle_pythonic_fields(cls)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         env_vars = self._env_vars
