@@ -126,6 +126,7 @@ async def observe_in(
                         resources=live,
                         publish=_threadsafe(publish),
                         partition_key=partition_key,
+                        instance=runtime.instance,
                     )
                     if failed is not None:
                         failures[(node.key, partition_key)] = failed

@@ -457,3 +457,24 @@ def _facts(app: Any, name: str) -> str | None:
     if not isinstance(screen, AssetScreen) or screen.name_ != name or screen.state is None:
         return None
     return str(screen.query_one("#facts", Static).render())
+
+
+def test_a_dynamic_partitioned_source_is_observed_against_the_homes_keys() -> None:
+    from millrace import DynamicPartitionsDefinition
+
+    files = DynamicPartitionsDefinition(name="files")
+
+    @observable_source_asset(partitions_def=files)
+    def landed(context) -> DataVersionsByPartition:
+        context.instance.add_dynamic_partitions("files", ["a.csv"])
+        return DataVersionsByPartition({"a.csv": "size-10"})
+
+    [event] = observe([landed]).get_asset_observation_events()
+    assert (event.partition_key, event.data_version) == ("a.csv", "size-10")
+
+    @observable_source_asset(partitions_def=files)
+    def unknown_file() -> DataVersionsByPartition:
+        return DataVersionsByPartition({"b.csv": "1"})
+
+    with pytest.raises(PartitionKeyError, match=r"b\.csv"):
+        observe([unknown_file])

@@ -45,14 +45,16 @@ async def observe_source(
     resources: Mapping[str, Any],
     partition_key: str | None = None,
     publish: Callable[[Event], None],
+    instance: Any = None,
 ) -> list[AssetObserved]:
     """Call ``node``'s observe function (on a thread unless it is ``async``) and return its
-    observations; raises what the function raised, or ObservationError for a wrong result."""
+    observations; raises what the function raised, or ObservationError for a wrong result.
+    ``instance`` holds dynamic partitions' keys (the run's ``context.instance``)."""
     fn = node.observe_fn
     if fn is None:
         raise ObservationError(f"{_label(node)} has no observe_fn: there is nothing to observe")
     if partition_key is not None and node.partitions_def is not None:
-        node.partitions_def.validate_partition_key(partition_key)
+        node.partitions_def.validate_partition_key(partition_key, dynamic_partitions_store=instance)
 
     def log(level: str, message: str) -> None:
         publish(
@@ -75,12 +77,13 @@ async def observe_source(
             partition_key=partition_key,
             log_sink=log,
             assets_def=node,
+            instance=instance,
         )
     if inspect.iscoroutinefunction(fn):
         result = await fn(**kwargs)
     else:
         result = await asyncio.to_thread(fn, **kwargs)
-    return observations(node, result, run_id=run_id, partition_key=partition_key)
+    return observations(node, result, run_id=run_id, partition_key=partition_key, instance=instance)
 
 
 async def run_observation_step(
@@ -90,6 +93,7 @@ async def run_observation_step(
     resources: Mapping[str, Any],
     publish: Callable[[Event], None],
     partition_key: str | None = None,
+    instance: Any = None,
 ) -> BaseException | None:
     """The whole step: STEP_STARTED, its observations, then STEP_SUCCEEDED or STEP_FAILED;
     returns the exception that failed it (None on success)."""
@@ -105,6 +109,7 @@ async def run_observation_step(
             resources=resources,
             partition_key=partition_key,
             publish=publish,
+            instance=instance,
         )
     except Exception as exc:
         duration = time.perf_counter() - started
@@ -117,7 +122,12 @@ async def run_observation_step(
 
 
 def observations(
-    node: SourceAsset, result: Any, *, run_id: str, partition_key: str | None = None
+    node: SourceAsset,
+    result: Any,
+    *,
+    run_id: str,
+    partition_key: str | None = None,
+    instance: Any = None,
 ) -> list[AssetObserved]:
     """What an observe function returned, as the observations it records."""
     label = _label(node)
@@ -150,7 +160,7 @@ def observations(
                 "return a DataVersion, or declare its partitions"
             )
         for key in result.data_versions_by_partition:
-            definition.validate_partition_key(key)
+            definition.validate_partition_key(key, dynamic_partitions_store=instance)
         return [
             _observed(node, run_id, key, version.value, {}, {})
             for key, version in result.data_versions_by_partition.items()
