@@ -364,8 +364,10 @@ def resource(
 ) -> ResourceDefinition | Callable[[Callable[..., Any]], ResourceDefinition]:
     """Dagster's function-style resource. The function takes an ``init_context`` (or nothing)
     and returns the resource, yields it once (code after the yield is teardown), or is a
-    ``@contextmanager``. ``config_schema`` is a type or ``{"name": type}``; the run config's
-    ``resources.<key>.config`` is checked against it and lands in ``context.resource_config``.
+    ``@contextmanager``. ``config_schema`` is Dagster's legacy schema (``{"name": Field(int,
+    default_value=1)}``, ``Permissive``, ``[str]``, ...; see ``config_schema.py``), where
+    ``(type, default)`` also gives a default; the run config's ``resources.<key>.config`` is
+    checked against it and lands in ``context.resource_config``, defaults filled in.
     """
     if inspect.isroutine(config_schema):  # bare @resource
         return ResourceDefinition(config_schema, description=inspect.getdoc(config_schema))
