@@ -567,3 +567,34 @@ def test_resource_enum_fields_take_names_also_from_the_environment(
         open_resources({"p": painter}, run_id="r"),
     ):
         pass
+
+
+def test_a_resource_knows_the_context_of_its_run_and_legacy_code_can_build_one(
+    home: Path,
+) -> None:
+    class Tracked(dg.ConfigurableResource):
+        label: str
+
+        def create_resource(self, context: dg.InitResourceContext) -> str:
+            assert self.get_resource_context() is context
+            return f"{self.label} in {context.run_id}"
+
+    @dg.resource(config_schema=Tracked.to_config_schema())
+    def legacy(init_context: dg.InitResourceContext) -> str:
+        return Tracked.from_resource_context(init_context)
+
+    run_config = {"resources": {"legacy": {"config": {"label": "x"}}}}
+    with open_resources({"legacy": legacy}, run_id="run-9", run_config=run_config) as live:
+        assert live["legacy"] == "x in run-9"
+    bad = {"resources": {"legacy": {"config": {"lable": "x"}}}}
+    with (
+        pytest.raises(ResourceConfigError, match=r"resources.legacy.config: lable: unknown field"),
+        open_resources({"legacy": legacy}, run_id="r", run_config=bad),
+    ):
+        pass
+    with pytest.raises(ResourceConfigError, match="has not been set up by a run"):
+        Tracked(label="y").get_resource_context()
+    with pytest.raises(
+        ResourceConfigError, match=r"Bucket has a teardown: use Bucket.from_resource_context_cm"
+    ):
+        Bucket.from_resource_context(dg.build_init_resource_context({"region": "eu"}))

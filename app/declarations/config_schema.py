@@ -321,3 +321,5 @@ class ConfigSchema:
             return dump(self._adapter.validate_python(config)), []
         except ValidationError as exc:
             return None, validation_problems(exc, self.model)
+        except DefinitionsError as exc:  # a resource class as the schema checks in __init__
+            return None, list(getattr(exc, "problems", ())) or [str(exc)]

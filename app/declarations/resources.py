@@ -152,6 +152,7 @@ class ConfigurableResource(BaseModel):
 
     # field name -> the EnvVar it was read from, so repr shows the variable, not its value
     _env_vars: dict[str, EnvVar] = PrivateAttr(default_factory=dict)
+    _resource_context: InitResourceContext | None = PrivateAttr(None)  # set by the run
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -187,6 +188,48 @@ class ConfigurableResource(BaseModel):
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         """Called once per run after its last step, also when the run failed or was canceled."""
+
+    def get_resource_context(self) -> InitResourceContext:
+        """The context of the run that set this resource up (its run id, log, config)."""
+        if self._resource_context is None:
+            raise ResourceConfigError(
+                f"{type(self).__name__}.get_resource_context(): this resource has not been set "
+                "up by a run; the run's own copy of it has a context"
+            )
+        return self._resource_context
+
+    @classmethod
+    def from_resource_context(cls, context: InitResourceContext) -> Any:
+        """Build and set up this resource from a ``@resource``'s context, for legacy code:
+        ``@resource(config_schema=R.to_config_schema()) def r(ctx): return
+        R.from_resource_context(ctx)``. A resource with a teardown needs
+        ``from_resource_context_cm``."""
+        if (
+            cls.teardown_after_execution is not ConfigurableResource.teardown_after_execution
+            or cls.yield_for_execution is not ConfigurableResource.yield_for_execution
+        ):
+            raise ResourceConfigError(
+                f"{cls.__name__} has a teardown: use {cls.__name__}.from_resource_context_cm(ctx) "
+                "in a generator resource, so it runs"
+            )
+        made = cls(**(context.resource_config or {}))
+        made._resource_context = context
+        made.setup_for_execution(context)
+        return made.create_resource(context)
+
+    @classmethod
+    @contextlib.contextmanager
+    def from_resource_context_cm(cls, context: InitResourceContext) -> Iterator[Any]:
+        """``with R.from_resource_context_cm(ctx) as r: yield r``: set up and torn down."""
+        made = cls(**(context.resource_config or {}))
+        made._resource_context = context
+        with made.yield_for_execution(context) as value:
+            yield value
+
+    @classmethod
+    def to_config_schema(cls) -> type[Self]:
+        """This resource's fields as a ``config_schema`` for ``@resource``."""
+        return cls
 
     def create_resource(self, context: InitResourceContext) -> Any:
         """What assets receive: the resource itself, unless overridden to hand out another

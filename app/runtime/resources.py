@@ -311,6 +311,7 @@ def _enter_configurable(
     resource.__dict__.update(handed)
     config = resource.model_dump(exclude=set(handed))  # its config: not what it holds
     context = InitResourceContext(resource_config=config, run_id=run_id, log=log)
+    resource._resource_context = context
     manager = resource.yield_for_execution(context)
     value = manager.__enter__()
     teardowns.append((key, lambda: manager.__exit__(None, None, None)))
