@@ -10,6 +10,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .declarations.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition, AssetSpec
@@ -22,9 +23,12 @@ from .execution.executor import DEFAULT_MAX_CONCURRENCY
 from .execution.result import RunResult, node_outputs
 from .runtime.resources import open_resources
 from .runtime.runtime import Runtime, Selection, code_root, resolve_home
+from .storage.configurable_io import ConfigurableIOManagerFactory
 from .storage.dynamic_partitions import DynamicPartitions
 from .storage.event_store import DATABASE
-from .storage.io_managers import InputContext, IOManager, ParquetIOManager
+from .storage.instance import DagsterInstance
+from .storage.io_manager_definition import IOManagerDefinition
+from .storage.io_managers import InMemoryIOManager, InputContext, IOManager, ParquetIOManager
 from .storage.paths import asset_label
 from .suggest import suggestion
 
@@ -33,12 +37,12 @@ T = TypeVar("T")
 
 def materialize(
     assets: Sequence[AssetsDefinition | AssetSpec | AssetChecksDefinition],
+    run_config: Mapping[str, Any] | None = None,
     instance: Any = None,
+    resources: Mapping[str, Any] | None = None,
     partition_key: str | None = None,
     raise_on_error: bool = True,
     tags: Mapping[str, str] | None = None,
-    resources: Mapping[str, Any] | None = None,
-    run_config: Mapping[str, Any] | None = None,
     selection: Selection = None,
     *,
     home: str | os.PathLike[str] | None = None,
@@ -46,13 +50,12 @@ def materialize(
 ) -> RunResult:
     """Materialize ``assets`` (or ``selection`` of them), persisting events and values.
 
-    History goes to ``home``, else $MILLRACE_HOME, else ``.millrace`` in the project root of
-    the file that defines the first asset, as the CLI does for that code.
+    History goes to ``instance``'s home (a ``DagsterInstance``), else ``home``, else
+    $MILLRACE_HOME, else ``.millrace`` in the project root of the file that defines the first
+    asset, as the CLI does for that code.
     """
-    if instance is not None:
-        raise TypeError("Millrace has no DagsterInstance; pass home= to choose where runs are kept")
     defs = _definitions(assets, resources)
-    where = resolve_home(code_root(assets), home)
+    where = _instance_home(instance) or resolve_home(code_root(assets), home)
     return _run_sync(
         lambda: _materialize(
             Runtime(defs, home=where, max_concurrency=max_concurrency),
@@ -67,23 +70,36 @@ def materialize(
 
 def materialize_to_memory(
     assets: Sequence[AssetsDefinition | AssetSpec | AssetChecksDefinition],
+    run_config: Mapping[str, Any] | None = None,
     instance: Any = None,
+    resources: Mapping[str, Any] | None = None,
     partition_key: str | None = None,
     raise_on_error: bool = True,
     tags: Mapping[str, str] | None = None,
-    resources: Mapping[str, Any] | None = None,
-    run_config: Mapping[str, Any] | None = None,
     selection: Selection = None,
     *,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
 ) -> RunResult:
-    """Like materialize(), but values stay in memory and nothing is written to disk."""
-    if instance is not None:
-        raise TypeError("Millrace has no DagsterInstance; materialize_to_memory keeps no history")
-    defs = _definitions(assets, resources)
+    """Like materialize(), but every IO manager key the assets use gets an in-memory IO
+    manager, so no value is written (an IO manager among ``resources`` is an error, as in
+    Dagster). Events and runs are kept in ``instance``'s home if one is given, else nowhere."""
+    for key, value in (resources or {}).items():
+        if isinstance(value, IOManager | IOManagerDefinition | ConfigurableIOManagerFactory):
+            raise InvariantViolationError(
+                f"materialize_to_memory was given resource '{key}', an IO manager: it keeps "
+                "every asset's value in memory, for every IO manager key; use materialize() "
+                "to store values through your IO managers"
+            )
+    io_keys = {DEFAULT_IO_MANAGER_KEY}
+    io_keys.update(a.io_manager_key for a in assets if isinstance(a, AssetsDefinition))
+    memory = {key: InMemoryIOManager() for key in sorted(io_keys)}
+    defs = _definitions(assets, {**(resources or {}), **memory})
+    where = _instance_home(instance)
     return _run_sync(
         lambda: _materialize(
-            Runtime(defs, persist=False, max_concurrency=max_concurrency),
+            Runtime(defs, home=where, max_concurrency=max_concurrency)
+            if where is not None
+            else Runtime(defs, persist=False, max_concurrency=max_concurrency),
             selection,
             partition_key,
             tags,
@@ -178,17 +194,27 @@ def load_asset_value(
             ) from None
 
 
-def _instance_home(instance: Any) -> Any:
-    """The home whose database ``instance`` (a DynamicPartitions) reads; None for none."""
+def _instance_home(instance: Any) -> Path | None:
+    """The home whose history ``instance`` reads (a DagsterInstance, or a Runtime's
+    ``instance``); None for no instance."""
     if instance is None:
         return None
-    database = getattr(instance, "_database", None)  # storage/ exposes no public name yet
-    if not isinstance(instance, DynamicPartitions) or database is None:
+    if isinstance(instance, DagsterInstance):
+        home = instance.home
+    elif isinstance(instance, DynamicPartitions) and instance._database is not None:
+        home = instance._database.parent  # a Runtime's: storage/ names it no other way
+    else:
         raise TypeError(
-            "instance must be None or a Runtime's instance (its dynamic partitions, kept in a "
-            f"home); got {instance!r}"
+            "instance must be None or a Runtime's instance or a DagsterInstance "
+            "(DagsterInstance.ephemeral(), DagsterInstance.get()); or pass home= to choose "
+            f"where runs are kept. Got {instance!r}"
         )
-    return database.parent
+    if home is None:
+        raise TypeError(
+            f"instance {instance!r} keeps no home to record the run in; use "
+            "DagsterInstance.ephemeral() or DagsterInstance.get()"
+        )
+    return home
 
 
 async def _materialize(

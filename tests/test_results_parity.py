@@ -230,3 +230,49 @@ def test_validate_loadable() -> None:
 
     with pytest.raises(dg.DagsterInvalidDefinitionError, match="two sensors are named 'watch'"):
         Definitions(assets=[totals], sensors=[watch, watch_again])
+
+
+# -- materialize's arguments -------------------------------------------------------------------
+
+
+def test_materialize_takes_dagsters_arguments_in_dagsters_order() -> None:
+    result = materialize([totals], None, None, None, None, True, {"team": "sales"})
+    assert result.dagster_run.tags["team"] == "sales"
+
+
+def test_materialize_records_the_run_in_the_instance_it_is_given() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize([totals], instance=instance)
+
+        entry = instance.get_latest_materialization_event(["sales", "eu", "totals"])
+        assert entry is not None and entry.run_id == result.run_id
+        assert instance.get_run_by_id(result.run_id).status is dg.DagsterRunStatus.SUCCESS
+        defs = Definitions(assets=[totals])
+        assert defs.load_asset_value(["sales", "eu", "totals"], instance=instance).height == 2
+    with pytest.raises(TypeError, match="pass home="):
+        materialize([totals], instance=object())
+
+
+def test_materialize_to_memory_keeps_every_io_manager_key_in_memory(home) -> None:
+    @asset(io_manager_key="warehouse")
+    def staged() -> list[int]:
+        return [1, 2]
+
+    @asset
+    def counted(staged: list[int]) -> int:
+        return len(staged)
+
+    result = materialize_to_memory([staged, counted])
+    assert result.asset_value("counted") == 2
+    assert not home.exists()  # nothing written, not even a history
+
+    with pytest.raises(dg.DagsterInvariantViolationError, match="resource 'warehouse', an IO"):
+        materialize_to_memory([staged, counted], resources={"warehouse": dg.InMemoryIOManager()})
+
+
+def test_materialize_to_memory_records_the_run_in_a_given_instance() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize_to_memory([totals], instance=instance)
+        assert instance.get_run_by_id(result.run_id).status is dg.DagsterRunStatus.SUCCESS
+        assert instance.get_latest_materialization_event(["sales", "eu", "totals"]) is not None
+        assert not (instance.home / "storage").exists()  # the value stayed in memory
