@@ -598,3 +598,14 @@ def test_a_resource_knows_the_context_of_its_run_and_legacy_code_can_build_one(
         ResourceConfigError, match=r"Bucket has a teardown: use Bucket.from_resource_context_cm"
     ):
         Bucket.from_resource_context(dg.build_init_resource_context({"region": "eu"}))
+
+
+def test_assigning_a_resource_field_says_what_to_do_instead() -> None:
+    server = Server(port=1)
+    with pytest.raises(
+        ResourceConfigError,
+        match=r"Server.conn cannot be assigned: .*'_conn: Any = PrivateAttr\(None\)'",
+    ):
+        server.conn = object()  # type: ignore[attr-defined]
+    with pytest.raises(ResourceConfigError, match=r"Server\.port cannot be assigned"):
+        server.port = 2

@@ -189,6 +189,17 @@ class ConfigurableResource(BaseModel):
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         """Called once per run after its last step, also when the run failed or was canceled."""
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):  # private attributes hold what a run opens
+            super().__setattr__(name, value)
+            return
+        raise ResourceConfigError(
+            f"{type(self).__name__}.{name} cannot be assigned: a resource's fields are frozen, "
+            "as in Dagster. Keep what a run opens in a private attribute, declared as "
+            f"'_{name}: Any = PrivateAttr(None)', or hand out a separate client from "
+            "create_resource()"
+        )
+
     def get_resource_context(self) -> InitResourceContext:
         """The context of the run that set this resource up (its run id, log, config)."""
         if self._resource_context is None:
