@@ -301,6 +301,22 @@ def test_upath_manager_paths_for_outputs_without_assets_and_a_repartitioned_asse
     assert json.loads((tmp_path / "events" / "a.json").read_text()) == [2]
 
 
+def test_nothing_stored_under_a_manager_of_ones_own_is_a_missing_input(tmp_path: Path) -> None:
+    @asset
+    def raw() -> list[int]:
+        return [1]
+
+    @asset
+    def clean(raw: list[int]) -> list[int]:
+        return raw
+
+    with pytest.raises(dg.MissingInputError, match="needs 'raw', which has never been") as caught:
+        materialize(
+            [raw, clean], selection=[clean], resources={"io_manager": JsonIOManager(tmp_path)}
+        )
+    assert "raw.json" in "".join(caught.value.__notes__)
+
+
 def test_upath_manager_extension_must_have_a_dot() -> None:
     class Bad(JsonIOManager):
         extension = "json"

@@ -330,7 +330,13 @@ def _load_inputs(services: RunServices, request: StepRequest, log: Any) -> dict[
         if own and spec.param in kwargs:
             continue
         if spec.partitions is None or not own:
-            kwargs[spec.param] = _load(services, step, spec, spec.partitions, log)
+            try:
+                kwargs[spec.param] = _load(services, step, spec, spec.partitions, log)
+            except FileNotFoundError as exc:
+                error = _never_materialized(step, spec, list(spec.partitions or ()))
+                if not own:  # the manager's own words say what it looked for
+                    error.add_note(f"input manager '{spec.io_manager_key}': {exc}")
+                raise error from None
             continue
         handed = request.parts.get(spec.param, {})
         values, missing = {}, []
@@ -358,7 +364,7 @@ def _load(
     log: Any,
 ) -> Any:
     """What the input's manager loads of ``partitions`` of the upstream (None: it is not
-    partitioned); FileNotFoundError for one partition, else MissingInputError if none."""
+    partitioned); FileNotFoundError if it finds nothing stored."""
     upstream = OutputContext(
         spec.key,
         name=DEFAULT_OUTPUT,
@@ -381,15 +387,7 @@ def _load(
         log=log,
         instance=services.instance,
     )
-    try:
-        return _input_manager(services, step, spec).load_input(context)
-    except FileNotFoundError as exc:
-        if partitions is not None and len(partitions) == 1:
-            raise
-        missing = _never_materialized(step, spec, list(partitions or ()))
-        if partitions is not None:  # the manager loaded them at once: it knows which
-            missing.add_note(f"input manager '{spec.io_manager_key}': {exc}")
-        raise missing from None
+    return _input_manager(services, step, spec).load_input(context)
 
 
 def _never_materialized(step: Step, spec: StepInput, partitions: list[str]) -> MissingInputError:
