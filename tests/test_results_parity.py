@@ -276,3 +276,19 @@ def test_materialize_to_memory_records_the_run_in_a_given_instance() -> None:
         assert instance.get_run_by_id(result.run_id).status is dg.DagsterRunStatus.SUCCESS
         assert instance.get_latest_materialization_event(["sales", "eu", "totals"]) is not None
         assert not (instance.home / "storage").exists()  # the value stayed in memory
+
+
+def test_observations_are_shaped_as_dagsters() -> None:
+    @dg.observable_source_asset
+    def landing_file() -> dg.DataVersion:
+        return dg.DataVersion("v7")
+
+    result = dg.observe([landing_file])
+
+    (event,) = result.get_asset_observation_events()
+    assert event.event_type_value == "ASSET_OBSERVATION" and event.is_asset_observation
+    observation = event.asset_observation_data.asset_observation
+    assert isinstance(observation, dg.AssetObservation)
+    assert observation.asset_key == AssetKey("landing_file")
+    assert observation.data_version == "v7"
+    assert result.asset_observations_for_node("landing_file") == [observation]

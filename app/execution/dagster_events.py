@@ -20,9 +20,11 @@ from ..automation.event_log import AssetMaterialization
 from ..declarations.checks import AssetCheckKey
 from ..declarations.control_flow import Failure, RetryRequested
 from ..declarations.metadata import MetadataValue
+from ..declarations.observations import DATA_VERSION_TAG, AssetObservation
 from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     ErrorInfo,
     Event,
     RunFinished,
@@ -51,6 +53,7 @@ _STEP_EVENTS = frozenset(
         "STEP_SKIPPED",
         "STEP_UP_FOR_RETRY",
         "ASSET_MATERIALIZATION",
+        "ASSET_OBSERVATION",
         "ASSET_CHECK_EVALUATION",
     }
 )
@@ -313,6 +316,50 @@ class _MaterializedView(DagsterEventView):
         return f"Materialized value {self.asset_key.to_user_string()}."
 
 
+@dataclass(frozen=True, slots=True)
+class AssetObservationData:
+    asset_observation: AssetObservation
+
+
+class _ObservedView(DagsterEventView):
+    __slots__ = ()
+    metadata: dict[str, MetadataValue]
+    partition_key: str | None
+    data_version: str | None
+    description: str | None
+    tags: dict[str, str]
+
+    @property
+    def event_type_value(self) -> str:
+        return "ASSET_OBSERVATION"
+
+    @property
+    def is_asset_observation(self) -> bool:
+        return True
+
+    @property
+    def partition(self) -> str | None:
+        return self.partition_key
+
+    @property
+    def asset_observation_data(self) -> AssetObservationData:
+        tags = dict(self.tags)
+        if self.data_version is not None:
+            tags.setdefault(DATA_VERSION_TAG, self.data_version)
+        observation = AssetObservation(
+            asset_key=self.asset_key,
+            metadata=dict(self.metadata),
+            partition=self.partition_key,
+            description=self.description,
+            tags=tags,
+        )
+        return AssetObservationData(observation)
+
+    @property
+    def event_specific_data(self) -> AssetObservationData:
+        return self.asset_observation_data
+
+
 class _CheckEvaluatedView(DagsterEventView):
     __slots__ = ()
 
@@ -334,6 +381,7 @@ _MIXINS: dict[type[Event], type[DagsterEventView]] = {
     StepSkipped: _StepSkippedView,
     StepFailed: _StepFailedView,
     AssetMaterialized: _MaterializedView,
+    AssetObserved: _ObservedView,
     AssetCheckEvaluated: _CheckEvaluatedView,
 }
 _VIEWS: dict[type[Event], tuple[type[Any], tuple[str, ...]]] = {}

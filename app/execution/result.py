@@ -11,10 +11,12 @@ from ..automation.run_status import DagsterRun, DagsterRunStatus
 from ..declarations.asset import AssetsDefinition
 from ..declarations.job import JOB_NAME_TAG
 from ..declarations.keys import AssetKey, coerce_key
+from ..declarations.observations import AssetObservation
 from ..errors import InvariantViolationError, MaxRetriesExceededError
 from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     ErrorInfo,
     Event,
     RunFinished,
@@ -164,6 +166,18 @@ class RunResult:
             if e.asset_key in keys
         ]
 
+    def get_asset_observation_events(self) -> list[Any]:
+        return self._views_of(AssetObserved)
+
+    def asset_observations_for_node(self, node_name: str) -> list[AssetObservation]:
+        """The ``AssetObservation`` of each observation node ``node_name`` made."""
+        keys = set(self._node_outputs().get(node_name, {}).values())
+        return [
+            e.asset_observation_data.asset_observation
+            for e in self.get_asset_observation_events()
+            if e.asset_key in keys
+        ]
+
     def get_asset_check_evaluations(self) -> list[Any]:
         return self._views_of(AssetCheckEvaluated)
 
@@ -259,6 +273,8 @@ class RunResult:
             return self.nodes
         made = {k for k, _ in self._values or {}}
         made.update(
-            e.asset_key for e in self._events if isinstance(e, AssetMaterialized) and e.asset_key
+            e.asset_key
+            for e in self._events
+            if isinstance(e, AssetMaterialized | AssetObserved) and e.asset_key
         )
         return {key.to_python_identifier(): {DEFAULT_OUTPUT: key} for key in made}
