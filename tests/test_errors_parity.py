@@ -320,3 +320,26 @@ def test_asking_a_result_for_what_the_run_did_not_make_is_an_invariant_violation
         result.asset_value("nope")
     with pytest.raises(dg.DagsterInvariantViolationError, match="no node 'nope'"):
         result.output_for_node("nope")
+
+
+def test_async_assets_follow_the_same_rules() -> None:
+    calls: list[int] = []
+
+    @asset
+    async def polled() -> int:
+        calls.append(1)
+        if len(calls) < 2:
+            raise RetryRequested(max_retries=3)
+        return len(calls)
+
+    @asset(retry_policy=RetryPolicy(max_retries=2))
+    async def refused() -> int:
+        raise Failure("quota exhausted", metadata={"quota": 0}, allow_retries=False)
+
+    result = materialize_to_memory([polled, refused], raise_on_error=False)
+
+    assert result.asset_value("polled") == 2
+    assert attempts_of(result, "refused") == [1]
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == "refused"
+    assert failure.step_failure_data.user_failure_data.metadata["quota"].value == 0
