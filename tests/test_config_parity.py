@@ -349,10 +349,10 @@ def test_configure_at_launch_takes_its_fields_from_the_run_config(home: Path) ->
     assert dg.materialize([address], resources=resources, run_config=plain).asset_value(
         "address"
     ) == ("db.internal:5432")
-    # the typed form gives the fields it sets; the given host is kept, as Dagster merges them
+    # as in Dagster, the typed form gives every field, its defaults too, over the given ones
     assert dg.materialize([address], resources=resources, run_config=typed).asset_value(
         "address"
-    ) == ("db.internal:6543")
+    ) == ("localhost:6543")
 
 
 def test_configure_at_launch_without_its_fields_says_where_they_go(home: Path) -> None:
@@ -609,3 +609,18 @@ def test_assigning_a_resource_field_says_what_to_do_instead() -> None:
         server.conn = object()  # type: ignore[attr-defined]
     with pytest.raises(ResourceConfigError, match=r"Server\.port cannot be assigned"):
         server.port = 2
+
+
+def test_a_resource_in_run_config_gives_its_config_fields(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = dg.EnvVar.int("SERVER_PORT")
+    bucket = Bucket(credentials=Credentials(username="u", password="p"), region="eu")
+    plain = dg.RunConfig(resources={"server": Server(port=port), "bucket": bucket}).to_config_dict()
+    assert plain["resources"]["server"] == {"config": {"host": "localhost", "port": port}}
+    assert plain["resources"]["bucket"] == {"config": {"region": "eu", "journal": ""}}
+    monkeypatch.setenv("SERVER_PORT", "7")
+    typed = dg.RunConfig(resources={"server": Server(port=port)})
+    resources = {"server": Server.configure_at_launch()}
+    result = dg.materialize([address], resources=resources, run_config=typed)
+    assert result.asset_value("address") == "localhost:7"  # the EnvVar is read at launch

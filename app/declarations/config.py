@@ -197,8 +197,21 @@ class RunConfig:
 def _entry(value: Any) -> Any:
     if isinstance(value, Config):
         return {"config": value.model_dump()}
-    if isinstance(value, BaseModel):  # a resource: the fields it was given, EnvVars kept
-        return {"config": {name: getattr(value, name) for name in value.model_fields_set}}
+    if isinstance(value, BaseModel):
+        # a resource: as Dagster, every field not None (defaults too, so they win over the
+        # fields of a configure_at_launch() resource), EnvVars kept to be read at launch,
+        # and not the resources it holds
+        from .resources import ConfigurableResource, PartialResource, ResourceDefinition
+
+        held = ConfigurableResource | PartialResource | ResourceDefinition
+        fields = {name: getattr(value, name) for name in type(value).model_fields}
+        return {
+            "config": {
+                name: field.model_dump() if isinstance(field, Config) else field
+                for name, field in fields.items()
+                if field is not None and not isinstance(field, held)
+            }
+        }
     return value
 
 
