@@ -261,6 +261,8 @@ def raise_first_failure(result: RunResult) -> None:
         if isinstance(exc, asyncio.CancelledError):
             continue
         exc.add_note(f"raised by {asset_label(key, partition)} in run {result.run_id}")
+        if isinstance(exc, RunFailedError):  # DagsterMaxRetriesExceededError, made mid-run
+            exc.result = result
         raise exc
     for check in result.get_asset_check_evaluations():
         if check.blocking and not check.passed and check.severity == AssetCheckSeverity.ERROR.value:

@@ -182,6 +182,7 @@ def test_a_retry_policy_that_runs_out_raises_max_retries_exceeded_from_the_users
     ) as info:
         materialize_to_memory([down])
     assert isinstance(info.value.__cause__, ConnectionError)
+    assert not info.value.result.success
 
     result = materialize_to_memory([down], raise_on_error=False)
     assert isinstance(result.exceptions[dg.AssetKey("down")], ConnectionError)
