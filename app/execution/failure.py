@@ -75,12 +75,14 @@ def failure_info(exc: BaseException, decision: RetryDecision) -> ErrorInfo:
     cause, the error behind it, is kept)."""
     info = error_info(exc)
     if isinstance(exc, RetryRequested):
+        after = f" after {info.cause}" if info.cause else ""
         if decision.retry:
-            after = f" after {info.cause}" if info.cause else ""
             message = f"retry requested{after} (max_retries={exc.max_retries})"
-        else:
+        elif decision.max_retries is not None:
             last = f"; the last attempt raised {info.cause}" if info.cause else ""
             message = f"Exceeded max_retries of {exc.max_retries}{last}"
+        else:  # the run was canceled: nothing more is retried
+            message = f"retry requested{after}, not retried: the run was canceled"
         info = dataclasses.replace(info, message=message)
     return info
 
