@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import millrace as dg
 import pytest
@@ -39,6 +39,25 @@ class TrainConfig(dg.Config):
     layers: list[Layer] = PydanticField(default_factory=list)
     head: Layer = Layer(size=1)
     note: str | None  # Optional without a default: not required, None
+
+
+class Cat(dg.Config):
+    pet_type: Literal["cat"]
+    meows: int
+
+
+class Dog(dg.Config):
+    pet_type: Literal["dog"]
+    barks: float
+
+
+class PetConfig(dg.Config):
+    pet: Cat | Dog = PydanticField(discriminator="pet_type")
+
+
+@dg.asset
+def pet(config: PetConfig) -> str:
+    return type(config.pet).__name__
 
 
 @dg.asset
@@ -624,3 +643,14 @@ def test_a_resource_in_run_config_gives_its_config_fields(
     resources = {"server": Server.configure_at_launch()}
     result = dg.materialize([address], resources=resources, run_config=typed)
     assert result.asset_value("address") == "localhost:7"  # the EnvVar is read at launch
+
+
+def test_a_discriminated_union_takes_dagster_selector_form(home: Path) -> None:
+    run_config = {"ops": {"pet": {"config": {"pet": {"dog": {"barks": 1}}}}}}
+    assert dg.materialize([pet], run_config=run_config).asset_value("pet") == "Dog"
+    inline = {"ops": {"pet": {"config": {"pet": {"pet_type": "cat", "meows": 2}}}}}
+    assert dg.materialize([pet], run_config=inline).asset_value("pet") == "Cat"
+    typed = dg.RunConfig(ops={"pet": PetConfig(pet=Cat(pet_type="cat", meows=1))})
+    assert dg.materialize([pet], run_config=typed).asset_value("pet") == "Cat"
+    with pytest.raises(ConfigError, match=r"asset 'pet' \(ops.pet.config\): pet: "):
+        dg.materialize([pet], run_config={"ops": {"pet": {"config": {"pet": {"cow": {}}}}}})

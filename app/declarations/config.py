@@ -67,9 +67,10 @@ def settle_pythonic_fields(cls: type[BaseModel]) -> None:
         cls.model_rebuild(force=True)
 
 
-def accept_enum_names(schema: CoreSchema, cls: type[BaseModel]) -> None:
-    """Let each field that holds enums (directly, in a list or dict, or Optional) take a
-    member's name, as Dagster's run config names them (``color: RED``)."""
+def accept_dagster_forms(schema: CoreSchema, cls: type[BaseModel]) -> None:
+    """Let each field take the values Dagster's run config writes: a member's name for an enum
+    (``color: RED``, also in a list, a dict or Optional), and for a discriminated union of
+    Config classes the selector form ``pet: {cat: {meows: 2}}`` (``{pet_type: cat, ...}``)."""
     node: Any = schema
     while node.get("type") != "model-fields":  # through definitions and model validators
         if "schema" not in node:
@@ -77,11 +78,26 @@ def accept_enum_names(schema: CoreSchema, cls: type[BaseModel]) -> None:
         node = node["schema"]
     for name, field in node["fields"].items():
         info = cls.model_fields.get(name)
-        if info is None or not _holds_enum(info.annotation):
+        if info is None:
             continue
-        convert = functools.partial(_with_enum_names, info.annotation)
-        holder = field["schema"] if field["schema"]["type"] == "default" else field
-        holder["schema"] = core_schema.no_info_before_validator_function(convert, holder["schema"])
+        convert: Any = None
+        if isinstance(info.discriminator, str):
+            convert = functools.partial(_from_selector, info.discriminator)
+        elif _holds_enum(info.annotation):
+            convert = functools.partial(_with_enum_names, info.annotation)
+        if convert is not None:
+            holder = field["schema"] if field["schema"]["type"] == "default" else field
+            holder["schema"] = core_schema.no_info_before_validator_function(
+                convert, holder["schema"]
+            )
+
+
+def _from_selector(discriminator: str, value: Any) -> Any:
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((tag, fields),) = value.items()
+        if tag != discriminator and isinstance(fields, Mapping):
+            return {**fields, discriminator: tag}
+    return value
 
 
 def _holds_enum(annotation: Any) -> bool:
@@ -143,7 +159,7 @@ class Config(BaseModel):
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
         schema = handler(source)
-        accept_enum_names(schema, cls)
+        accept_dagster_forms(schema, cls)
         return schema
 
 

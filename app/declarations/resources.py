@@ -27,7 +27,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from ..errors import DefinitionsError
 from ..suggest import suggestion
-from .config import accept_enum_names, settle_pythonic_fields
+from .config import accept_dagster_forms, settle_pythonic_fields
 from .config_schema import ConfigSchema
 from .source import caller_location, location_of
 from .validation import shown, validation_problems
@@ -169,7 +169,7 @@ class ConfigurableResource(BaseModel):
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
         schema = handler(source)
-        accept_enum_names(schema, cls)  # inside the EnvVar deferral, which must see it first
+        accept_dagster_forms(schema, cls)  # inside the EnvVar deferral, which must see it first
         _defer_env_vars(schema, cls)
         return schema
 
