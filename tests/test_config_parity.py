@@ -654,3 +654,17 @@ def test_a_discriminated_union_takes_dagster_selector_form(home: Path) -> None:
     assert dg.materialize([pet], run_config=typed).asset_value("pet") == "Cat"
     with pytest.raises(ConfigError, match=r"asset 'pet' \(ops.pet.config\): pet: "):
         dg.materialize([pet], run_config={"ops": {"pet": {"config": {"pet": {"cow": {}}}}}})
+
+
+def test_an_env_reference_is_read_only_for_str_int_and_bool_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Tagged(dg.ConfigurableResource):
+        name: str | None = None
+        tags: dict[str, str] = PydanticField(default_factory=dict)
+
+    monkeypatch.setenv("TAGGED_NAME", "t")
+    config = {"name": {"env": "TAGGED_NAME"}, "tags": {"env": "prod"}}
+    run_config = {"resources": {"tagged": {"config": config}}}
+    with open_resources({"tagged": Tagged()}, run_id="r", run_config=run_config) as live:
+        assert (live["tagged"].name, live["tagged"].tags) == ("t", {"env": "prod"})

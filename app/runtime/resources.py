@@ -9,7 +9,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from ..declarations.resources import (
     ConfigurableResource,
@@ -171,14 +172,30 @@ def _entry_config(key: str, entry: Any, problems: list[str]) -> Any:
     return entry.get("config")
 
 
-def _env_refs(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Field values given as Dagster's ``{"env": "NAME"}`` as EnvVars, read like any other."""
+def _env_refs(cls: type[ConfigurableResource], config: Mapping[str, Any]) -> dict[str, Any]:
+    """Values given as Dagster's ``{"env": "NAME"}`` as EnvVars, read like any other, for the
+    fields Dagster reads them for: a str, int or bool (a dict field keeps such a dict)."""
+    fields = cls.model_fields
     return {
         name: EnvVar(value["env"])
-        if isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str)
+        if isinstance(value, Mapping)
+        and set(value) == {"env"}
+        and isinstance(value["env"], str)
+        and name in fields
+        and _is_source(fields[name].annotation)
         else value
         for name, value in config.items()
     }
+
+
+def _is_source(annotation: Any) -> bool:
+    """A str, int or bool field, Optional or not."""
+    if annotation in (str, int, bool):
+        return True
+    args = get_args(annotation)
+    return get_origin(annotation) in (Union, UnionType) and all(
+        arg in (str, int, bool, type(None)) for arg in args
+    )
 
 
 def _build_partial(
@@ -189,7 +206,7 @@ def _build_partial(
             f"resources.{key}.config must map field names to values, got {shown(config)}"
         )
         return None
-    built, wrong = partial.build(key, _env_refs(config or {}))
+    built, wrong = partial.build(key, _env_refs(partial.resource_cls, config or {}))
     if wrong and any(line.endswith("required, not given") for line in wrong):
         wrong.append(
             f"resources.{key}: {partial!r} takes the fields it was not given from the run "
@@ -206,7 +223,8 @@ def _override_fields(key: str, resource: ConfigurableResource, config: Any) -> l
     fields = type(resource).model_fields
     unknown = [name for name in config if name not in fields]
     problems = [f"{label}.{name}: unknown field{suggestion(name, fields)}" for name in unknown]
-    known = {name: value for name, value in _env_refs(config).items() if name in fields}
+    given = _env_refs(type(resource), config)
+    known = {name: value for name, value in given.items() if name in fields}
     return problems + [f"{label}.{line}" for line in assign_fields(resource, known, {})]
 
 
