@@ -668,3 +668,11 @@ def test_an_env_reference_is_read_only_for_str_int_and_bool_fields(
     run_config = {"resources": {"tagged": {"config": config}}}
     with open_resources({"tagged": Tagged()}, run_id="r", run_config=run_config) as live:
         assert (live["tagged"].name, live["tagged"].tags) == ("t", {"env": "prod"})
+
+
+def test_a_resource_configured_at_launch_never_shows_the_values_it_was_given() -> None:
+    partial = Credentials.configure_at_launch(username=dg.EnvVar("USER_NAME"), password="hunter2")
+    assert (
+        repr(partial)
+        == "Credentials.configure_at_launch(username=EnvVar('USER_NAME'), password=...)"
+    )

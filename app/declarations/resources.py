@@ -297,7 +297,10 @@ class PartialResource(Generic[R]):
         return built, []
 
     def __repr__(self) -> str:
-        given = ", ".join(f"{k}={v!r}" for k, v in self.data.items())
+        # errors quote it: a given value may be a secret, so only an EnvVar shows (its name)
+        given = ", ".join(
+            f"{k}={v!r}" if isinstance(v, EnvVar) else f"{k}=..." for k, v in self.data.items()
+        )
         return f"{self.resource_cls.__name__}.configure_at_launch({given})"
 
 
