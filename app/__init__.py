@@ -101,6 +101,8 @@ from .declarations.metadata import (
     TableSchema,
 )
 from .declarations.metadata_sets import TableMetadataSet, UriMetadataSet
+from .declarations.multi_asset import AssetOut, MultiAssetsDefinition, multi_asset
+from .declarations.multi_check import MultiAssetChecksDefinition, multi_asset_check
 from .declarations.observations import AssetObservation, DataVersionsByPartition, ObserveResult
 from .declarations.outputs import DataVersion, MaterializeResult, Output
 from .declarations.run_request import RunRequest
@@ -126,7 +128,12 @@ from .errors import (
     RunFailedError,
     SelectionError,
 )
-from .execution.context import AssetExecutionContext, OpExecutionContext, build_asset_context
+from .execution.context import (
+    AssetCheckExecutionContext,
+    AssetExecutionContext,
+    OpExecutionContext,
+    build_asset_context,
+)
 from .execution.python_logging import get_dagster_logger
 from .partitions import (
     AllPartitionMapping,
@@ -229,6 +236,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "AllPartitionMapping",
     "Array",
+    "AssetCheckExecutionContext",
     "AssetCheckKey",
     "AssetCheckResult",
     "AssetCheckSeverity",
@@ -240,6 +248,7 @@ __all__ = [
     "AssetKey",
     "AssetMaterialization",
     "AssetObservation",
+    "AssetOut",
     "AssetRecordsFilter",
     "AssetSelection",
     "AssetSensorDefinition",
@@ -310,8 +319,10 @@ __all__ = [
     "MillraceError",
     "MissingInputError",
     "MonthlyPartitionsDefinition",
+    "MultiAssetChecksDefinition",
     "MultiAssetSensorDefinition",
     "MultiAssetSensorEvaluationContext",
+    "MultiAssetsDefinition",
     "MultiPartitionKey",
     "MultiPartitionMapping",
     "MultiPartitionsDefinition",
@@ -410,6 +421,8 @@ __all__ = [
     "materialize",
     "materialize_to_memory",
     "mem_io_manager",
+    "multi_asset",
+    "multi_asset_check",
     "multi_asset_sensor",
     "observable_source_asset",
     "observe",

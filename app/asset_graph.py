@@ -61,7 +61,11 @@ class AssetGraph:
         strict = strict_from_env() if strict is None else strict
         problems: list[str] = []
         self.nodes: dict[AssetKey, AssetNode] = {}
-        for node in nodes:
+        for node in (
+            one
+            for item in nodes
+            for one in (item.asset_nodes if isinstance(item, AssetsDefinition) else (item,))
+        ):
             seen = self.nodes.get(node.key)
             if seen is not None:
                 problems.append(_duplicate(node, seen))
@@ -94,7 +98,7 @@ class AssetGraph:
         self.checks: dict[AssetCheckKey, CheckNode] = {}
         self.checks_by_asset: dict[AssetKey, list[AssetCheckKey]] = {}
         specs = [s for n in self.nodes.values() for s in getattr(n, "check_specs", ())]
-        for check in [*specs, *checks]:
+        for check in [*specs, *(one for c in checks for one in c.check_nodes)]:
             where = describe(check)
             if check.key in self.checks:
                 problems.append(f"{where}: a check of that name is already defined for the asset")

@@ -18,6 +18,7 @@ import pytest
 from conftest import Db, ManualClock
 from millrace import (
     AssetKey,
+    AssetOut,
     AutomationCondition,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -30,6 +31,7 @@ from millrace import (
     asset_sensor,
     define_asset_job,
     file_arrival_sensor,
+    multi_asset,
     sensor,
 )
 from millrace.events import RunOrigin, TickEvaluated
@@ -297,6 +299,36 @@ async def test_eager_requests_the_downstream_once_after_its_upstream_updates(
     ]
     assert {"summary": {"requested": [None]}} in [p["evaluations"] for p in stored]
     assert all("reason" not in e for p in stored for e in p["evaluations"].values())
+
+
+async def test_eager_outputs_of_a_multi_asset_run_together_in_one_call(home: Path) -> None:
+    calls: list[str] = []
+
+    @multi_asset(
+        outs={
+            "low": AssetOut(automation_condition=AutomationCondition.eager()),
+            "high": AssetOut(automation_condition=AutomationCondition.eager()),
+            "manual": AssetOut(),  # no condition: only run because the others are
+        }
+    )
+    def bands(raw: int) -> tuple[int, int, int]:
+        calls.append("bands")
+        return raw - 1, raw + 1, raw
+
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=NY))
+    async with automation(Definitions(assets=[raw, bands]), home, clock) as (runtime, _):
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        assert (await runtime.materialize([raw])).success
+        [tick] = await automation_ticks(ticks, 1)
+        done = await runtime.wait_for_run(tick.run_ids[0])
+        evaluations = await runtime.automation_evaluations()
+
+    assert done is not None and done.status.value == "SUCCESS"
+    # Requested per output; the multi-asset cannot subset, so its run makes all three.
+    assert set(done.selection) == {"low", "high", "manual"}
+    assert calls == ["bands"]
+    assert evaluations["low"]["reason"].splitlines()[0].startswith("eager")
+    assert "manual" not in evaluations
 
 
 async def _runs(home: Path) -> list[Any]:

@@ -4,12 +4,12 @@ whose ``asset_materialization`` has the key, metadata and partition."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..declarations.keys import AssetKey
+from ..declarations.outputs import AssetMaterialization
 
 if TYPE_CHECKING:
     from ..events import AssetMaterialized
@@ -19,17 +19,6 @@ class DagsterEventType(StrEnum):
     """The kinds of event a sensor is handed (a subset of Dagster's)."""
 
     ASSET_MATERIALIZATION = "ASSET_MATERIALIZATION"
-
-
-@dataclass(frozen=True)
-class AssetMaterialization:
-    """A stored materialization: ``metadata`` maps names to ``MetadataValue``s."""
-
-    asset_key: AssetKey
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    partition: str | None = None
-    description: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

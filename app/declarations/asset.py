@@ -19,6 +19,7 @@ from .keys import (
     coerce_key_prefix,
 )
 from .metadata import MetadataValue, normalize_metadata
+from .outputs import value_annotation
 from .source import SourceLocation, caller_location, location_of
 
 DEFAULT_GROUP = "default"
@@ -118,6 +119,7 @@ class AssetSpec:
     source: SourceLocation | None = None
     automation_condition: Any = None
     freshness_policy: Any = None
+    skippable: bool = False  # in a @multi_asset(specs=...): the function may not produce it
 
     def __init__(
         self,
@@ -135,6 +137,7 @@ class AssetSpec:
         io_manager_key: str | None = None,
         automation_condition: Any = None,
         freshness_policy: Any = None,
+        skippable: bool = False,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "key", coerce_key(key))
@@ -152,6 +155,7 @@ class AssetSpec:
         where = f"asset spec '{self.key.to_user_string()}'"
         set_(self, "automation_condition", checked_condition(automation_condition, where))
         set_(self, "freshness_policy", checked_freshness_policy(freshness_policy, where))
+        set_(self, "skippable", skippable)
 
     @property
     def is_executable(self) -> bool:
@@ -173,6 +177,8 @@ class InputSpec:
     key: AssetKey
     annotation: Any
     metadata: Mapping[str, Any]
+    input_manager_key: str | None = None  # AssetIn's: a resource that loads it instead
+    dagster_type: Any = None  # AssetIn's
 
 
 def _is_context_param(param: inspect.Parameter) -> bool:
@@ -180,7 +186,11 @@ def _is_context_param(param: inspect.Parameter) -> bool:
         return True
     ann = param.annotation
     name = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
-    return name.rsplit(".", 1)[-1] in {"AssetExecutionContext", "OpExecutionContext"}
+    return name.rsplit(".", 1)[-1] in {
+        "AssetExecutionContext",
+        "AssetCheckExecutionContext",
+        "OpExecutionContext",
+    }
 
 
 class AssetsDefinition:
@@ -211,6 +221,10 @@ class AssetsDefinition:
         backfill_policy: Any = None,
         automation_condition: Any = None,
         freshness_policy: Any = None,
+        multi: Any = None,
+        output_name: str = "result",
+        skippable: bool = False,
+        upstream_keys: tuple[AssetKey, ...] | None = None,
     ) -> None:
         self.fn = fn
         self.key = key
@@ -238,8 +252,17 @@ class AssetsDefinition:
         self.output_annotation = output_annotation
         self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         self.source = location_of(fn)
+        # One output of a @multi_asset (a MultiAssetsDefinition) shares its function, inputs
+        # and step with the others; ``upstream_keys`` then narrows to its internal_asset_deps.
+        self.multi = multi
+        self.output_name = output_name
+        self.skippable = skippable
         # Data inputs first, then order-only deps, without repeats; read on every step.
-        self.upstream_keys = tuple(dict.fromkeys([*(i.key for i in inputs), *deps]))
+        self.upstream_keys = (
+            upstream_keys
+            if upstream_keys is not None
+            else tuple(dict.fromkeys([*(i.key for i in inputs), *deps]))
+        )
 
     @property
     def keys(self) -> frozenset[AssetKey]:
@@ -248,6 +271,11 @@ class AssetsDefinition:
     @property
     def context_param(self) -> str | None:
         return self.special.context
+
+    @property
+    def asset_nodes(self) -> tuple[AssetsDefinition, ...]:
+        """What the graph holds for it: itself; a multi-asset's outputs."""
+        return (self,)
 
     @property
     def name(self) -> str:
@@ -438,7 +466,7 @@ def _output_annotation(
     not the values it yields, so it is not checked (as in Dagster)."""
     if inspect.isgeneratorfunction(fn):
         return inspect.Parameter.empty
-    return hints.get("return", signature.return_annotation)
+    return value_annotation(hints.get("return", signature.return_annotation))
 
 
 def returns_none(annotation: Any) -> bool:
@@ -501,12 +529,20 @@ def _inputs_from_params(
     for param, annotation in params:
         asset_in = ins.pop(param.name, None)
         if asset_in is None:
-            upstream = AssetKey([*key_prefix, param.name])
-            meta: Mapping[str, Any] = {}
-        else:
-            upstream = asset_in.resolve(param.name)
-            meta = asset_in.metadata or {}
-        inputs.append(InputSpec(param.name, upstream, annotation, meta))
+            inputs.append(
+                InputSpec(param.name, AssetKey([*key_prefix, param.name]), annotation, {})
+            )
+            continue
+        inputs.append(
+            InputSpec(
+                param.name,
+                asset_in.resolve(param.name),
+                annotation,
+                asset_in.metadata or {},
+                asset_in.input_manager_key,
+                asset_in.dagster_type,
+            )
+        )
     if ins:
         raise DefinitionsError(
             f"{label}: ins names {sorted(ins)} but the function has no such parameter"

@@ -12,6 +12,7 @@ from ..errors import DefinitionsError
 from .asset import (
     AssetIn,
     InputSpec,
+    RetryPolicy,
     SpecialParams,
     _coerce_dep_keys,
     _type_hints,
@@ -136,6 +137,7 @@ class AssetChecksDefinition:
         metadata: Mapping[str, MetadataValue],
         partitions_def: Any = None,
         automation_condition: Any = None,
+        multi: Any = None,
     ) -> None:
         self.fn = fn
         self.key = key
@@ -152,7 +154,15 @@ class AssetChecksDefinition:
         self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         self.source = location_of(fn)
         self.upstream_keys = tuple(dict.fromkeys([key.asset_key, *(i.key for i in inputs), *deps]))
-        self.retry_policy = None
+        self.retry_policy: RetryPolicy | None = None
+        # One check of a @multi_asset_check (a MultiAssetChecksDefinition): its function and
+        # step are shared with the others.
+        self.multi = multi
+
+    @property
+    def check_nodes(self) -> tuple[AssetChecksDefinition, ...]:
+        """What the graph holds for it: itself; a multi-asset check's checks."""
+        return (self,)
 
     @property
     def asset_key(self) -> AssetKey:
@@ -237,7 +247,16 @@ def asset_check(
             if param.name in extra:
                 asset_in = extra.pop(param.name)
                 key_in = asset_in.resolve(param.name)
-                inputs.append(InputSpec(param.name, key_in, annotation, asset_in.metadata or {}))
+                inputs.append(
+                    InputSpec(
+                        param.name,
+                        key_in,
+                        annotation,
+                        asset_in.metadata or {},
+                        asset_in.input_manager_key,
+                        asset_in.dagster_type,
+                    )
+                )
             else:
                 candidates.append((param, annotation))
         if extra:

@@ -4,7 +4,7 @@ metadata and the instance."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..declarations.checks import AssetChecksDefinition
@@ -109,6 +109,8 @@ class AssetExecutionContext:
         instance: Any = None,
         config: Any = None,
         run: DagsterRun | None = None,
+        selected_asset_keys: Iterable[AssetKey] | None = None,
+        selected_asset_check_keys: Iterable[Any] | None = None,
     ) -> None:
         self.run_id = run_id
         self._asset_key = asset_key
@@ -130,6 +132,17 @@ class AssetExecutionContext:
         self._config = config  # the asset's Config (or build_asset_context's asset_config)
         self._run = run  # build_asset_context's; in a run, read from the instance
         self._built = run is not None
+        self.logged_events: list[Any] = []  # AssetMaterializations, via log_event
+        # A multi-asset's: metadata added for its other outputs, by output name.
+        self.metadata_by_output: dict[str, dict[str, MetadataValue]] = {}
+        self._selected = (
+            frozenset(selected_asset_keys)
+            if selected_asset_keys is not None
+            else frozenset((asset_key,) if asset_key is not None else ())
+        )
+        self._selected_checks = (
+            frozenset(selected_asset_check_keys) if selected_asset_check_keys is not None else None
+        )
         # The asset's latest materialization from before this run (None if never, or for
         # assets this run neither checks nor reads from storage): what a check compares to.
         self.previous_materialization = previous_materialization
@@ -340,7 +353,51 @@ class AssetExecutionContext:
         self, metadata: Mapping[str, Any], output_name: str | None = None
     ) -> None:
         where = self._asset_key.to_user_string() if self._asset_key else "asset"
-        self.output_metadata.update(normalize_metadata(metadata, where=where))
+        normalized = normalize_metadata(metadata, where=where)
+        multi = getattr(self.assets_def, "multi", None)
+        if output_name is None or multi is None or output_name == self.assets_def.output_name:
+            self.output_metadata.update(normalized)
+            return
+        if output_name not in multi.keys_by_output_name:
+            names = ", ".join(multi.keys_by_output_name)
+            raise MillraceError(
+                f"add_output_metadata: multi_asset '{multi.name}' has no output "
+                f"'{output_name}' (outputs: {names})"
+            )
+        self.metadata_by_output.setdefault(output_name, {}).update(normalized)
+
+    def log_event(self, event: Any) -> None:
+        """Report an ``AssetMaterialization`` of another asset, recorded with this step's."""
+        from ..declarations.outputs import AssetMaterialization
+
+        if not isinstance(event, AssetMaterialization):
+            raise MillraceError(
+                f"log_event takes an AssetMaterialization, not {type(event).__name__}"
+            )
+        self.logged_events.append(event)
+
+    @property
+    def selected_asset_keys(self) -> frozenset[AssetKey]:
+        """The assets this step materializes: a multi-asset's selected outputs."""
+        return self._selected
+
+    @property
+    def selected_output_names(self) -> frozenset[str]:
+        multi = getattr(self.assets_def, "multi", None)
+        if multi is None:
+            return frozenset(("result",)) if self._selected else frozenset()
+        return frozenset(o.output_name for o in multi.outputs if o.key in self._selected)
+
+    @property
+    def selected_asset_check_keys(self) -> frozenset[Any]:
+        """The checks reported by this step: those its selected assets declare, or those a
+        check step evaluates."""
+        if self._selected_checks is not None:
+            return self._selected_checks
+        node = self.assets_def
+        multi = getattr(node, "multi", None)
+        specs = multi.check_specs if multi is not None else getattr(node, "check_specs", ())
+        return frozenset(spec.key for spec in specs if spec.asset_key in self._selected)
 
     def add_asset_metadata(
         self,
@@ -390,6 +447,7 @@ class AssetExecutionContext:
             self._asset_key = asset_key
             self.assets_def = assets_def
             self.log = AssetLogger(self.log._sink, asset_key.to_user_string())
+            self._selected = frozenset((asset_key,))
         key_range = self._key_range
         if key_range is not None and not self._partition_keys:
             definition = getattr(assets_def, "partitions_def", None)
@@ -435,3 +493,7 @@ def build_asset_context(
 
 # Dagster's op context; for an asset it is the same object, so either annotation works.
 OpExecutionContext = AssetExecutionContext
+
+
+class AssetCheckExecutionContext(AssetExecutionContext):
+    """What ``def my_check(context)`` receives: the asset context, for the checks it runs."""

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..declarations.keys import AssetKey
+from ..declarations.metadata import normalize_metadata
 from ..errors import MissingInputError
 from ..events import (
     AssetCheckEvaluated,
@@ -55,9 +56,10 @@ class StepStatus(StrEnum):
     FAILURE = "FAILURE"
     SKIPPED = "SKIPPED"
     UP_TO_DATE = "UP_TO_DATE"  # early cutoff: not run, its stored value stays current
+    OMITTED = "OMITTED"  # an optional multi-asset output not produced, or downstream of one
 
 
-_DONE = (StepStatus.SUCCESS, StepStatus.UP_TO_DATE)
+_DONE = (StepStatus.SUCCESS, StepStatus.UP_TO_DATE, StepStatus.OMITTED)
 
 
 @dataclass
@@ -114,6 +116,7 @@ class Executor:
         self._pending = [len(s.upstream) for s in steps]
         self._consumers_left = [s.consumers for s in steps]
         self._values: dict[int, Any] = {}
+        self._given: dict[int, Any] = {}  # a multi-asset follower's, from its leader's call
         # Every asset (partition)'s data as this run sees it: stored before the run, or made
         # by it (and its data version alone, which early cutoff compares for every step).
         self._current: dict[Read, InputVersion] = {
@@ -156,7 +159,7 @@ class Executor:
         self._summary.canceled = True
         self._services.cancel.request()
         for i, future in list(self._running.items()):
-            if self.plan.steps[i].node.is_async or i in self._timers:
+            if self.plan.steps[i].runs_on_loop or i in self._timers:
                 future.cancel()
         self._pump()
 
@@ -202,8 +205,15 @@ class Executor:
 
     def _launch(self, i: int, attempt: int) -> None:
         step = self.plan.steps[i]
+        if step.leader is not None:  # cut off, omitted or stored as its leader was
+            if self._status[step.leader] is StepStatus.UP_TO_DATE:
+                self._cut_off(i)
+                return
+            if i not in self._given:
+                self._omit(i, f"{step.asset.multi.name} did not produce it (an optional output)")
+                return
         if attempt == 1:
-            if self._cutoff and self._up_to_date(i):
+            if self._cutoff and step.leader is None and self._up_to_date(i):
                 self._cut_off(i)
                 return
             self._requests[i] = self._bind(i)
@@ -214,7 +224,7 @@ class Executor:
     def _bind(self, i: int) -> StepRequest:
         """The step's request, with the values its in-plan upstreams handed over."""
         step = self.plan.steps[i]
-        request = StepRequest(step, {})
+        request = StepRequest(step, {}, given=self._given.pop(i, None))
         steps, values = self.plan.steps, self._values
         for spec in step.inputs:
             if spec.partitions is None:
@@ -314,15 +324,36 @@ class Executor:
         step = self.plan.steps[i]
         fields = self._step_fields(i)
         del self._requests[i]
+        for f in step.followers:
+            if (given := outcome.siblings.get(self.plan.steps[f].key)) is not None:
+                self._given[f] = given
+        if not outcome.produced:
+            self._unlock(i)
+            self._omit(i, f"{step.asset.multi.name} did not produce it (an optional output)")
+            for f in step.followers:  # what the call did produce is still theirs to store
+                self._pending[f] -= 1
+                if self._pending[f] == 0 and self._status[f] is StepStatus.PENDING:
+                    self._ready.append(f)
+            return
         if step.check is None:
             self._publish_materialization(i, outcome)
+        for reported in outcome.reported:
+            self._publish(
+                AssetMaterialized(
+                    run_id=self._services.run_id,
+                    asset_key=reported.asset_key,
+                    partition_key=reported.partition,
+                    metadata=normalize_metadata(reported.metadata, where=step.name),
+                )
+            )
         self._publish(StepSucceeded(**fields, duration=outcome.duration))
         blocked_by = None
         for check in outcome.checks:
             self._publish(_evaluation(fields, check))
             if check.blocks:
                 blocked_by = blocked_by or check.name
-                self._summary.blocking_failures.append(f"{step.key.to_user_string()}:{check.name}")
+                checked = check.asset_key or step.key
+                self._summary.blocking_failures.append(f"{checked.to_user_string()}:{check.name}")
         self._status[i] = StepStatus.SUCCESS
         self._remaining -= 1
         if outcome.stored and (self._capture or self._consumers_left[i] > 0):
@@ -422,7 +453,12 @@ class Executor:
 
     def _up_to_date(self, i: int) -> bool:
         """Early cutoff: the stored materialization already has this code, this config and
-        these inputs; a check, when its asset and other inputs were all up to date."""
+        these inputs; a check, when its asset and other inputs were all up to date; a
+        multi-asset's call, when every output it makes is."""
+        followers = self.plan.steps[i].followers
+        return self._own_up_to_date(i) and all(self._own_up_to_date(f) for f in followers)
+
+    def _own_up_to_date(self, i: int) -> bool:
         step = self.plan.steps[i]
         if step.check is not None:
             return bool(step.upstream) and all(
@@ -486,14 +522,23 @@ class Executor:
             return
         del self._requests[i]
         self._unlock(i)
-        self._status[i] = StepStatus.FAILURE
-        if not (self._canceled and isinstance(exc, asyncio.CancelledError)):
-            # Steps stopped by a cancel are reported as such, not as failures of their own.
-            self._summary.errors[i] = info
-            self._summary.exceptions[i] = final_exception(step.name, exc, decision)
-        self._remaining -= 1
-        reason = "run canceled" if self._canceled else f"upstream {step.name} failed"
-        self._skip_downstream(i, reason)
+        stopped = self._canceled and isinstance(exc, asyncio.CancelledError)
+        # A multi-asset's call failed for every output it was making.
+        followers = [f for f in step.followers if self._status[f] is StepStatus.PENDING]
+        for f in followers:
+            self._publish(StepFailed(**self._step_fields(f), error=info))
+        for j in (*followers, i):
+            self._status[j] = StepStatus.FAILURE
+            if not stopped:
+                # Steps stopped by a cancel are reported as such, not as failures of their own.
+                self._summary.errors[j] = info
+                self._summary.exceptions[j] = final_exception(step.name, exc, decision)
+            self._remaining -= 1
+        for j in (*followers, i):
+            name = self.plan.steps[j].name
+            self._skip_downstream(
+                j, "run canceled" if self._canceled else f"upstream {name} failed"
+            )
 
     def _retry(self, i: int, handle: asyncio.TimerHandle, timer: asyncio.Future[None]) -> None:
         handle.cancel()
@@ -513,6 +558,20 @@ class Executor:
                 continue
             self._skip(child, reason)
             stack.extend(self.plan.steps[child].downstream)
+
+    def _omit(self, i: int, reason: str) -> None:
+        """An optional output not produced: it and what reads it are skipped, and the run
+        still succeeds (Dagster's rule); the leader's other outputs go on."""
+        steps = self.plan.steps
+        leader = steps[i].leader if steps[i].leader is not None else i
+        stack = [i]
+        while stack:
+            j = stack.pop()
+            if self._status[j] not in (StepStatus.PENDING, StepStatus.RUNNING):
+                continue
+            self._skip(j, reason if j == i else f"upstream {steps[i].name} was not produced")
+            self._status[j] = StepStatus.OMITTED
+            stack.extend(d for d in steps[j].downstream if steps[d].leader != leader)
 
     def _skip(self, i: int, reason: str) -> None:
         step = self.plan.steps[i]
@@ -556,6 +615,8 @@ def _config_json(config: Any) -> dict[str, Any] | None:
 def _evaluation(fields: dict[str, Any], check: CheckOutcome) -> AssetCheckEvaluated:
     result = check.result
     about = {k: v for k, v in fields.items() if k != "partition_keys"}
+    if check.asset_key is not None:
+        about["asset_key"] = check.asset_key
     return AssetCheckEvaluated(
         **{**about, "check_name": check.name},
         passed=result.passed,

@@ -32,7 +32,7 @@ class InProcessLauncher(StepLauncher):
         self._pool = WorkerPool(max_workers)
 
     def launch(self, services: RunServices, request: StepRequest) -> asyncio.Future[StepOutcome]:
-        if request.step.node.is_async:
+        if request.step.runs_on_loop:
             return asyncio.get_running_loop().create_task(
                 run_async_step(services, request, self._pool.submit)
             )

@@ -61,6 +61,14 @@ class Step:
     # A step for several partitions: per partition, what it reads of each upstream (its
     # provenance), aligned like ``upstream_partitions``.
     partition_reads: tuple[tuple[tuple[str, ...] | None, ...], ...] = ()
+    # A @multi_asset's outputs selected together run as one call of its function: the first
+    # step (the leader) calls it, for the ``group`` of keys; each other output's step (a
+    # follower) waits for the leader and stores the value it handed over.
+    group: tuple[AssetKey, ...] = ()
+    leader: int | None = None
+    followers: tuple[int, ...] = ()
+    # A @multi_asset_check's checks selected together: one step reports them all.
+    check_group: tuple[AssetCheckKey, ...] = ()
 
     @property
     def name(self) -> str:
@@ -75,6 +83,11 @@ class Step:
     def partition_key(self) -> str | None:
         """The one partition this step is for; None when unpartitioned or a range."""
         return self.partitions[0] if len(self.partitions) == 1 else None
+
+    @property
+    def runs_on_loop(self) -> bool:
+        """An ``async def`` step; a follower only stores what its leader computed."""
+        return self.node.is_async and self.leader is None
 
     @property
     def asset(self) -> AssetsDefinition:
@@ -126,7 +139,7 @@ def build_plan(
     consumers of its asset, so they wait for its verdict. ``partitions`` says which
     partitions of each partitioned asset to run (``partition_key`` alone: that one).
     """
-    wanted = set(keys)
+    wanted = _with_siblings(graph, keys)
     external = sorted(k.to_user_string() for k in wanted if not graph.nodes[k].is_executable)
     ordered = [k for k in graph.toposorted(wanted) if graph.nodes[k].is_executable]
     check_nodes = [
@@ -134,6 +147,7 @@ def build_plan(
         for c in (graph.checks[k] for k in (graph.checks_of(ordered) if checks is None else checks))
         if isinstance(c, AssetChecksDefinition)
     ]
+    check_nodes, check_groups = _one_step_per_multi_check(check_nodes)
     if not ordered and not check_nodes:
         raise SelectionError(
             "Nothing to run: the selection holds only external assets (AssetSpec) "
@@ -158,53 +172,79 @@ def build_plan(
             by_key = producers.setdefault(node.key, {})
             for p in subset.keys or (None,):
                 by_key[p] = i
+    groups, leaders = _multi_asset_groups(planned)
+    group_keys = {
+        i: tuple(n.key for n, _ in (planned[m] for m in members) if isinstance(n, AssetsDefinition))
+        for i, members in groups.items()
+    }
     upstream: list[list[int]] = []
     inputs: list[tuple[StepInput, ...]] = []
     problems: list[str | None] = []
     reads: list[tuple[tuple[str, ...] | None, ...]] = []
     per_partition: list[tuple[tuple[tuple[str, ...] | None, ...], ...]] = []
     consumers = [0] * len(planned)
-    for node, subset in planned:
+
+    def read_of(node: Any, subset: StepPartitions, up_key: AssetKey) -> tuple[Any, list[int]]:
+        """What the step reads of ``up_key``, and the in-plan steps that produce it."""
+        read = input_partitions(node, subset.keys, graph.nodes[up_key], partitions.context)
+        made = producers.get(up_key, {})
+        found = (made.get(p) for p in (read.keys if read.keys is not None else (None,)))
+        return read, list(dict.fromkeys(i for i in found if i is not None))
+
+    def wire(spec: Any, read: Any, sources: list[int]) -> StepInput:
+        for source in sources:
+            consumers[source] += 1
+        up_node = graph.nodes[spec.key]
+        return StepInput(
+            spec.param,
+            spec.key,
+            tuple(sources),
+            spec.annotation,
+            spec.metadata,
+            spec.input_manager_key or getattr(up_node, "io_manager_key", DEFAULT_IO_MANAGER_KEY),
+            read.keys,
+            read.keys is not None and (len(read.keys) != 1 or _wants_dict(spec.annotation)),
+            partitions_def_of(up_node),
+            upstream_metadata=getattr(up_node, "metadata", None),
+            dagster_type=spec.dagster_type,
+        )
+
+    for i, (node, subset) in enumerate(planned):
         wired: list[StepInput] = []
         waits: list[int] = []
         problem = subset.problem
         read_keys: list[tuple[str, ...] | None] = []
-        data = {spec.key: spec for spec in node.inputs}
+        # A follower loads nothing: its leader calls the function with every input.
+        data = {} if i in leaders else {spec.key: spec for spec in node.inputs}
         for up_key in node.upstream_keys:
-            up_node = graph.nodes[up_key]
-            read = input_partitions(node, subset.keys, up_node, partitions.context)
-            made = producers.get(up_key, {})
-            found = (made.get(p) for p in (read.keys if read.keys is not None else (None,)))
-            sources = tuple(dict.fromkeys(i for i in found if i is not None))
+            read, sources = read_of(node, subset, up_key)
             problem = problem or read.problem
             read_keys.append(read.keys)
             waits += sources
-            spec = data.get(up_key)
-            if spec is None:
-                continue  # an order-only dep: waited for, not loaded
-            for source in sources:
-                consumers[source] += 1
-            named = getattr(spec, "input_manager_key", None)  # from AssetIn
-            io_key = (
-                named
-                if named is not None
-                else getattr(up_node, "io_manager_key", DEFAULT_IO_MANAGER_KEY)
-            )
-            wired.append(
-                StepInput(
-                    spec.param,
-                    spec.key,
-                    sources,
-                    spec.annotation,
-                    spec.metadata,
-                    io_key,
-                    read.keys,
-                    read.keys is not None and (len(read.keys) != 1 or _wants_dict(spec.annotation)),
-                    partitions_def_of(up_node),
-                    upstream_metadata=getattr(up_node, "metadata", None),
-                    dagster_type=getattr(spec, "dagster_type", None),
-                )
-            )
+            spec = data.pop(up_key, None)
+            if spec is not None:  # else an order-only dep: waited for, not loaded
+                wired.append(wire(spec, read, sources))
+        members = groups.get(i)
+        if members is not None:
+            # The leader calls the function for them all: every input (outside this output's
+            # internal_asset_deps too), and everything the others wait for.
+            for spec in data.values():
+                read, sources = read_of(node, subset, spec.key)
+                problem = problem or read.problem
+                waits += sources
+                wired.append(wire(spec, read, sources))
+            for m in members[1:]:
+                for up_key in planned[m][0].upstream_keys:
+                    waits += read_of(planned[m][0], subset, up_key)[1]
+            waits = [w for w in waits if w not in members]
+        elif i in leaders:
+            waits.append(leaders[i])
+        if isinstance(node, AssetChecksDefinition):  # and the checks it reports with it
+            for other in check_groups.get(node.key, ())[1:]:
+                other_node = graph.checks[other]
+                assert isinstance(other_node, AssetChecksDefinition)
+                for up_key in other_node.upstream_keys:
+                    waits += read_of(node, subset, up_key)[1]
         inputs.append(tuple(wired))
         upstream.append(list(dict.fromkeys(waits)))
         problems.append(problem)
@@ -239,10 +279,62 @@ def build_plan(
             problems[i],
             reads[i],
             per_partition[i],
+            group_keys.get(i, ()),
+            leaders.get(i),
+            tuple(groups.get(i, ())[1:]),
+            check_groups.get(node.key, ()) if isinstance(node, AssetChecksDefinition) else (),
         )
         for i, (node, subset) in enumerate(planned)
     )
     return ExecutionPlan(steps, partition_key, early_cutoff)
+
+
+def _with_siblings(graph: AssetGraph, keys: Iterable[AssetKey]) -> set[AssetKey]:
+    """The keys, and every output of a multi-asset that cannot run for a subset of them."""
+    wanted = set(keys)
+    for key in list(wanted):
+        multi = getattr(graph.nodes[key], "multi", None)
+        if multi is not None and not multi.can_subset:
+            wanted |= multi.keys
+    return wanted
+
+
+def _one_step_per_multi_check(
+    checks: list[AssetChecksDefinition],
+) -> tuple[list[AssetChecksDefinition], dict[AssetCheckKey, tuple[AssetCheckKey, ...]]]:
+    """The checks to plan a step for: of a multi-asset check's, the first stands for the
+    others selected with it; and by that first one, the keys its step reports."""
+    kept: list[AssetChecksDefinition] = []
+    groups: dict[AssetCheckKey, list[AssetCheckKey]] = {}
+    first: dict[int, AssetCheckKey] = {}
+    for check in checks:
+        if check.multi is None:
+            kept.append(check)
+            continue
+        lead = first.setdefault(id(check.multi), check.key)
+        if lead == check.key:
+            kept.append(check)
+        groups.setdefault(lead, []).append(check.key)
+    return kept, {k: tuple(v) for k, v in groups.items()}
+
+
+def _multi_asset_groups(
+    planned: Sequence[tuple[AssetsDefinition | AssetChecksDefinition, StepPartitions]],
+) -> tuple[dict[int, list[int]], dict[int, int]]:
+    """The steps of each multi-asset's outputs for the same partitions: by leader (the first,
+    in topological order) its members, leader first; and each follower's leader."""
+    groups: dict[int, list[int]] = {}
+    leaders: dict[int, int] = {}
+    first: dict[tuple[int, tuple[str, ...]], int] = {}
+    for i, (node, subset) in enumerate(planned):
+        multi = getattr(node, "multi", None)  # a check step has none
+        if multi is None:
+            continue
+        leader = first.setdefault((id(multi), subset.keys), i)
+        groups.setdefault(leader, []).append(i)
+        if leader != i:
+            leaders[i] = leader
+    return groups, leaders
 
 
 def _wants_dict(annotation: Any) -> bool:

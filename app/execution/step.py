@@ -16,11 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..declarations.asset import AssetsDefinition, returns_none
-from ..declarations.checks import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, truth
+from ..declarations.checks import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    truth,
+)
 from ..declarations.control_flow import RetryRequested
 from ..declarations.keys import AssetKey
 from ..declarations.metadata import MetadataValue, normalize_metadata
-from ..declarations.outputs import MaterializeResult, Output
+from ..declarations.outputs import AssetMaterialization, MaterializeResult, Output
 from ..errors import MillraceError, MissingInputError, TypeCheckError
 from ..events import ErrorInfo, Event, LogMessage
 from ..frames.kind import frame_kind
@@ -28,8 +34,9 @@ from ..frames.metadata import frame_metadata
 from ..storage.io_context import DEFAULT_OUTPUT, InputContext, OutputContext
 from ..storage.io_managers import InputManager, IOManager
 from .cancel import CancelToken
-from .context import AssetExecutionContext, LogSink, Resources
+from .context import AssetCheckExecutionContext, AssetExecutionContext, LogSink, Resources
 from .failure import error_info
+from .multi_outputs import AddedMetadata, Yielded, split_outputs
 from .output import OutputCapture
 from .plan import Step, StepInput
 from .typecheck import column_schema_differences, type_mismatch
@@ -62,6 +69,8 @@ class StepRequest:
     parts: dict[str, dict[str, Any]] = field(default_factory=dict)
     attempt: int = 1
     committed: bool = False  # its value is stored: its outcome must be reported, canceled or not
+    # A multi-asset follower's: what its leader's call produced for its output.
+    given: Any = None
 
 
 @dataclass(slots=True)
@@ -70,6 +79,7 @@ class CheckOutcome:
     result: AssetCheckResult
     blocking: bool
     error: ErrorInfo | None = None  # the check raised; ``result`` then says it failed
+    asset_key: AssetKey | None = None  # a multi-asset check's: the asset it checks
 
     @property
     def blocks(self) -> bool:
@@ -103,6 +113,12 @@ class StepOutcome:
     checks: list[CheckOutcome] = field(default_factory=list)
     inline: bytes | None = None  # the stored value's bytes, for the event store to commit
     parts: list[PartOutcome] | None = None  # a step for several partitions: each one's
+    # A multi-asset leader's: what its call produced for each follower's output (absent: not
+    # produced, an optional output), and False if it did not produce its own.
+    siblings: dict[AssetKey, Yielded] = field(default_factory=dict)
+    produced: bool = True
+    # Materializations of other assets the function reported (yielded, or log_event-ed).
+    reported: list[AssetMaterialization] = field(default_factory=list)
 
 
 def run_step(services: RunServices, request: StepRequest) -> StepOutcome:
@@ -113,7 +129,7 @@ def run_step(services: RunServices, request: StepRequest) -> StepOutcome:
             body.load_inputs()
             try:
                 result = body.invoke()
-                if inspect.isgeneratorfunction(body.step.node.fn):
+                if body.step.leader is None and inspect.isgeneratorfunction(body.step.node.fn):
                     result = Yielded(result)
             except Exception as exc:
                 return body.check_failed(exc)
@@ -190,6 +206,8 @@ class StepBody:
     def invoke(self) -> Any:
         """Check the inputs against their annotations and call the function."""
         step = self.step
+        if step.leader is not None:
+            return self.request.given
         _check_inputs(step, self.kwargs)
         call = _call_args(self.services, step, self.kwargs, self.context)
         self.computing = time.perf_counter()
@@ -206,6 +224,14 @@ class StepBody:
         compute = time.perf_counter() - self.computing
         if self.step.check is not None:
             return _check_outcome(self.step, result, None, self.started)
+        if self.step.group:
+            produced = split_outputs(self.step, result, self.context)
+            own = produced.pop(self.step.key, None)
+            if own is None:
+                return StepOutcome(siblings=produced, produced=False)
+            outcome = _store(self.services, self.request, self.context, own, self.started, compute)
+            outcome.siblings = produced
+            return outcome
         return _store(self.services, self.request, self.context, result, self.started, compute)
 
 
@@ -234,7 +260,8 @@ def _context(
     services: RunServices, request: StepRequest, log_sink: LogSink
 ) -> AssetExecutionContext:
     step = request.step
-    return AssetExecutionContext(
+    kind = AssetExecutionContext if step.check is None else AssetCheckExecutionContext
+    return kind(
         run_id=services.run_id,
         asset_key=step.key,
         resources=services.view,
@@ -252,6 +279,8 @@ def _context(
         },
         instance=services.instance,
         config=services.configs.get(step.key),
+        selected_asset_keys=step.group or (step.key,),
+        selected_asset_check_keys=None if step.check is None else step.check_group or (step.check,),
     )
 
 
@@ -417,6 +446,10 @@ def _check_outcome(
     """A check's verdict; a check that raised or returned nonsense is a failed check."""
     node = step.node
     assert isinstance(node, AssetChecksDefinition)
+    if step.check_group:
+        return StepOutcome(
+            checks=_group_outcomes(step, result, exc), duration=time.perf_counter() - started
+        )
     error = None
     if exc is None:
         try:
@@ -428,6 +461,55 @@ def _check_outcome(
         result = AssetCheckResult(passed=False, description=f"the check raised {error}")
     outcome = CheckOutcome(node.name, result, node.blocking, error)
     return StepOutcome(checks=[outcome], duration=time.perf_counter() - started)
+
+
+def _group_outcomes(step: Step, result: Any, exc: BaseException | None) -> list[CheckOutcome]:
+    """Each selected check of a multi-asset check: what the call reported for it, matched by
+    asset key and check name; a check it did not report, or a call that raised, fails."""
+    multi = step.node.multi
+    label = f"multi_asset_check '{multi.name}' ({multi.source})"
+    reported: dict[AssetCheckKey, AssetCheckResult] = {}
+    error = error_info(exc) if exc is not None else None
+    if exc is None:
+        items = result if isinstance(result, list) else [result]
+        try:
+            for item in items:
+                if not isinstance(item, AssetCheckResult):
+                    raise TypeError(
+                        f"{label} produced {type(item).__name__}; yield AssetCheckResult"
+                    )
+                reported[_check_key_of(item, step.check_group, label)] = item
+        except Exception as bad:
+            error = error_info(bad)
+    outcomes = []
+    for key in step.check_group:
+        node = multi.checks[[c.key for c in multi.checks].index(key)]
+        got = reported.get(key)
+        if got is None:
+            why = f"the check raised {error}" if error else "the function did not report it"
+            got = AssetCheckResult(passed=False, description=why)
+        outcomes.append(CheckOutcome(key.name, got, node.blocking, error, key.asset_key))
+    return outcomes
+
+
+def _check_key_of(
+    result: AssetCheckResult, selected: tuple[AssetCheckKey, ...], label: str
+) -> AssetCheckKey:
+    matches = [
+        k
+        for k in selected
+        if (result.asset_key is None or k.asset_key == result.asset_key)
+        and (result.check_name is None or k.name == result.check_name)
+    ]
+    if len(matches) != 1:
+        said = f"asset_key={result.asset_key}, check_name={result.check_name!r}"
+        which = "matches none" if not matches else "matches several"
+        raise MillraceError(
+            f"{label} reported AssetCheckResult({said}), which {which} of the checks this run "
+            f"selected ({', '.join(k.to_user_string() for k in selected)}); name its "
+            "asset_key and check_name"
+        )
+    return matches[0]
 
 
 def _as_check_result(result: Any, name: str) -> AssetCheckResult:
@@ -453,7 +535,7 @@ def _store(
     reported, so the history always names what the storage holds."""
     step = request.step
     asset = step.asset
-    outcome = StepOutcome(metadata=dict(context.output_metadata))
+    outcome = StepOutcome(metadata=dict(context.output_metadata), reported=context.logged_events)
     has_value, value, check_results = _unpack(step, result, outcome)
     automatic = {"millrace/compute_seconds": MetadataValue.float(round(compute, 6))}
     outcome.checks = _match_checks(asset, check_results)
@@ -647,13 +729,13 @@ def _unpack(
             has_value, value = True, item.value
             outcome.metadata.update(normalize_metadata(item.metadata, where=step.name))
             outcome.data_version = _version(item.data_version)
+        elif isinstance(item, AddedMetadata):
+            outcome.metadata.update(item)
+        elif isinstance(item, AssetMaterialization):
+            outcome.reported.append(item)
         else:
             has_value, value = True, item
     return has_value, value, checks
-
-
-class Yielded(list[Any]):
-    """What a generator asset yielded, told apart from an asset that returns a list."""
 
 
 def _version(data_version: Any) -> str | None:
