@@ -71,7 +71,7 @@ class AssetGraph:
                 problems.append(_duplicate(node, seen))
                 continue
             self.nodes[node.key] = node
-        checks = list(checks)
+        checks = [one for check in checks for one in check.check_nodes]  # multi checks too
         # The keys made external here, each with what referenced it first.
         self.stubs: dict[AssetKey, AssetNode | CheckNode] = {}
         if not strict:
@@ -98,7 +98,7 @@ class AssetGraph:
         self.checks: dict[AssetCheckKey, CheckNode] = {}
         self.checks_by_asset: dict[AssetKey, list[AssetCheckKey]] = {}
         specs = [s for n in self.nodes.values() for s in getattr(n, "check_specs", ())]
-        for check in [*specs, *(one for c in checks for one in c.check_nodes)]:
+        for check in [*specs, *checks]:
             where = describe(check)
             if check.key in self.checks:
                 problems.append(f"{where}: a check of that name is already defined for the asset")

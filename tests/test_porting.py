@@ -42,8 +42,9 @@ def ported(tmp_path: Path) -> Path:
 
 
 def test_the_ported_project_loads_with_its_graph(ported: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(ported)
     monkeypatch.syspath_prepend(str(ported))
-    location = load_code_location(ported / "shop" / "definitions.py")
+    location = load_code_location("shop.definitions")  # dagster dev -m shop.definitions
     graph = location.defs.get_asset_graph()
 
     assert sorted(k.to_user_string() for k in graph.nodes) == [
@@ -73,7 +74,7 @@ def test_the_ported_project_materializes_in_a_real_process(ported: Path, tmp_pat
 
     done = run_cli(
         "materialize",
-        ported / "shop",
+        "shop.definitions",
         "--select",
         "*top_customers",
         "-c",
@@ -90,9 +91,27 @@ def test_the_ported_project_materializes_in_a_real_process(ported: Path, tmp_pat
     assert json.loads(outbox.read_text()) == {"channel": "#data", "text": "Top customers: cy"}
 
     job = run_cli(
-        "materialize", ported / "shop", "--job", "nightly", env=env, home=home, cwd=ported
+        "materialize",
+        "shop.definitions",
+        "--job",
+        "nightly",
+        "--partition",
+        "2024-03-02",
+        "--json",
+        env=env,
+        home=home,
+        cwd=ported,
     )
     assert job.returncode == 0, job.stderr
+    ran = json.loads(job.stdout.splitlines()[-1])
+    made = {
+        (e["asset_key"], e["partition_key"])
+        for e in map(json.loads, job.stdout.splitlines())
+        if e["type"] == "ASSET_MATERIALIZED"
+    }
+    assert ran["status"] == "SUCCESS"
+    assert ("daily_revenue", "2024-03-02") in made and ("revenue", None) in made
+    assert not any(key == "top_customers" for key, _ in made)  # not in the job's groups
 
 
 def _key(name: str) -> AssetKey:

@@ -16,6 +16,8 @@ from ..errors import DefinitionsError
 from .asset import AssetsDefinition, AssetSpec
 from .checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
 from .keys import AssetKey
+from .multi_asset import MultiAssetsDefinition
+from .multi_check import MultiAssetChecksDefinition
 from .source_asset import SourceAsset
 
 AssetLike = AssetsDefinition | AssetSpec
@@ -33,7 +35,7 @@ def map_asset_specs(
         if isinstance(item, AssetSpec):
             mapped.append(_mapped(func, item, item))
         elif isinstance(item, AssetsDefinition):
-            mapped.append(_mapped_asset(func, item))
+            mapped.append(each_output(item, lambda asset: _mapped_asset(func, asset)))
         else:
             raise DefinitionsError(
                 f"map_asset_specs: got {item!r}; expected AssetSpecs or AssetsDefinitions"
@@ -210,8 +212,44 @@ def replaced_asset(asset: AssetsDefinition, **changes: Any) -> AssetsDefinition:
         "backfill_policy": asset.backfill_policy,
         "automation_condition": asset.automation_condition,
         "freshness_policy": asset.freshness_policy,
+        "multi": asset.multi,
+        "output_name": asset.output_name,
+        "skippable": asset.skippable,
+        "upstream_keys": asset.upstream_keys if asset.multi is not None else None,
     }
     return AssetsDefinition(**{**fields, **changes})
+
+
+def each_output(item: AssetLike, change: Callable[[Any], AssetLike]) -> AssetLike:
+    """``change(item)``; of a multi-asset, a copy whose outputs are ``change(output)``."""
+    if not isinstance(item, MultiAssetsDefinition):
+        return change(item)
+    copy = MultiAssetsDefinition(item.fn, item.op_name, item.can_subset)
+    outputs = []
+    for output in item.outputs:
+        changed = change(output)
+        assert isinstance(changed, AssetsDefinition)  # an output stays an asset
+        outputs.append(replaced_asset(changed, multi=copy))
+    copy.outputs = tuple(outputs)
+    return copy
+
+
+def each_check(
+    item: AssetChecksDefinition, change: Callable[[AssetChecksDefinition], AssetChecksDefinition]
+) -> AssetChecksDefinition:
+    """``change(item)``; of a multi-asset check, a copy whose checks are ``change(check)``."""
+    if not isinstance(item, MultiAssetChecksDefinition):
+        return change(item)
+    copy = MultiAssetChecksDefinition(item.fn, item.op_name, item.can_subset)
+    checks = [change(check) for check in item.checks]
+    for check in checks:
+        check.multi = copy  # each a fresh copy, made by ``change``
+    copy.checks = tuple(checks)
+    copy.specs = tuple(
+        _rekeyed_check_spec(spec, {old.asset_key: new.asset_key})
+        for spec, old, new in zip(item.specs, item.checks, checks, strict=True)
+    )
+    return copy
 
 
 def rekeyed(
@@ -230,7 +268,7 @@ def rekeyed(
             changed = key != item.key or deps != item.deps
             result.append(replaced_spec(item, key=key, deps=deps) if changed else item)
         else:
-            result.append(_rekeyed_asset(item, replacements))
+            result.append(each_output(item, lambda asset: _rekeyed_asset(asset, replacements)))
     return result
 
 
@@ -247,6 +285,7 @@ def _rekeyed_asset(
         deps=tuple(new(k) for k in asset.deps),
         partition_mappings={new(k): m for k, m in asset.partition_mappings.items()},
         check_specs=tuple(_rekeyed_check_spec(s, replacements) for s in asset.check_specs),
+        upstream_keys=tuple(new(k) for k in asset.upstream_keys) if asset.multi else None,
     )
 
 
@@ -285,6 +324,7 @@ def rekeyed_check(
         metadata=check.metadata,
         partitions_def=check.partitions_def,
         automation_condition=check.automation_condition,
+        multi=check.multi,
     )
 
 

@@ -28,7 +28,16 @@ from .asset import (
     checked_condition,
     checked_freshness_policy,
 )
-from .asset_copies import AssetLike, describe, rekeyed, rekeyed_check, replaced_asset, replaced_spec
+from .asset_copies import (
+    AssetLike,
+    describe,
+    each_check,
+    each_output,
+    rekeyed,
+    rekeyed_check,
+    replaced_asset,
+    replaced_spec,
+)
 from .backfill_policy import BackfillPolicy
 from .checks import AssetChecksDefinition
 from .definitions import Definitions
@@ -79,8 +88,9 @@ class ModuleObjects:
 
     def _refuse_collisions(self) -> None:
         assets: dict[AssetKey, list[Any]] = {}
-        for obj in self.of_type(AssetsDefinition, AssetSpec):
-            assets.setdefault(obj.key, []).append(obj)
+        for item in self.of_type(AssetsDefinition, AssetSpec):
+            for obj in item.asset_nodes if isinstance(item, AssetsDefinition) else (item,):
+                assets.setdefault(obj.key, []).append(obj)
         for key, found in assets.items():
             defined = [o for o in found if isinstance(o, AssetsDefinition)]
             specs = [o for o in found if isinstance(o, AssetSpec)]
@@ -188,7 +198,10 @@ def load_assets_from_modules(
         specs = [a.key for a in loaded if isinstance(a, AssetSpec)]
         loaded = rekeyed(loaded, _prefixed(specs, source_key_prefix), specs_too=True)
     return [
-        _with_attributes(a, group_name, condition, backfill_policy, freshness, where)
+        each_output(
+            a,
+            lambda o: _with_attributes(o, group_name, condition, backfill_policy, freshness, where),
+        )
         for a in loaded
     ]
 
@@ -267,8 +280,8 @@ def load_assets_from_package_name(
 def _loaded_keys(found: ModuleObjects) -> list[AssetKey]:
     """The keys ``key_prefix`` moves: the assets' and those the checks target (as Dagster's
     loaders, so assets and checks loaded with one prefix still meet)."""
-    keys = [a.key for a in found.of_type(AssetsDefinition)]
-    keys += [c.asset_key for c in found.of_type(AssetChecksDefinition)]
+    keys = [n.key for a in found.of_type(AssetsDefinition) for n in a.asset_nodes]
+    keys += [c.asset_key for ch in found.of_type(AssetChecksDefinition) for c in ch.check_nodes]
     return keys
 
 
@@ -320,7 +333,7 @@ def load_asset_checks_from_modules(
     if not asset_key_prefix:
         return checks
     replacements = _prefixed(_loaded_keys(found), asset_key_prefix)
-    return [rekeyed_check(c, replacements) for c in checks]
+    return [each_check(c, lambda one: rekeyed_check(one, replacements)) for c in checks]
 
 
 def load_asset_checks_from_current_module(

@@ -75,12 +75,10 @@ class MultiAssetsDefinition(AssetsDefinition):
         fn: Callable[..., Any],
         name: str,
         can_subset: bool,
-        check_specs: tuple[Any, ...],
     ) -> None:
         self.fn = fn
         self.op_name = name
         self.can_subset = can_subset
-        self.check_specs = check_specs
         self.source = location_of(fn)
         self.outputs: tuple[AssetsDefinition, ...] = ()  # set once they are built
 
@@ -113,6 +111,10 @@ class MultiAssetsDefinition(AssetsDefinition):
     @property
     def keys_by_output_name(self) -> dict[str, AssetKey]:
         return {o.output_name: o.key for o in self.outputs}
+
+    @property
+    def check_specs(self) -> tuple[Any, ...]:  # type: ignore[override]
+        return tuple(spec for o in self.outputs for spec in o.check_specs)
 
     @property
     def check_keys(self) -> frozenset[Any]:
@@ -205,7 +207,7 @@ def multi_asset(
                     f"{label}: check_spec '{check.name}' is for asset "
                     f"'{check.asset_key.to_user_string()}', which is not one of its outputs"
                 )
-        multi = MultiAssetsDefinition(fn, op_name, can_subset, checks)
+        multi = MultiAssetsDefinition(fn, op_name, can_subset)
         annotations = _positional_annotations(hints.get("return"), len(declared), fn)
         kinds_extra = frozenset({compute_kind}) if compute_kind else frozenset()
         outputs = []

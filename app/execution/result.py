@@ -37,13 +37,16 @@ NodeOutputs = Mapping[str, Mapping[str, AssetKey]]
 
 def node_outputs(nodes: Iterable[Any]) -> dict[str, dict[str, AssetKey]]:
     """Each node's outputs by name, as Dagster names them: an ``@asset`` is the node named
-    for its key (``a__b`` for ``a/b``) with the one output ``result``; external assets are
-    no node."""
-    return {
-        node.key.to_python_identifier(): {DEFAULT_OUTPUT: node.key}
-        for node in nodes
-        if isinstance(node, AssetsDefinition)
-    }
+    for its key (``a__b`` for ``a/b``) with the one output ``result``; a ``@multi_asset`` is
+    its function's, with its outputs' names; external assets are no node."""
+    outputs: dict[str, dict[str, AssetKey]] = {}
+    for node in nodes:
+        if not isinstance(node, AssetsDefinition):
+            continue
+        for one in node.asset_nodes:  # a multi-asset's outputs share its op's name
+            name = one.multi.name if one.multi is not None else one.key.to_python_identifier()
+            outputs.setdefault(name, {})[one.output_name] = one.key
+    return outputs
 
 
 class RunResult:
