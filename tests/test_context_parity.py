@@ -37,11 +37,8 @@ from millrace.storage.instance import (
 
 
 def _runtime(assets: list[Any], home: Path | None) -> Runtime:
-    """A Runtime whose ``instance`` is a DagsterInstance fed by its bus."""
     runtime = Runtime(Definitions(assets=assets), home=home, persist=home is not None)
-    if not isinstance(runtime.instance, DagsterInstance):
-        runtime.instance = DagsterInstance(runtime.home / "millrace.db" if home else None)
-        runtime.bus.subscribe(runtime.instance.on_event)
+    assert isinstance(runtime.instance, DagsterInstance)  # fed by the runtime's bus
     return runtime
 
 

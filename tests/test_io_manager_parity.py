@@ -533,10 +533,6 @@ def test_input_manager_decorator_loads_with_its_config() -> None:
         dg.input_manager(input_config_schema={"path": str})(lambda context: None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs InputSpec.input_manager_key from AssetIn in app/declarations/asset.py",
-)
 def test_asset_in_input_manager_key_loads_an_external_asset() -> None:
     users = AssetSpec(["db", "users"], metadata={"schema": "public"})
 
@@ -563,10 +559,6 @@ def test_asset_in_input_manager_key_loads_an_external_asset() -> None:
     assert result.asset_value("named") == "public.users"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs InputSpec.input_manager_key from AssetIn in app/declarations/asset.py",
-)
 def test_input_manager_key_loads_even_when_the_upstream_ran_in_the_run() -> None:
     @asset
     def users() -> list[str]:
@@ -578,5 +570,16 @@ def test_input_manager_key_loads_even_when_the_upstream_ran_in_the_run() -> None
 
     result = materialize([users, active], resources={"tables": TableLoader()})
     assert result.success and result.asset_value("active") == "users"
-    missing = materialize([users, active], raise_on_error=False)
-    assert not missing.success
+    with pytest.raises(dg.DefinitionsError, match="requires resource 'tables'"):
+        materialize([users, active])  # refused before it runs
+
+
+def test_a_missing_input_manager_is_named_when_definitions_are_built() -> None:
+    users = AssetSpec(["db", "users"])
+
+    @asset(ins={"users": AssetIn(key=["db", "users"], input_manager_key="tables")})
+    def active(users: dict[str, Any]) -> str:
+        return users["table"]
+
+    with pytest.raises(dg.DefinitionsError, match="requires resource 'tables'"):
+        dg.Definitions(assets=[users, active])

@@ -325,9 +325,10 @@ def build_sensor_for_freshness_checks(
     The times: the cursor is JSON ``{"<asset>:<check>": <when this sensor last launched it,
     epoch seconds>}``, kept by the runtime across ticks and restarts. The asset's latest
     materialization is read through ``context.instance.get_latest_materialization_event(key)``
-    (Dagster's instance method) when the instance has it; the runtime's instance does not,
-    and then the sensor decides from the launch times alone (a bounded wait, see
-    ``freshness_check_due``); a run that materializes the asset runs its check anyway.
+    (Dagster's instance method, which the runtime's instance has); a context without an
+    instance (``build_sensor_context()``) leaves the sensor to decide from the launch times
+    alone (a bounded wait, see ``freshness_check_due``); a run that materializes the asset
+    runs its check anyway.
     ``clock`` (epoch seconds; default ``time.time``, the clock the check itself reads) is
     a Millrace extension for tests."""
     policies: dict[AssetCheckKey, FreshnessPolicy] = {}

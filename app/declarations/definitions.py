@@ -235,6 +235,9 @@ def _check_resources(graph: AssetGraph, resources: Mapping[str, Any]) -> None:
         io_manager_key = getattr(node, "io_manager_key", DEFAULT_IO_MANAGER_KEY)
         if io_manager_key != DEFAULT_IO_MANAGER_KEY:
             needed.add(io_manager_key)
+        needed.update(
+            i.input_manager_key for i in getattr(node, "inputs", ()) if i.input_manager_key
+        )
         for missing in sorted(needed - resources.keys()):
             have = ", ".join(sorted(resources)) or "none"
             problems.append(

@@ -50,8 +50,8 @@ from ..execution.plan import ExecutionPlan, build_plan
 from ..execution.result import RunResult
 from ..execution.slots import StepSlots
 from ..selection import AssetSelection, as_selection, resolve_selection
-from ..storage.dynamic_partitions import DynamicPartitions
 from ..storage.event_store import DATABASE, EventStore
+from ..storage.instance import DagsterInstance
 from ..storage.io_managers import InMemoryIOManager, ParquetIOManager
 from ..storage.records import (
     BackfillRecord,
@@ -128,10 +128,12 @@ class Runtime:
         self.bus = EventBus()
         self.store: EventStore | None = None
         self.locks = WriteLocks()
-        # Dynamic partitions' keys (Dagster's instance, as assets use it).
-        self.instance = DynamicPartitions(
+        # Dagster's instance, as assets and sensors use it: the history read synchronously,
+        # what this process published but has not committed yet, dynamic partitions' keys.
+        self.instance = DagsterInstance(
             self.home / DATABASE if persist else None, readonly=readonly
         )
+        self.bus.subscribe(self.instance.on_event)
         self.code_error: CodeError | None = None  # set while the last save does not load
         self.automation: Automation | None = None  # schedules and sensors, once started
         self.abandoned = False  # close(grace=...) left step threads running

@@ -252,7 +252,7 @@ class DagsterInstance(DynamicPartitions):
         for key in keys:
             rows = self._select(
                 "SELECT event_id, run_id, timestamp, partition_key, metadata"
-                " FROM latest_materializations WHERE asset_key = ?"
+                " FROM latest_materializations WHERE asset_key = ? AND observed = 0"
                 " ORDER BY timestamp DESC, event_id DESC LIMIT 1",
                 (key.to_user_string(),),
             )
@@ -338,7 +338,7 @@ class DagsterInstance(DynamicPartitions):
         key = coerce_key(asset_key)
         rows = self._select(
             "SELECT partition_key FROM latest_materializations"
-            " WHERE asset_key = ? AND partition_key != ''",
+            " WHERE asset_key = ? AND partition_key != '' AND observed = 0",
             (key.to_user_string(),),
         )
         found = {partition for (partition,) in rows}
@@ -357,7 +357,9 @@ class DagsterInstance(DynamicPartitions):
         keeps those whose path starts with it, ``cursor`` (a key's string) those after it."""
         names = {
             name
-            for (name,) in self._select("SELECT DISTINCT asset_key FROM latest_materializations")
+            for (name,) in self._select(
+                "SELECT DISTINCT asset_key FROM latest_materializations WHERE observed = 0"
+            )
         }
         names.update(e.asset_key.to_user_string() for e in self._recent() if e.asset_key)
         keys = [AssetKey.from_user_string(name) for name in sorted(names)]
