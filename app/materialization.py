@@ -91,7 +91,9 @@ def materialize_to_memory(
                 "to store values through your IO managers"
             )
     io_keys = {DEFAULT_IO_MANAGER_KEY}
-    io_keys.update(a.io_manager_key for a in assets if isinstance(a, AssetsDefinition))
+    io_keys.update(
+        n.io_manager_key for a in assets if isinstance(a, AssetsDefinition) for n in a.asset_nodes
+    )
     memory = {key: InMemoryIOManager() for key in sorted(io_keys)}
     defs = _definitions(assets, {**(resources or {}), **memory})
     where = _instance_home(instance)

@@ -161,12 +161,64 @@ class AssetSpec:
     def is_executable(self) -> bool:
         return False
 
+    def replace_attributes(self, **changes: Any) -> AssetSpec:
+        """A copy with these attributes replaced (Dagster's ``replace_attributes``): ``key``,
+        ``deps``, ``description``, ``metadata``, ``group_name``, ``code_version``,
+        ``owners``, ``tags``, ``kinds``, ``partitions_def``, ``automation_condition``,
+        ``freshness_policy``, ``skippable``."""
+        unknown = sorted(set(changes) - _SPEC_ATTRIBUTES)
+        if unknown:
+            raise TypeError(
+                f"replace_attributes() got unexpected attributes {unknown} for {self!r}; it "
+                f"takes {', '.join(sorted(_SPEC_ATTRIBUTES))}"
+            )
+        from .asset_copies import replaced_spec  # the copy helpers build on this class
+
+        return replaced_spec(self, **changes)
+
+    def merge_attributes(
+        self,
+        *,
+        deps: Iterable[Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        owners: Sequence[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> AssetSpec:
+        """A copy with these added to its own (Dagster's ``merge_attributes``)."""
+        return self.replace_attributes(
+            deps=tuple(dict.fromkeys([*self.deps, *_coerce_dep_keys(deps)])),
+            metadata={**self.metadata, **(metadata or {})},
+            owners=tuple(dict.fromkeys([*self.owners, *(owners or ())])),
+            tags={**self.tags, **(tags or {})},
+            kinds=self.kinds | frozenset(kinds or ()),
+        )
+
     @property
     def upstream_keys(self) -> tuple[AssetKey, ...]:
         return self.deps
 
     def __repr__(self) -> str:
         return f"AssetSpec({self.key.to_user_string()!r})"
+
+
+_SPEC_ATTRIBUTES = frozenset(
+    {
+        "key",
+        "deps",
+        "description",
+        "metadata",
+        "group_name",
+        "code_version",
+        "owners",
+        "tags",
+        "kinds",
+        "partitions_def",
+        "automation_condition",
+        "freshness_policy",
+        "skippable",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +336,40 @@ class AssetsDefinition:
     @property
     def is_executable(self) -> bool:
         return True
+
+    def with_attributes(
+        self,
+        *,
+        asset_key_replacements: Mapping[AssetKey, AssetKey] | None = None,
+        group_names_by_key: Mapping[AssetKey, str] | None = None,
+        tags_by_key: Mapping[AssetKey, Mapping[str, str]] | None = None,
+        metadata_by_key: Mapping[AssetKey, Mapping[str, Any]] | None = None,
+        automation_condition: Any = None,
+        backfill_policy: Any = None,
+        freshness_policy: Any = None,
+    ) -> AssetsDefinition:
+        """A copy with keys replaced (in its keys and the upstream keys it names) and its
+        assets' attributes changed, each by key (Dagster's ``with_attributes``)."""
+        from .asset_copies import with_attributes
+
+        return with_attributes(
+            self,
+            asset_key_replacements=asset_key_replacements or {},
+            group_names_by_key=group_names_by_key or {},
+            tags_by_key=tags_by_key or {},
+            metadata_by_key=metadata_by_key or {},
+            automation_condition=automation_condition,
+            backfill_policy=backfill_policy,
+            freshness_policy=freshness_policy,
+        )
+
+    def map_asset_specs(self, fn: Callable[[AssetSpec], AssetSpec]) -> AssetsDefinition:
+        """A copy rebuilt from ``fn`` of each of its assets' specs (Dagster's method)."""
+        from .asset_copies import map_asset_specs
+
+        (mapped,) = map_asset_specs(fn, [self])
+        assert isinstance(mapped, AssetsDefinition)
+        return mapped
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Direct invocation for unit tests: ``my_asset(build_asset_context(), upstream_df)``."""

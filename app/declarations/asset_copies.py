@@ -16,6 +16,7 @@ from ..errors import DefinitionsError
 from .asset import AssetsDefinition, AssetSpec
 from .checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
 from .keys import AssetKey
+from .metadata import normalize_metadata
 from .multi_asset import MultiAssetsDefinition
 from .multi_check import MultiAssetChecksDefinition
 from .source_asset import SourceAsset
@@ -148,6 +149,7 @@ def replaced_spec(spec: AssetSpec, **changes: Any) -> AssetSpec:
         "io_manager_key": spec.io_manager_key,
         "automation_condition": spec.automation_condition,
         "freshness_policy": spec.freshness_policy,
+        "skippable": spec.skippable,
     }
     copy = AssetSpec(**{**fields, **changes})
     object.__setattr__(copy, "source", spec.source)
@@ -333,3 +335,51 @@ def describe(item: Any) -> str:
     kind = "asset spec" if isinstance(item, AssetSpec) else "asset"
     source = getattr(item, "source", None)
     return f"{kind} '{item.key.to_user_string()}'" + (f" ({source})" if source else "")
+
+
+def with_attributes(
+    item: AssetsDefinition,
+    *,
+    asset_key_replacements: Mapping[AssetKey, AssetKey],
+    group_names_by_key: Mapping[AssetKey, str],
+    tags_by_key: Mapping[AssetKey, Mapping[str, str]],
+    metadata_by_key: Mapping[AssetKey, Mapping[str, Any]],
+    automation_condition: Any,
+    backfill_policy: Any,
+    freshness_policy: Any,
+) -> AssetsDefinition:
+    """``AssetsDefinition.with_attributes``: attributes changed per (old) key, then keys."""
+    own = {n.key for n in item.asset_nodes}
+    for what, by_key in (
+        ("group_names_by_key", group_names_by_key),
+        ("tags_by_key", tags_by_key),
+        ("metadata_by_key", metadata_by_key),
+    ):
+        stray = sorted(k.to_user_string() for k in set(by_key) - own)
+        if stray:
+            raise DefinitionsError(
+                f"with_attributes({what}=...) names {', '.join(stray)}, which {describe(item)} "
+                "does not define"
+            )
+
+    def change(asset: AssetsDefinition) -> AssetsDefinition:
+        changes: dict[str, Any] = {}
+        if asset.key in group_names_by_key:
+            changes["group_name"] = group_names_by_key[asset.key]
+        if asset.key in tags_by_key:
+            changes["tags"] = {**asset.tags, **tags_by_key[asset.key]}
+        if asset.key in metadata_by_key:
+            added = normalize_metadata(metadata_by_key[asset.key], where=describe(asset))
+            changes["metadata"] = {**asset.metadata, **added}
+        for name, value in (
+            ("automation_condition", automation_condition),
+            ("backfill_policy", backfill_policy),
+            ("freshness_policy", freshness_policy),
+        ):
+            if value is not None:
+                changes[name] = value
+        return replaced_asset(asset, **changes) if changes else asset
+
+    (result,) = rekeyed([each_output(item, change)], asset_key_replacements)
+    assert isinstance(result, AssetsDefinition)
+    return result

@@ -90,7 +90,7 @@ class Definitions:
             why = "is external (an AssetSpec)" if node is not None else "is not defined"
             near = suggestion(shown, [k.to_user_string() for k in self.graph.keys])
             raise AssetNotFoundError(f"asset '{shown}' {why} in these Definitions{near}")
-        return node
+        return node.multi or node  # an output's multi-asset, as Dagster's has every key
 
     def load_asset_value(
         self,
