@@ -222,9 +222,29 @@ _LAZY = {
 }
 
 
+# Dagster names Millrace deliberately does not have, and why (README: Porting from Dagster).
+_NOT_PORTED = {
+    **dict.fromkeys(
+        ("op", "graph", "job", "graph_asset", "graph_multi_asset", "In", "Out", "GraphOut"),
+        "ops and graphs: declare assets (@asset, @multi_asset) instead",
+    ),
+    **dict.fromkeys(
+        ("success_hook", "failure_hook", "HookContext"),
+        "hooks: use @run_status_sensor / @run_failure_sensor",
+    ),
+    **dict.fromkeys(("repository", "RepositoryDefinition"), "repositories: use Definitions"),
+    **dict.fromkeys(
+        ("Component", "ComponentLoadContext"), "components: declare assets in Python modules"
+    ),
+}
+
+
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
+        why = _NOT_PORTED.get(name)
+        if why is not None:
+            raise AttributeError(f"Millrace does not port Dagster's {name!r}: {why}")
         raise AttributeError(f"module 'millrace' has no attribute {name!r}")
     from importlib import import_module
 
