@@ -223,6 +223,7 @@ _UNDO = {
         "CREATE INDEX latest_partitions ON latest_materializations"
         " (asset_key, partition_key, event_id, timestamp, code_version)",
     ],
+    12: ["ALTER TABLE latest_materializations DROP COLUMN observed"],
 }
 
 

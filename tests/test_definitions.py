@@ -330,7 +330,11 @@ def test_unknown_dependency_names_asset_location_missing_key_and_suggestion() ->
     assert "(did you mean 'customer_features'?)" in message
 
 
-def test_unknown_dependency_without_a_close_key_makes_no_suggestion() -> None:
+def test_unknown_dependency_without_a_close_key_makes_no_suggestion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MILLRACE_STRICT_DEPS", "1")  # else an external asset, as in Dagster
+
     @asset(deps=["zzzzzz"])
     def needs_far_away():
         return 1

@@ -240,7 +240,7 @@ async def test_a_syntax_error_keeps_the_last_good_graph_until_the_fix(dev: Dev, 
     [
         ("import no_such_module_anywhere\n", "No module named 'no_such_module_anywhere'"),
         ("raise RuntimeError('at import time')\n", "at import time"),
-        ("from millrace import asset\n@asset(deps=['nowhere'])\ndef x(): ...\n", "nowhere"),
+        ("from millrace import asset\n@asset\ndef x(nowhere): ...\n", "nowhere"),
     ],
     ids=["import-error", "raises-at-import", "invalid-graph"],
 )

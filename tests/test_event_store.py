@@ -69,7 +69,7 @@ def wal_commits(db_path: Path) -> int:
 
 def test_schema_version_and_wal_mode_on_the_real_file(db: Db) -> None:
     materialize([source_rows, doubled])
-    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 11
+    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 12
     assert db.value("PRAGMA journal_mode") == "wal"
     tables = {r[0] for r in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"runs", "events", "latest_materializations"} <= tables

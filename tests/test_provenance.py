@@ -282,7 +282,7 @@ async def test_a_v4_database_migrates_and_its_history_is_judged_on_code_only(hom
         changed = await rt.status()
         result = await rt.submit()
 
-    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 11
+    assert db.value("PRAGMA user_version") == SCHEMA_VERSION == 12
     assert db.rows(
         "SELECT event_id, asset_key, run_id, code_version, data_version, has_provenance"
         " FROM materializations WHERE run_id = ? ORDER BY event_id",
