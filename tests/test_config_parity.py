@@ -460,6 +460,27 @@ def test_a_nested_resource_configured_at_launch_is_the_top_level_one(
     assert journal.read_text().splitlines() == ["setup bucket as kim", "teardown bucket"]
 
 
+def test_a_held_resource_configured_at_launch_is_needed_though_no_asset_names_it(
+    home: Path, tmp_path: Path
+) -> None:
+    # Dagster's "resources that depend on other resources" example: the asset names only the
+    # bucket; the run config configures the credentials it holds.
+    @dg.asset
+    def region(bucket: Bucket) -> str:
+        return f"{bucket.credentials.username}@{bucket.region}"
+
+    credentials = Credentials.configure_at_launch()
+    journal = tmp_path / "journal.txt"
+    resources = {
+        "credentials": credentials,
+        "bucket": Bucket(credentials=credentials, region="eu", journal=str(journal)),
+    }
+    run_config = {"resources": {"credentials": {"config": {"username": "kim", "password": "pw"}}}}
+    result = dg.materialize([region], resources=resources, run_config=run_config)
+    assert result.asset_value("region") == "kim@eu"
+    assert journal.read_text().splitlines() == ["setup bucket as kim", "teardown bucket"]
+
+
 def test_a_nested_fully_configured_resource_is_set_up_for_its_holder(home: Path) -> None:
     @dg.asset
     def region(bucket: Bucket) -> str:
@@ -527,6 +548,57 @@ def test_resource_dependency_fields_hold_what_their_resources_hand_out(home: Pat
     assert seen["client"].closed  # torn down after the run, as a top-level generator is
     assert setups == ["shared"]
     assert pipeline.client is client_resource  # the declared resource is left as it was
+
+
+def test_definitions_rejects_a_held_launch_configured_resource_that_is_not_top_level() -> None:
+    @dg.asset
+    def region(bucket: Bucket) -> str:
+        return bucket.region
+
+    bucket = Bucket(credentials=Credentials.configure_at_launch(), region="eu")
+    with pytest.raises(dg.DagsterInvalidDefinitionError) as caught:
+        dg.Definitions(assets=[region], resources={"bucket": bucket})
+    assert str(caught.value).splitlines() == [
+        "Definitions has misconfigured resources:",
+        "  - resource 'bucket' (Bucket.credentials) holds Credentials.configure_at_launch(), "
+        "which is not a top-level resource: give the same object as one too, e.g. "
+        "resources={'<key>': that_object, 'bucket': ...}, and its fields in the run config "
+        "under that key",
+    ]
+
+    # held by a resource configured at launch itself, and a @resource that needs config
+    @dg.resource(config_schema={"url": str})
+    def api(context: dg.InitResourceContext) -> str:
+        return context.resource_config["url"]
+
+    pipeline = Pipeline(client=api, settings={}, shared=[])
+    with pytest.raises(dg.DagsterInvalidDefinitionError) as caught:
+        dg.Definitions(
+            resources={
+                "bucket": Bucket.configure_at_launch(credentials=Credentials.configure_at_launch()),
+                "pipeline": pipeline,
+            }
+        )
+    problems = caught.value.problems  # type: ignore[attr-defined]
+    assert [p.split(" holds ")[0] for p in problems] == [
+        "resource 'bucket' (Bucket.credentials)",
+        "resource 'pipeline' (Pipeline.client)",
+    ]
+    assert problems[1].endswith(
+        "which needs config: give it as a top-level resource too, and configure it there"
+    )
+    # the same objects as top-level resources too: accepted
+    credentials = Credentials.configure_at_launch()
+    defs = dg.Definitions(
+        assets=[region],
+        resources={
+            "credentials": credentials,
+            "bucket": Bucket(credentials=credentials, region="eu"),
+            "api": api,
+            "pipeline": pipeline,
+        },
+    )
+    assert set(defs.resources) == {"credentials", "bucket", "api", "pipeline"}
 
 
 def test_a_holder_requires_the_top_level_resources_it_holds_and_comes_after_them() -> None:

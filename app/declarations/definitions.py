@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,6 +22,8 @@ from .job import (
 )
 from .keys import AssetKey, coerce_key
 from .run_queue import RunQueueConfig
+
+_RESOURCES = "millrace.declarations.resources"
 
 
 class Definitions:
@@ -68,6 +71,7 @@ class Definitions:
         self.run_queue = RunQueueConfig.coerce(run_queue)
         self.graph = AssetGraph(self.assets, self.asset_checks)
         _check_resources(self.graph, self.resources)
+        _check_held_resources(self.resources)
         _check_names("schedule", self.schedules)
         _check_names("sensor", self.sensors)
         self._jobs = resolve_jobs(self.jobs, self.graph, self)
@@ -246,3 +250,21 @@ def _check_resources(graph: AssetGraph, resources: Mapping[str, Any]) -> None:
             )
     if problems:
         raise DefinitionsError("Missing resources:\n  - " + "\n  - ".join(problems))
+
+
+def _check_held_resources(resources: Mapping[str, Any]) -> None:
+    """As Dagster, when Definitions is built: a resource held by another that is configured at
+    launch (or a ``@resource`` needing config) must be a top-level resource too, since the run
+    config configures it under that key."""
+    loaded = sys.modules.get(_RESOURCES)
+    if loaded is None:  # no ConfigurableResource exists: never load pydantic for this
+        return
+    keys = loaded.TopLevelResources(resources)
+    problems = [
+        problem
+        for key, value in resources.items()
+        if isinstance(value, loaded.ConfigurableResource | loaded.PartialResource)
+        for problem in keys.problems(key, value)
+    ]
+    if problems:
+        raise loaded.problems_error("Definitions has misconfigured resources:", problems)

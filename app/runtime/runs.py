@@ -11,7 +11,7 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -387,11 +387,24 @@ def needed_resources(plan: ExecutionPlan, resources: Mapping[str, Any]) -> dict[
             keys.add(step.asset.io_manager_key)
     stack = list(keys)
     while stack:
-        for dep in getattr(resources.get(stack.pop()), "required_resource_keys", None) or ():
+        for dep in _resource_requires(resources, stack.pop()):
             if dep not in keys:
                 keys.add(dep)
                 stack.append(dep)
     return {k: resources[k] for k in keys if k in resources}
+
+
+def _resource_requires(resources: Mapping[str, Any], key: str) -> Iterable[str]:
+    """The keys the resource ``key`` requires: for a ConfigurableResource (or one configured at
+    launch), the top-level resources it holds, which no asset need name."""
+    value = resources.get(key)
+    # A ConfigurableResource exists only once its module is loaded: never load pydantic here.
+    loaded = sys.modules.get(_RESOURCES)
+    if loaded is not None and isinstance(
+        value, loaded.ConfigurableResource | loaded.PartialResource
+    ):
+        return loaded.required_resource_keys(value, resources)
+    return getattr(value, "required_resource_keys", None) or ()
 
 
 def as_run_config(run_config: Any) -> dict[str, Any]:
