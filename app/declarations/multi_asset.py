@@ -174,8 +174,11 @@ def multi_asset(
     specs: Sequence[AssetSpec] | None = None,
     check_specs: Sequence[Any] | None = None,
     compute_kind: str | None = None,
+    automation_condition: Any = None,
 ) -> Callable[[Callable[..., Any]], MultiAssetsDefinition]:
-    """Declare several assets computed by one function (Dagster's ``@multi_asset``)."""
+    """Declare several assets computed by one function (Dagster's ``@multi_asset``).
+    ``automation_condition`` (beyond Dagster, which sets it per output) is each output's
+    that does not set its own."""
 
     def decorate(fn: Callable[..., Any]) -> MultiAssetsDefinition:
         where = location_of(fn)
@@ -239,7 +242,9 @@ def multi_asset(
                     output_annotation=annotation,
                     partition_mappings=mappings,
                     backfill_policy=_first(getattr(out, "backfill_policy", None), backfill_policy),
-                    automation_condition=checked_condition(out.automation_condition, label),
+                    automation_condition=checked_condition(
+                        _first(out.automation_condition, automation_condition), label
+                    ),
                     freshness_policy=checked_freshness_policy(out.freshness_policy, label),
                     multi=multi,
                     output_name=output_name,
