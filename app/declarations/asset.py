@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import random as _random
 import sys
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -71,21 +72,56 @@ class Jitter(Enum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry a failed step ``max_retries`` times, ``delay`` seconds apart (with backoff)."""
+    """Retry a failed step ``max_retries`` times, ``delay`` seconds apart (with backoff and
+    jitter, as Dagster computes them)."""
 
     max_retries: int = 1
     delay: float | None = None
     backoff: Backoff | None = None
     jitter: Jitter | None = None
 
-    def delay_before(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based); jitter-free, so testable."""
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise DefinitionsError(
+                f"RetryPolicy(max_retries=...) must be an int, got {self.max_retries!r}"
+            )
+        if self.delay is not None and (
+            isinstance(self.delay, bool) or not isinstance(self.delay, int | float)
+        ):
+            raise DefinitionsError(
+                f"RetryPolicy(delay=...) must be a number of seconds, got {self.delay!r}"
+            )
+        if self.delay is not None and self.delay < 0:
+            raise DefinitionsError(f"RetryPolicy(delay=...) must not be negative, got {self.delay}")
+        for name, value, kind in (
+            ("backoff", self.backoff, Backoff),
+            ("jitter", self.jitter, Jitter),
+        ):
+            if value is not None and not isinstance(value, kind):
+                raise DefinitionsError(
+                    f"RetryPolicy({name}=...) must be a {kind.__name__}, got {value!r}"
+                )
+            if value is not None and self.delay is None:
+                raise DefinitionsError(f"RetryPolicy: {name} needs a delay to act on; set delay")
+
+    def delay_before(self, attempt: int, random: Callable[[], float] = _random.random) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based), by Dagster's
+        ``calculate_delay``: backoff first (EXPONENTIAL ``(2**attempt - 1) * delay``, LINEAR
+        ``attempt * delay``), then jitter (FULL ``random() * that``, PLUS_MINUS ``that +
+        (2 * random() - 1) * delay``). ``random`` is injectable so tests can pin it."""
         base = self.delay or 0.0
         if self.backoff is Backoff.EXPONENTIAL:
-            return base * (2 ** (attempt - 1))
-        if self.backoff is Backoff.LINEAR:
-            return base * attempt
-        return base
+            delay = ((2**attempt) - 1) * base
+        elif self.backoff is Backoff.LINEAR:
+            delay = base * attempt
+        else:
+            delay = base
+        if self.jitter is Jitter.FULL:
+            delay = random() * delay
+        elif self.jitter is Jitter.PLUS_MINUS:
+            delay = delay + ((2 * random() * base) - base)
+        # PLUS_MINUS can dip below zero only at attempt 0; a wait is never negative.
+        return max(0.0, delay)
 
 
 def _coerce_dep_keys(deps: Iterable[Any] | None) -> tuple[AssetKey, ...]:
@@ -328,6 +364,28 @@ class AssetsDefinition:
     def asset_nodes(self) -> tuple[AssetsDefinition, ...]:
         """What the graph holds for it: itself; a multi-asset's outputs."""
         return (self,)
+
+    @property
+    def specs(self) -> tuple[AssetSpec, ...]:
+        """Its assets as AssetSpecs (Dagster's ``specs``): what ``map_asset_specs`` maps."""
+        spec = AssetSpec(
+            self.key,
+            deps=self.upstream_keys,
+            description=self.description,
+            metadata=self.metadata,
+            group_name=self.group_name,
+            code_version=self.code_version,
+            owners=self.owners,
+            tags=self.tags,
+            kinds=self.kinds,
+            partitions_def=self.partitions_def,
+            io_manager_key=self.io_manager_key,
+            automation_condition=self.automation_condition,
+            freshness_policy=self.freshness_policy,
+            skippable=self.skippable,
+        )
+        object.__setattr__(spec, "source", self.source)  # where the asset is, not this line
+        return (spec,)
 
     @property
     def name(self) -> str:

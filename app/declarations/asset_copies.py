@@ -63,7 +63,7 @@ def _mapped(func: Callable[[AssetSpec], AssetSpec], spec: AssetSpec, item: Asset
 def _mapped_asset(
     func: Callable[[AssetSpec], AssetSpec], asset: AssetsDefinition
 ) -> AssetsDefinition:
-    spec = spec_of(asset)
+    (spec,) = asset.specs
     result = _mapped(func, spec, asset)
     label = describe(asset)
     read = {i.key for i in asset.inputs}
@@ -108,27 +108,6 @@ def with_source_code_references(assets_defs: Sequence[AssetLike]) -> list[AssetL
 
 
 # -- copies with changes ---------------------------------------------------------------------
-
-
-def spec_of(asset: AssetsDefinition) -> AssetSpec:
-    """The AssetSpec of a computed asset: what ``map_asset_specs`` hands its function."""
-    spec = AssetSpec(
-        asset.key,
-        deps=asset.upstream_keys,
-        description=asset.description,
-        metadata=asset.metadata,
-        group_name=asset.group_name,
-        code_version=asset.code_version,
-        owners=asset.owners,
-        tags=asset.tags,
-        kinds=asset.kinds,
-        partitions_def=asset.partitions_def,
-        io_manager_key=asset.io_manager_key,
-        automation_condition=asset.automation_condition,
-        freshness_policy=asset.freshness_policy,
-    )
-    object.__setattr__(spec, "source", asset.source)  # where the asset is, not this line
-    return spec
 
 
 def replaced_spec(spec: AssetSpec, **changes: Any) -> AssetSpec:

@@ -106,7 +106,7 @@ class MultiAssetsDefinition(AssetsDefinition):
 
     @property
     def specs(self) -> tuple[AssetSpec, ...]:
-        return tuple(_spec_of(o) for o in self.outputs)
+        return tuple(spec for o in self.outputs for spec in o.specs)
 
     @property
     def keys_by_output_name(self) -> dict[str, AssetKey]:
@@ -135,24 +135,6 @@ class MultiAssetsDefinition(AssetsDefinition):
     def __repr__(self) -> str:
         keys = ", ".join(sorted(k.to_user_string() for k in self.keys))
         return f"<MultiAssetsDefinition {self.name} ({keys}) at {self.source}>"
-
-
-def _spec_of(output: AssetsDefinition) -> AssetSpec:
-    return AssetSpec(
-        output.key,
-        deps=output.upstream_keys,
-        description=output.description,
-        metadata=output.metadata,
-        group_name=output.group_name,
-        code_version=output.code_version,
-        owners=output.owners,
-        tags=output.tags,
-        kinds=output.kinds,
-        partitions_def=output.partitions_def,
-        automation_condition=output.automation_condition,
-        freshness_policy=output.freshness_policy,
-        skippable=output.skippable,
-    )
 
 
 def multi_asset(
