@@ -27,7 +27,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -59,6 +59,7 @@ from .execution.result import RunResult
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from .declarations.metadata import MetadataValue
     from .execution.plan import ExecutionPlan
 
 # What a step prints is logged as STDOUT / STDERR (execution/context.py): shown like INFO.
@@ -417,7 +418,7 @@ def describe_event(event: Event) -> str | None:
         return describe_check(event)
     if isinstance(event, StepFailed):
         retry = " (will retry)" if event.will_retry else ""
-        return f"✗ {name}: {event.error}{retry}"
+        return f"✗ {name}: {event.error}{facts_tail(event.metadata)}{retry}"
     if isinstance(event, StepSkipped):
         return f"- {name} skipped: {event.reason}"
     if isinstance(event, StepUpToDate):
@@ -469,7 +470,7 @@ def describe_dev_event(event: Event) -> str | None:
         return f"{name} waiting: run {event.holder_run_id[:8]}… is writing it"
     if isinstance(event, StepFailed):
         retry = " (will retry)" if event.will_retry else ""
-        return f"{name} failed: {event.error}{retry}"
+        return f"{name} failed: {event.error}{facts_tail(event.metadata)}{retry}"
     if isinstance(event, StepSkipped):
         return f"{name} skipped: {event.reason}"
     if isinstance(event, AssetCheckEvaluated):
@@ -552,9 +553,14 @@ def check_verdict(event: AssetCheckEvaluated) -> str:
         return f"{step_name(event)} passed"
     gate = ", blocking" if event.blocking else ""
     why = f": {event.description}" if event.description else ""
-    facts = ", ".join(f"{k}={v}" for k, v in event.metadata.items() if v.type != "table")
-    tail = f" [{facts}]" if facts else ""
-    return f"{step_name(event)} failed ({event.severity}{gate}){why}{tail}"
+    return f"{step_name(event)} failed ({event.severity}{gate}){why}{facts_tail(event.metadata)}"
+
+
+def facts_tail(metadata: Mapping[str, MetadataValue]) -> str:
+    """`` [rows=3, path=/x]``: a failure's or a failed check's metadata on its line (a table
+    is left out: it reads as rows, not in a line); empty without any."""
+    facts = ", ".join(f"{k}={v}" for k, v in metadata.items() if v.type != "table")
+    return f" [{facts}]" if facts else ""
 
 
 def summarize(
@@ -596,7 +602,8 @@ def summarize(
     for failure in failures:
         error = failure.error
         what = "check" if failure.check_name else "asset"
-        lines.append(wrap(f"✗ {what} '{step_name(failure)}' failed: {error}", width))
+        facts = facts_tail(failure.metadata)
+        lines.append(wrap(f"✗ {what} '{step_name(failure)}' failed: {error}{facts}", width))
         if error.traceback:
             lines.append(error.traceback.rstrip())
         if error.cause:

@@ -160,6 +160,13 @@ class StepFailed(StepEvent):
     error: ErrorInfo = ErrorInfo("Error", "")
     duration: float = 0.0
     will_retry: bool = False
+    metadata: dict[str, MetadataValue] = field(default_factory=dict)  # a Failure's
+
+    def payload(self) -> dict[str, Any]:
+        out = StepEvent.payload(self)
+        if not self.metadata:  # most failures raise no Failure: keep their stored row as it was
+            del out["metadata"]
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -422,6 +429,7 @@ def event_from_record(
         payload["status"] = RunStatus(payload["status"])
     elif cls is StepFailed:
         payload["error"] = ErrorInfo(**payload["error"])
+        payload["metadata"] = metadata_from_json(payload.get("metadata"))
     elif cls is AssetMaterialized:
         payload["metadata"] = metadata_from_json(payload["metadata"])
         payload["inputs"] = tuple(InputVersion.from_json(i) for i in payload.get("inputs", ()))

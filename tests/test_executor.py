@@ -371,11 +371,12 @@ async def test_async_asset_is_retried() -> None:
 
 
 def test_retry_delays() -> None:
+    # Dagster's calculate_delay: EXPONENTIAL is (2**attempt - 1) * delay, LINEAR attempt * delay.
     assert [RetryPolicy(delay=1.0).delay_before(n) for n in (1, 2, 3)] == [1.0, 1.0, 1.0]
     linear = RetryPolicy(delay=1.0, backoff=Backoff.LINEAR)
     assert [linear.delay_before(n) for n in (1, 2, 3)] == [1.0, 2.0, 3.0]
     exponential = RetryPolicy(delay=0.5, backoff=Backoff.EXPONENTIAL)
-    assert [exponential.delay_before(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert [exponential.delay_before(n) for n in (1, 2, 3)] == [0.5, 1.5, 3.5]
     assert RetryPolicy().delay_before(1) == 0.0
 
 

@@ -16,9 +16,27 @@ if TYPE_CHECKING:
 
 
 class DagsterEventType(StrEnum):
-    """The kinds of event a sensor is handed (a subset of Dagster's)."""
+    """The kinds of event a run's results and a sensor's records are (those of Dagster's that
+    Millrace has). The run events' values are Dagster's stored ``PIPELINE_*`` strings, also
+    reachable under those names, as in Dagster."""
 
+    STEP_START = "STEP_START"
+    STEP_SUCCESS = "STEP_SUCCESS"
+    STEP_FAILURE = "STEP_FAILURE"
+    STEP_SKIPPED = "STEP_SKIPPED"
+    STEP_UP_FOR_RETRY = "STEP_UP_FOR_RETRY"
     ASSET_MATERIALIZATION = "ASSET_MATERIALIZATION"
+    ASSET_OBSERVATION = "ASSET_OBSERVATION"
+    ASSET_CHECK_EVALUATION = "ASSET_CHECK_EVALUATION"
+    RUN_START = "PIPELINE_START"
+    RUN_SUCCESS = "PIPELINE_SUCCESS"
+    RUN_FAILURE = "PIPELINE_FAILURE"
+    RUN_CANCELED = "PIPELINE_CANCELED"
+    PIPELINE_START = RUN_START
+    PIPELINE_SUCCESS = RUN_SUCCESS
+    PIPELINE_FAILURE = RUN_FAILURE
+    PIPELINE_CANCELED = RUN_CANCELED
+    ENGINE_EVENT = "ENGINE_EVENT"
 
 
 @dataclass(frozen=True)

@@ -46,14 +46,37 @@ class DagsterRunStatus(StrEnum):
         return cls(str(status))
 
 
+_FINISHED = frozenset(
+    {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+)
+
+
 @dataclass(frozen=True)
 class DagsterRun:
-    """The run a status sensor is told about."""
+    """A run as Dagster describes it: what a status sensor is told about, ``context.run``,
+    ``RunResult.dagster_run``. ``run_config`` is the config the run recorded."""
 
     run_id: str
     status: DagsterRunStatus
     job_name: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    run_config: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in _FINISHED
+
+    @property
+    def is_success(self) -> bool:
+        return self.status == DagsterRunStatus.SUCCESS
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status == DagsterRunStatus.FAILURE
+
+    @property
+    def is_failure_or_canceled(self) -> bool:
+        return self.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
 @dataclass(frozen=True)
@@ -74,10 +97,15 @@ class RunStatusEvent:
 
 
 def run_status_event(
-    finished: RunFinished, tags: Mapping[str, str] | None = None, job_name: str | None = None
+    finished: RunFinished,
+    tags: Mapping[str, str] | None = None,
+    job_name: str | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> RunStatusEvent:
-    """The status event of one ``RUN_FINISHED``, with the run's tags and job from its start."""
-    run = DagsterRun(finished.run_id, DagsterRunStatus.of(finished.status), job_name, tags or {})
+    """The status event of one ``RUN_FINISHED``, with the run's tags, job and config from its
+    start."""
+    status = DagsterRunStatus.of(finished.status)
+    run = DagsterRun(finished.run_id, status, job_name, tags or {}, run_config or {})
     return RunStatusEvent(finished.seq, run, finished.message, finished.timestamp)
 
 

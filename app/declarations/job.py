@@ -17,6 +17,7 @@ from ..asset_graph import AssetGraph
 from ..errors import DefinitionsError, MillraceError, SelectionError
 from ..selection import AssetSelection, as_selection
 from ..suggest import suggestion
+from .asset import RetryPolicy
 from .checks import AssetCheckKey
 from .keys import AssetKey
 
@@ -66,7 +67,11 @@ class UnresolvedAssetJobDefinition:
         self.partitions_def = partitions_def
         self.executor_def = executor_def
         self.hooks = frozenset(hooks or ())
-        self.op_retry_policy = op_retry_policy
+        if op_retry_policy is not None and not isinstance(op_retry_policy, RetryPolicy):
+            raise DefinitionsError(
+                f"job '{name}': op_retry_policy must be a RetryPolicy, got {op_retry_policy!r}"
+            )
+        self.op_retry_policy: RetryPolicy | None = op_retry_policy
 
     def __repr__(self) -> str:
         return f"UnresolvedAssetJobDefinition(name={self.name!r})"
@@ -134,6 +139,11 @@ class JobDefinition:
     @property
     def config(self) -> Any:
         return self.unresolved.config
+
+    @property
+    def op_retry_policy(self) -> RetryPolicy | None:
+        """The retry policy of the job's steps that have none of their own."""
+        return self.unresolved.op_retry_policy
 
     @property
     def run_tags(self) -> dict[str, str]:
@@ -258,8 +268,9 @@ def define_asset_job(
     AssetSelection, or a list of asset keys, key strings or assets. It resolves when
     ``Definitions(jobs=[...])`` is built, so a job can name assets defined elsewhere.
 
-    ``executor_def``, ``hooks`` and ``op_retry_policy`` are kept for Dagster code to load;
-    Millrace's executor, and each asset's own retry policy, run it."""
+    ``op_retry_policy`` retries the job's steps whose asset (or check) has no
+    ``retry_policy`` of its own, in every run of the job. ``executor_def`` and ``hooks`` are
+    kept for Dagster code to load; Millrace's executor runs it."""
     if not isinstance(name, str) or not _VALID_NAME.match(name):
         raise DefinitionsError(
             f"define_asset_job: name {name!r} must be letters, digits and underscores "

@@ -247,10 +247,10 @@ class AssetExecutionContext:
     def run(self) -> DagsterRun:
         """The run: ``run_id``, ``status``, ``tags``."""
         if self._run is None:
-            status, tags, _ = self._recorded_run()
+            status, tags, run_config = self._recorded_run()
             from ..automation.run_status import DagsterRun
 
-            self._run = DagsterRun(self.run_id, status, None, tags)
+            self._run = DagsterRun(self.run_id, status, None, tags, run_config)
         return self._run
 
     @property

@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..automation.event_log import AssetMaterialization
+from ..automation.event_log import AssetMaterialization, DagsterEventType
 from ..declarations.checks import AssetCheckKey
-from ..declarations.control_flow import Failure, RetryRequested
 from ..declarations.metadata import MetadataValue
 from ..declarations.observations import DATA_VERSION_TAG, AssetObservation
 from ..events import (
@@ -35,26 +34,25 @@ from ..events import (
     StepStarted,
     StepSucceeded,
 )
-from .failure import user_frames
+from .failure import user_failure, user_frames
 
-ENGINE_EVENT = "ENGINE_EVENT"
 _RUN_END = {
-    RunStatus.SUCCESS: "PIPELINE_SUCCESS",
-    RunStatus.FAILURE: "PIPELINE_FAILURE",
-    RunStatus.CANCELED: "PIPELINE_CANCELED",
-    RunStatus.STARTED: ENGINE_EVENT,
+    RunStatus.SUCCESS: DagsterEventType.RUN_SUCCESS,
+    RunStatus.FAILURE: DagsterEventType.RUN_FAILURE,
+    RunStatus.CANCELED: DagsterEventType.RUN_CANCELED,
+    RunStatus.STARTED: DagsterEventType.ENGINE_EVENT,
 }
 # Dagster's step events: those of one node's step, materializations and check results too.
 _STEP_EVENTS = frozenset(
     {
-        "STEP_START",
-        "STEP_SUCCESS",
-        "STEP_FAILURE",
-        "STEP_SKIPPED",
-        "STEP_UP_FOR_RETRY",
-        "ASSET_MATERIALIZATION",
-        "ASSET_OBSERVATION",
-        "ASSET_CHECK_EVALUATION",
+        DagsterEventType.STEP_START,
+        DagsterEventType.STEP_SUCCESS,
+        DagsterEventType.STEP_FAILURE,
+        DagsterEventType.STEP_SKIPPED,
+        DagsterEventType.STEP_UP_FOR_RETRY,
+        DagsterEventType.ASSET_MATERIALIZATION,
+        DagsterEventType.ASSET_OBSERVATION,
+        DagsterEventType.ASSET_CHECK_EVALUATION,
     }
 )
 
@@ -129,8 +127,13 @@ class DagsterEventView:
     check_name: str | None
 
     @property
+    def dagster_event_type(self) -> DagsterEventType:
+        return DagsterEventType.ENGINE_EVENT
+
+    @property
     def event_type_value(self) -> str:
-        return ENGINE_EVENT
+        """The kind's string, as Dagster stores it (``PIPELINE_SUCCESS`` for RUN_SUCCESS)."""
+        return self.dagster_event_type.value
 
     @property
     def step_key(self) -> str | None:
@@ -156,31 +159,31 @@ class DagsterEventView:
 
     @property
     def is_step_event(self) -> bool:
-        return self.event_type_value in _STEP_EVENTS
+        return self.dagster_event_type in _STEP_EVENTS
 
     @property
     def is_step_start(self) -> bool:
-        return self.event_type_value == "STEP_START"
+        return self.dagster_event_type is DagsterEventType.STEP_START
 
     @property
     def is_step_success(self) -> bool:
-        return self.event_type_value == "STEP_SUCCESS"
+        return self.dagster_event_type is DagsterEventType.STEP_SUCCESS
 
     @property
     def is_step_failure(self) -> bool:
-        return self.event_type_value == "STEP_FAILURE"
+        return self.dagster_event_type is DagsterEventType.STEP_FAILURE
 
     @property
     def is_step_skipped(self) -> bool:
-        return self.event_type_value == "STEP_SKIPPED"
+        return self.dagster_event_type is DagsterEventType.STEP_SKIPPED
 
     @property
     def is_step_up_for_retry(self) -> bool:
-        return self.event_type_value == "STEP_UP_FOR_RETRY"
+        return self.dagster_event_type is DagsterEventType.STEP_UP_FOR_RETRY
 
     @property
     def is_step_materialization(self) -> bool:
-        return self.event_type_value == "ASSET_MATERIALIZATION"
+        return self.dagster_event_type is DagsterEventType.ASSET_MATERIALIZATION
 
     @property
     def is_asset_observation(self) -> bool:
@@ -188,27 +191,30 @@ class DagsterEventView:
 
     @property
     def is_engine_event(self) -> bool:
-        return self.event_type_value == ENGINE_EVENT
+        return self.dagster_event_type is DagsterEventType.ENGINE_EVENT
 
     @property
     def is_job_success(self) -> bool:
-        return self.event_type_value == "PIPELINE_SUCCESS"
+        return self.dagster_event_type is DagsterEventType.RUN_SUCCESS
 
     @property
     def is_job_failure(self) -> bool:
-        return self.event_type_value == "PIPELINE_FAILURE"
+        return self.dagster_event_type is DagsterEventType.RUN_FAILURE
 
     @property
     def is_failure(self) -> bool:
-        return self.event_type_value in ("STEP_FAILURE", "PIPELINE_FAILURE")
+        return self.dagster_event_type in (
+            DagsterEventType.STEP_FAILURE,
+            DagsterEventType.RUN_FAILURE,
+        )
 
 
 class _RunStartedView(DagsterEventView):
     __slots__ = ()
 
     @property
-    def event_type_value(self) -> str:
-        return "PIPELINE_START"
+    def dagster_event_type(self) -> DagsterEventType:
+        return DagsterEventType.RUN_START
 
 
 class _RunFinishedView(DagsterEventView):
@@ -216,7 +222,7 @@ class _RunFinishedView(DagsterEventView):
     status: RunStatus
 
     @property
-    def event_type_value(self) -> str:
+    def dagster_event_type(self) -> DagsterEventType:
         return _RUN_END[self.status]
 
 
@@ -224,16 +230,16 @@ class _StepStartedView(DagsterEventView):
     __slots__ = ()
 
     @property
-    def event_type_value(self) -> str:
-        return "STEP_START"
+    def dagster_event_type(self) -> DagsterEventType:
+        return DagsterEventType.STEP_START
 
 
 class _StepSucceededView(DagsterEventView):
     __slots__ = ()
 
     @property
-    def event_type_value(self) -> str:
-        return "STEP_SUCCESS"
+    def dagster_event_type(self) -> DagsterEventType:
+        return DagsterEventType.STEP_SUCCESS
 
 
 class _StepSkippedView(DagsterEventView):
@@ -241,8 +247,8 @@ class _StepSkippedView(DagsterEventView):
     reason: str
 
     @property
-    def event_type_value(self) -> str:
-        return "STEP_SKIPPED"
+    def dagster_event_type(self) -> DagsterEventType:
+        return DagsterEventType.STEP_SKIPPED
 
     @property
     def message(self) -> str:
@@ -254,10 +260,13 @@ class _StepFailedView(DagsterEventView):
     raised: BaseException | None  # what the step raised, for a failure that ended it
     error: ErrorInfo
     will_retry: bool
+    metadata: dict[str, MetadataValue]
 
     @property
-    def event_type_value(self) -> str:
-        return "STEP_UP_FOR_RETRY" if self.will_retry else "STEP_FAILURE"
+    def dagster_event_type(self) -> DagsterEventType:
+        return (
+            DagsterEventType.STEP_UP_FOR_RETRY if self.will_retry else DagsterEventType.STEP_FAILURE
+        )
 
     @property
     def message(self) -> str:
@@ -266,21 +275,20 @@ class _StepFailedView(DagsterEventView):
     @property
     def step_failure_data(self) -> StepFailureData:
         return StepFailureData(
-            SerializableErrorInfo.of(self.error, self.raised), _user_failure_data(self.raised)
+            SerializableErrorInfo.of(self.error, self.raised), self._user_failure_data()
         )
+
+    def _user_failure_data(self) -> UserFailureData | None:
+        """A Failure's description (also behind the retries it ran out of) and the metadata
+        its event carries."""
+        failure = user_failure(self.raised)
+        if failure is None:
+            return None
+        return UserFailureData("intentional-failure", failure.description, dict(self.metadata))
 
     @property
     def event_specific_data(self) -> StepFailureData:
         return self.step_failure_data
-
-
-def _user_failure_data(raised: BaseException | None) -> UserFailureData | None:
-    """A Failure's description and metadata, also behind the retries it ran out of."""
-    if isinstance(raised, RetryRequested):
-        raised = raised.__cause__
-    if not isinstance(raised, Failure):
-        return None
-    return UserFailureData("intentional-failure", raised.description, dict(raised.metadata))
 
 
 class _MaterializedView(DagsterEventView):
@@ -289,8 +297,8 @@ class _MaterializedView(DagsterEventView):
     partition_key: str | None
 
     @property
-    def event_type_value(self) -> str:
-        return "ASSET_MATERIALIZATION"
+    def dagster_event_type(self) -> DagsterEventType:
+        return DagsterEventType.ASSET_MATERIALIZATION
 
     @property
     def partition(self) -> str | None:
@@ -330,8 +338,8 @@ class _ObservedView(DagsterEventView):
     tags: dict[str, str]
 
     @property
-    def event_type_value(self) -> str:
-        return "ASSET_OBSERVATION"
+    def dagster_event_type(self) -> DagsterEventType:
+        return DagsterEventType.ASSET_OBSERVATION
 
     @property
     def is_asset_observation(self) -> bool:
@@ -364,8 +372,8 @@ class _CheckEvaluatedView(DagsterEventView):
     __slots__ = ()
 
     @property
-    def event_type_value(self) -> str:
-        return "ASSET_CHECK_EVALUATION"
+    def dagster_event_type(self) -> DagsterEventType:
+        return DagsterEventType.ASSET_CHECK_EVALUATION
 
     @property
     def asset_check_key(self) -> AssetCheckKey:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..declarations.asset import RetryPolicy
 from ..declarations.keys import AssetKey
 from ..declarations.metadata import normalize_metadata
 from ..errors import MissingInputError
@@ -37,7 +38,7 @@ from ..events import (
 )
 from ..versions.data import data_version
 from ..versions.staleness import Read, own_causes
-from .failure import NO_RETRY, decide_retry, failure_info, final_exception
+from .failure import NO_RETRY, decide_retry, failure_info, final_exception, user_failure
 from .launcher import StepLauncher
 from .locks import WriteLocks
 from .plan import ExecutionPlan
@@ -97,6 +98,7 @@ class Executor:
         stage_value: Callable[[Event, bytes], None] | None = None,
         capture_values: bool = False,
         slots: StepSlots | None = None,
+        job_retry_policy: RetryPolicy | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -111,6 +113,7 @@ class Executor:
         self._cutoff = early_cutoff
         self._locks = locks
         self._stage_value = stage_value
+        self._job_retry_policy = job_retry_policy  # for steps with no policy of their own
         steps = plan.steps
         self._status = [StepStatus.PENDING] * len(steps)
         self._pending = [len(s.upstream) for s in steps]
@@ -506,10 +509,16 @@ class Executor:
     def _fail(self, i: int, exc: BaseException, *, retry: bool) -> None:
         step = self.plan.steps[i]
         request = self._requests[i]
-        decision = decide_retry(exc, step.node.retry_policy, request.attempt) if retry else NO_RETRY
+        # A step's own policy wins over its job's op_retry_policy, as in Dagster.
+        policy = step.node.retry_policy or self._job_retry_policy
+        decision = decide_retry(exc, policy, request.attempt) if retry else NO_RETRY
         will_retry = decision.retry
         info = failure_info(exc, decision)
-        self._publish(StepFailed(**self._step_fields(i), error=info, will_retry=will_retry))
+        failure = user_failure(exc)
+        metadata = dict(failure.metadata) if failure is not None else {}
+        self._publish(
+            StepFailed(**self._step_fields(i), error=info, will_retry=will_retry, metadata=metadata)
+        )
         if will_retry:
             loop = asyncio.get_running_loop()
             self._status[i] = StepStatus.PENDING
@@ -526,7 +535,7 @@ class Executor:
         # A multi-asset's call failed for every output it was making.
         followers = [f for f in step.followers if self._status[f] is StepStatus.PENDING]
         for f in followers:
-            self._publish(StepFailed(**self._step_fields(f), error=info))
+            self._publish(StepFailed(**self._step_fields(f), error=info, metadata=metadata))
         for j in (*followers, i):
             self._status[j] = StepStatus.FAILURE
             if not stopped:

@@ -70,6 +70,13 @@ def decide_retry(exc: BaseException, policy: RetryPolicy | None, attempt: int) -
     return RetryDecision(attempt <= limit, delay, limit)
 
 
+def user_failure(exc: BaseException | None) -> Failure | None:
+    """The ``Failure`` the step raised, also behind a ``RetryRequested`` raised from it."""
+    if isinstance(exc, RetryRequested):
+        exc = exc.__cause__
+    return exc if isinstance(exc, Failure) else None
+
+
 def failure_info(exc: BaseException, decision: RetryDecision) -> ErrorInfo:
     """The error a StepFailed event carries; a RetryRequested says what it asked for (its
     cause, the error behind it, is kept)."""

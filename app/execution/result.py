@@ -84,12 +84,12 @@ class RunResult:
 
     @property
     def dagster_run(self) -> DagsterRun:
-        """The run as Dagster describes it: id, status, job name and tags."""
+        """The run as Dagster describes it: id, status, job name, tags and config."""
         started = next((e for e in self._events if isinstance(e, RunStarted)), None)
         tags = dict(started.tags) if started is not None else {}
-        return DagsterRun(
-            self.run_id, DagsterRunStatus.of(self.status), tags.get(JOB_NAME_TAG), tags
-        )
+        config = dict(started.config) if started is not None else {}
+        status = DagsterRunStatus.of(self.status)
+        return DagsterRun(self.run_id, status, tags.get(JOB_NAME_TAG), tags, config)
 
     @property
     def all_events(self) -> list[Any]:

@@ -442,7 +442,7 @@ class Automation:
                 await store.flush()
                 finished = await store.runs_finished_after(sensor.events_after(item.cursor))
             statuses = [
-                run_status_event(f, record.tags, record.tags.get(JOB_NAME_TAG))
+                run_status_event(f, record.tags, record.tags.get(JOB_NAME_TAG), record.config)
                 for f, record in finished
             ]
             return lambda: evaluate_run_status_sensor(sensor, context, statuses)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..asset_graph import AssetGraph
-from ..declarations.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
+from ..declarations.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition, RetryPolicy
 from ..declarations.keys import AssetKey
 from ..errors import MillraceError, ResourceSetupError
 from ..events import (
@@ -112,6 +112,7 @@ class RunEnvironment:
     run_config: dict[str, Any] = field(default_factory=dict)
     configs: dict[AssetKey, Any] = field(default_factory=dict)
     instance: Any = None  # dynamic partitions, for ``context.instance``
+    job_retry_policy: RetryPolicy | None = None  # the job's op_retry_policy
 
 
 # A RunResult keeps the run's outcome, not its log lines (those are in the store), so a long
@@ -245,6 +246,7 @@ async def _execute(handle: RunHandle, env: RunEnvironment) -> ExecutionSummary:
             stage_value=env.store.stage_value if env.store is not None else None,
             capture_values=env.capture_values,
             slots=env.slots,
+            job_retry_policy=env.job_retry_policy,
         )
         handle._executor = executor
         if handle.canceled:

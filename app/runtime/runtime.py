@@ -16,10 +16,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..declarations.asset import DEFAULT_IO_MANAGER_KEY
+from ..declarations.asset import DEFAULT_IO_MANAGER_KEY, RetryPolicy
 from ..declarations.checks import AssetChecksDefinition
 from ..declarations.definitions import Definitions
-from ..declarations.job import job_selection
+from ..declarations.job import JOB_NAME_TAG, job_selection
 from ..declarations.keys import AssetKey, coerce_key
 from ..declarations.run_queue import RunQueueConfig
 from ..declarations.run_request import RunRequest
@@ -447,11 +447,23 @@ class Runtime:
             run_config=raw_config,
             configs=resolve_configs(code.graph, plan, raw_config),
             instance=self.instance,
+            job_retry_policy=self._job_retry_policy(tags),
         )
         handle._task = asyncio.get_running_loop().create_task(drive(handle, env))
         self._runs[handle.run_id] = handle
         handle._task.add_done_callback(lambda _: self._runs.pop(handle.run_id, None))
         return handle
+
+    def _job_retry_policy(self, tags: Mapping[str, str] | None) -> RetryPolicy | None:
+        """The op_retry_policy of the job a run is of: every way of starting a job's run
+        (``execute_in_process``, ``--job``, a RunRequest) tags it with the job's name."""
+        name = (tags or {}).get(JOB_NAME_TAG)
+        if name is None:
+            return None
+        try:
+            return self._code.defs.get_job_def(name).op_retry_policy
+        except KeyError:  # a tag naming no job of this code: a plain run
+            return None
 
     async def materialize(self, selection: Selection = None, **kwargs: Any) -> RunResult:
         return await self.submit(selection, **kwargs)

@@ -379,8 +379,8 @@ class DagsterInstance(DynamicPartitions):
         fields = self.run_fields(run_id)
         if fields is None:
             return None
-        status, tags, _ = fields
-        return DagsterRun(run_id, status, None, tags)
+        status, tags, run_config = fields
+        return DagsterRun(run_id, status, None, tags, run_config)
 
     def run_fields(
         self, run_id: str
