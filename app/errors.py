@@ -88,9 +88,23 @@ class ResourceSetupError(UserCodeExecutionError):
     """A resource's setup code raised before the run's first step."""
 
 
+class ConfigError(MillraceError):
+    """The run config is malformed, or does not fit the Config of the assets it configures."""
+
+
 class UnknownResourceError(MillraceError, AttributeError):
     """A step asked ``context.resources`` for a key the run does not provide (an
-    AttributeError too, so ``hasattr(context.resources, key)`` works)."""
+    AttributeError too, so ``hasattr(context.resources, key)`` works, as in Dagster).
+    ``resource_name`` is that key."""
+
+    def __init__(self, resource_name: str, message: str | None = None) -> None:
+        super().__init__(message or f"Unknown resource '{resource_name}'")
+        self.resource_name = resource_name
+
+
+class InvalidInvocationError(MillraceError):
+    """An asset or check function called directly (in a unit test) with arguments that do not
+    fit it: no context for one that takes it, an input missing or given twice, ..."""
 
 
 class MissingInputError(MillraceError):
@@ -137,6 +151,8 @@ DagsterUserCodeExecutionError = UserCodeExecutionError
 DagsterExecutionStepExecutionError = StepExecutionError
 DagsterResourceFunctionError = ResourceSetupError
 DagsterUnknownResourceError = UnknownResourceError
+DagsterInvalidConfigError = ConfigError
+DagsterInvalidInvocationError = InvalidInvocationError
 DagsterTypeCheckDidNotPass = TypeCheckError
 DagsterAssetCheckFailedError = AssetCheckFailedError
 DagsterMaxRetriesExceededError = MaxRetriesExceededError

@@ -344,3 +344,149 @@ def test_async_assets_follow_the_same_rules() -> None:
     (failure,) = result.get_step_failure_events()
     assert failure.step_key == "refused"
     assert failure.step_failure_data.user_failure_data.metadata["quota"].value == 0
+
+
+def test_an_unknown_resource_is_a_dagster_unknown_resource_error() -> None:
+    seen: dict[str, object] = {}
+
+    @asset(required_resource_keys={"warehouse"})
+    def extract(context) -> int:
+        seen["has"] = hasattr(context.resources, "warehous")  # an AttributeError, as Dagster's
+        return context.resources.warehous
+
+    with pytest.raises(dg.DagsterUnknownResourceError) as info:
+        materialize_to_memory([extract], resources={"warehouse": "dsn://w"})
+    assert seen["has"] is False
+    assert info.value.resource_name == "warehous"
+    assert isinstance(info.value, AttributeError)
+    assert str(info.value) == (
+        "no resource 'warehous' in this run (did you mean 'warehouse'?) (resources: "
+        "io_manager, warehouse); add it to Definitions(resources=...) and to the asset's "
+        "required_resource_keys"
+    )
+
+
+class Limits(dg.Config):
+    rows: int
+
+
+class Warehouse(dg.ConfigurableResource):
+    dsn: str
+
+
+def test_bad_run_config_is_a_dagster_invalid_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    @asset
+    def sample(config: Limits, warehouse: Warehouse) -> str:
+        return f"{config.rows} from {warehouse.dsn}"
+
+    with pytest.raises(dg.DagsterInvalidConfigError, match=r"ops.sample.config\): rows: "):
+        materialize_to_memory(
+            [sample],
+            resources={"warehouse": Warehouse(dsn="w")},
+            run_config={"ops": {"sample": {"config": {"rows": "many"}}}},
+        )
+    monkeypatch.delenv("NO_SUCH_DSN", raising=False)
+    with pytest.raises(dg.DagsterInvalidConfigError, match="NO_SUCH_DSN, which is not set"):
+        materialize_to_memory(
+            [sample],
+            resources={"warehouse": Warehouse(dsn=dg.EnvVar("NO_SUCH_DSN"))},
+            run_config={"ops": {"sample": {"config": {"rows": 1}}}},
+        )
+    with pytest.raises(dg.DagsterInvalidConfigError, match=r"resources.warehouse.config.dns"):
+        materialize_to_memory(
+            [sample],
+            resources={"warehouse": Warehouse.configure_at_launch()},
+            run_config={
+                "ops": {"sample": {"config": {"rows": 1}}},
+                "resources": {"warehouse": {"config": {"dns": "w"}}},
+            },
+        )
+
+
+# -- calling an asset directly ------------------------------------------------------------------
+
+
+def test_an_asset_that_takes_a_context_needs_one_when_called() -> None:
+    @asset
+    def stamped(context, rows: list[int]) -> str:
+        return f"{context.run_id}:{len(rows)}"
+
+    with pytest.raises(
+        dg.DagsterInvalidInvocationError,
+        match=r"Decorated function 'stamped' \(asset 'stamped' \(.*test_errors_parity.py:\d+\)\) "
+        "has context argument, but no context was provided when invoking",
+    ):
+        stamped()
+    with pytest.raises(
+        dg.DagsterInvalidInvocationError,
+        match=r"has context argument 'context', but no value for 'context' was found when "
+        r"invoking\. Provided kwargs: rows",
+    ):
+        stamped(rows=[1])
+    with pytest.raises(dg.DagsterInvalidInvocationError, match="'context' got a list, not a"):
+        stamped([1], [2])
+    # None stands for an empty context, as in Dagster
+    assert stamped(None, [1, 2]) == "test-run:2"
+    assert stamped(dg.build_asset_context(run_id="r"), rows=[1]) == "r:1"
+
+
+def test_direct_invocation_arguments_are_checked_as_dagster_checks_them() -> None:
+    @asset
+    def joined(left: list[int], right: list[int], scale: int = 1) -> int:
+        return (sum(left) + sum(right)) * scale
+
+    # a context the asset does not take is dropped
+    assert joined(dg.build_asset_context(), [1], right=[2]) == 3
+    assert joined([1], [2], 10) == 30
+    invalid = dg.DagsterInvalidInvocationError
+    with pytest.raises(invalid, match=r"has 3 positional parameters \(left, right, scale\), "):
+        joined([1], [2], 3, 4)
+    with pytest.raises(invalid, match=r"asset 'joined' .* got multiple values for argument 'left'"):
+        joined([1], left=[2])
+    with pytest.raises(invalid, match=r"no parameter 'rigth' \(did you mean 'right'\?\)"):
+        joined([1], rigth=[2])
+    with pytest.raises(invalid, match='no value provided for required input "right"'):
+        joined([1])
+
+    @asset_check(asset=joined)
+    def positive(joined: int) -> AssetCheckResult:
+        return AssetCheckResult(passed=joined > 0)
+
+    assert positive(3).passed
+    with pytest.raises(invalid, match=r"asset check 'joined:positive' .*required input \"joined\""):
+        positive()
+
+
+def test_direct_invocation_takes_resources_from_arguments_or_the_context() -> None:
+    @asset
+    def dsn(context, warehouse: Warehouse) -> str:
+        assert context.resources.warehouse is warehouse
+        return warehouse.dsn
+
+    assert dsn(dg.build_asset_context(), warehouse=Warehouse(dsn="arg")) == "arg"
+    assert dsn(dg.build_asset_context(resources={"warehouse": Warehouse(dsn="ctx")})) == "ctx"
+    with pytest.raises(
+        dg.DagsterInvalidInvocationError, match="cannot provide resources in both context"
+    ):
+        dsn(dg.build_asset_context(resources={"warehouse": Warehouse(dsn="c")}), Warehouse(dsn="a"))
+    with pytest.raises(
+        dg.DagsterInvalidDefinitionError,
+        match=r"resource with key 'warehouse' required by asset 'dsn' .* was not provided",
+    ):
+        dsn(dg.build_asset_context())
+
+
+def test_direct_invocation_takes_config_from_an_argument_or_the_context() -> None:
+    @asset
+    def limited(config: Limits) -> int:
+        return config.rows
+
+    assert limited(config=Limits(rows=2)) == 2
+    assert limited(config={"rows": 3}) == 3
+    assert limited(dg.build_asset_context(asset_config={"rows": 4})) == 4
+    with pytest.raises(dg.DagsterInvalidInvocationError, match="has required config, but no"):
+        limited()
+    with pytest.raises(dg.DagsterInvalidInvocationError, match="config in both context"):
+        limited(dg.build_asset_context(asset_config={"rows": 4}), config=Limits(rows=1))
+    with pytest.raises(dg.DagsterInvalidConfigError, match="rows: "):
+        limited(config={"rows": "many"})

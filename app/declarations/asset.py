@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any, overload
 
 from ..errors import DefinitionsError
+from .invocation import invoke
 from .keys import (
     AssetKey,
     CoercibleToAssetKey,
@@ -430,13 +431,9 @@ class AssetsDefinition:
         return mapped
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Direct invocation for unit tests: ``my_asset(build_asset_context(), upstream_df)``."""
-        if self.context_param is not None:
-            context = kwargs.get(self.context_param, args[0] if args else None)
-            bind = getattr(context, "bind", None)
-            if callable(bind):
-                bind(self.key, self)
-        return self.fn(*args, **kwargs)
+        """Direct invocation for unit tests: ``my_asset(build_asset_context(), upstream_df)``;
+        resources and config not passed come from the context (see ``invocation.py``)."""
+        return invoke(self, "asset", args, kwargs)
 
     def __repr__(self) -> str:
         return f"<AssetsDefinition {self.key.to_user_string()} at {self.source}>"

@@ -19,6 +19,7 @@ from .asset import (
     checked_condition,
     split_params,
 )
+from .invocation import invoke
 from .keys import AssetKey, CoercibleToAssetKey, coerce_key
 from .metadata import MetadataValue, normalize_metadata
 from .source import location_of
@@ -177,7 +178,8 @@ class AssetChecksDefinition:
         return self.key.name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
+        """Direct invocation for unit tests, by an ``@asset``'s rules (``invocation.py``)."""
+        return invoke(self, "asset check", args, kwargs)
 
     def __repr__(self) -> str:
         return f"<AssetChecksDefinition {self.key.to_user_string()} at {self.source}>"

@@ -22,7 +22,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from ..errors import DefinitionsError, MillraceError
+from ..errors import ConfigError, DefinitionsError
 from ..suggest import suggestion
 from .config_schema import Field as LegacyField
 from .keys import AssetKey
@@ -30,10 +30,6 @@ from .source import SourceLocation
 from .validation import shown, validation_problems
 
 RUN_CONFIG_KEYS = ("ops", "resources", "execution", "loggers")
-
-
-class ConfigError(MillraceError):
-    """The run config is malformed, or does not fit the Config of the assets it configures."""
 
 
 def _is_optional(annotation: Any) -> bool:

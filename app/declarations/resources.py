@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, core_schema
 
-from ..errors import DefinitionsError
+from ..errors import ConfigError, DefinitionsError
 from ..suggest import suggestion
 from .config import accept_dagster_forms, settle_pythonic_fields
 from .config_schema import ConfigSchema
@@ -35,8 +35,9 @@ from .validation import shown, validation_problems
 _log = logging.getLogger("millrace.resources")
 
 
-class ResourceConfigError(DefinitionsError):
-    """A resource's fields or config are invalid, or an environment variable it reads is unset."""
+class ResourceConfigError(DefinitionsError, ConfigError):
+    """A resource's fields or config are invalid, or an environment variable it reads is unset
+    (a ConfigError too: Dagster raises DagsterInvalidConfigError for bad resource config)."""
 
     problems: tuple[str, ...] = ()  # one line each, without the header
 

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..declarations.checks import AssetChecksDefinition
 from ..declarations.keys import AssetKey, coerce_key
 from ..declarations.metadata import MetadataValue, normalize_metadata
-from ..errors import MillraceError
+from ..errors import MillraceError, UnknownResourceError
 from ..partitions.key_range import PartitionKeyRange
 from ..partitions.time_window import TimeWindow
+from ..suggest import suggestion
 
 if TYPE_CHECKING:
     from ..automation.run_status import DagsterRun
@@ -76,9 +77,11 @@ class Resources:
             return self._resources[name]
         except KeyError:
             have = ", ".join(sorted(self._resources)) or "none"
-            raise AttributeError(
-                f"no resource {name!r} in this run (resources: {have}); add it to "
-                "Definitions(resources=...) and to the asset's required_resource_keys"
+            raise UnknownResourceError(
+                name,
+                f"no resource {name!r} in this run{suggestion(name, self._resources)} "
+                f"(resources: {have}); add it to Definitions(resources=...) and to the asset's "
+                "required_resource_keys",
             ) from None
 
     def __contains__(self, name: str) -> bool:
