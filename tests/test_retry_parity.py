@@ -326,3 +326,39 @@ def test_event_views_speak_dagsters_event_types() -> None:
     assert DagsterEventType.PIPELINE_FAILURE is DagsterEventType.RUN_FAILURE
     assert DagsterEventType("PIPELINE_START") is DagsterEventType.RUN_START
     assert end.is_job_failure and end.is_failure
+
+
+async def test_a_run_status_sensor_reads_the_finished_runs_config(home: Path) -> None:
+    seen: list[DagsterRun] = []
+
+    @asset
+    def scaled_again(config: Scale) -> int:
+        return config.factor
+
+    job = define_asset_job(
+        "scaling", [scaled_again], config={"ops": {"scaled_again": {"config": {"factor": 2}}}}
+    )
+
+    @dg.run_status_sensor(
+        DagsterRunStatus.SUCCESS,
+        monitored_jobs=[job],
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+    )
+    def on_success(context: Any) -> Any:
+        seen.append(context.dagster_run)
+
+    defs = Definitions(assets=[scaled_again], jobs=[job], sensors=[on_success])
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=ZoneInfo("UTC")))
+    async with Runtime(defs, home=home) as runtime:
+        ticks = runtime.subscribe(kinds={"TICK_EVALUATED"})
+        await runtime.start_automation(clock=clock)
+        # The first tick starts watching: on a home where no run has finished yet, from its
+        # start, so the job's first run is seen.
+        await asyncio.wait_for(anext(ticks), 10)
+        await (await runtime.run_request(RunRequest(job_name="scaling")))
+        clock.move_to(datetime(2024, 1, 1, 0, 1, tzinfo=ZoneInfo("UTC")))
+        await asyncio.wait_for(anext(ticks), 10)
+    (run,) = seen
+    assert run.is_success and run.is_finished and run.job_name == "scaling"
+    assert run.run_config == {"ops": {"scaled_again": {"config": {"factor": 2}}}}

@@ -178,7 +178,9 @@ def evaluate_run_status_sensor(
     """One tick: the function once per matching run, in store order; the requests of all,
     and the cursor past the last event. A raising call fails the tick, cursor unmoved."""
     events = sorted(events, key=lambda event: event.storage_id)
-    last = str(events[-1].storage_id) if events else context.cursor
+    # A new sensor on a home where no run has finished yet watches from the store's start,
+    # so the first run that finishes is seen, not taken for the newest before it started.
+    last = str(events[-1].storage_id) if events else (context.cursor or "0")
     if context.cursor is None:
         return TickResult(skip_reason="Started: watching runs that finish from now", cursor=last)
     after = int(context.cursor)
