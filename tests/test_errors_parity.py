@@ -456,6 +456,14 @@ def test_direct_invocation_arguments_are_checked_as_dagster_checks_them() -> Non
     with pytest.raises(invalid, match=r"asset check 'joined:positive' .*required input \"joined\""):
         positive()
 
+    @dg.multi_asset_check(specs=[dg.AssetCheckSpec("small", asset="joined")])
+    def bounds(joined: int):
+        yield AssetCheckResult(asset_key="joined", check_name="small", passed=joined < 10)
+
+    assert [r.passed for r in bounds(3)] == [True]
+    with pytest.raises(invalid, match=r"multi_asset_check 'bounds' .* parameter 'joind'"):
+        bounds(joind=3)
+
 
 def test_direct_invocation_takes_resources_from_arguments_or_the_context() -> None:
     @asset

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, overload
 
 from ..errors import DefinitionsError
-from .invocation import invoke
+from .invocation import invoke, label_of
 from .keys import (
     AssetKey,
     CoercibleToAssetKey,
@@ -433,7 +433,8 @@ class AssetsDefinition:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Direct invocation for unit tests: ``my_asset(build_asset_context(), upstream_df)``;
         resources and config not passed come from the context (see ``invocation.py``)."""
-        return invoke(self, "asset", args, kwargs)
+        label = label_of("asset", self.key.to_user_string(), self.source)
+        return invoke(self, label, args, kwargs, bind=True)
 
     def __repr__(self) -> str:
         return f"<AssetsDefinition {self.key.to_user_string()} at {self.source}>"

@@ -19,7 +19,7 @@ from .asset import (
     checked_condition,
     split_params,
 )
-from .invocation import invoke
+from .invocation import invoke, label_of
 from .keys import AssetKey, CoercibleToAssetKey, coerce_key
 from .metadata import MetadataValue, normalize_metadata
 from .source import location_of
@@ -179,7 +179,15 @@ class AssetChecksDefinition:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Direct invocation for unit tests, by an ``@asset``'s rules (``invocation.py``)."""
-        return invoke(self, "asset check", args, kwargs)
+        # a multi-asset check's checks share its function, parameters and resources
+        node = self.check_nodes[0]
+        single = node is self
+        label = label_of(
+            "asset check" if single else "multi_asset_check",
+            self.key.to_user_string() if single else self.name,
+            self.source,
+        )
+        return invoke(node, label, args, kwargs, bind=False)
 
     def __repr__(self) -> str:
         return f"<AssetChecksDefinition {self.key.to_user_string()} at {self.source}>"

@@ -22,11 +22,12 @@ from ..suggest import suggestion
 _CONTEXT = "millrace.execution.context"
 
 
-def invoke(node: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def invoke(
+    node: Any, label: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, bind: bool
+) -> Any:
     """Call ``node.fn`` (an asset's or a check's) with ``args`` and ``kwargs``, Dagster's way;
-    ``kind`` ("asset" or "asset check") is how errors name it."""
+    ``label`` is how errors name it; ``bind`` attaches the context to ``node`` (an asset)."""
     fn = node.fn
-    label = f"{kind} '{node.key.to_user_string()}'" + (f" ({node.source})" if node.source else "")
     special = node.special
     params = list(inspect.signature(fn).parameters.values())
     context = None
@@ -40,7 +41,7 @@ def invoke(node: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         context = _checked_context(
             fn, label, special.context, present, given.pop(special.context, None), kwargs
         )
-    if context is not None and kind == "asset":
+    if context is not None and bind:
         context.bind(node.key, node)
 
     from_args = {name: given[name] for name in special.resources if name in given}
@@ -79,6 +80,11 @@ def invoke(node: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     if special.context is not None:
         given[special.context] = context
     return fn(**given)
+
+
+def label_of(kind: str, name: str, source: Any) -> str:
+    """How errors name what was called: ``asset 'orders' (defs.py:12)``."""
+    return f"{kind} '{name}'" + (f" ({source})" if source else "")
 
 
 def _bind(
