@@ -305,3 +305,14 @@ def test_what_a_call_produces_must_name_its_outputs(body: str, message: str):
 
     [failure, _] = result.get_step_failure_events()
     assert message in failure.error.message
+
+
+def test_a_multi_asset_called_directly_gets_a_context_with_every_output_selected():
+    @dg.multi_asset(outs={"one": dg.AssetOut(), "two": dg.AssetOut()})
+    def both(context: dg.AssetExecutionContext, base: int):
+        keys = sorted(k.to_user_string() for k in context.selected_asset_keys)
+        return keys, sorted(context.selected_output_names)
+
+    assert both(dg.build_asset_context(), base=1) == (["one", "two"], ["one", "two"])
+    with pytest.raises(dg.DagsterInvalidInvocationError, match="multi_asset 'both'"):
+        both(dg.build_asset_context())  # its input is missing

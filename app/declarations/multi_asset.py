@@ -29,6 +29,7 @@ from .asset import (
     checked_freshness_policy,
     split_params,
 )
+from .invocation import invoke, label_of
 from .keys import AssetKey, CoercibleToAssetKey, CoercibleToAssetKeyPrefix, coerce_key
 from .keys import coerce_key_prefix as _prefix
 from .metadata import normalize_metadata
@@ -129,8 +130,10 @@ class MultiAssetsDefinition(AssetsDefinition):
         return self.outputs
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Direct invocation for unit tests, as an ``@asset``'s."""
-        return self.fn(*args, **kwargs)
+        """Direct invocation for unit tests, by an ``@asset``'s rules (``invocation.py``): a
+        context given is bound to its outputs, every one selected."""
+        label = label_of("multi_asset", self.name, self.source)
+        return invoke(self.outputs[0], label, args, kwargs, bind=True)
 
     def __repr__(self) -> str:
         keys = ", ".join(sorted(k.to_user_string() for k in self.keys))

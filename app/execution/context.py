@@ -445,12 +445,14 @@ class AssetExecutionContext:
             self.partition_metadata.setdefault(partition_key, {}).update(normalized)
 
     def bind(self, asset_key: AssetKey, assets_def: Any) -> None:
-        """Attach a context built by build_asset_context to the asset it is passed to."""
+        """Attach a context built by build_asset_context to the asset it is passed to (of a
+        multi-asset, its first output, with every output selected)."""
         if self._asset_key is None:
             self._asset_key = asset_key
             self.assets_def = assets_def
             self.log = AssetLogger(self.log._sink, asset_key.to_user_string())
-            self._selected = frozenset((asset_key,))
+            multi = getattr(assets_def, "multi", None)
+            self._selected = multi.keys if multi is not None else frozenset((asset_key,))
         key_range = self._key_range
         if key_range is not None and not self._partition_keys:
             definition = getattr(assets_def, "partitions_def", None)
