@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 from ..errors import DefinitionsError
 from .asset import AssetSpec, SpecialParams, _type_hints, split_params
@@ -34,6 +34,8 @@ class SourceAsset(AssetSpec):
     op_tags: Mapping[str, Any]
     required_resource_keys: frozenset[str]
     observe_params: SpecialParams
+    # Dagster's observable source assets take no retry policy: a failed observation fails.
+    retry_policy: ClassVar[None] = None
 
     def __init__(
         self,
