@@ -21,7 +21,6 @@ from .errors import MillraceError, SelectionError
 from .events import AssetObserved
 from .execution.result import RunResult
 from .materialization import _instance_home, _run_sync
-from .runtime.runs import RunHandle
 from .runtime.runtime import Runtime, code_root, resolve_home
 from .selection import resolve_selection
 
@@ -91,26 +90,18 @@ async def observe_in(
     partition_key: str | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> ObservationRunResult:
-    """One observation run in ``runtime``: a step per source in ``keys``."""
-    result = await observation_run(runtime, keys, run_config, partition_key, tags)
-    return ObservationRunResult(
-        result.run_id, result.status, result.all_events, exceptions=result.partition_exceptions
-    )
-
-
-def observation_run(
-    runtime: Runtime,
-    keys: Sequence[AssetKey],
-    run_config: Mapping[str, Any] | None = None,
-    partition_key: str | None = None,
-    tags: Mapping[str, str] | None = None,
-) -> RunHandle:
-    """Start the run that observes the sources ``keys`` (each an observable source asset)."""
+    """One observation run in ``runtime``: a step per source in ``keys`` (each an observable
+    source asset), run by the executor as any run's steps are."""
     graph = runtime.defs.graph
     for key in keys:
         if not _observable(graph.nodes.get(key)):
             raise MillraceError(f"'{key.to_user_string()}' is not an observable source asset")
-    return runtime.submit(list(keys), tags=tags, run_config=run_config, partition_key=partition_key)
+    result = await runtime.submit(
+        list(keys), tags=tags, run_config=run_config, partition_key=partition_key
+    )
+    return ObservationRunResult(
+        result.run_id, result.status, result.all_events, exceptions=result.partition_exceptions
+    )
 
 
 def observable_keys(graph: AssetGraph, selection: str | None) -> list[AssetKey]:

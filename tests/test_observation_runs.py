@@ -275,3 +275,49 @@ def test_the_observe_command_says_what_it_cannot_observe(tmp_path: Path, home: P
     done = run_cli("observe", code, "--select", "revenue", cwd=tmp_path, home=home)
     assert done.returncode == 2
     assert "revenue selects no observable source asset (it selects revenue)" in done.stderr
+
+
+def test_a_run_request_observes_what_its_job_selects_and_nothing_unasked() -> None:
+    from millrace import RunRequest, Runtime
+
+    VERSION["feed"] = "v5"
+    defs = Definitions(
+        assets=[feed, report], jobs=[define_asset_job("refresh", selection=[feed, report])]
+    )
+
+    async def requested(request: RunRequest) -> Any:
+        async with Runtime(defs) as runtime:
+            return await (await runtime.run_request(request))
+
+    by_job = asyncio.run(requested(RunRequest(job_name="refresh")))
+    assert [e.data_version for e in by_job.all_events if isinstance(e, AssetObserved)] == ["v5"]
+    everything = asyncio.run(requested(RunRequest()))  # every asset: no source among them
+    assert not [e for e in everything.all_events if isinstance(e, AssetObserved)]
+    assert [e.asset_key for e in everything.get_asset_materialization_events()] == [REPORT]
+
+
+def test_a_partition_the_source_does_not_have_is_refused_before_the_run() -> None:
+    from millrace.errors import PartitionKeyError
+
+    @observable_source_asset(partitions_def=StaticPartitionsDefinition(["north"]))
+    def northern() -> DataVersion:
+        return DataVersion("n")
+
+    with pytest.raises(PartitionKeyError, match="'northern' has none of the partitions asked"):
+        materialize([northern], selection=[northern], partition_key="west")
+
+
+def test_a_check_of_an_observed_source_runs_after_the_observation() -> None:
+    from millrace import AssetCheckResult, asset_check
+
+    VERSION["feed"] = "v6"
+
+    @asset_check(asset=feed)
+    def feed_is_versioned() -> AssetCheckResult:
+        return AssetCheckResult(passed=True)
+
+    result = materialize([feed, feed_is_versioned], selection=[feed])
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "feed_is_versioned"
+    kinds = [e.kind for e in result.all_events]
+    assert kinds.index("ASSET_OBSERVATION") < kinds.index("ASSET_CHECK_EVALUATED")

@@ -152,8 +152,8 @@ def build_plan(
     early_cutoff: bool = False,
     partitions: Partitions | None = None,
 ) -> ExecutionPlan:
-    """Steps for the executable assets among ``keys``, in topological order (observable
-    source assets first), then their checks.
+    """Steps for the observable source assets among ``keys`` (observations), then for the
+    executable ones in topological order, then for their checks.
 
     ``checks`` defaults to every ``@asset_check`` of the selected assets; pass it with no keys
     to evaluate checks alone against stored data. A blocking check gates the in-plan
@@ -169,7 +169,10 @@ def build_plan(
     )
     check_nodes = [
         c
-        for c in (graph.checks[k] for k in (graph.checks_of(ordered) if checks is None else checks))
+        for c in (
+            graph.checks[k]
+            for k in (graph.checks_of([*observed, *ordered]) if checks is None else checks)
+        )
         if isinstance(c, AssetChecksDefinition)
     ]
     check_nodes, check_groups = _one_step_per_multi_check(check_nodes)
@@ -283,9 +286,9 @@ def build_plan(
                 for up_key in other_node.upstream_keys:
                     waits += read_of(node, subset, up_key)[1]
         # A source observed in this run: what reads it waits for its new data version.
-        sources_read = {*node.upstream_keys, *(spec.key for spec in data.values())}
+        sources_read = [*node.upstream_keys, *(spec.key for spec in data.values())]
         for m in members or ():
-            sources_read.update(planned[m][0].upstream_keys)
+            sources_read += planned[m][0].upstream_keys
         waits += [observers[k] for k in sources_read if k in observers]
         inputs.append(tuple(wired))
         upstream.append(list(dict.fromkeys(waits)))
