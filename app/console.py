@@ -445,8 +445,16 @@ class DevPrinter:
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
         self._release = show_step_output()
+        self._observing: set[tuple[str, Any]] = set()  # (run, source) observed, not yet done
 
     def __call__(self, event: Event) -> None:
+        # An observation step's success is its observation's line, not "materialized".
+        step = (event.run_id, event.asset_key)
+        if isinstance(event, AssetObserved):
+            self._observing.add(step)
+        elif isinstance(event, StepSucceeded) and step in self._observing:
+            self._observing.discard(step)
+            return
         line = describe_dev_event(event)
         if line is not None:
             _write(self.out, wrap(line, terminal_width(self.out)) + "\n")
@@ -466,6 +474,8 @@ def describe_dev_event(event: Event) -> str | None:
         return f"{name} started{again}"
     if isinstance(event, StepSucceeded):
         return None if event.check_name else f"{name} materialized in {event.duration:.2f}s"
+    if isinstance(event, AssetObserved):
+        return f"{name} observed: data version {event.data_version}"
     if isinstance(event, StepUpToDate):
         return f"{name} up to date ({event.reason})"
     if isinstance(event, StepWaiting):

@@ -321,3 +321,26 @@ def test_a_check_of_an_observed_source_runs_after_the_observation() -> None:
     assert evaluation.check_name == "feed_is_versioned"
     kinds = [e.kind for e in result.all_events]
     assert kinds.index("ASSET_OBSERVATION") < kinds.index("ASSET_CHECK_EVALUATED")
+
+
+def test_dev_lines_say_observed_not_materialized() -> None:
+    import io
+
+    from millrace import Runtime
+    from millrace.console import DevPrinter
+
+    VERSION["feed"] = "v7"
+    out = io.StringIO()
+
+    async def go() -> None:
+        async with Runtime(Definitions(assets=[feed, report])) as runtime:
+            printer = DevPrinter(out)
+            runtime.listen(printer)
+            await runtime.materialize([FEED, REPORT])
+            printer.close()
+
+    asyncio.run(go())
+    lines = out.getvalue().splitlines()
+    assert "feed observed: data version v7" in lines
+    assert not [line for line in lines if line.startswith("feed materialized")]
+    assert [line for line in lines if line.startswith("report materialized in ")]
