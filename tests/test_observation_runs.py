@@ -89,6 +89,8 @@ def test_a_run_that_selects_a_source_observes_it_before_what_reads_it(db: Any) -
     ) == [("v1", 1)]
     assert db.value("SELECT COUNT(*) FROM asset_values WHERE asset_key = 'feed'") == 0
     assert result.get_asset_materialization_events()[0].asset_key == REPORT
+    [observation] = result.asset_observations_for_node("feed")  # Dagster's node of it
+    assert observation.tags == {"dagster/data_version": "v1"}
 
 
 def test_the_default_selection_materializes_without_observing() -> None:
