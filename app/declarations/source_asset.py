@@ -34,7 +34,7 @@ class SourceAsset(AssetSpec):
     op_tags: Mapping[str, Any]
     required_resource_keys: frozenset[str]
     observe_params: SpecialParams
-    # Dagster's observable source assets take no retry policy: a failed observation fails.
+    # Dagster's observable source assets take no retry policy of their own.
     retry_policy: ClassVar[None] = None
 
     def __init__(
