@@ -346,3 +346,17 @@ def test_dev_lines_say_observed_not_materialized() -> None:
     assert "feed observed: data version v7" in lines
     assert not [line for line in lines if line.startswith("feed materialized")]
     assert [line for line in lines if line.startswith("report materialized in ")]
+
+
+def test_observe_records_in_the_home_of_the_instance_it_is_given(tmp_path: Path) -> None:
+    from conftest import open_db
+    from millrace import DagsterInstance, observe
+
+    VERSION["feed"] = "v8"
+    instance = DagsterInstance.ephemeral(tmp_path / "elsewhere")
+    assert observe([feed], instance=instance).data_version("feed") == "v8"
+    with open_db(tmp_path / "elsewhere" / "millrace.db") as db:
+        rows = db.execute(
+            "SELECT data_version FROM latest_materializations WHERE asset_key = 'feed'"
+        ).fetchall()
+    assert rows == [("v8",)]
