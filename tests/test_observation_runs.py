@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli, write_source
+from conftest import open_db, run_cli, write_source
 from millrace import (
     AssetKey,
     DataVersion,
@@ -349,7 +349,6 @@ def test_dev_lines_say_observed_not_materialized() -> None:
 
 
 def test_observe_records_in_the_home_of_the_instance_it_is_given(tmp_path: Path) -> None:
-    from conftest import open_db
     from millrace import DagsterInstance, observe
 
     VERSION["feed"] = "v8"
