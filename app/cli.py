@@ -94,10 +94,22 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_CONCURRENCY,
         help=f"steps running at once (default: {DEFAULT_MAX_CONCURRENCY}, i.e. min(32, CPUs + 4))",
     )
-    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="run tag")
-    p.add_argument("--partition", metavar="KEY", help="the partition of partitioned assets to run")
+    _run_options(p, "the partition of partitioned assets to run")
     _config_options(p)
-    p.add_argument("--json", action="store_true", help="print every event as a JSON line")
+
+    p = command(
+        "observe",
+        _observe,
+        "Observe the selected observable source assets (every one by default): record the "
+        "data version each observation function returns.",
+    )
+    p.add_argument(
+        "--select",
+        "-s",
+        help="the sources to observe, e.g. 'raw_orders', 'group:sources'; commas for a union "
+        "(default: every observable source asset)",
+    )
+    _run_options(p, "the partition of partitioned sources to observe")
 
     p = command("check", _check, "Run the checks of the selected assets on stored data.")
     p.add_argument("--select", "-s", help="the assets whose checks run (default: all)")
@@ -204,6 +216,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_options(p: argparse.ArgumentParser, partition: str) -> None:
+    """What every command that starts a run takes: tags, a partition, JSON output."""
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="run tag")
+    p.add_argument("--partition", metavar="KEY", help=partition)
+    p.add_argument("--json", action="store_true", help="print every event as a JSON line")
+
+
 def _config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
@@ -244,6 +263,17 @@ def _materialize(args: argparse.Namespace) -> int:
         )
     plan = runtime.plan(args.select, args.partition)
     return asyncio.run(_run(runtime, plan, tags, args.json, run_config))
+
+
+def _observe(args: argparse.Namespace) -> int:
+    """An observation run (what ``observe_in`` starts): a plan of observation steps alone."""
+    from .observation import observable_keys
+
+    location = _location(args)
+    tags = dict(_key_value(t, "--tag") for t in args.tag)
+    runtime = Runtime(location, home=args.home)
+    plan = runtime.plan(observable_keys(location.defs.graph, args.select), args.partition)
+    return asyncio.run(_run(runtime, plan, tags, args.json))
 
 
 def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:

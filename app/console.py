@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from .events import (
     AssetCheckEvaluated,
+    AssetObserved,
     CodeError,
     CodeRecovered,
     Event,
@@ -416,6 +417,8 @@ def describe_event(event: Event) -> str | None:
         return None if event.check_name else f"✓ {name} ({event.duration:.2f}s)"
     if isinstance(event, AssetCheckEvaluated):
         return describe_check(event)
+    if isinstance(event, AssetObserved):
+        return f"◉ {name} observed: data version {event.data_version}"
     if isinstance(event, StepFailed):
         retry = " (will retry)" if event.will_retry else ""
         return f"✗ {name}: {event.error}{facts_tail(event.metadata)}{retry}"
@@ -443,8 +446,16 @@ class DevPrinter:
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
         self._release = show_step_output()
+        self._observing: set[tuple[str, Any]] = set()  # (run, source) observed, not yet done
 
     def __call__(self, event: Event) -> None:
+        # An observation step's success is its observation's line, not "materialized".
+        step = (event.run_id, event.asset_key)
+        if isinstance(event, AssetObserved):
+            self._observing.add(step)
+        elif isinstance(event, StepSucceeded) and step in self._observing:
+            self._observing.discard(step)
+            return
         line = describe_dev_event(event)
         if line is not None:
             _write(self.out, wrap(line, terminal_width(self.out)) + "\n")
@@ -464,6 +475,8 @@ def describe_dev_event(event: Event) -> str | None:
         return f"{name} started{again}"
     if isinstance(event, StepSucceeded):
         return None if event.check_name else f"{name} materialized in {event.duration:.2f}s"
+    if isinstance(event, AssetObserved):
+        return f"{name} observed: data version {event.data_version}"
     if isinstance(event, StepUpToDate):
         return f"{name} up to date ({event.reason})"
     if isinstance(event, StepWaiting):
@@ -537,9 +550,12 @@ def describe_reload(event: ReloadApplied) -> str:
     added = ", ".join(k.to_user_string() for k in event.added)
     removed = ", ".join(k.to_user_string() for k in event.removed)
     return (
-        f"reloaded: {len(event.changed)} changed" + (f" ({changed})" if changed else "")
-        + f", {len(event.added)} added" + (f" ({added})" if added else "")
-        + f", {len(event.removed)} removed" + (f" ({removed})" if removed else "")
+        f"reloaded: {len(event.changed)} changed"
+        + (f" ({changed})" if changed else "")
+        + f", {len(event.added)} added"
+        + (f" ({added})" if added else "")
+        + f", {len(event.removed)} removed"
+        + (f" ({removed})" if removed else "")
     )
 
 
@@ -585,7 +601,11 @@ def summarize(
     skips = result.get_step_skipped_events()
     evaluations = result.get_asset_check_evaluations()
     failed_checks = [e for e in evaluations if not e.passed]
-    parts = [f"{len(result.get_asset_materialization_events())} materialized"]
+    materialized = len(result.get_asset_materialization_events())
+    observed = len(result.get_asset_observation_events())
+    parts = [f"{materialized} materialized"] if materialized or not observed else []
+    if observed:
+        parts.append(f"{observed} observed")
     current = [e for e in result.all_events if isinstance(e, StepUpToDate) and not e.check_name]
     if current:
         parts.append(f"{len(current)} up to date")

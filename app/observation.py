@@ -2,31 +2,27 @@
 
 One run: a step per observable source asset, each recording an ``AssetObserved`` with the
 data version its function returned, kept where ``materialize`` keeps the same code's history.
-Downstream assets that consumed another data version of a source are then stale.
+Downstream assets that consumed another data version of a source are then stale. A
+``materialize`` run that selects a source observes it too, before what reads it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .asset_graph import AssetGraph
 from .declarations.asset import AssetsDefinition, AssetSpec
 from .declarations.definitions import Definitions
 from .declarations.keys import AssetKey
 from .declarations.source_asset import SourceAsset
-from .errors import MillraceError
-from .events import AssetObserved, Event, RunFinished, RunStarted, RunStatus
-from .execution.observation import run_observation_step
+from .errors import MillraceError, SelectionError
+from .events import AssetObserved
 from .execution.result import RunResult
-from .materialization import _run_sync
-from .runtime.runs import _threadsafe
+from .materialization import _instance_home, _run_sync
 from .runtime.runtime import Runtime, code_root, resolve_home
-
-_RESOURCES = "millrace.declarations.resources"
+from .selection import resolve_selection
 
 
 class ObservationRunResult(RunResult):
@@ -62,9 +58,8 @@ def observe(
     home: str | os.PathLike[str] | None = None,
 ) -> ObservationRunResult:
     """Observe every observable source asset in ``assets``; the others are context (the
-    assets they feed). History goes where ``materialize`` would keep it."""
-    if instance is not None:
-        raise TypeError("Millrace has no DagsterInstance; pass home= to choose where runs are kept")
+    assets they feed). History goes where ``materialize`` would keep it (``instance``'s home,
+    a DagsterInstance's, if given)."""
     defs = Definitions(assets=list(assets), resources=resources)
     sources = [a for a in assets if isinstance(a, SourceAsset) and a.is_observable]
     if not sources:
@@ -73,7 +68,7 @@ def observe(
             f"observe() was given no observable source asset (given: {given}); declare one "
             "with @observable_source_asset or SourceAsset(..., observe_fn=...)"
         )
-    where = resolve_home(code_root(assets), home)
+    where = _instance_home(instance) or resolve_home(code_root(assets), home)
 
     async def run() -> ObservationRunResult:
         async with Runtime(defs, home=where) as runtime:
@@ -95,86 +90,41 @@ async def observe_in(
     partition_key: str | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> ObservationRunResult:
-    """One observation run in ``runtime``: a step per source in ``keys``, one at a time."""
+    """One observation run in ``runtime``: a step per source in ``keys`` (each an observable
+    source asset), run by the executor as any run's steps are."""
     graph = runtime.defs.graph
-    sources: list[SourceAsset] = []
     for key in keys:
-        node = graph.nodes.get(key)
-        if not isinstance(node, SourceAsset) or not node.is_observable:
+        if not _observable(graph.nodes.get(key)):
             raise MillraceError(f"'{key.to_user_string()}' is not an observable source asset")
-        sources.append(node)
-    run_id = uuid.uuid4().hex
-    events: list[Event] = []
-    stop = runtime.listen(lambda e: events.append(e) if e.run_id == run_id else None)
-    try:
-        publish = runtime.bus.publish
-        publish(
-            RunStarted(
-                run_id=run_id,
-                selection=tuple(k.to_user_string() for k in keys),
-                config=dict(run_config or {}),
-                tags=dict(tags or {}),
+    result = await runtime.submit(
+        list(keys), tags=tags, run_config=run_config, partition_key=partition_key
+    )
+    return ObservationRunResult(
+        result.run_id, result.status, result.all_events, exceptions=result.partition_exceptions
+    )
+
+
+def observable_keys(graph: AssetGraph, selection: str | None) -> list[AssetKey]:
+    """The observable source assets ``selection`` (``--select`` syntax) names, in order;
+    every one for None. Selecting none is an error saying what was selected."""
+    if selection is None:
+        keys = [k for k in graph.keys if _observable(graph.nodes[k])]
+        if not keys:
+            raise SelectionError(
+                "this code has no observable source asset; declare one with "
+                "@observable_source_asset or SourceAsset(..., observe_fn=...)"
             )
+        return keys
+    selected = graph.toposorted(resolve_selection(selection, graph))
+    keys = [k for k in selected if _observable(graph.nodes[k])]
+    if not keys:
+        names = ", ".join(k.to_user_string() for k in selected[:5])
+        more = f" and {len(selected) - 5} more" if len(selected) > 5 else ""
+        raise SelectionError(
+            f"{selection} selects no observable source asset (it selects {names}{more})"
         )
-        failures: dict[tuple[AssetKey, str | None], BaseException] = {}
-        try:
-            async with _resources(sources, runtime.defs.resources, run_id, run_config) as live:
-                for node in sources:
-                    failed = await run_observation_step(
-                        node,
-                        run_id=run_id,
-                        resources=live,
-                        publish=_threadsafe(publish),
-                        partition_key=partition_key,
-                        instance=runtime.instance,
-                    )
-                    if failed is not None:
-                        failures[(node.key, partition_key)] = failed
-        except Exception as exc:  # resources that could not be set up fail the whole run
-            failures[(sources[0].key, partition_key)] = exc
-        status = RunStatus.FAILURE if failures else RunStatus.SUCCESS
-        message = "; ".join(f"{k.to_user_string()} failed" for k, _ in failures)
-        publish(RunFinished(run_id=run_id, status=status, message=message))
-        if runtime.store is not None:
-            await runtime.store.flush()
-    finally:
-        stop()
-    return ObservationRunResult(run_id, status, events, exceptions=failures)
+    return keys
 
 
-class _resources:
-    """The resources the sources need, set up for the run and torn down after it."""
-
-    def __init__(
-        self,
-        sources: Sequence[SourceAsset],
-        resources: Mapping[str, Any],
-        run_id: str,
-        run_config: Mapping[str, Any] | None,
-    ) -> None:
-        keys = {k for s in sources for k in s.required_resource_keys}
-        stack = list(keys)
-        while stack:
-            for dep in getattr(resources.get(stack.pop()), "required_resource_keys", None) or ():
-                if dep not in keys:
-                    keys.add(dep)
-                    stack.append(dep)
-        self._needed = {k: resources[k] for k in keys if k in resources}
-        self._run_id = run_id
-        self._run_config = dict(run_config or {})
-        self._opened: Any = None
-
-    async def __aenter__(self) -> Mapping[str, Any]:
-        if _RESOURCES not in sys.modules and not self._run_config.get("resources"):
-            return self._needed  # no ConfigurableResource or @resource exists: nothing to open
-        from .runtime.resources import open_resources
-
-        self._opened = open_resources(
-            self._needed, run_id=self._run_id, run_config=self._run_config
-        )
-        live: Mapping[str, Any] = await asyncio.to_thread(self._opened.__enter__)
-        return live
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self._opened is not None:
-            await asyncio.to_thread(self._opened.__exit__, *exc)
+def _observable(node: Any) -> bool:
+    return isinstance(node, SourceAsset) and node.is_observable

@@ -87,11 +87,17 @@ class UnresolvedAssetJobDefinition:
         if not keys:
             raise DefinitionsError(f"job '{self.name}': its selection matches no asset")
         nodes = asset_graph.nodes
-        external = sorted(k.to_user_string() for k in keys if not nodes[k].is_executable)
+        # As in Dagster, a job may observe observable source assets, not the other externals.
+        external = sorted(
+            k.to_user_string()
+            for k in keys
+            if not nodes[k].is_executable and not getattr(nodes[k], "is_observable", False)
+        )
         if external:
             raise DefinitionsError(
                 f"job '{self.name}' selects {', '.join(external)}, which cannot be materialized "
-                "(declared as AssetSpec, not @asset)"
+                "or observed (declared as AssetSpec or a SourceAsset without observe_fn, not "
+                "@asset or @observable_source_asset)"
             )
         ordered = tuple(asset_graph.toposorted(keys))
         partitions_def = _job_partitions(self.name, asset_graph, ordered, self.partitions_def)

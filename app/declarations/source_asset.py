@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 from ..errors import DefinitionsError
 from .asset import AssetSpec, SpecialParams, _type_hints, split_params
@@ -34,6 +34,8 @@ class SourceAsset(AssetSpec):
     op_tags: Mapping[str, Any]
     required_resource_keys: frozenset[str]
     observe_params: SpecialParams
+    # Dagster's observable source assets take no retry policy of their own.
+    retry_policy: ClassVar[None] = None
 
     def __init__(
         self,
@@ -60,16 +62,19 @@ class SourceAsset(AssetSpec):
         source = _source or caller_location(depth=2)
         label = f"source asset '{coerce_key(key).to_user_string()}' ({source or '?'})"
         _refuse(label, io_manager_def=io_manager_def, resource_defs=resource_defs)
-        # Observation runs through observe() and the TUI only: automation cannot start one.
+        # Automation observes a source only in a run a sensor or schedule asks for: it keeps
+        # no interval of its own and evaluates no condition of a source.
         if auto_observe_interval_minutes is not None:
             raise DefinitionsError(
                 f"{label}: auto_observe_interval_minutes is not supported; observe it with "
-                "observe([...]) (or m on its screen in the terminal UI)"
+                "observe([...]), `millrace observe`, a run that selects it, or a schedule "
+                "whose job selects it"
             )
         if observe_fn is not None and automation_condition is not None:
             raise DefinitionsError(
                 f"{label}: automation_condition on an observable source asset is not "
-                "supported (automation cannot observe yet); observe it with observe([...])"
+                "supported (declarative automation does not observe); observe it with "
+                "observe([...]), `millrace observe`, or a schedule whose job selects it"
             )
         if observe_fn is not None and not callable(observe_fn):
             raise DefinitionsError(f"{label}: observe_fn must be a function, got {observe_fn!r}")

@@ -5,7 +5,8 @@ pending counts and launches whatever became ready, so each step costs O(its edge
 
 With ``early_cutoff``, a step whose stored materialization already has its code version,
 config and input data versions is not run ("up to date"): so an edit that does not change an
-asset's output stops at that asset.
+asset's output stops at that asset. An observation always runs: only it can tell whether its
+source changed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..errors import MissingInputError
 from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     ErrorInfo,
     Event,
     InputVersion,
@@ -216,11 +218,11 @@ class Executor:
                 self._omit(i, f"{step.asset.multi.name} did not produce it (an optional output)")
                 return
         if attempt == 1:
-            if self._cutoff and step.leader is None and self._up_to_date(i):
+            if self._cutoff and step.leader is None and not step.observes and self._up_to_date(i):
                 self._cut_off(i)
                 return
             self._requests[i] = self._bind(i)
-            if self._locks is not None and step.check is None and not self._lock(i):
+            if self._locks is not None and step.materializes and not self._lock(i):
                 return
         self._start(i, attempt)
 
@@ -338,7 +340,10 @@ class Executor:
                 if self._pending[f] == 0 and self._status[f] is StepStatus.PENDING:
                     self._ready.append(f)
             return
-        if step.check is None:
+        if step.observes:
+            for observed in outcome.observations:
+                self._observed(observed)
+        elif step.check is None:
             self._publish_materialization(i, outcome)
         for reported in outcome.reported:
             self._publish(
@@ -432,6 +437,15 @@ class Executor:
         made = (step.key, partition_key)
         self._current[made] = InputVersion(step.key, partition_key, version, event.seq)
         self._data_versions[made] = version
+
+    def _observed(self, event: AssetObserved) -> None:
+        """The source's data version from now on: what in-plan steps reading it consume."""
+        self._publish(event)
+        key, partition = event.asset_key, event.partition_key
+        assert key is not None
+        version = event.data_version
+        self._current[(key, partition)] = InputVersion(key, partition, version, event.seq)
+        self._data_versions[(key, partition)] = version
 
     def _reads(self, i: int) -> list[Read]:
         """Every (upstream, partition) step ``i`` reads, inputs and order-only deps alike."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 
+from .observation import run_async_observation, run_observation
 from .step import RunServices, StepOutcome, StepRequest, run_async_step, run_step
 from .workers import WorkerPool
 
@@ -32,7 +33,14 @@ class InProcessLauncher(StepLauncher):
         self._pool = WorkerPool(max_workers)
 
     def launch(self, services: RunServices, request: StepRequest) -> asyncio.Future[StepOutcome]:
-        if request.step.runs_on_loop:
+        step = request.step
+        if step.observes:
+            if step.runs_on_loop:
+                return asyncio.get_running_loop().create_task(
+                    run_async_observation(services, request)
+                )
+            return self._pool.submit(run_observation, services, request)
+        if step.runs_on_loop:
             return asyncio.get_running_loop().create_task(
                 run_async_step(services, request, self._pool.submit)
             )

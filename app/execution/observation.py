@@ -1,14 +1,13 @@
 """One observation step: call an observable source asset's function and turn what it returns
 into ``AssetObserved`` events (one per partition for a ``DataVersionsByPartition``).
 
-It runs in a run like any step: ``observe()`` calls it for each source it observes, and the
-executor can call it for a source in a run's selection (``run_observation_step``).
+It runs in a run like any step, planned for a source the run selects (``observe()`` runs a
+plan of observations alone): on a worker thread, or on the loop for an ``async def``; its
+context and its log are those of any step.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,103 +21,76 @@ from ..declarations.observations import (
 from ..declarations.outputs import DataVersion
 from ..declarations.source_asset import SourceAsset
 from ..errors import MillraceError
-from ..events import (
-    AssetObserved,
-    Event,
-    LogMessage,
-    StepFailed,
-    StepStarted,
-    StepSucceeded,
-)
-from .context import AssetExecutionContext
-from .failure import error_info
+from ..events import AssetObserved
+from .output import OutputCapture
+from .step import RunServices, StepOutcome, StepRequest, log_sink, step_context
 
 
 class ObservationError(MillraceError):
     """An observation function returned something that is not an observation."""
 
 
-async def observe_source(
-    node: SourceAsset,
-    *,
-    run_id: str,
-    resources: Mapping[str, Any],
-    partition_key: str | None = None,
-    publish: Callable[[Event], None],
-    instance: Any = None,
-) -> list[AssetObserved]:
-    """Call ``node``'s observe function (on a thread unless it is ``async``) and return its
-    observations; raises what the function raised, or ObservationError for a wrong result.
-    ``instance`` holds dynamic partitions' keys (the run's ``context.instance``)."""
-    fn = node.observe_fn
-    if fn is None:
-        raise ObservationError(f"{_label(node)} has no observe_fn: there is nothing to observe")
-    if partition_key is not None and node.partitions_def is not None:
-        node.partitions_def.validate_partition_key(partition_key, dynamic_partitions_store=instance)
-
-    def log(level: str, message: str) -> None:
-        publish(
-            LogMessage(
-                run_id=run_id,
-                asset_key=node.key,
-                partition_key=partition_key,
-                level=level,
-                message=message,
-            )
-        )
-
-    params = node.observe_params
-    kwargs: dict[str, Any] = {name: resources[name] for name in params.resources}
-    if params.context is not None:
-        kwargs[params.context] = AssetExecutionContext(
-            run_id=run_id,
-            asset_key=node.key,
-            resources={k: resources[k] for k in node.required_resource_keys if k in resources},
-            partition_key=partition_key,
-            log_sink=log,
-            assets_def=node,
-            instance=instance,
-        )
-    if inspect.iscoroutinefunction(fn):
-        result = await fn(**kwargs)
-    else:
-        result = await asyncio.to_thread(fn, **kwargs)
-    return observations(node, result, run_id=run_id, partition_key=partition_key, instance=instance)
-
-
-async def run_observation_step(
-    node: SourceAsset,
-    *,
-    run_id: str,
-    resources: Mapping[str, Any],
-    publish: Callable[[Event], None],
-    partition_key: str | None = None,
-    instance: Any = None,
-) -> BaseException | None:
-    """The whole step: STEP_STARTED, its observations, then STEP_SUCCEEDED or STEP_FAILED;
-    returns the exception that failed it (None on success)."""
-    fields: dict[str, Any] = {"run_id": run_id, "asset_key": node.key}
-    if partition_key is not None:
-        fields["partition_key"] = partition_key
-    publish(StepStarted(**fields))
+def run_observation(services: RunServices, request: StepRequest) -> StepOutcome:
+    """One attempt of a ``def`` observation, on a worker thread; what it prints is its log."""
     started = time.perf_counter()
+    observe = _function(request)
+    output = OutputCapture(log_sink(services, request))
     try:
-        observed = await observe_source(
-            node,
-            run_id=run_id,
-            resources=resources,
-            partition_key=partition_key,
-            publish=publish,
-            instance=instance,
-        )
-    except Exception as exc:
-        duration = time.perf_counter() - started
-        publish(StepFailed(**fields, error=error_info(exc), duration=duration))
-        return exc
-    for event in observed:
-        publish(event)
-    publish(StepSucceeded(**fields, duration=time.perf_counter() - started))
-    return None
+        with output.capturing():
+            services.cancel.check()  # queued behind other work: a canceled run starts nothing
+            result = observe(**_arguments(services, request, output))
+    finally:
+        output.close()
+    return _outcome(services, request, result, started)
+
+
+async def run_async_observation(services: RunServices, request: StepRequest) -> StepOutcome:
+    """One attempt of an ``async def`` observation, on the loop."""
+    started = time.perf_counter()
+    observe = _function(request)
+    output = OutputCapture(log_sink(services, request))
+    try:
+        with output.capturing():
+            result = await observe(**_arguments(services, request, output))
+    finally:
+        output.close()
+    return _outcome(services, request, result, started)
+
+
+def _source(request: StepRequest) -> SourceAsset:
+    node = request.step.node
+    assert isinstance(node, SourceAsset), f"{request.step.name} is no observation step"
+    return node
+
+
+def _function(request: StepRequest) -> Callable[..., Any]:
+    observe = _source(request).observe_fn
+    assert observe is not None, f"{request.step.name} has no observe_fn"
+    return observe
+
+
+def _arguments(
+    services: RunServices, request: StepRequest, output: OutputCapture
+) -> dict[str, Any]:
+    """Its context and resources, by the parameters the function declares."""
+    params = _source(request).observe_params
+    kwargs: dict[str, Any] = {name: services.resources[name] for name in params.resources}
+    if params.context is not None:
+        kwargs[params.context] = step_context(services, request, output.log)
+    return kwargs
+
+
+def _outcome(
+    services: RunServices, request: StepRequest, result: Any, started: float
+) -> StepOutcome:
+    observed = observations(
+        _source(request),
+        result,
+        run_id=services.run_id,
+        partition_key=request.step.partition_key,
+        instance=services.instance,
+    )
+    return StepOutcome(observations=observed, duration=time.perf_counter() - started)
 
 
 def observations(

@@ -165,6 +165,20 @@ class Partitions:
             targets[key] = self._in_order(definition, derived)
         return targets
 
+    def observation_of(self, key: AssetKey, node: Any) -> StepPartitions:
+        """An observation step's partition: the one asked for, as Dagster gives a run's
+        partition to its observation; none for several or none asked (the function reports
+        the partitions it sees, as a DataVersionsByPartition)."""
+        definition = partitions_def_of(node)
+        if definition is None:
+            return UNPARTITIONED
+        own = self._own(key, definition)
+        if len(own) == 1:
+            return StepPartitions(own)
+        if not own and self.keys is not None and key not in self.per_asset:
+            raise PartitionKeyError(self._none_asked(key.to_user_string(), definition))
+        return UNPARTITIONED
+
     def own_keys(self, key: AssetKey, node: Any) -> tuple[str, ...]:
         """The keys asked for that ``node``'s definition has (none if unpartitioned)."""
         definition = partitions_def_of(node)

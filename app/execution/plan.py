@@ -3,7 +3,9 @@
 Everything the executor needs per step (upstream counts, children, where each input comes
 from, how many steps consume a value) is precomputed here, so running a step is O(1) in the
 size of the graph. A step materializes an asset, or a subset of its partitions (one key, or
-a range under a single-run backfill policy), or evaluates an asset check.
+a range under a single-run backfill policy), evaluates an asset check, or observes an
+observable source asset (as Dagster puts observations in runs: what reads the source waits
+for it, and loads the source from storage, since an observation stores no value).
 
 An input reads the upstream partitions its partition mapping names: several of them (24
 hours into a day, a 7-day window) arrive as ``{partition key: value}``, one as the value
@@ -20,10 +22,13 @@ from ..asset_graph import AssetGraph
 from ..declarations.asset import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
 from ..declarations.checks import AssetCheckKey, AssetChecksDefinition
 from ..declarations.keys import AssetKey
+from ..declarations.source_asset import SourceAsset
 from ..errors import SelectionError
 from .partitioning import Partitions, StepPartitions, input_partitions, partitions_def_of
 
 NOTHING_LEFT = "every partition asked for is already done"
+
+Node = AssetsDefinition | AssetChecksDefinition | SourceAsset
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +51,8 @@ class StepInput:
 @dataclass(frozen=True, slots=True)
 class Step:
     index: int
-    key: AssetKey  # the asset materialized, or the asset a check evaluates
-    node: AssetsDefinition | AssetChecksDefinition
+    key: AssetKey  # the asset materialized or observed, or the asset a check evaluates
+    node: Node
     inputs: tuple[StepInput, ...]
     upstream: tuple[int, ...]  # in-plan steps that must finish first (inputs, deps, gates)
     downstream: tuple[int, ...]
@@ -90,6 +95,21 @@ class Step:
         return self.node.is_async and self.leader is None
 
     @property
+    def observes(self) -> bool:
+        """An observation step: it records the source's data version and stores nothing."""
+        return isinstance(self.node, SourceAsset)
+
+    @property
+    def definition(self) -> AssetsDefinition | AssetChecksDefinition:
+        """The asset or check whose function the step calls (an observation has neither)."""
+        assert not isinstance(self.node, SourceAsset), f"{self.name} is an observation step"
+        return self.node
+
+    @property
+    def materializes(self) -> bool:
+        return self.check is None and not self.observes
+
+    @property
     def asset(self) -> AssetsDefinition:
         assert isinstance(self.node, AssetsDefinition), f"{self.name} is a check step"
         return self.node
@@ -106,13 +126,13 @@ class ExecutionPlan:
     @property
     def keys(self) -> tuple[AssetKey, ...]:
         """The assets this plan materializes (once each, in order)."""
-        return tuple(dict.fromkeys(s.key for s in self.steps if s.check is None))
+        return tuple(dict.fromkeys(s.key for s in self.steps if s.materializes))
 
     @property
     def writes(self) -> tuple[tuple[AssetKey, str | None], ...]:
         """Every (asset, partition) this plan materializes."""
         return tuple(
-            (s.key, p) for s in self.steps if s.check is None for p in s.partitions or (None,)
+            (s.key, p) for s in self.steps if s.materializes for p in s.partitions or (None,)
         )
 
     @property
@@ -132,7 +152,8 @@ def build_plan(
     early_cutoff: bool = False,
     partitions: Partitions | None = None,
 ) -> ExecutionPlan:
-    """Steps for the executable assets among ``keys``, in topological order, then their checks.
+    """Steps for the observable source assets among ``keys`` (observations), then for the
+    executable ones in topological order, then for their checks.
 
     ``checks`` defaults to every ``@asset_check`` of the selected assets; pass it with no keys
     to evaluate checks alone against stored data. A blocking check gates the in-plan
@@ -140,15 +161,22 @@ def build_plan(
     partitions of each partitioned asset to run (``partition_key`` alone: that one).
     """
     wanted = _with_siblings(graph, keys)
-    external = sorted(k.to_user_string() for k in wanted if not graph.nodes[k].is_executable)
-    ordered = [k for k in graph.toposorted(wanted) if graph.nodes[k].is_executable]
+    in_order = graph.toposorted(wanted)
+    observed = [k for k in in_order if _observable(graph.nodes[k])]
+    ordered = [k for k in in_order if graph.nodes[k].is_executable]
+    external = sorted(
+        k.to_user_string() for k in wanted if not graph.nodes[k].is_executable and k not in observed
+    )
     check_nodes = [
         c
-        for c in (graph.checks[k] for k in (graph.checks_of(ordered) if checks is None else checks))
+        for c in (
+            graph.checks[k]
+            for k in (graph.checks_of([*observed, *ordered]) if checks is None else checks)
+        )
         if isinstance(c, AssetChecksDefinition)
     ]
     check_nodes, check_groups = _one_step_per_multi_check(check_nodes)
-    if not ordered and not check_nodes:
+    if not ordered and not check_nodes and not observed:
         raise SelectionError(
             "Nothing to run: the selection holds only external assets (AssetSpec) "
             f"without checks: {', '.join(external) or 'none'}"
@@ -156,8 +184,12 @@ def build_plan(
     if partitions is None:
         partitions = Partitions.for_key(partition_key)
     subsets = partitions.steps_of(graph, ordered, check_nodes)
-    # One entry per step: its node and its partitions, assets first (in order), then checks.
-    planned: list[tuple[AssetsDefinition | AssetChecksDefinition, StepPartitions]] = []
+    # One entry per step: its node and its partitions; observations, assets (in order), checks.
+    planned: list[tuple[Node, StepPartitions]] = []
+    for k in observed:
+        source = graph.nodes[k]
+        assert isinstance(source, SourceAsset)
+        planned.append((source, partitions.observation_of(k, source)))
     for k in ordered:
         asset = graph.nodes[k]
         assert isinstance(asset, AssetsDefinition)
@@ -167,6 +199,7 @@ def build_plan(
     if not planned:
         raise SelectionError(f"nothing to run: {NOTHING_LEFT}")
     producers: dict[AssetKey, dict[str | None, int]] = {}
+    observers = {n.key: i for i, (n, _) in enumerate(planned) if isinstance(n, SourceAsset)}
     for i, (node, subset) in enumerate(planned):
         if isinstance(node, AssetsDefinition):
             by_key = producers.setdefault(node.key, {})
@@ -214,6 +247,13 @@ def build_plan(
         waits: list[int] = []
         problem = subset.problem
         read_keys: list[tuple[str, ...] | None] = []
+        if isinstance(node, SourceAsset):  # an observation reads nothing
+            inputs.append(())
+            upstream.append([])
+            problems.append(problem)
+            reads.append(())
+            per_partition.append(())
+            continue
         # A follower loads nothing: its leader calls the function with every input.
         data = {} if i in leaders else {spec.key: spec for spec in node.inputs}
         for up_key in node.upstream_keys:
@@ -245,6 +285,11 @@ def build_plan(
                 assert isinstance(other_node, AssetChecksDefinition)
                 for up_key in other_node.upstream_keys:
                     waits += read_of(node, subset, up_key)[1]
+        # A source observed in this run: what reads it waits for its new data version.
+        sources_read = [*node.upstream_keys, *(spec.key for spec in data.values())]
+        for m in members or ():
+            sources_read += planned[m][0].upstream_keys
+        waits += [observers[k] for k in sources_read if k in observers]
         inputs.append(tuple(wired))
         upstream.append(list(dict.fromkeys(waits)))
         problems.append(problem)
@@ -289,6 +334,10 @@ def build_plan(
     return ExecutionPlan(steps, partition_key, early_cutoff)
 
 
+def _observable(node: Any) -> bool:
+    return isinstance(node, SourceAsset) and node.is_observable
+
+
 def _with_siblings(graph: AssetGraph, keys: Iterable[AssetKey]) -> set[AssetKey]:
     """The keys, and every output of a multi-asset that cannot run for a subset of them."""
     wanted = set(keys)
@@ -319,7 +368,7 @@ def _one_step_per_multi_check(
 
 
 def _multi_asset_groups(
-    planned: Sequence[tuple[AssetsDefinition | AssetChecksDefinition, StepPartitions]],
+    planned: Sequence[tuple[Node, StepPartitions]],
 ) -> tuple[dict[int, list[int]], dict[int, int]]:
     """The steps of each multi-asset's outputs for the same partitions: by leader (the first,
     in topological order) its members, leader first; and each follower's leader."""
@@ -348,7 +397,7 @@ def _wants_dict(annotation: Any) -> bool:
 
 
 def _gate_on_blocking_checks(
-    planned: Sequence[tuple[AssetsDefinition | AssetChecksDefinition, StepPartitions]],
+    planned: Sequence[tuple[Node, StepPartitions]],
     upstream: list[list[int]],
 ) -> None:
     """Make each in-plan consumer of a checked asset (partition) also wait for its blocking

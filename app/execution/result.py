@@ -12,6 +12,7 @@ from ..declarations.asset import AssetsDefinition
 from ..declarations.job import JOB_NAME_TAG
 from ..declarations.keys import AssetKey, coerce_key
 from ..declarations.observations import AssetObservation
+from ..declarations.source_asset import SourceAsset
 from ..errors import InvariantViolationError, MaxRetriesExceededError
 from ..events import (
     AssetCheckEvaluated,
@@ -38,9 +39,12 @@ NodeOutputs = Mapping[str, Mapping[str, AssetKey]]
 def node_outputs(nodes: Iterable[Any]) -> dict[str, dict[str, AssetKey]]:
     """Each node's outputs by name, as Dagster names them: an ``@asset`` is the node named
     for its key (``a__b`` for ``a/b``) with the one output ``result``; a ``@multi_asset`` is
-    its function's, with its outputs' names; external assets are no node."""
+    its function's, with its outputs' names; an observable source asset is its observation's
+    node, named for its key; other external assets are no node."""
     outputs: dict[str, dict[str, AssetKey]] = {}
     for node in nodes:
+        if isinstance(node, SourceAsset) and node.is_observable:
+            outputs[node.key.to_python_identifier()] = {DEFAULT_OUTPUT: node.key}
         if not isinstance(node, AssetsDefinition):
             continue
         for one in node.asset_nodes:  # a multi-asset's outputs share its op's name

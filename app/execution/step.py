@@ -28,7 +28,7 @@ from ..declarations.keys import AssetKey
 from ..declarations.metadata import MetadataValue, normalize_metadata
 from ..declarations.outputs import AssetMaterialization, MaterializeResult, Output
 from ..errors import MillraceError, MissingInputError, TypeCheckError
-from ..events import ErrorInfo, Event, LogMessage
+from ..events import AssetObserved, ErrorInfo, Event, LogMessage
 from ..frames.kind import frame_kind
 from ..frames.metadata import frame_metadata
 from ..storage.io_context import DEFAULT_OUTPUT, InputContext, OutputContext
@@ -119,6 +119,7 @@ class StepOutcome:
     produced: bool = True
     # Materializations of other assets the function reported (yielded, or log_event-ed).
     reported: list[AssetMaterialization] = field(default_factory=list)
+    observations: list[AssetObserved] = field(default_factory=list)  # an observation step's
 
 
 def run_step(services: RunServices, request: StepRequest) -> StepOutcome:
@@ -129,7 +130,8 @@ def run_step(services: RunServices, request: StepRequest) -> StepOutcome:
             body.load_inputs()
             try:
                 result = body.invoke()
-                if body.step.leader is None and inspect.isgeneratorfunction(body.step.node.fn):
+                fn = body.step.definition.fn
+                if body.step.leader is None and inspect.isgeneratorfunction(fn):
                     result = Yielded(result)
             except Exception as exc:
                 return body.check_failed(exc)
@@ -152,7 +154,7 @@ async def run_async_step(
         try:
             with body.output.capturing():
                 produced = body.invoke()
-                if inspect.isasyncgenfunction(body.step.node.fn):
+                if inspect.isasyncgenfunction(body.step.definition.fn):
                     result: Any = Yielded([item async for item in produced])
                 else:
                     result = await produced
@@ -190,8 +192,8 @@ class StepBody:
         self.started = time.perf_counter()
         self.services, self.request, self.step = services, request, request.step
         self.kwargs = request.args
-        self.output = OutputCapture(_sink(services, request))
-        self.context = _context(services, request, self.output.log)
+        self.output = OutputCapture(log_sink(services, request))
+        self.context = step_context(services, request, self.output.log)
         self.computing = 0.0
 
     @property
@@ -211,7 +213,7 @@ class StepBody:
         _check_inputs(step, self.kwargs)
         call = _call_args(self.services, step, self.kwargs, self.context)
         self.computing = time.perf_counter()
-        return step.node.fn(**call)
+        return step.definition.fn(**call)
 
     def check_failed(self, exc: Exception) -> StepOutcome:
         """A check whose function raised is a failed check; an asset's error, and a
@@ -235,7 +237,7 @@ class StepBody:
         return _store(self.services, self.request, self.context, result, self.started, compute)
 
 
-def _sink(services: RunServices, request: StepRequest) -> LogSink:
+def log_sink(services: RunServices, request: StepRequest) -> LogSink:
     """Where the step's log records go: LOG events of the run, about its asset or check."""
     step = request.step
     emit, run_id, key, partition = services.emit, services.run_id, step.key, step.partition_key
@@ -256,8 +258,8 @@ def _sink(services: RunServices, request: StepRequest) -> LogSink:
     return sink
 
 
-def _context(
-    services: RunServices, request: StepRequest, log_sink: LogSink
+def step_context(
+    services: RunServices, request: StepRequest, sink: LogSink
 ) -> AssetExecutionContext:
     step = request.step
     kind = AssetExecutionContext if step.check is None else AssetCheckExecutionContext
@@ -266,7 +268,7 @@ def _context(
         asset_key=step.key,
         resources=services.view,
         partition_key=step.partition_key,
-        log_sink=log_sink,
+        log_sink=sink,
         retry_number=request.attempt - 1,
         assets_def=step.node,
         previous_materialization=services.history.get((step.key, step.partition_key)),
@@ -291,7 +293,7 @@ def _call_args(
     context: AssetExecutionContext,
 ) -> dict[str, Any]:
     """Upstream values plus what the signature asks for: context, resources, config."""
-    special = step.node.special
+    special = step.definition.special
     if special.context is None and not special.resources and special.config is None:
         return kwargs
     call = dict(kwargs)
@@ -466,7 +468,7 @@ def _check_outcome(
 def _group_outcomes(step: Step, result: Any, exc: BaseException | None) -> list[CheckOutcome]:
     """Each selected check of a multi-asset check: what the call reported for it, matched by
     asset key and check name; a check it did not report, or a call that raised, fails."""
-    multi = step.node.multi
+    multi = step.definition.multi
     label = f"multi_asset_check '{multi.name}' ({multi.source})"
     reported: dict[AssetCheckKey, AssetCheckResult] = {}
     error = error_info(exc) if exc is not None else None

@@ -19,8 +19,11 @@ from ..storage.records import MaterializationRecord
 Fetch = Callable[[Iterable[int]], Awaitable[Mapping[int, MaterializationRecord]]]
 
 
-async def upstream_lineage(record: MaterializationRecord, fetch: Fetch) -> dict[str, Any]:
-    """The tree under ``record``: each node a materialization, under it those it consumed."""
+async def upstream_lineage(
+    record: MaterializationRecord, fetch: Fetch, observed: Fetch | None = None
+) -> dict[str, Any]:
+    """The tree under ``record``: each node a materialization, under it those it consumed;
+    a source's observation it consumed (``observed`` finds those) is a leaf with its run."""
     records: dict[int, MaterializationRecord] = {}
     if record.event_id is not None:
         records[record.event_id] = record
@@ -33,6 +36,8 @@ async def upstream_lineage(record: MaterializationRecord, fetch: Fetch) -> dict[
             if i.event_id is not None and i.event_id not in records
         }
         found = await fetch(wanted) if wanted else {}
+        if observed is not None and len(found) < len(wanted):
+            found = {**found, **await observed(wanted - found.keys())}
         records.update(found)
         level = list(found.values())
     return lineage_tree(record, records)

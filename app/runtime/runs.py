@@ -385,7 +385,7 @@ def needed_resources(plan: ExecutionPlan, resources: Mapping[str, Any]) -> dict[
     for step in plan.steps:
         keys |= step.node.required_resource_keys
         keys.update(i.io_manager_key for i in step.inputs)
-        if step.check is None:
+        if step.materializes:
             keys.add(step.asset.io_manager_key)
     stack = list(keys)
     while stack:
@@ -432,9 +432,9 @@ def resolve_configs(
 ) -> dict[AssetKey, Any]:
     """Each planned asset's Config object; every bad field of every asset in one error."""
     params = {
-        step.key: step.node.special.config
+        step.key: step.asset.special.config
         for step in plan.steps
-        if step.check is None and step.node.special.config is not None
+        if step.materializes and step.asset.special.config is not None
     }
     if not params and not run_config:
         return {}

@@ -476,7 +476,8 @@ class Runtime:
         missing ones; ``origin``: what asked (a schedule, a sensor...)."""
         graph = self._code.graph
         tags, run_config = request.run_tags, request.run_config
-        selection: Selection = list(request.asset_selection or graph.keys)
+        # No asset_selection: every asset (as Dagster's all, no external one), or the job's.
+        selection: Selection = list(request.asset_selection) if request.asset_selection else None
         if request.job_name is not None:
             job = job_selection(
                 self._code.defs,
@@ -743,7 +744,8 @@ class Runtime:
         record = latest.get(asset_key.to_user_string())
         if record is None or record.event_id is None:
             return None
-        return await upstream_lineage(record, self.store.materializations)
+        store = self.store
+        return await upstream_lineage(record, store.materializations, store.observations)
 
     async def preview(
         self, key: Any, limit: int = 100, partition_key: str | None = None

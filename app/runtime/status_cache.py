@@ -1,7 +1,8 @@
 """What automation reads of every (asset, partition), in memory: its latest materialization's
-id, whether a run that has not finished includes it (Dagster's "in progress": from the run's
-start, not its step's, until the run ends), whether its last attempt failed. Seeded from SQLite
-once when automation starts, then kept by the bus's events, so a tick never queries SQL.
+id (a source's latest observation counts: the store keeps both in one row), whether a run
+that has not finished includes it (Dagster's "in progress": from the run's start, not its
+step's, until the run ends), whether its last attempt failed. Seeded from SQLite once when
+automation starts, then kept by the bus's events, so a tick never queries SQL.
 
 The same of every (asset check, partition): its latest evaluation's event id, whether a run
 that has not finished includes it, whether its latest execution errored (raised, or its step
@@ -24,6 +25,7 @@ from ..declarations.keys import AssetKey
 from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     Event,
     RunFinished,
     RunOrigin,
@@ -167,7 +169,7 @@ class StatusCache:
             for key, _ in self._release(event.run_id):
                 self.changed.add(key)
             return
-        if isinstance(event, AssetMaterialized) and event.asset_key is not None:
+        if isinstance(event, AssetMaterialized | AssetObserved) and event.asset_key is not None:
             cell = (event.asset_key, event.partition_key)
             self.latest[cell] = event.seq
             self.last_time[event.asset_key] = event.timestamp

@@ -16,6 +16,7 @@ from ..declarations.keys import AssetKey
 from ..declarations.metadata import metadata_from_json
 from ..events import (
     AssetMaterialized,
+    AssetObserved,
     Event,
     InputVersion,
     RunFinished,
@@ -413,6 +414,35 @@ class History:
                 chunk,
             )
         return {r.event_id: r for r in await self._records(rows) if r.event_id is not None}
+
+    async def observations(self, event_ids: Iterable[int]) -> dict[int, MaterializationRecord]:
+        """Observations of source assets by event id, as records with no code version and no
+        inputs: what lineage shows of a source a materialization consumed."""
+        ids = sorted(set(event_ids))
+        rows: list[Any] = []
+        for chunk in _chunks(ids):
+            rows += await self._rows(
+                "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload, id"
+                " FROM events WHERE type = 'ASSET_OBSERVATION' AND id IN"
+                f" ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+        found: dict[int, MaterializationRecord] = {}
+        for t, r, a, p, c, ts, pl, seq in rows:
+            event = event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
+            assert isinstance(event, AssetObserved) and event.asset_key is not None
+            found[seq] = MaterializationRecord(
+                asset_key=event.asset_key.to_user_string(),
+                partition_key=event.partition_key,
+                run_id=event.run_id,
+                timestamp=event.timestamp,
+                code_version=None,
+                data_version=event.data_version,
+                metadata=event.metadata,
+                event_id=seq,
+                inputs=(),
+            )
+        return found
 
     async def asset_history(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
         """An asset's materializations (of any of its partitions), newest first."""
