@@ -30,8 +30,13 @@ from .asset import (
     split_params,
 )
 from .invocation import invoke, label_of
-from .keys import AssetKey, CoercibleToAssetKey, CoercibleToAssetKeyPrefix, coerce_key
-from .keys import coerce_key_prefix as _prefix
+from .keys import (
+    AssetKey,
+    CoercibleToAssetKey,
+    CoercibleToAssetKeyPrefix,
+    coerce_key,
+    coerce_key_prefix,
+)
 from .metadata import normalize_metadata
 from .outputs import value_annotation
 from .source import location_of
@@ -64,7 +69,7 @@ class AssetOut:
     def resolve(self, output_name: str) -> AssetKey:
         if self.key is not None:
             return coerce_key(self.key)
-        return AssetKey([*_prefix(self.key_prefix), output_name])
+        return AssetKey([*coerce_key_prefix(self.key_prefix), output_name])
 
 
 class MultiAssetsDefinition(AssetsDefinition):
@@ -151,7 +156,6 @@ def multi_asset(
     internal_asset_deps: Mapping[str, set[AssetKey]] | None = None,
     partitions_def: Any = None,
     backfill_policy: Any = None,
-    op_tags: Mapping[str, Any] | None = None,
     can_subset: bool = False,
     group_name: str | None = None,
     retry_policy: RetryPolicy | None = None,
@@ -215,7 +219,7 @@ def multi_asset(
                     group_name=_group(out, group_name),
                     metadata=normalize_metadata(out.metadata, where=f"{label} output {key}"),
                     code_version=_first(out.code_version, code_version),
-                    tags={**dict(op_tags or {}), **dict(out.tags or {})},
+                    tags=dict(out.tags or {}),
                     kinds=frozenset(out.kinds or ()) | kinds_extra,
                     owners=tuple(out.owners or ()),
                     required_resource_keys=frozenset(required_resource_keys or ())
