@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Db, run_cli, write_source
@@ -369,3 +370,15 @@ def test_materialize_job_refuses_select_and_unknown_jobs(tmp_path: Path) -> None
     unknown = run_cli("materialize", code, "--job", "other", cwd=tmp_path, home=tmp_path / "h")
     assert unknown.returncode == 2
     assert unknown.stderr == "error: no job named 'other' (jobs: other_job, regional_job)\n"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"executor_def": object()}, "cannot take executor_def: every job runs on Millrace's"),
+        ({"hooks": {object()}}, "cannot take hooks: Millrace has none"),
+    ],
+)
+def test_a_job_refuses_what_millrace_does_not_run(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(DefinitionsError, match=message):
+        define_asset_job("nightly", **kwargs)

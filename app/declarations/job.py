@@ -53,8 +53,6 @@ class UnresolvedAssetJobDefinition:
         run_tags: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         partitions_def: PartitionsDefinition | None = None,
-        executor_def: Any = None,
-        hooks: Any = None,
         op_retry_policy: Any = None,
     ) -> None:
         self.name = name
@@ -65,8 +63,6 @@ class UnresolvedAssetJobDefinition:
         self.run_tags = None if run_tags is None else _string_tags(run_tags, name, "run_tags")
         self.metadata = dict(metadata or {})
         self.partitions_def = partitions_def
-        self.executor_def = executor_def
-        self.hooks = frozenset(hooks or ())
         if op_retry_policy is not None and not isinstance(op_retry_policy, RetryPolicy):
             raise DefinitionsError(
                 f"job '{name}': op_retry_policy must be a RetryPolicy, got {op_retry_policy!r}"
@@ -276,7 +272,13 @@ def define_asset_job(
 
     ``op_retry_policy`` retries the job's steps whose asset (or check) has no
     ``retry_policy`` of its own, in every run of the job. ``executor_def`` and ``hooks`` are
-    kept for Dagster code to load; Millrace's executor runs it."""
+    refused: Millrace's own executor runs every job, and it has no hooks."""
+    for given, what in (
+        (executor_def, "executor_def: every job runs on Millrace's in-process executor"),
+        (hooks, "hooks: Millrace has none; react to runs with @run_status_sensor"),
+    ):
+        if given is not None:
+            raise DefinitionsError(f"define_asset_job('{name}') cannot take {what}")
     if not isinstance(name, str) or not _VALID_NAME.match(name):
         raise DefinitionsError(
             f"define_asset_job: name {name!r} must be letters, digits and underscores "
@@ -295,8 +297,6 @@ def define_asset_job(
         run_tags=run_tags,
         metadata=metadata,
         partitions_def=partitions_def,
-        executor_def=executor_def,
-        hooks=hooks,
         op_retry_policy=op_retry_policy,
     )
 
