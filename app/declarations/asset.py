@@ -346,6 +346,9 @@ class AssetsDefinition:
         self.multi = multi
         self.output_name = output_name
         self.skippable = skippable
+        # A @graph_asset's: its composition function and ops, which its code version hashes
+        # (``fn`` is then the runner that calls them).
+        self.composed_of: tuple[Any, ...] = ()
         # Data inputs first, then order-only deps, without repeats; read on every step.
         self.upstream_keys = (
             upstream_keys

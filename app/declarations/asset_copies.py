@@ -198,7 +198,9 @@ def replaced_asset(asset: AssetsDefinition, **changes: Any) -> AssetsDefinition:
         "skippable": asset.skippable,
         "upstream_keys": asset.upstream_keys if asset.multi is not None else None,
     }
-    return AssetsDefinition(**{**fields, **changes})
+    copy = AssetsDefinition(**{**fields, **changes})
+    copy.composed_of = asset.composed_of
+    return copy
 
 
 def each_output(item: AssetLike, change: Callable[[Any], AssetLike]) -> AssetLike:

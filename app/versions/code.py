@@ -146,7 +146,7 @@ class _Resolver:
         ones (description, group, owners, tags, kinds) are left out."""
         d = functools.partial(self._values.describe, edges=edges)
         parts = {
-            "fn": d(node.fn),
+            "fn": d(getattr(node, "composed_of", ()) or node.fn),
             "inputs": d(tuple((i.param, i.key.path, dict(i.metadata)) for i in node.inputs)),
             "deps": d(sorted(k.path for k in node.deps)),
             "metadata": d(metadata_to_json(node.metadata)),
