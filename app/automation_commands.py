@@ -5,23 +5,25 @@ stop one: the choice is stored, so a running ``serve`` and every later start see
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import MillraceError
-from .events import InstigatorChanged
 from .interrupts import EXIT_CANCELED
 from .reports import when
-from .runtime.automation import SCHEDULE, SENSOR, default_running, instigators_of
-from .runtime.loader import load_code_location
-from .storage.event_store import EventStore
-from .storage.records import InstigatorState
 
+# The parsers are built for every command: the runtime, the store and asyncio load only in
+# the commands here that run.
+if TYPE_CHECKING:
+    from .storage.records import InstigatorState
+
+# runtime.automation's names for the two kinds, spelled here so the parsers need no runtime
+# (tests/test_imports.py checks they agree).
+SCHEDULE, SENSOR = "schedule", "sensor"
 SHUTDOWN_GRACE = 5.0  # seconds a canceled step may take to return before serve exits anyway
 
 
@@ -64,10 +66,14 @@ def add_parsers(command: Callable[..., argparse.ArgumentParser], positive: Any) 
 
 
 def serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     return asyncio.run(_serve(args))
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .cli import _stop_on_interrupt, watched_location
     from .console import DevPrinter, JsonPrinter
     from .runtime.dev import DevLoop
@@ -106,7 +112,11 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def instigators(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .cli import _home_of
+    from .runtime.automation import instigators_of
+    from .runtime.loader import load_code_location
 
     words = list(args.words)
     action = words.pop(0) if words and words[0] in ("start", "stop", "list") else "list"
@@ -140,6 +150,9 @@ def instigators(args: argparse.Namespace) -> int:
 
 
 async def _set_running(home: Any, name: str, kind: str, running: bool) -> None:
+    from .events import InstigatorChanged
+    from .storage.event_store import EventStore
+
     store = await EventStore.open(home)
     try:
         store.append(InstigatorChanged(name=name, instigator=kind, running=running))
@@ -149,6 +162,8 @@ async def _set_running(home: Any, name: str, kind: str, running: bool) -> None:
 
 
 async def _states(home: Any) -> dict[str, InstigatorState]:
+    from .storage.event_store import EventStore
+
     if not (home / "millrace.db").exists():
         return {}
     store = await EventStore.open(home, readonly=True)
@@ -159,6 +174,8 @@ async def _states(home: Any) -> dict[str, InstigatorState]:
 
 
 def _row(kind: str, definition: Any, state: InstigatorState | None, now: float) -> dict[str, Any]:
+    from .runtime.automation import default_running
+
     running = default_running(definition)
     if state is not None and state.status is not None:
         running = state.status == "RUNNING"
@@ -202,4 +219,3 @@ def _table(kind: str, rows: list[dict[str, Any]]) -> str:
             zone = row["execution_timezone"] or "UTC"
             lines.append(f"  {row['cron_schedule']} ({zone})")
     return "\n".join(lines)
-

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import MillraceError, SelectionError
-from .execution.executor import DEFAULT_MAX_CONCURRENCY
 from .interrupts import EXIT_CANCELED, on_interrupts
 from .reports import when
-from .runtime.loader import CodeLocation, code_directory, load_code_location, project_root
-from .runtime.runtime import HOME_ENV, Runtime, resolve_home
-from .selection import as_selection
-from .storage.event_store import DATABASE, EventStore
+
+# The runtime, the store, the loader and asyncio load inside the commands that use them:
+# --help, a usage error and each command pay only for what they run.
+if TYPE_CHECKING:
+    import asyncio
+
+    from .runtime.loader import CodeLocation
+    from .runtime.runtime import Runtime
+    from .storage.event_store import EventStore
+
+T = TypeVar("T")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -91,8 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-concurrency",
         type=_positive_int,
-        default=DEFAULT_MAX_CONCURRENCY,
-        help=f"steps running at once (default: {DEFAULT_MAX_CONCURRENCY}, i.e. min(32, CPUs + 4))",
+        default=None,
+        help="steps running at once (default: min(32, CPUs + 4))",
     )
     _run_options(p, "the partition of partitioned assets to run")
     _config_options(p)
@@ -206,8 +211,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-concurrency",
         type=_positive_int,
-        default=DEFAULT_MAX_CONCURRENCY,
-        help="steps running at once",
+        default=None,
+        help="steps running at once (default: min(32, CPUs + 4))",
     )
 
     from .automation_commands import add_parsers
@@ -243,37 +248,55 @@ def _config_options(p: argparse.ArgumentParser) -> None:
 
 
 def _location(args: argparse.Namespace) -> CodeLocation:
+    from .runtime.loader import load_code_location
+
     return load_code_location(args.path, attribute=args.attribute)
 
 
+def _concurrency(args: argparse.Namespace) -> dict[str, Any]:
+    """``--max-concurrency`` when given; else the Runtime's own default applies."""
+    return {} if args.max_concurrency is None else {"max_concurrency": args.max_concurrency}
+
+
+def _await(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, imported by the commands that run a loop and by no other."""
+    import asyncio
+
+    return asyncio.run(main)
+
+
 def _materialize(args: argparse.Namespace) -> int:
+    from .runtime.runtime import Runtime
+    from .selection import as_selection
+
     location = _location(args)
     tags = dict(_key_value(t, "--tag") for t in args.tag)
-    runtime = Runtime(location, home=args.home, max_concurrency=args.max_concurrency)
+    runtime = Runtime(location, home=args.home, **_concurrency(args))
     run_config = _run_config(args.config, args.config_values)
     if args.job is not None:
         from .declarations.job import job_selection
 
         run = job_selection(location.defs, args.job, tags=tags, run_config=run_config)
         plan = runtime.plan(list(run.asset_keys), args.partition)
-        return asyncio.run(_run(runtime, plan, run.tags, args.json, run.run_config))
+        return _await(_run(runtime, plan, run.tags, args.json, run.run_config))
     if as_selection(args.select).needs_statuses:  # resolved against the history, once open
-        return asyncio.run(
+        return _await(
             _run(runtime, args.select, tags, args.json, run_config, partition=args.partition)
         )
     plan = runtime.plan(args.select, args.partition)
-    return asyncio.run(_run(runtime, plan, tags, args.json, run_config))
+    return _await(_run(runtime, plan, tags, args.json, run_config))
 
 
 def _observe(args: argparse.Namespace) -> int:
     """An observation run (what ``observe_in`` starts): a plan of observation steps alone."""
     from .observation import observable_keys
+    from .runtime.runtime import Runtime
 
     location = _location(args)
     tags = dict(_key_value(t, "--tag") for t in args.tag)
     runtime = Runtime(location, home=args.home)
     plan = runtime.plan(observable_keys(location.defs.graph, args.select), args.partition)
-    return asyncio.run(_run(runtime, plan, tags, args.json))
+    return _await(_run(runtime, plan, tags, args.json))
 
 
 def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:
@@ -286,9 +309,11 @@ def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from .runtime.runtime import Runtime
+
     runtime = Runtime(_location(args), home=args.home)
     plan = runtime.plan(args.select, args.partition, checks_only=True)
-    return asyncio.run(_run(runtime, plan, {}, args.json, fail_on_error_checks=True))
+    return _await(_run(runtime, plan, {}, args.json, fail_on_error_checks=True))
 
 
 async def _run(
@@ -401,7 +426,7 @@ def _list(args: argparse.Namespace) -> int:
     from .reports import asset_list, list_text
 
     location = _location(args)
-    latest, checks = asyncio.run(_latest(_home_of(location, args.home)))
+    latest, checks = _await(_latest(_home_of(location, args.home)))
     graph = location.defs.graph
     rows = asset_list(graph, latest, checks)
     print(json.dumps(rows, indent=2) if args.json else list_text(graph, rows))
@@ -409,6 +434,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 async def _latest(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    from .storage.event_store import DATABASE, EventStore
+
     if not (home / DATABASE).exists():
         return {}, {}
     async with await EventStore.open(home, readonly=True) as store:
@@ -449,13 +476,15 @@ def _lineage(args: argparse.Namespace) -> int:
 
 def _with_runtime(args: argparse.Namespace, query: Callable[[Runtime], Awaitable[Any]]) -> Any:
     """Load the code, open its history read-only and await ``query(runtime)``."""
+    from .runtime.runtime import Runtime
+
     runtime = Runtime(_location(args), home=args.home, readonly=True)
 
     async def ask() -> Any:
         async with runtime:
             return await query(runtime)
 
-    return asyncio.run(ask())
+    return _await(ask())
 
 
 # -- doctor ----------------------------------------------------------------------------------
@@ -469,7 +498,7 @@ def _doctor(args: argparse.Namespace) -> int:
         for line in repair(home):
             print(f"repaired: {line}")
         if home.is_dir():
-            asyncio.run(_open_and_close(home))  # migrates; marks dead runs failed
+            _await(_open_and_close(home))  # migrates; marks dead runs failed
     findings = examine(home)
     for finding in findings:
         print(finding)
@@ -477,6 +506,8 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 async def _open_and_close(home: Path) -> None:
+    from .storage.event_store import EventStore
+
     store = await EventStore.open(home)
     await store.close()
 
@@ -485,13 +516,16 @@ async def _open_and_close(home: Path) -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    return asyncio.run(_dev_loop(args))
+    return _await(_dev_loop(args))
 
 
 async def _dev_loop(args: argparse.Namespace) -> int:
     """The terminal UI on a terminal; without one (or with --headless), lines."""
+    import asyncio
+
     from .console import DevPrinter, JsonPrinter
     from .runtime.dev import DevLoop
+    from .runtime.runtime import Runtime
 
     run_config = _run_config(args.config, args.config_values)  # a bad -c fails at once
     tui = not (args.headless or args.json) and sys.stdin.isatty() and sys.stdout.isatty()
@@ -502,7 +536,7 @@ async def _dev_loop(args: argparse.Namespace) -> int:
     location = await watched_location(args, printer, stop)
     if location is None:
         return EXIT_CANCELED
-    async with Runtime(location, home=args.home, max_concurrency=args.max_concurrency) as rt:
+    async with Runtime(location, home=args.home, **_concurrency(args)) as rt:
         await rt.start_automation()  # the code's schedules and sensors tick while developing
         loop = DevLoop(rt, auto=args.auto, run_stale=args.run_stale, run_config=run_config)
         if tui:
@@ -522,6 +556,7 @@ async def watched_location(
     """The code ``dev`` and ``serve`` watch, loaded once it loads (they wait for a file that
     does not load yet to be fixed), or None if stopped first."""
     from .runtime.dev import first_load
+    from .runtime.loader import code_directory
 
     directory = code_directory(args.path)
     home = _home_of(None, args.home, args.path)
@@ -531,6 +566,7 @@ async def watched_location(
 
 
 def _ui(args: argparse.Namespace) -> int:
+    from .runtime.runtime import Runtime
     from .tui.app import MillraceApp
 
     location = _location(args)
@@ -539,7 +575,7 @@ def _ui(args: argparse.Namespace) -> int:
         async with Runtime(location, home=args.home, readonly=True) as runtime:
             await MillraceApp(runtime, readonly=True).run_async()
 
-    asyncio.run(show())
+    _await(show())
     return 0
 
 
@@ -558,6 +594,9 @@ def _stop_on_interrupt(stop: asyncio.Event) -> None:
 
 
 def _home_of(location: CodeLocation | None, home: str | None, path: str = ".") -> Path:
+    from .runtime.loader import code_directory, project_root
+    from .runtime.runtime import HOME_ENV, resolve_home
+
     if location is not None:
         return resolve_home(location.root, home)
     if home is not None or os.environ.get(HOME_ENV):
@@ -567,7 +606,7 @@ def _home_of(location: CodeLocation | None, home: str | None, path: str = ".") -
 
 def _runs(args: argparse.Namespace) -> int:
     home = _home_of(None, args.home, args.path)
-    runs = asyncio.run(_query(home, lambda store: store.runs(args.limit)))
+    runs = _await(_query(home, lambda store: store.runs(args.limit)))
     if args.json:
         print(json.dumps([r.to_json() for r in runs], indent=2))
         return 0
@@ -597,7 +636,7 @@ def _logs(args: argparse.Namespace) -> int:
         run = await store.run(args.run_id)
         return run, (await store.events(run.run_id) if run else [])
 
-    run, events = asyncio.run(_query(home, fetch))
+    run, events = _await(_query(home, fetch))
     if run is None:
         raise MillraceError(f"no single run matches {args.run_id!r} in {home}")
     if args.json:
@@ -618,6 +657,8 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 async def _query(home: Path, fetch: Any) -> Any:
+    from .storage.event_store import EventStore
+
     async with await EventStore.open(home, readonly=True) as store:
         return await fetch(store)
 

@@ -6,7 +6,6 @@ with a short deadline, so a second Ctrl-C never leaves a hidden cursor or a held
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -20,6 +19,8 @@ def on_interrupts(
 ) -> None:
     """On the running loop, the first SIGINT or SIGTERM calls ``first``; the next one calls
     ``before_exit``, says ``forced``, tears down open resources and exits with 130."""
+    import asyncio  # here: the CLI imports EXIT_CANCELED long before any loop runs
+
     loop = asyncio.get_running_loop()
     presses = 0
 

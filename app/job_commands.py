@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .declarations.definitions import Definitions
-from .declarations.job import JobDefinition, describe_partitions
-from .runtime.loader import load_code_location
+if TYPE_CHECKING:  # the parser is built for every command: it loads no definitions
+    from .declarations.definitions import Definitions
+    from .declarations.job import JobDefinition
 
 
 def add_jobs_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -19,6 +19,8 @@ def add_jobs_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def jobs(args: argparse.Namespace) -> int:
+    from .runtime.loader import load_code_location
+
     defs = load_code_location(args.path, attribute=args.attribute).defs
     rows = job_rows(defs)
     if args.json:
@@ -34,6 +36,8 @@ def job_rows(defs: Definitions) -> list[dict[str, Any]]:
 
 
 def _row(job: JobDefinition) -> dict[str, Any]:
+    from .declarations.job import describe_partitions
+
     return {
         "name": job.name,
         "description": job.description,

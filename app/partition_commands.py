@@ -5,20 +5,17 @@ status; dynamic partitions' keys added and deleted), ``millrace backfill`` and
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .asset_graph import AssetGraph
-from .declarations.keys import AssetKey
 from .errors import MillraceError, SelectionError
-from .execution.plan import NOTHING_LEFT
-from .runtime.loader import load_code_location
-from .runtime.runtime import Runtime
-from .suggest import suggestion
-from .versions.partition_status import PartitionStatuses, status_ranges
-from .versions.staleness import Status
+
+# The parsers are built for every command: the runtime, the loader and asyncio load only in
+# the commands here that run.
+if TYPE_CHECKING:
+    from .asset_graph import AssetGraph
+    from .versions.partition_status import PartitionStatuses
 
 USAGE = """\
 millrace partitions ASSET [PATH] [--json]      the partitions of ASSET, as ranges by status
@@ -66,8 +63,13 @@ def add_backfill_parsers(
 
 
 def backfill(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .cli import follow
+    from .execution.plan import NOTHING_LEFT
     from .runtime.backfill import BackfillSpec
+    from .runtime.loader import load_code_location
+    from .runtime.runtime import Runtime
 
     spec = None
     if args.resume is None:
@@ -113,7 +115,11 @@ def backfill(args: argparse.Namespace) -> int:
 
 
 def backfills(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .reports import when
+    from .runtime.loader import load_code_location
+    from .runtime.runtime import Runtime
 
     location = load_code_location(args.path, attribute=args.attribute)
 
@@ -163,6 +169,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace, verb: str, name: str, keys: Sequence[str]) -> int:
+    import asyncio
+
+    from .runtime.loader import load_code_location
+    from .runtime.runtime import Runtime
+    from .suggest import suggestion
+
     location = load_code_location(args.path or ".", attribute=args.attribute)
     known = _dynamic_names(location.defs.graph)
     if name not in known:
@@ -190,6 +202,13 @@ def _edit(args: argparse.Namespace, verb: str, name: str, keys: Sequence[str]) -
 
 def _statuses(args: argparse.Namespace, asset: str, path: str) -> tuple[Any, PartitionStatuses]:
     """A partitioned asset's node and its partitions' statuses, from the history."""
+    import asyncio
+
+    from .declarations.keys import AssetKey
+    from .runtime.loader import load_code_location
+    from .runtime.runtime import Runtime
+    from .suggest import suggestion
+
     location = load_code_location(path, attribute=args.attribute)
     graph = location.defs.graph
     key = AssetKey.from_user_string(asset)
@@ -209,6 +228,8 @@ def _statuses(args: argparse.Namespace, asset: str, path: str) -> tuple[Any, Par
 
 def stale_partitions(args: argparse.Namespace, asset: str) -> int:
     """``millrace status --partitions ASSET``: each stale partition and why, transitively."""
+    from .versions.staleness import Status
+
     _, statuses = _statuses(args, asset, args.path)
     stale = [k for k in statuses.keys if statuses.of(k) is Status.STALE]
     if args.json:
@@ -230,6 +251,9 @@ def _counts(statuses: PartitionStatuses) -> str:
 
 
 def _show(args: argparse.Namespace, asset: str, path: str) -> int:
+    from .versions.partition_status import status_ranges
+    from .versions.staleness import Status
+
     node, statuses = _statuses(args, asset, path)
     ranges = status_ranges(statuses)
     if args.json:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .asset_graph import AssetGraph
-from .declarations.keys import AssetKey
-from .runtime.queries import AssetState
-from .storage.records import CheckResultRecord, MaterializationRecord
-from .versions.staleness import short
+# Types only: ``when`` serves every command, and --help loads no graph, store or query.
+if TYPE_CHECKING:
+    from .asset_graph import AssetGraph
+    from .declarations.keys import AssetKey
+    from .runtime.queries import AssetState
+    from .storage.records import CheckResultRecord, MaterializationRecord
 
 
 def when(timestamp: float) -> str:
@@ -138,6 +139,8 @@ def lineage_text(tree: dict[str, Any], *, downstream: bool = False) -> str:
 
 
 def _describe(node: dict[str, Any], downstream: bool) -> str:
+    from .versions.staleness import short
+
     parts = [node["asset_key"]]
     if node.get("run_id") is None:
         parts.append("never materialized" if downstream else "(not materialized by Millrace)")

@@ -46,6 +46,32 @@ def test_declaring_assets_loads_nothing_of_what_runs_them() -> None:
     assert "millrace.automation.sensors" not in loaded  # what Definitions does not need
 
 
+def test_cli_help_loads_no_runtime_no_store_and_no_event_loop() -> None:
+    loaded = _loaded_after(
+        "from millrace.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    assert [m for m in (*HEAVY, "yaml", "watchfiles", "rich") if m in loaded] == []
+    assert _ours(loaded) <= {
+        "millrace.cli",
+        "millrace.errors",
+        "millrace.interrupts",
+        "millrace.reports",
+        "millrace.automation_commands",
+        "millrace.job_commands",
+        "millrace.partition_commands",
+    }
+
+
+def test_the_cli_spells_the_instigator_kinds_as_the_runtime_does() -> None:
+    from millrace import automation_commands
+    from millrace.runtime import automation
+
+    assert (automation_commands.SCHEDULE, automation_commands.SENSOR) == (
+        automation.SCHEDULE,
+        automation.SENSOR,
+    )
+
+
 def _type_checking_imports() -> dict[str, str]:
     """Name -> module, as the ``if TYPE_CHECKING:`` block of millrace/__init__.py imports it."""
     tree = ast.parse(Path(millrace.__file__).read_text())
