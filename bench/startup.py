@@ -2,9 +2,10 @@
 
 Run:  .venv/bin/python bench/startup.py [--runs 5] [--importtime 12]
 
-Each command runs ``--runs`` times in a fresh process (after one untimed run that writes the
-bytecode to a temporary PYTHONPYCACHEPREFIX, so the source tree is left alone and the
-environment's PYTHONDONTWRITEBYTECODE does not make every run recompile); best and median:
+Each command runs ``--runs`` times in a fresh process, the commands taking turns round by
+round, after one untimed run of each that writes the bytecode to a temporary
+PYTHONPYCACHEPREFIX (so the source tree is left alone and the environment's
+PYTHONDONTWRITEBYTECODE does not make every run recompile); best and median:
 
 * ``python -c pass``: the interpreter alone;
 * ``import millrace``;
@@ -55,19 +56,13 @@ def millrace_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "millrace.cli"]
 
 
-def timed(argv: Sequence[str], env: dict[str, str], runs: int, fresh: Path | None) -> list[float]:
-    """Milliseconds of ``runs`` fresh processes (after one untimed warm-up run). With ``fresh``,
-    each run gets an empty directory there as MILLRACE_HOME."""
-    times = []
-    for i in range(runs + 1):
-        run_env = dict(env)
-        if fresh is not None:
-            run_env["MILLRACE_HOME"] = tempfile.mkdtemp(dir=fresh)
-        started = time.perf_counter()
-        subprocess.run(argv, env=run_env, check=True, capture_output=True)
-        if i > 0:
-            times.append((time.perf_counter() - started) * 1e3)
-    return times
+def once(argv: Sequence[str], env: dict[str, str], fresh: Path | None) -> float:
+    """Milliseconds of one fresh process; with ``fresh``, an empty MILLRACE_HOME there."""
+    if fresh is not None:
+        env = {**env, "MILLRACE_HOME": tempfile.mkdtemp(dir=fresh)}
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, capture_output=True)
+    return (time.perf_counter() - started) * 1e3
 
 
 def slowest_imports(argv: Sequence[str], env: dict[str, str], top: int) -> list[tuple[int, str]]:
@@ -107,12 +102,16 @@ def main() -> None:
             f"python -c '{TRIVIAL_IMPORTS}'": ([sys.executable, "-c", TRIVIAL_IMPORTS], None),
             "millrace materialize trivial.py": (materialize, homes),
         }
+        for argv, fresh in commands.values():  # untimed: writes the bytecode
+            once(argv, env, fresh)
+        times: dict[str, list[float]] = {label: [] for label in commands}
+        for _ in range(args.runs):  # round by round, so a busy machine slows every row alike
+            for label, (argv, fresh) in commands.items():
+                times[label].append(once(argv, env, fresh))
         print(f"fresh processes, bytecode cached, best / median of {args.runs} (ms):")
-        best = {}
-        for label, (argv, fresh) in commands.items():
-            times = timed(argv, env, args.runs, fresh)
-            best[label] = min(times)
-            print(f"  {label:52} {min(times):7.1f} {statistics.median(times):7.1f}")
+        for label, ms in times.items():
+            print(f"  {label:52} {min(ms):7.1f} {statistics.median(ms):7.1f}")
+        best = {label: min(ms) for label, ms in times.items()}
         baseline = best[f"python -c '{TRIVIAL_IMPORTS}'"]
         beyond = best["millrace materialize trivial.py"] - baseline
         help_ms = best["millrace --help"]
