@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     )
     from .declarations.control_flow import Failure, RetryRequested
     from .declarations.definitions import Definitions
+    from .declarations.graph_asset import graph_asset
     from .declarations.job import JobDefinition, UnresolvedAssetJobDefinition, define_asset_job
     from .declarations.keys import AssetKey
     from .declarations.lazy_definitions import LazyDefinitions, definitions
@@ -116,6 +117,7 @@ if TYPE_CHECKING:
     from .declarations.multi_asset import AssetOut, MultiAssetsDefinition, multi_asset
     from .declarations.multi_check import MultiAssetChecksDefinition, multi_asset_check
     from .declarations.observations import AssetObservation, DataVersionsByPartition, ObserveResult
+    from .declarations.ops import In, OpDefinition, Out, op
     from .declarations.outputs import AssetMaterialization, DataVersion, MaterializeResult, Output
     from .declarations.resources import (
         ConfigurableResource,
@@ -325,9 +327,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TableSchema",
     ),
     "declarations.metadata_sets": ("TableMetadataSet", "UriMetadataSet"),
+    "declarations.graph_asset": ("graph_asset",),
     "declarations.multi_asset": ("AssetOut", "MultiAssetsDefinition", "multi_asset"),
     "declarations.multi_check": ("MultiAssetChecksDefinition", "multi_asset_check"),
     "declarations.observations": ("AssetObservation", "DataVersionsByPartition", "ObserveResult"),
+    "declarations.ops": ("In", "OpDefinition", "Out", "op"),
     "declarations.outputs": ("AssetMaterialization", "DataVersion", "MaterializeResult", "Output"),
     "declarations.resources": (
         "ConfigurableResource",
@@ -434,8 +438,9 @@ _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 # Dagster names Millrace deliberately does not have, and why (README: Porting from Dagster).
 _NOT_PORTED = {
     **dict.fromkeys(
-        ("op", "graph", "job", "graph_asset", "graph_multi_asset", "In", "Out", "GraphOut"),
-        "ops and graphs: declare assets (@asset, @multi_asset) instead",
+        ("graph", "job", "graph_multi_asset", "GraphOut"),
+        "ops and graphs beyond @graph_asset: declare assets (@asset, @multi_asset, "
+        "@graph_asset) instead",
     ),
     **dict.fromkeys(
         ("success_hook", "failure_hook", "HookContext"),
@@ -542,6 +547,7 @@ __all__ = [
     "IOManager",
     "IOManagerDefinition",
     "IdentityPartitionMapping",
+    "In",
     "InMemoryIOManager",
     "InitResourceContext",
     "InputContext",
@@ -568,7 +574,9 @@ __all__ = [
     "MultiToSingleDimensionPartitionMapping",
     "Noneable",
     "ObserveResult",
+    "OpDefinition",
     "OpExecutionContext",
+    "Out",
     "Output",
     "OutputContext",
     "ParquetIOManager",
@@ -639,6 +647,7 @@ __all__ = [
     "file_arrival_sensor",
     "fs_io_manager",
     "get_dagster_logger",
+    "graph_asset",
     "input_manager",
     "io_manager",
     "load_asset_checks_from_current_module",
@@ -665,6 +674,7 @@ __all__ = [
     "multi_asset_sensor",
     "observable_source_asset",
     "observe",
+    "op",
     "resource",
     "run_failure_sensor",
     "run_status_sensor",

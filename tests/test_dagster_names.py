@@ -57,7 +57,9 @@ def test_dg_definitions_is_the_decorator():
     assert isinstance(defs(), dg.Definitions)
 
 
-@pytest.mark.parametrize("name", ["op", "graph_asset", "failure_hook", "repository", "Component"])
+@pytest.mark.parametrize(
+    "name", ["graph", "graph_multi_asset", "failure_hook", "repository", "Component"]
+)
 def test_a_dagster_name_we_do_not_port_says_so_and_what_to_use(name: str):
     with pytest.raises(AttributeError, match=rf"Millrace does not port Dagster's '{name}': "):
         getattr(dg, name)

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, stored_value
 from millrace import AssetKey
 from millrace.runtime.loader import load_code_location
 
@@ -51,6 +51,7 @@ def test_the_ported_project_loads_with_its_graph(ported: Path, monkeypatch: pyte
         "cleaned_orders",
         "crm_export",
         "daily_revenue",
+        "leader_share",
         "order_counts",
         "raw_customers",
         "raw_orders",
@@ -111,6 +112,8 @@ def test_the_ported_project_materializes_in_a_real_process(ported: Path, tmp_pat
     }
     assert ran["status"] == "SUCCESS"
     assert ("daily_revenue", "2024-03-02") in made and ("revenue", None) in made
+    assert ("leader_share", None) in made  # a graph asset of two ops
+    assert stored_value(home, "leader_share") == round(40 / 75, 4)
     assert not any(key == "top_customers" for key, _ in made)  # not in the job's groups
 
 

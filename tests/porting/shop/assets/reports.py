@@ -22,3 +22,19 @@ def top_customers(
     return dg.MaterializeResult(
         metadata={"names": names, "preview": dg.MetadataValue.md(best.to_string(index=False))}
     )
+
+
+@dg.op
+def shares(revenue: pd.DataFrame) -> pd.DataFrame:
+    return revenue.assign(share=revenue["revenue"] / revenue["revenue"].sum())
+
+
+@dg.op
+def largest(table: pd.DataFrame) -> float:
+    return round(float(table["share"].max()), 4)
+
+
+@dg.graph_asset(group_name="features")
+def leader_share(revenue: pd.DataFrame) -> float:
+    """The largest customer's share of revenue."""
+    return largest(shares(revenue))
