@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 from conftest import Db
-from millrace import AssetKey, MetadataValue, Output, RunStatus, asset, materialize
+from millrace import (
+    AssetKey,
+    MetadataValue,
+    Output,
+    RunStatus,
+    StaticPartitionsDefinition,
+    asset,
+    materialize,
+)
 from millrace.errors import StorageError
 from millrace.events import (
     AssetMaterialized,
@@ -167,6 +175,30 @@ def test_latest_materialization_moves_to_the_newest_run(db: Db) -> None:
     ]
     assert first.run_id != second.run_id
     assert db.value("SELECT COUNT(*) FROM events WHERE type = 'ASSET_MATERIALIZED'") == 2
+
+
+async def test_latest_partitions_of_many_assets_and_partitions(home: Path) -> None:
+    # More unpartitioned assets than one query's parameters, asked with partitioned ones.
+    many = [asset(name=f"n{i}")(lambda: 1) for i in range(501)]
+    regions = StaticPartitionsDefinition(["north", "south"])
+
+    @asset(partitions_def=regions)
+    def by_region(context):
+        return context.partition_key
+
+    first = materialize(many)
+    north = materialize([by_region], partition_key="north")
+    again = materialize(many[:1])
+    wanted = {(f"n{i}", "") for i in range(501)}
+    wanted |= {("by_region", "north"), ("by_region", "south"), ("missing", "")}
+    async with await EventStore.open(home) as store:
+        latest = await store.latest_partitions(wanted)
+    assert set(latest) == wanted - {("by_region", "south"), ("missing", "")}
+    assert latest[("n0", "")].run_id == again.run_id
+    assert {latest[(f"n{i}", "")].run_id for i in range(1, 501)} == {first.run_id}
+    assert latest[("n500", "")].partition_key is None
+    record = latest[("by_region", "north")]
+    assert (record.run_id, record.partition_key) == (north.run_id, "north")
 
 
 async def test_failed_run_message_and_typed_events_round_trip(home: Path, db: Db) -> None:
