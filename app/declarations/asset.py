@@ -125,11 +125,11 @@ class RetryPolicy:
         return max(0.0, delay)
 
 
-def _coerce_dep_keys(deps: Iterable[Any] | None) -> tuple[AssetKey, ...]:
+def coerce_dep_keys(deps: Iterable[Any] | None) -> tuple[AssetKey, ...]:
     return tuple(coerce_key(d) for d in deps or ())
 
 
-def _dep_mappings(deps: Iterable[Any] | None) -> dict[AssetKey, Any]:
+def dep_mappings(deps: Iterable[Any] | None) -> dict[AssetKey, Any]:
     """The partition mappings ``AssetDep(..., partition_mapping=...)`` declare."""
     return {
         d.key: d.partition_mapping
@@ -178,7 +178,7 @@ class AssetSpec:
     ) -> None:
         set_ = object.__setattr__
         set_(self, "key", coerce_key(key))
-        set_(self, "deps", _coerce_dep_keys(deps))
+        set_(self, "deps", coerce_dep_keys(deps))
         set_(self, "description", description)
         set_(self, "metadata", normalize_metadata(metadata, where=f"asset spec {key}"))
         set_(self, "group_name", group_name or DEFAULT_GROUP)
@@ -224,7 +224,7 @@ class AssetSpec:
     ) -> AssetSpec:
         """A copy with these added to its own (Dagster's ``merge_attributes``)."""
         return self.replace_attributes(
-            deps=tuple(dict.fromkeys([*self.deps, *_coerce_dep_keys(deps)])),
+            deps=tuple(dict.fromkeys([*self.deps, *coerce_dep_keys(deps)])),
             metadata={**self.metadata, **(metadata or {})},
             owners=tuple(dict.fromkeys([*self.owners, *(owners or ())])),
             tags={**self.tags, **(tags or {})},
@@ -516,15 +516,15 @@ def asset(
             signature = inspect.signature(fn)
         except (TypeError, ValueError) as exc:
             raise DefinitionsError(f"{label}: cannot read the function's signature: {exc}") from exc
-        hints = _type_hints(fn)
+        hints = type_hints(fn)
         special, rest = split_params(signature, hints, label)
-        inputs = _inputs_from_params(rest, dict(ins or {}), asset_key.path[:-1], label)
+        inputs = inputs_from_params(rest, dict(ins or {}), asset_key.path[:-1], label)
         kinds_set = frozenset(kinds or ()) | ({compute_kind} if compute_kind else frozenset())
         return AssetsDefinition(
             fn=fn,
             key=asset_key,
             inputs=inputs,
-            deps=_coerce_dep_keys(deps),
+            deps=coerce_dep_keys(deps),
             special=special,
             description=description if description is not None else inspect.getdoc(fn),
             group_name=group_name or DEFAULT_GROUP,
@@ -540,7 +540,7 @@ def asset(
             check_specs=tuple(check_specs or ()),
             output_annotation=_output_annotation(fn, hints, signature),
             partition_mappings={
-                **_dep_mappings(deps),
+                **dep_mappings(deps),
                 **{
                     spec.key: mapping
                     for spec in inputs
@@ -587,7 +587,7 @@ def checked_freshness_policy(value: Any, where: str) -> Any:
     return value
 
 
-def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+def type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
     """Resolved annotations; one that cannot be resolved (a TYPE_CHECKING import) stays a
     string without costing the others theirs."""
     try:
@@ -664,7 +664,7 @@ _RESOURCES = "millrace.declarations.resources"
 _CONFIG = "millrace.declarations.config"
 
 
-def _inputs_from_params(
+def inputs_from_params(
     params: list[tuple[inspect.Parameter, Any]],
     ins: dict[str, AssetIn],
     key_prefix: tuple[str, ...],

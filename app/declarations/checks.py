@@ -14,10 +14,10 @@ from .asset import (
     InputSpec,
     RetryPolicy,
     SpecialParams,
-    _coerce_dep_keys,
-    _type_hints,
     checked_condition,
+    coerce_dep_keys,
     split_params,
+    type_hints,
 )
 from .invocation import invoke, label_of
 from .keys import AssetKey, CoercibleToAssetKey, coerce_key
@@ -57,7 +57,7 @@ class AssetCheckSpec:
         self.name = name
         self.asset_key = coerce_key(asset)
         self.description = description
-        self.additional_deps = _coerce_dep_keys(additional_deps)
+        self.additional_deps = coerce_dep_keys(additional_deps)
         self.blocking = blocking
         self.metadata = normalize_metadata(metadata, where=f"check {name}")
         self.partitions_def = partitions_def
@@ -247,7 +247,7 @@ def asset_check(
     def decorate(fn: Callable[..., Any]) -> AssetChecksDefinition:
         key = AssetCheckKey(asset_key, name or fn.__name__)
         label = f"check '{key.to_user_string()}' ({location_of(fn)})"
-        special, rest = split_params(inspect.signature(fn), _type_hints(fn), label)
+        special, rest = split_params(inspect.signature(fn), type_hints(fn), label)
         if special.config is not None:
             raise DefinitionsError(f"{label}: checks take no Config parameter")
         extra = dict(additional_ins or {})
@@ -288,7 +288,7 @@ def asset_check(
             fn=fn,
             key=key,
             inputs=tuple(inputs),
-            deps=_coerce_dep_keys(additional_deps),
+            deps=coerce_dep_keys(additional_deps),
             special=special,
             description=description if description is not None else inspect.getdoc(fn),
             blocking=blocking,

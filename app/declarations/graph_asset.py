@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DefinitionsError
-from .asset import AssetIn, AssetsDefinition, _type_hints, asset
+from .asset import AssetIn, AssetsDefinition, asset, type_hints
 from .keys import CoercibleToAssetKey, CoercibleToAssetKeyPrefix
 from .ops import _NO_DEFAULT, OpDefinition
 from .source import location_of
@@ -150,7 +150,7 @@ def graph_asset(
                     "graph asset an op's Config takes its defaults (run config reaches assets)"
                 )
         run = _runner(invocations, result)
-        hints = _type_hints(fn)
+        hints = type_hints(fn)
         params = [
             inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD),
             *(
@@ -196,7 +196,7 @@ def graph_asset(
 
 
 def _annotation_of(op: OpDefinition) -> Any:
-    hint = _type_hints(op.fn).get("return", inspect.Parameter.empty)
+    hint = type_hints(op.fn).get("return", inspect.Parameter.empty)
     return inspect.Parameter.empty if len(op.outs) > 1 else hint
 
 

@@ -21,13 +21,13 @@ from .asset import (
     AssetsDefinition,
     AssetSpec,
     RetryPolicy,
-    _coerce_dep_keys,
-    _dep_mappings,
-    _inputs_from_params,
-    _type_hints,
     checked_condition,
     checked_freshness_policy,
+    coerce_dep_keys,
+    dep_mappings,
+    inputs_from_params,
     split_params,
+    type_hints,
 )
 from .invocation import invoke, label_of
 from .keys import (
@@ -176,15 +176,15 @@ def multi_asset(
         if (outs is None) == (specs is None):
             raise DefinitionsError(f"{label}: pass outs={{name: AssetOut(...)}} or specs=[...]")
         signature = inspect.signature(fn)
-        hints = _type_hints(fn)
+        hints = type_hints(fn)
         special, rest = split_params(signature, hints, label)
-        inputs = _inputs_from_params(rest, dict(ins or {}), (), label)
-        shared_deps = _coerce_dep_keys(deps)
+        inputs = inputs_from_params(rest, dict(ins or {}), (), label)
+        shared_deps = coerce_dep_keys(deps)
         declared = _declared_outputs(outs, specs, group_name, label)
         known = {key for _, key, _ in declared}
         inner = _internal_deps(internal_asset_deps, declared, label)
         mappings = {
-            **_dep_mappings(deps),
+            **dep_mappings(deps),
             **{
                 spec.key: given.partition_mapping
                 for spec in inputs
@@ -204,7 +204,7 @@ def multi_asset(
         kinds_extra = frozenset({compute_kind}) if compute_kind else frozenset()
         outputs = []
         for (output_name, key, out), annotation in zip(declared, annotations, strict=True):
-            own_deps = _coerce_dep_keys(out.deps) if isinstance(out, AssetSpec) else ()
+            own_deps = coerce_dep_keys(out.deps) if isinstance(out, AssetSpec) else ()
             ups = inner.get(output_name)
             if isinstance(out, AssetOut) and out.dagster_type is not None:
                 annotation = out.dagster_type

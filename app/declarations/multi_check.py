@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import DefinitionsError
-from .asset import AssetIn, RetryPolicy, _inputs_from_params, _type_hints, split_params
+from .asset import AssetIn, RetryPolicy, inputs_from_params, split_params, type_hints
 from .checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
 from .source import location_of
 
@@ -70,10 +70,10 @@ def multi_asset_check(
         label = f"multi_asset_check '{op_name}' ({location_of(fn)})"
         if not specs:
             raise DefinitionsError(f"{label}: specs=[AssetCheckSpec(...), ...] is empty")
-        special, rest = split_params(inspect.signature(fn), _type_hints(fn), label)
+        special, rest = split_params(inspect.signature(fn), type_hints(fn), label)
         if special.config is not None:
             raise DefinitionsError(f"{label}: checks take no Config parameter")
-        inputs = _inputs_from_params(rest, dict(ins or {}), (), label)
+        inputs = inputs_from_params(rest, dict(ins or {}), (), label)
         multi = MultiAssetChecksDefinition(fn, op_name, can_subset)
         checks = []
         seen: set[AssetCheckKey] = set()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from ..errors import DefinitionsError
-from .asset import RetryPolicy, SpecialParams, _type_hints, split_params
+from .asset import RetryPolicy, SpecialParams, split_params, type_hints
 from .source import SourceLocation, location_of
 
 _NO_DEFAULT: Any = inspect.Parameter.empty
@@ -136,7 +136,7 @@ def op(
         if inspect.isgeneratorfunction(fn):
             raise DefinitionsError(f"{label}: an op in a graph asset returns its value(s)")
         signature = inspect.signature(fn)
-        hints = _type_hints(fn)
+        hints = type_hints(fn)
         special, rest = split_params(signature, hints, label)
         given = dict(ins or {})
         inputs = []

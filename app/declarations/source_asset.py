@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, overload
 
 from ..errors import DefinitionsError
-from .asset import AssetSpec, SpecialParams, _type_hints, split_params
+from .asset import AssetSpec, SpecialParams, split_params, type_hints
 from .keys import (
     AssetKey,
     CoercibleToAssetKey,
@@ -133,7 +133,7 @@ def _observe_params(fn: ObserveFunction, label: str) -> SpecialParams:
         signature = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
         raise DefinitionsError(f"{label}: cannot read the function's signature: {exc}") from exc
-    special, rest = split_params(signature, _type_hints(fn), label)
+    special, rest = split_params(signature, type_hints(fn), label)
     if special.config is not None:
         raise DefinitionsError(f"{label}: an observation function takes no Config")
     if rest:
