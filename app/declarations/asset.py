@@ -129,13 +129,21 @@ def coerce_dep_keys(deps: Iterable[Any] | None) -> tuple[AssetKey, ...]:
     return tuple(coerce_key(d) for d in deps or ())
 
 
-def dep_mappings(deps: Iterable[Any] | None) -> dict[AssetKey, Any]:
-    """The partition mappings ``AssetDep(..., partition_mapping=...)`` declare."""
-    return {
+def partition_mappings_of(
+    deps: Iterable[Any] | None, inputs: Iterable[InputSpec], ins: Mapping[str, AssetIn] | None
+) -> dict[AssetKey, Any]:
+    """The partition mappings ``AssetDep(..., partition_mapping=...)`` and
+    ``AssetIn(partition_mapping=...)`` declare, by upstream key."""
+    mappings = {
         d.key: d.partition_mapping
         for d in deps or ()
         if isinstance(d, AssetDep) and d.partition_mapping is not None
     }
+    for spec in inputs:
+        given = (ins or {}).get(spec.param)
+        if given is not None and given.partition_mapping is not None:
+            mappings[spec.key] = given.partition_mapping
+    return mappings
 
 
 @dataclass(frozen=True, eq=False)
@@ -539,15 +547,7 @@ def asset(
             partitions_def=partitions_def,
             check_specs=tuple(check_specs or ()),
             output_annotation=_output_annotation(fn, hints, signature),
-            partition_mappings={
-                **dep_mappings(deps),
-                **{
-                    spec.key: mapping
-                    for spec in inputs
-                    if (given := (ins or {}).get(spec.param)) is not None
-                    and (mapping := given.partition_mapping) is not None
-                },
-            },
+            partition_mappings=partition_mappings_of(deps, inputs, ins),
             backfill_policy=backfill_policy,
             automation_condition=checked_condition(automation_condition, label),
             freshness_policy=checked_freshness_policy(freshness_policy, label),

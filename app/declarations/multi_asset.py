@@ -24,8 +24,8 @@ from .asset import (
     checked_condition,
     checked_freshness_policy,
     coerce_dep_keys,
-    dep_mappings,
     inputs_from_params,
+    partition_mappings_of,
     split_params,
     type_hints,
 )
@@ -183,15 +183,7 @@ def multi_asset(
         declared = _declared_outputs(outs, specs, group_name, label)
         known = {key for _, key, _ in declared}
         inner = _internal_deps(internal_asset_deps, declared, label)
-        mappings = {
-            **dep_mappings(deps),
-            **{
-                spec.key: given.partition_mapping
-                for spec in inputs
-                if (given := (ins or {}).get(spec.param)) is not None
-                and given.partition_mapping is not None
-            },
-        }
+        mappings = partition_mappings_of(deps, inputs, ins)
         checks = tuple(check_specs or ())
         for check in checks:
             if check.asset_key not in known:
