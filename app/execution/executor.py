@@ -15,7 +15,7 @@ import asyncio
 import functools
 import os
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -335,10 +335,7 @@ class Executor:
         if not outcome.produced:
             self._unlock(i)
             self._omit(i, f"{step.asset.multi.name} did not produce it (an optional output)")
-            for f in step.followers:  # what the call did produce is still theirs to store
-                self._pending[f] -= 1
-                if self._pending[f] == 0 and self._status[f] is StepStatus.PENDING:
-                    self._ready.append(f)
+            self._unblock(step.followers)  # what the call did produce is still theirs to store
             return
         if step.observes:
             for observed in outcome.observations:
@@ -370,7 +367,7 @@ class Executor:
             reason = f"blocked by check {blocked_by} on {step.key.to_user_string()}"
             self._skip_downstream(i, reason)
             return
-        self._unblock_children(i)
+        self._unblock(self.plan.steps[i].downstream)
 
     def _publish_materialization(self, i: int, outcome: StepOutcome) -> None:
         """Record what the step stored (each partition of a range), with its provenance,
@@ -499,11 +496,11 @@ class Executor:
         for spec in step.inputs:
             for source in spec.sources:
                 self._release(source)
-        self._unblock_children(i)
+        self._unblock(self.plan.steps[i].downstream)
 
-    def _unblock_children(self, i: int) -> None:
+    def _unblock(self, children: Iterable[int]) -> None:
         pending = self._pending
-        for child in self.plan.steps[i].downstream:
+        for child in children:
             pending[child] -= 1
             if pending[child] == 0 and self._status[child] is StepStatus.PENDING:
                 self._ready.append(child)
