@@ -484,8 +484,9 @@ def _group_outcomes(step: Step, result: Any, exc: BaseException | None) -> list[
         except Exception as bad:
             error = error_info(bad)
     outcomes = []
+    checks = {c.key: c for c in multi.checks}
     for key in step.check_group:
-        node = multi.checks[[c.key for c in multi.checks].index(key)]
+        node = checks[key]
         got = reported.get(key)
         if got is None:
             why = f"the check raised {error}" if error else "the function did not report it"
