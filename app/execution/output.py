@@ -21,7 +21,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, TextIO, TypeVar, cast
 
 from .context import LogSink
@@ -53,14 +53,9 @@ class OutputCapture:
         finally:
             _capture.reset(token)
 
-    @contextlib.contextmanager
-    def capturing(self) -> Iterator[None]:
+    def capturing(self) -> _Capturing:
         """Writes in this context (and in threads started from it) are this step's."""
-        token = _capture.set(self)
-        try:
-            yield
-        finally:
-            _capture.reset(token)
+        return _Capturing(self)
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)``, capturing what it prints, on whichever thread it runs."""
@@ -87,6 +82,24 @@ class OutputCapture:
             for (_, level), line in self._partial.items():
                 self.log(level, line)
             self._partial.clear()
+
+
+class _Capturing:
+    """``OutputCapture.capturing()``: a class, not a generator context manager, because every
+    step enters it at least once."""
+
+    __slots__ = ("_capture", "_token")
+
+    def __init__(self, capture: OutputCapture) -> None:
+        self._capture = capture
+        self._token: Token[OutputCapture | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _capture.set(self._capture)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._token is not None
+        _capture.reset(self._token)
 
 
 def _owner() -> OutputCapture | None:
