@@ -47,7 +47,7 @@ class CancelToken:
 
 class _Committing:
     """``CancelToken.committing()``: a class, not a generator context manager, because every
-    stored value passes through it (half the cost per step)."""
+    stored value passes through it and a generator's setup costs a few microseconds more."""
 
     __slots__ = ("_token",)
 

@@ -86,7 +86,7 @@ class OutputCapture:
 
 class _Capturing:
     """``OutputCapture.capturing()``: a class, not a generator context manager, because every
-    step enters it at least once."""
+    step enters it at least once and a generator's setup costs a few microseconds more."""
 
     __slots__ = ("_capture", "_token")
 
