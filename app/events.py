@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -501,7 +502,13 @@ _log = logging.getLogger("millrace")
 
 
 class EventBus:
-    """Synchronous fan-out on the event loop's thread; subscribers must not block.
+    """Fan-out to subscribers, always on the event loop's thread, in id order.
+
+    ``publish`` may be called from any thread: the event gets its id at once, under a lock, so
+    ids follow the order events happen in; it is delivered on the loop the bus is bound to
+    (``bind``), right away when published there with nothing queued, else by one drain per
+    batch of events that worker threads posted (a worker that runs step after step hands its
+    events over in batches, not one loop wake-up each). Subscribers must not block.
 
     ``ids`` numbers the events: by default a counter from 1; the event store replaces it with
     ids reserved in its database, so numbers stay unique across processes sharing a home.
@@ -510,6 +517,16 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self.ids: Iterator[int] = _counter()
+        self._lock = threading.Lock()
+        self._queued: list[Event] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._drain_scheduled = False
+        self._delivering = False
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver on ``loop`` (called on its thread): what other threads publish hops there."""
+        self._loop, self._loop_thread = loop, threading.get_ident()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         self._subscribers.append(subscriber)
@@ -521,7 +538,46 @@ class EventBus:
         return unsubscribe
 
     def publish(self, event: Event) -> None:
-        object.__setattr__(event, "seq", next(self.ids))
+        here = self._loop_thread is None or threading.get_ident() == self._loop_thread
+        with self._lock:
+            object.__setattr__(event, "seq", next(self.ids))
+            self._queued.append(event)
+            wake = not here and not self._drain_scheduled
+            if wake:
+                self._drain_scheduled = True
+        if here:
+            if not self._delivering:  # else the drain under way delivers it, in order
+                self._drain()
+        elif wake:
+            assert self._loop is not None
+            try:
+                self._loop.call_soon_threadsafe(self._scheduled_drain)
+            except RuntimeError:  # the loop has closed: nobody is left to tell
+                with self._lock:
+                    self._queued.clear()
+                    self._drain_scheduled = False
+
+    def _scheduled_drain(self) -> None:
+        with self._lock:
+            self._drain_scheduled = False
+        if not self._delivering:
+            self._drain()
+
+    def _drain(self) -> None:
+        self._delivering = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._queued:
+                        return
+                    # Published while these are delivered: a later batch, so order holds.
+                    batch, self._queued = self._queued, []
+                for event in batch:
+                    self._deliver(event)
+        finally:
+            self._delivering = False
+
+    def _deliver(self, event: Event) -> None:
         for subscriber in tuple(self._subscribers):
             try:
                 subscriber(event)

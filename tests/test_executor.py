@@ -13,6 +13,7 @@ import millrace
 import pytest
 from conftest import Db, stored_value
 from millrace import (
+    AssetIn,
     AssetKey,
     Backoff,
     Definitions,
@@ -29,6 +30,7 @@ from millrace.events import (
     StepFailed,
     StepStarted,
     StepSucceeded,
+    StepWaiting,
 )
 
 APP_DIR = str(Path(millrace.__file__).parent)
@@ -508,3 +510,130 @@ async def test_the_event_stream_keeps_what_was_published_before_it_was_read() ->
         "STEP_SUCCEEDED",
         "RUN_FINISHED",
     ]
+
+
+# -- steps booked on worker threads ------------------------------------------------------------
+
+
+async def test_a_chain_of_def_steps_goes_on_while_the_event_loop_is_blocked() -> None:
+    entered, go, last = threading.Event(), threading.Event(), threading.Event()
+    threads: list[str] = []
+
+    @asset(name="link_0")
+    def start() -> int:
+        entered.set()
+        assert go.wait(RENDEZVOUS_TIMEOUT)
+        return 1
+
+    def make(i: int):
+        @asset(name=f"link_{i}", ins={"up": AssetIn(key=f"link_{i - 1}")})
+        def link(up: int) -> int:
+            threads.append(threading.current_thread().name)
+            if i == 29:
+                last.set()
+            return up + 1
+
+        return link
+
+    defs = Definitions(assets=[start, *(make(i) for i in range(1, 30))])
+    async with Runtime(defs, persist=False, max_concurrency=4) as runtime:
+        seen: list[Event] = []
+        runtime.bus.subscribe(seen.append)
+        handle = runtime.submit(capture_values=True)
+        assert await asyncio.to_thread(entered.wait, RENDEZVOUS_TIMEOUT)
+        go.set()
+        # The loop is blocked here: each finished step hands its successor to its own thread.
+        assert last.wait(RENDEZVOUS_TIMEOUT)
+        result = await handle
+    assert result.success and result.asset_value("link_29") == 30
+    assert len(set(threads)) == 1 and threads[0] != threading.current_thread().name
+    mine = [e for e in seen if e.run_id == result.run_id]
+    assert [e.seq for e in mine] == sorted(e.seq for e in mine)  # delivered in id order
+    order = [(type(e).__name__, e.asset_key.to_user_string()) for e in mine if e.asset_key]
+    for i in range(1, 30):
+        made = order.index(("AssetMaterialized", f"link_{i - 1}"))
+        assert made < order.index(("StepStarted", f"link_{i}"))
+
+
+async def test_an_async_step_after_a_def_step_runs_on_the_loop() -> None:
+    loop_thread = threading.current_thread().name
+    ran_on: dict[str, str] = {}
+
+    @asset
+    def first() -> int:
+        ran_on["first"] = threading.current_thread().name
+        return 1
+
+    @asset
+    async def second(first: int) -> int:
+        ran_on["second"] = threading.current_thread().name
+        await asyncio.sleep(0)
+        return first + 1
+
+    @asset
+    def third(second: int) -> int:
+        ran_on["third"] = threading.current_thread().name
+        return second + 1
+
+    async with Runtime(Definitions(assets=[first, second, third]), persist=False) as runtime:
+        result = await runtime.submit(capture_values=True)
+    assert result.success and result.asset_value("third") == 3
+    assert ran_on["second"] == loop_thread
+    assert loop_thread not in (ran_on["first"], ran_on["third"])
+
+
+async def test_a_step_made_ready_on_a_worker_waits_for_another_runs_write_lock() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    @asset
+    def up() -> int:
+        return 1
+
+    @asset(deps=["up"])
+    def shared() -> int:
+        entered.set()
+        assert release.wait(RENDEZVOUS_TIMEOUT)
+        return 2
+
+    async with Runtime(Definitions(assets=[up, shared]), persist=False) as runtime:
+        waiting = runtime.subscribe(kinds={StepWaiting.kind})
+        first = runtime.submit("shared")
+        assert await asyncio.to_thread(entered.wait, RENDEZVOUS_TIMEOUT)
+        second = runtime.submit(["up", "shared"])  # shared becomes ready on up's worker
+        wait = await asyncio.wait_for(anext(waiting), RENDEZVOUS_TIMEOUT)
+        await waiting.aclose()
+        assert wait.run_id == second.run_id and wait.holder_run_id == first.run_id
+        release.set()
+        one, two = await asyncio.wait_for(asyncio.gather(first, second), RENDEZVOUS_TIMEOUT)
+    assert one.success and two.success
+    started = [e for e in two.all_events if isinstance(e, StepStarted)]
+    assert [e.asset_key.to_user_string() for e in started] == ["up", "shared"]
+    done = next(e for e in one.all_events if isinstance(e, StepSucceeded))
+    assert done.seq < started[1].seq  # it started only once the first run had written
+
+
+async def test_a_run_finishing_on_a_worker_gives_its_slot_to_a_waiting_run() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    @asset
+    def slow() -> int:
+        entered.set()
+        assert release.wait(RENDEZVOUS_TIMEOUT)
+        return 1
+
+    @asset
+    def after(slow: int) -> int:
+        return slow + 1
+
+    @asset
+    def other() -> int:
+        return 3
+
+    defs = Definitions(assets=[slow, after, other])
+    async with Runtime(defs, persist=False, max_concurrency=1) as runtime:
+        first = runtime.submit(["slow", "after"])
+        assert await asyncio.to_thread(entered.wait, RENDEZVOUS_TIMEOUT)
+        second = runtime.submit("other", capture_values=True)  # no slot: it waits
+        release.set()  # slow's worker books it, runs after, then gives the slot back
+        one, two = await asyncio.wait_for(asyncio.gather(first, second), RENDEZVOUS_TIMEOUT)
+    assert one.success and two.success and two.asset_value("other") == 3

@@ -1,7 +1,11 @@
 """The asyncio scheduler: starts every step whose upstreams are done, up to a concurrency bound.
 
 It is driven by completion callbacks, not polling: finishing a step decrements its children's
-pending counts and launches whatever became ready, so each step costs O(its edges).
+pending counts and launches whatever became ready, so each step costs O(its edges). A ``def``
+step that succeeds is booked on the worker thread that ran it, which then takes the next ready
+step itself: a chain runs without a hop to the loop per step. The bookkeeping is under one
+lock; what needs the loop (failures and their retry timers, ``async def`` steps, waits for a
+write lock, the end of the run) is handed to it.
 
 With ``early_cutoff``, a step whose stored materialization already has its code version,
 config and input data versions is not run ("up to date"): so an edit that does not change an
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -130,7 +135,8 @@ class Executor:
         }
         self._data_versions = {read: c.data_version for read, c in self._current.items()}
         self._ready: deque[int] = deque(i for i, n in enumerate(self._pending) if n == 0)
-        self._running: dict[int, asyncio.Future[Any]] = {}
+        # Running steps: an interruptible one's future (async, a retry or lock wait), else None.
+        self._running: dict[int, asyncio.Future[Any] | None] = {}
         self._requests: dict[int, StepRequest] = {}
         self._timers: set[int] = set()  # steps waiting out a retry delay, or for a write lock
         self._locked: set[int] = set()  # steps holding their asset's write lock
@@ -139,11 +145,17 @@ class Executor:
         self._remaining = len(steps)
         self._summary = ExecutionSummary(self._status)
         self._finished: asyncio.Future[None] | None = None
+        self._settled: asyncio.Future[None] | None = None  # while settle() waits
         self._canceled = False
+        self._mutex = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
 
     async def run(self) -> ExecutionSummary:
-        self._finished = asyncio.get_running_loop().create_future()
-        self._pump()
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._finished = self._loop.create_future()
+        self._book(_nothing)
         try:
             await asyncio.shield(self._finished)
         except asyncio.CancelledError:
@@ -158,23 +170,70 @@ class Executor:
         """Launch nothing more, store nothing more; cancel running async steps and waits.
         A thread finishes what it computes (``context.is_canceled`` lets it stop early), but
         its value is discarded unless it was already being stored."""
-        if self._canceled:
-            return
-        self._canceled = True
-        self._summary.canceled = True
-        self._services.cancel.request()
-        for i, future in list(self._running.items()):
-            if self.plan.steps[i].runs_on_loop or i in self._timers:
-                future.cancel()
-        self._pump()
+        with self._mutex:
+            if self._canceled:
+                return
+            self._canceled = True
+            self._summary.canceled = True
+            self._services.cancel.request()
+            for future in self._running.values():
+                if future is not None:
+                    future.cancel()
+            self._book(_nothing)
 
     async def settle(self) -> None:
         """Wait until every value stored before a cancel has been reported: from then on the
         canceled run stores and publishes nothing."""
         await asyncio.to_thread(self._services.cancel.wait_for_commits)
-        stored = [f for i, f in self._running.items() if self._requests[i].committed]
-        if stored:
-            await asyncio.wait(stored)
+        with self._mutex:
+            if not self._storing():
+                return
+            settled = self._settled = asyncio.get_running_loop().create_future()
+        await settled
+
+    def _storing(self) -> bool:
+        return any(self._requests[i].committed for i in self._running)
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def _book(self, change: Callable[..., None], *args: Any) -> None:
+        """Apply ``change`` to the run's state and launch what became ready, on any thread;
+        a bug in the bookkeeping fails run() rather than leave it waiting forever."""
+        with self._mutex:
+            try:
+                change(*args)
+                self._pump()
+                if self._settled is not None and not self._storing():
+                    self._resolve(self._settled)
+                    self._settled = None
+            except BaseException as exc:
+                if self._finished is not None:
+                    self._resolve(self._finished, exc)
+                raise
+
+    def _on_loop_thread(self) -> bool:
+        return threading.get_ident() == self._loop_thread
+
+    def _resolve(self, future: asyncio.Future[None], error: BaseException | None = None) -> None:
+        if not self._on_loop_thread():
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(_settle, future, error)
+        else:
+            _settle(future, error)
+
+    def _on_loop(self, i: int, then: Callable[..., None], *args: Any) -> None:
+        """Continue step ``i`` with ``then(i, *args)`` on the loop; it counts as running (so
+        against the limit) until then."""
+        assert self._loop is not None
+        self._running[i] = None
+        self._loop.call_soon_threadsafe(self._book, self._resume, i, then, args)
+
+    def _resume(self, i: int, then: Callable[..., None], args: tuple[Any, ...]) -> None:
+        del self._running[i]
+        if self._canceled:
+            self._fail(i, asyncio.CancelledError("canceled with the run"), retry=False)
+        else:
+            then(i, *args)
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -184,14 +243,19 @@ class Executor:
             ready
             and not self._canceled
             and len(running) < self._limit
-            and slots.free(self, len(running))
+            and slots.claim(self, len(running))
         ):
             self._launch(ready.popleft(), attempt=1)
         slots.hold(self, len(running))
         if ready and not self._canceled and len(running) < self._limit:
-            slots.wait(self, self._pump)  # other runs hold every slot
+            slots.wait(self, self._wake)  # other runs hold every slot
         if not running and (self._canceled or not ready):
             self._finish()
+
+    def _wake(self) -> None:
+        """A slot was given back, on whichever thread gave it."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._book, _nothing)
 
     def _step_fields(self, i: int) -> dict[str, Any]:
         """The fields every event about step ``i`` carries (built once per step)."""
@@ -249,6 +313,12 @@ class Executor:
         """Take the asset's write lock: True if held now, else the step waits for it."""
         assert self._locks is not None
         step = self.plan.steps[i]
+        if not self._on_loop_thread():
+            if self._locks.try_acquire(self._lock_key(i), self._services.run_id):
+                self._locked.add(i)
+                return True
+            self._on_loop(i, self._lock_then_start)  # a wait is the loop's
+            return False
         wait = self._locks.acquire(self._lock_key(i), self._services.run_id)
         self._locked.add(i)
         if wait is None:
@@ -264,8 +334,12 @@ class Executor:
         )
         self._running[i] = wait
         self._timers.add(i)
-        wait.add_done_callback(functools.partial(self._on_lock, i))
+        wait.add_done_callback(functools.partial(self._book, self._on_lock, i))
         return False
+
+    def _lock_then_start(self, i: int) -> None:
+        if self._lock(i):
+            self._start(i, 1)
 
     def _on_lock(self, i: int, wait: asyncio.Future[None]) -> None:
         del self._running[i]
@@ -273,12 +347,14 @@ class Executor:
         if wait.cancelled():
             self._locked.discard(i)  # never held: nothing to release
             self._fail(i, asyncio.CancelledError("canceled with the run"), retry=False)
-            self._pump()
         else:
             self._start(i, 1)
 
     def _start(self, i: int, attempt: int) -> None:
         step = self.plan.steps[i]
+        if step.runs_on_loop and not self._on_loop_thread():
+            self._on_loop(i, self._start, attempt)
+            return
         request = self._requests[i]
         request.attempt, request.committed = attempt, False
         self._status[i] = StepStatus.RUNNING
@@ -302,28 +378,31 @@ class Executor:
             ]
             if missing:
                 raise MissingInputError(_no_value(step.name, missing[0].key))
-            future = self._launcher.launch(self._services, request)
+            # Under the lock: a worker that finishes it first waits until it is recorded.
+            self._running[i] = self._launcher.launch(
+                self._services, request, functools.partial(self._done, i)
+            )
         except Exception as exc:  # this step cannot start: it fails, the run goes on
             self._fail(i, exc, retry=False)
-            return
-        self._running[i] = future
-        future.add_done_callback(functools.partial(self._on_done, i))
 
-    def _on_done(self, i: int, future: asyncio.Future[StepOutcome]) -> None:
-        try:
-            del self._running[i]
-            if future.cancelled():
-                self._fail(i, asyncio.CancelledError("canceled with the run"), retry=False)
-            elif (exc := future.exception()) is not None:
-                self._fail(i, exc, retry=not self._canceled)
-            else:
-                self._succeed(i, future.result())
-            self._pump()
-        except BaseException as exc:
-            # A bug here would otherwise leave run() waiting forever.
-            if self._finished is not None and not self._finished.done():
-                self._finished.set_exception(exc)
-            raise
+    def _done(self, i: int, outcome: StepOutcome | None, error: BaseException | None) -> None:
+        """Step ``i`` ended, on the thread that ran it: a success is booked right there, a
+        failure (which may wait out a retry delay) on the loop."""
+        if error is not None and not self._on_loop_thread():
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._book, self._ended, i, outcome, error)
+        else:
+            self._book(self._ended, i, outcome, error)
+
+    def _ended(self, i: int, outcome: StepOutcome | None, error: BaseException | None) -> None:
+        del self._running[i]
+        if isinstance(error, asyncio.CancelledError):
+            self._fail(i, error, retry=False)
+        elif error is not None:
+            self._fail(i, error, retry=not self._canceled)
+        else:
+            assert outcome is not None
+            self._succeed(i, outcome)
 
     def _succeed(self, i: int, outcome: StepOutcome) -> None:
         step = self.plan.steps[i]
@@ -531,12 +610,12 @@ class Executor:
             StepFailed(**self._step_fields(i), error=info, will_retry=will_retry, metadata=metadata)
         )
         if will_retry:
-            loop = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()  # failures are booked on the loop
             self._status[i] = StepStatus.PENDING
             # A future stands for the wait, so cancel() treats it like a running async step.
             timer: asyncio.Future[None] = loop.create_future()
             handle = loop.call_later(decision.delay, timer.set_result, None)
-            timer.add_done_callback(functools.partial(self._retry, i, handle))
+            timer.add_done_callback(functools.partial(self._book, self._retry, i, handle))
             self._running[i] = timer
             self._timers.add(i)
             return
@@ -566,7 +645,6 @@ class Executor:
         self._timers.discard(i)
         if timer.cancelled():
             self._fail(i, asyncio.CancelledError("canceled with the run"), retry=False)
-            self._pump()
         else:
             self._launch(i, self._requests[i].attempt + 1)
 
@@ -617,7 +695,19 @@ class Executor:
         for i, status in enumerate(self._status):
             if status is StepStatus.PENDING:
                 self._skip(i, reason)
-        self._finished.set_result(None)
+        self._resolve(self._finished)
+
+
+def _nothing() -> None:
+    """A change of no state: ``_book(_nothing)`` only launches what is ready."""
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if not future.done():
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 def _no_value(name: str, upstream: AssetKey) -> str:

@@ -1,14 +1,17 @@
 """A pool of worker threads for ``def`` steps, lighter than ThreadPoolExecutor + run_in_executor.
 
-Each hop to a thread and back is on the critical path of every step in a chain. A bare queue
-and one ``call_soon_threadsafe`` to resolve an asyncio future halve its cost, measured here
-(bench/overhead.py prints the figure): no concurrent.futures.Future, no future chaining.
+Each hop to a thread and back is on the critical path of every step in a chain. So a job's
+``done`` callback runs on the worker that ran it, and a job submitted from inside ``done``
+(the step that finishing this one made ready) is kept by that worker and run next: a chain of
+``def`` steps runs on one thread, with no wake-up between steps. Other jobs go through a bare
+queue; ``run`` resolves an asyncio future with one ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from queue import SimpleQueue
@@ -16,7 +19,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+Done = Callable[[Any, BaseException | None], None]
+_Job = tuple[Callable[..., Any], tuple[Any, ...], Done]
+
+_log = logging.getLogger("millrace")
 
 
 class WorkerPool:
@@ -31,18 +37,36 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._lock = threading.Lock()
+        self._local = threading.local()  # .next: the job this worker's ``done`` handed it
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        """Run ``fn(*args)`` on a worker; the future resolves on the calling event loop."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((loop, future, fn, args))
+    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...], done: Done) -> None:
+        """Run ``fn(*args)`` on a worker, then ``done(result, None)`` or ``done(None, error)``
+        there. Submitted from a ``done`` running on a worker, the first job is run next by
+        that same worker."""
+        local = self._local
+        if getattr(local, "taking", False) and local.next is None:
+            local.next = (fn, args, done)
+            with self._lock:
+                self._idle -= 1  # counted idle for its ``done``, this worker is busy again
+            return
+        self._jobs.put((fn, args, done))
         with self._lock:
             # _idle counts waiting workers minus queued jobs: below zero is a backlog.
             if self._idle > 0 or len(self._threads) >= self._max:
                 self._idle -= 1
             else:
                 self._start_thread()
+
+    def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """``fn(*args)`` on a worker, as a future of the calling event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle, future, result, error)
+
+        self.submit(fn, args, done)
         return future
 
     def _start_thread(self) -> None:
@@ -53,20 +77,28 @@ class WorkerPool:
         thread.start()
 
     def _work(self) -> None:
-        jobs = self._jobs
-        while True:
-            job = jobs.get()
-            if job is None:
-                return
-            loop, future, fn, args = job
+        jobs, local = self._jobs, self._local
+        local.next, local.taking = None, False
+        job = jobs.get()
+        while job is not None:
+            fn, args, done = job
             try:
-                outcome: tuple[Callable[..., None], Any] = (_resolve, fn(*args))
+                result, error = fn(*args), None
             except BaseException as exc:  # SystemExit from user code fails the step, too
-                outcome = (_fail, exc)
+                result, error = None, exc
+            # Idle before ``done`` tells anyone, so the next job they submit finds this worker.
             with self._lock:
                 self._idle += 1
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(outcome[0], future, outcome[1])
+            local.taking = True
+            try:
+                done(result, error)
+            except BaseException:  # the callback's owner reports its own failures
+                _log.exception("a worker's done callback failed")
+            finally:
+                local.taking = False
+            job, local.next = local.next, None
+            if job is None:
+                job = jobs.get()
 
     def close(self) -> None:
         """Let the workers finish what they hold, then stop them."""
@@ -79,11 +111,10 @@ class WorkerPool:
         self._idle = 0
 
 
-def _resolve(future: asyncio.Future[Any], result: Any) -> None:
-    if not future.done():
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
         future.set_result(result)
-
-
-def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
+    else:
+        future.set_exception(error)

@@ -10,8 +10,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-import threading
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +129,7 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
 
     if not await _turn(handle, env.queue):
         return _canceled_in_queue(handle, env)
+    bus.bind(asyncio.get_running_loop())  # steps publish from worker threads
     unsubscribe = bus.subscribe(collect)
     publish = bus.publish
     try:
@@ -232,7 +232,7 @@ async def _execute(handle: RunHandle, env: RunEnvironment) -> ExecutionSummary:
     await _lease(handle, env)
     async with _live_resources(plan, run_id, env) as resources:
         services = RunServices(
-            run_id, resources, _threadsafe(publish), history, env.configs, instance=env.instance
+            run_id, resources, publish, history, env.configs, instance=env.instance
         )
         executor = Executor(
             plan,
@@ -347,9 +347,9 @@ async def _live_resources(
 
     opened = open_resources(needed, run_id=run_id, run_config=scoped, log=_log)
     # Setup and teardown run in no step: what they print is the run's log, about no asset.
-    emit = _threadsafe(env.bus.publish)
+    publish = env.bus.publish
     output = OutputCapture(
-        lambda level, message: emit(LogMessage(run_id=run_id, level=level, message=message))
+        lambda level, message: publish(LogMessage(run_id=run_id, level=level, message=message))
     )
 
     try:
@@ -465,17 +465,3 @@ def _status(summary: ExecutionSummary) -> RunStatus:
     if summary.canceled:
         return RunStatus.CANCELED
     return RunStatus.SUCCESS if summary.success else RunStatus.FAILURE
-
-
-def _threadsafe(publish: Callable[[Event], None]) -> Callable[[Event], None]:
-    """Publish from any thread: worker threads hop onto the loop, the loop thread goes direct."""
-    loop = asyncio.get_running_loop()
-    loop_thread = threading.get_ident()
-
-    def emit(event: Event) -> None:
-        if threading.get_ident() == loop_thread:
-            publish(event)
-        else:
-            loop.call_soon_threadsafe(publish, event)
-
-    return emit
