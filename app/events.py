@@ -498,6 +498,10 @@ BACKFILL_TOTAL_TAG = "millrace/backfill_total"
 
 
 Subscriber = Callable[[Event], None]
+# How long events published off the loop may wait to be delivered together. Waking the loop
+# for each step's events made the worker and the loop trade the GIL twice a step; views
+# redraw far more slowly than this, and the store batches its writes for longer anyway.
+DELIVERY_DELAY = 0.002
 _log = logging.getLogger("millrace")
 
 
@@ -506,9 +510,9 @@ class EventBus:
 
     ``publish`` may be called from any thread: the event gets its id at once, under a lock, so
     ids follow the order events happen in; it is delivered on the loop the bus is bound to
-    (``bind``), right away when published there with nothing queued, else by one drain per
-    batch of events that worker threads posted (a worker that runs step after step hands its
-    events over in batches, not one loop wake-up each). Subscribers must not block.
+    (``bind``): at once when published there, with whatever other threads queued before it;
+    from another thread, within ``DELIVERY_DELAY``, together with what that thread and others
+    publish meanwhile. Subscribers must not block.
 
     ``ids`` numbers the events: by default a counter from 1; the event store replaces it with
     ids reserved in its database, so numbers stay unique across processes sharing a home.
@@ -551,7 +555,9 @@ class EventBus:
         elif wake:
             assert self._loop is not None
             try:
-                self._loop.call_soon_threadsafe(self._scheduled_drain)
+                self._loop.call_soon_threadsafe(
+                    self._loop.call_later, DELIVERY_DELAY, self._scheduled_drain
+                )
             except RuntimeError:  # the loop has closed: nobody is left to tell
                 with self._lock:
                     self._queued.clear()
@@ -560,6 +566,10 @@ class EventBus:
     def _scheduled_drain(self) -> None:
         with self._lock:
             self._drain_scheduled = False
+        self.drain()
+
+    def drain(self) -> None:
+        """On the loop's thread: deliver now what other threads have published."""
         if not self._delivering:
             self._drain()
 

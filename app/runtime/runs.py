@@ -61,6 +61,7 @@ class RunHandle:
         self._task: asyncio.Task[RunResult] | None = None
         self._turn: asyncio.Future[None] | None = None  # its wait in the run queue
         self._executor: Executor | None = None
+        self._bus: EventBus | None = None
         self._cancel_requested = False
 
     def cancel(self) -> None:
@@ -76,6 +77,8 @@ class RunHandle:
         """After ``cancel()``: wait until the run stores and publishes nothing more."""
         if self._executor is not None:
             await self._executor.settle()
+        if self._bus is not None:
+            self._bus.drain()  # what its workers published reaches subscribers before this returns
 
     @property
     def canceled(self) -> bool:
@@ -130,6 +133,7 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
     if not await _turn(handle, env.queue):
         return _canceled_in_queue(handle, env)
     bus.bind(asyncio.get_running_loop())  # steps publish from worker threads
+    handle._bus = bus
     unsubscribe = bus.subscribe(collect)
     publish = bus.publish
     try:
