@@ -258,6 +258,9 @@ async def _execute(handle: RunHandle, env: RunEnvironment) -> ExecutionSummary:
         summary = await executor.run()
     problems = [f"{plan.steps[i].name} failed" for i in summary.errors]
     problems += [f"check {c} blocked its downstream" for c in summary.blocking_failures]
+    if env.store is not None:
+        # Whoever sees the run end (a console line, the TUI) finds all it stored committed.
+        await env.store.flush()
     publish(RunFinished(run_id=run_id, status=_status(summary), message="; ".join(problems)))
     return summary
 
