@@ -6,10 +6,10 @@ import asyncio
 import json
 import os
 import socket
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
-
-import aiosqlite
 
 from ..declarations.metadata import metadata_to_json
 from ..events import (
@@ -37,56 +37,74 @@ from ..events import (
 from .partition_index import record_partitions
 
 
-async def write_batch(
-    db: aiosqlite.Connection,
+def write_batch(
+    db: sqlite3.Connection,
     batch: Sequence[Event],
     values: Mapping[int, bytes],
     now: float | None = None,
 ) -> None:
-    """Commit ``batch``; ``values`` are small stored values by ``id(event)`` of the
-    materialization that stored them, committed with it."""
-    await db.execute("BEGIN IMMEDIATE")
+    """Commit ``batch`` in one transaction; ``values`` are small stored values by
+    ``id(event)`` of the materialization that stored them, committed with it."""
+    with transaction(db):
+        write_rows(db, batch, values, now)
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back if the block raises (on a connection in
+    autocommit mode, ``isolation_level=None``)."""
+    db.execute("BEGIN IMMEDIATE")
     try:
-        await _runs(db, batch, now)
-        await db.executemany(
-            "INSERT INTO events (id, run_id, asset_key, partition_key, check_name, type,"
-            " timestamp, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [_event_row(e) for e in batch],
-        )
-        evaluations = [e for e in batch if isinstance(e, AssetCheckEvaluated)]
-        if evaluations:
-            await db.executemany(
-                "INSERT OR REPLACE INTO latest_check_results (asset_key, check_name,"
-                " partition_key, run_id, timestamp, passed, severity, blocking, description,"
-                " metadata, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_check_row(e) for e in evaluations],
-            )
-        materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
-        if materialized:
-            await _materializations(db, materialized, values)
-        observed = [e for e in batch if isinstance(e, AssetObserved)]
-        if observed:
-            await _observations(db, observed)
-        failed = [e for e in batch if isinstance(e, StepFailed) and marks_asset_failed(e)]
-        if failed:
-            await db.executemany(
-                "INSERT OR REPLACE INTO asset_failures (asset_key, partition_key, run_id,"
-                " event_id, timestamp, error) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (*key, e.run_id, e.seq, e.timestamp, str(e.error))
-                    for e in failed
-                    for key in _keys(e)
-                ],
-            )
-        await _in_progress(db, batch)
-        await _automation(db, batch)
-        await db.execute("COMMIT")
+        yield
     except BaseException:
-        await db.execute("ROLLBACK")
+        db.execute("ROLLBACK")
         raise
+    db.execute("COMMIT")
 
 
-async def _in_progress(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
+def write_rows(
+    db: sqlite3.Connection,
+    batch: Sequence[Event],
+    values: Mapping[int, bytes],
+    now: float | None = None,
+) -> None:
+    """The rows of ``batch``, in the caller's transaction."""
+    _runs(db, batch, now)
+    db.executemany(
+        "INSERT INTO events (id, run_id, asset_key, partition_key, check_name, type,"
+        " timestamp, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [_event_row(e) for e in batch],
+    )
+    evaluations = [e for e in batch if isinstance(e, AssetCheckEvaluated)]
+    if evaluations:
+        db.executemany(
+            "INSERT OR REPLACE INTO latest_check_results (asset_key, check_name,"
+            " partition_key, run_id, timestamp, passed, severity, blocking, description,"
+            " metadata, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_check_row(e) for e in evaluations],
+        )
+    materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
+    if materialized:
+        _materializations(db, materialized, values)
+    observed = [e for e in batch if isinstance(e, AssetObserved)]
+    if observed:
+        _observations(db, observed)
+    failed = [e for e in batch if isinstance(e, StepFailed) and marks_asset_failed(e)]
+    if failed:
+        db.executemany(
+            "INSERT OR REPLACE INTO asset_failures (asset_key, partition_key, run_id,"
+            " event_id, timestamp, error) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (*key, e.run_id, e.seq, e.timestamp, str(e.error))
+                for e in failed
+                for key in _keys(e)
+            ],
+        )
+    _in_progress(db, batch)
+    _automation(db, batch)
+
+
+def _in_progress(db: sqlite3.Connection, batch: Sequence[Event]) -> None:
     """An asset (partition) is in progress from its step's start to its end; a retry
     between attempts still is."""
     started, ended = [], []
@@ -100,13 +118,13 @@ async def _in_progress(db: aiosqlite.Connection, batch: Sequence[Event]) -> None
         ):
             ended += [(*key, e.run_id) for key in _keys(e)]
     if started:
-        await db.executemany(
+        db.executemany(
             "INSERT OR REPLACE INTO in_progress (asset_key, partition_key, run_id, timestamp)"
             " VALUES (?, ?, ?, ?)",
             started,
         )
     if ended:
-        await db.executemany(
+        db.executemany(
             "DELETE FROM in_progress WHERE asset_key = ? AND partition_key = ? AND run_id = ?",
             ended,
         )
@@ -121,10 +139,10 @@ def marks_asset_failed(event: StepFailed) -> bool:
     )
 
 
-async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | None) -> None:
+def _runs(db: sqlite3.Connection, batch: Sequence[Event], now: float | None) -> None:
     for event in batch:
         if isinstance(event, RunStarted):
-            await db.execute(
+            db.execute(
                 "INSERT INTO runs (run_id, status, selection, config, tags, start_time,"
                 " pid, hostname, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -141,7 +159,7 @@ async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | N
             )
             backfill = event.tags.get(BACKFILL_TAG)
             if backfill is not None:
-                await db.execute(
+                db.execute(
                     "INSERT OR IGNORE INTO backfills (backfill_id, selection, spec, created,"
                     " total) VALUES (?, ?, ?, ?, ?)",
                     (
@@ -152,22 +170,22 @@ async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | N
                         int(event.tags.get(BACKFILL_TOTAL_TAG, "0")),
                     ),
                 )
-                await db.execute(
+                db.execute(
                     "INSERT OR IGNORE INTO backfill_runs (backfill_id, run_id) VALUES (?, ?)",
                     (backfill, event.run_id),
                 )
         elif isinstance(event, RunFinished):
-            await db.execute(
+            db.execute(
                 "UPDATE runs SET status = ?, end_time = ?, message = ? WHERE run_id = ?",
                 (event.status.value, now or event.timestamp, event.message, event.run_id),
             )
             # The run's writes are all in this transaction or earlier: its leases end here,
             # and nothing of it is in progress any more.
-            await db.execute("DELETE FROM leases WHERE run_id = ?", (event.run_id,))
-            await db.execute("DELETE FROM in_progress WHERE run_id = ?", (event.run_id,))
+            db.execute("DELETE FROM leases WHERE run_id = ?", (event.run_id,))
+            db.execute("DELETE FROM in_progress WHERE run_id = ?", (event.run_id,))
 
 
-async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
+def _automation(db: sqlite3.Connection, batch: Sequence[Event]) -> None:
     """A tick, its run keys and the sensor's cursor commit together: a restart never sees
     a run key used without the cursor that went with it, or the reverse."""
     ticks = [e for e in batch if isinstance(e, TickEvaluated)]
@@ -175,7 +193,7 @@ async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
     evaluated = [e for e in batch if isinstance(e, AutomationEvaluated)]
     if not ticks and not changes and not evaluated:
         return
-    await db.executemany(
+    db.executemany(
         "INSERT OR REPLACE INTO automation_evaluations (asset_key, sensor, timestamp, evaluation)"
         " VALUES (?, ?, ?, ?)",
         [
@@ -184,7 +202,7 @@ async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
             for key, evaluation in e.evaluations.items()
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO ticks (name, kind, timestamp, scheduled, status, run_ids, skip_reason,"
         " error, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -202,12 +220,12 @@ async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
             for e in ticks
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO instigators (name, kind, cursor, updated) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, updated = excluded.updated",
         [(e.name, e.instigator, e.cursor, e.timestamp) for e in ticks if e.instigator == "sensor"],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT OR IGNORE INTO run_keys (name, run_key, run_id, timestamp) VALUES (?, ?, ?, ?)",
         [
             (e.name, key, run_id, e.timestamp)
@@ -216,7 +234,7 @@ async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
             if key
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO instigators (name, kind, status, updated) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (name) DO UPDATE SET status = excluded.status, updated = excluded.updated",
         [
@@ -230,24 +248,24 @@ def _running(running: bool) -> str:
     return "RUNNING" if running else "STOPPED"
 
 
-async def _materializations(
-    db: aiosqlite.Connection, materialized: list[AssetMaterialized], values: Mapping[int, bytes]
+def _materializations(
+    db: sqlite3.Connection, materialized: list[AssetMaterialized], values: Mapping[int, bytes]
 ) -> None:
     # A small value commits with its materialization; a value stored elsewhere (a file)
     # leaves no stale copy behind.
-    await db.executemany(
+    db.executemany(
         "INSERT OR REPLACE INTO asset_values (asset_key, partition_key, data) VALUES (?, ?, ?)",
         [(*_key(e), values[id(e)]) for e in materialized if id(e) in values],
     )
-    await db.executemany(
+    db.executemany(
         "DELETE FROM asset_values WHERE asset_key = ? AND partition_key = ?",
         [_key(e) for e in materialized if id(e) not in values],
     )
-    await db.executemany(
+    db.executemany(
         "DELETE FROM asset_failures WHERE asset_key = ? AND partition_key = ?",
         [_key(e) for e in materialized],
     )
-    await record_partitions(db, materialized)  # before the upsert: it tells new keys apart
+    record_partitions(db, materialized)  # before the upsert: it tells new keys apart
     rows = [
         (
             *_key(e),
@@ -262,7 +280,7 @@ async def _materializations(
         )
         for e in materialized
     ]
-    await db.executemany(
+    db.executemany(
         "INSERT INTO latest_materializations (asset_key, partition_key, run_id, event_id,"
         " timestamp, code_version, data_version, metadata, config, has_provenance)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -274,13 +292,13 @@ async def _materializations(
         " inputs_changed = 0, observed = 0",
         rows,
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO materializations (asset_key, partition_key, run_id, event_id, timestamp,"
         " code_version, data_version, config, has_provenance)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(*row[:7], *row[8:]) for row in rows],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT OR REPLACE INTO materialization_inputs (event_id, asset_key, partition_key,"
         " data_version, input_event_id) VALUES (?, ?, ?, ?, ?)",
         [
@@ -296,7 +314,7 @@ async def _materializations(
         ],
     )
     # A reader can commit after what it read was replaced (another run wrote it meanwhile).
-    await db.executemany(
+    db.executemany(
         "UPDATE latest_materializations SET inputs_changed = 1"
         " WHERE event_id = ?1 AND EXISTS (SELECT 1 FROM materialization_inputs i"
         "   LEFT JOIN latest_materializations u"
@@ -304,19 +322,19 @@ async def _materializations(
         "   WHERE i.event_id = ?1 AND u.data_version IS NOT i.data_version)",
         [(e.seq,) for e in materialized if e.inputs],
     )
-    await flag_readers(db, [(*_key(e), e.data_version) for e in materialized])
+    flag_readers(db, [(*_key(e), e.data_version) for e in materialized])
 
 
-async def _observations(db: aiosqlite.Connection, observed: list[AssetObserved]) -> None:
+def _observations(db: sqlite3.Connection, observed: list[AssetObserved]) -> None:
     """An external asset's latest observation is its latest record, as a materialization is
     an asset's: its data version is what downstream provenance records and is compared
     with. It has no code version, config or inputs; no value is stored."""
-    await db.executemany(
+    db.executemany(
         "DELETE FROM asset_failures WHERE asset_key = ? AND partition_key = ?",
         [_key(e) for e in observed],
     )
-    await record_partitions(db, observed)
-    await db.executemany(
+    record_partitions(db, observed)
+    db.executemany(
         "INSERT INTO latest_materializations (asset_key, partition_key, run_id, event_id,"
         " timestamp, code_version, data_version, metadata, config, has_provenance, observed)"
         " VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL, 0, 1)"
@@ -337,16 +355,14 @@ async def _observations(db: aiosqlite.Connection, observed: list[AssetObserved])
             for e in observed
         ],
     )
-    await flag_readers(db, [(*_key(e), e.data_version) for e in observed])
+    flag_readers(db, [(*_key(e), e.data_version) for e in observed])
 
 
-async def flag_readers(
-    db: aiosqlite.Connection, changed: Sequence[tuple[str, str, str | None]]
-) -> None:
+def flag_readers(db: sqlite3.Connection, changed: Sequence[tuple[str, str, str | None]]) -> None:
     """Mark the latest materializations that read each (asset, partition) with a data
     version other than its own now (``None``: it is gone), so partition status compares only
     those with their upstreams. A reader's next materialization clears its mark."""
-    await db.executemany(
+    db.executemany(
         "UPDATE latest_materializations SET inputs_changed = 1"
         " WHERE inputs_changed = 0 AND event_id IN (SELECT event_id FROM materialization_inputs"
         "   WHERE asset_key = ? AND partition_key = ? AND data_version IS NOT ?)",
