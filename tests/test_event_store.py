@@ -385,7 +385,7 @@ def test_close_after_a_failed_batch_raises_and_still_lets_the_process_exit(tmp_p
         [sys.executable, str(script), str(tmp_path / "home")],
         capture_output=True,
         text=True,
-        timeout=30,  # a leaked aiosqlite thread would hang the exit past this
+        timeout=30,  # a leaked non-daemon thread would hang the exit past this
     )
     assert done.returncode == 0, done.stderr
     assert "close raised: writing events to" in done.stdout
