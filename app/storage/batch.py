@@ -70,10 +70,11 @@ def write_rows(
 ) -> None:
     """The rows of ``batch``, in the caller's transaction."""
     _runs(db, batch, now)
+    metadata: dict[int, str] = {}  # a materialization's full metadata, by id(event)
     db.executemany(
         "INSERT INTO events (id, run_id, asset_key, partition_key, check_name, type,"
         " timestamp, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [_event_row(e) for e in batch],
+        [_event_row(e, metadata) for e in batch],
     )
     evaluations = [e for e in batch if isinstance(e, AssetCheckEvaluated)]
     if evaluations:
@@ -85,7 +86,7 @@ def write_rows(
         )
     materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
     if materialized:
-        _materializations(db, materialized, values)
+        _materializations(db, materialized, values, metadata)
     observed = [e for e in batch if isinstance(e, AssetObserved)]
     if observed:
         _observations(db, observed)
@@ -106,28 +107,32 @@ def write_rows(
 
 def _in_progress(db: sqlite3.Connection, batch: Sequence[Event]) -> None:
     """An asset (partition) is in progress from its step's start to its end; a retry
-    between attempts still is."""
-    started, ended = [], []
+    between attempts still is. A step that started (first attempt) and ended within the
+    batch writes nothing: no row of it can exist before the batch."""
+    started: dict[tuple[str, str, str], float] = {}  # the latest start's time
+    first: set[tuple[str, str, str]] = set()  # first attempts started in this batch
+    ended: set[tuple[str, str, str]] = set()
     for e in batch:
         if e.check_name is not None or e.asset_key is None:
             continue
         if isinstance(e, StepStarted):
-            started += [(*key, e.run_id, e.timestamp) for key in _keys(e)]
+            for key in _keys(e):
+                started[(*key, e.run_id)] = e.timestamp
+                if e.attempt == 1:
+                    first.add((*key, e.run_id))
         elif isinstance(e, StepSucceeded | StepSkipped | StepUpToDate) or (
             isinstance(e, StepFailed) and not e.will_retry
         ):
-            ended += [(*key, e.run_id) for key in _keys(e)]
-    if started:
-        db.executemany(
-            "INSERT OR REPLACE INTO in_progress (asset_key, partition_key, run_id, timestamp)"
-            " VALUES (?, ?, ?, ?)",
-            started,
-        )
-    if ended:
-        db.executemany(
-            "DELETE FROM in_progress WHERE asset_key = ? AND partition_key = ? AND run_id = ?",
-            ended,
-        )
+            ended.update((*key, e.run_id) for key in _keys(e))
+    db.executemany(
+        "INSERT OR REPLACE INTO in_progress (asset_key, partition_key, run_id, timestamp)"
+        " VALUES (?, ?, ?, ?)",
+        [(*key, ts) for key, ts in started.items() if key not in ended],
+    )
+    db.executemany(
+        "DELETE FROM in_progress WHERE asset_key = ? AND partition_key = ? AND run_id = ?",
+        [key for key in ended if key not in first],
+    )
 
 
 def marks_asset_failed(event: StepFailed) -> bool:
@@ -249,36 +254,41 @@ def _running(running: bool) -> str:
 
 
 def _materializations(
-    db: sqlite3.Connection, materialized: list[AssetMaterialized], values: Mapping[int, bytes]
+    db: sqlite3.Connection,
+    materialized: list[AssetMaterialized],
+    values: Mapping[int, bytes],
+    metadata: Mapping[int, str],
 ) -> None:
+    """``metadata``: each one's full metadata as JSON, by ``id(event)``."""
+    keyed = [(e, _key(e)) for e in materialized]
     # A small value commits with its materialization; a value stored elsewhere (a file)
     # leaves no stale copy behind.
     db.executemany(
         "INSERT OR REPLACE INTO asset_values (asset_key, partition_key, data) VALUES (?, ?, ?)",
-        [(*_key(e), values[id(e)]) for e in materialized if id(e) in values],
+        [(*key, values[id(e)]) for e, key in keyed if id(e) in values],
     )
     db.executemany(
         "DELETE FROM asset_values WHERE asset_key = ? AND partition_key = ?",
-        [_key(e) for e in materialized if id(e) not in values],
+        [key for e, key in keyed if id(e) not in values],
     )
     db.executemany(
         "DELETE FROM asset_failures WHERE asset_key = ? AND partition_key = ?",
-        [_key(e) for e in materialized],
+        [key for _, key in keyed],
     )
     record_partitions(db, materialized)  # before the upsert: it tells new keys apart
     rows = [
         (
-            *_key(e),
+            *key,
             e.run_id,
             e.seq,
             e.timestamp,
             e.code_version,
             e.data_version,
-            json.dumps(metadata_to_json(e.metadata)),
+            metadata[id(e)],
             json.dumps(e.config) if e.config is not None else None,
             int(not e.recovered),  # has_provenance
         )
-        for e in materialized
+        for e, key in keyed
     ]
     db.executemany(
         "INSERT INTO latest_materializations (asset_key, partition_key, run_id, event_id,"
@@ -314,15 +324,19 @@ def _materializations(
         ],
     )
     # A reader can commit after what it read was replaced (another run wrote it meanwhile).
-    db.executemany(
-        "UPDATE latest_materializations SET inputs_changed = 1"
-        " WHERE event_id = ?1 AND EXISTS (SELECT 1 FROM materialization_inputs i"
-        "   LEFT JOIN latest_materializations u"
-        "     ON u.asset_key = i.asset_key AND u.partition_key = i.partition_key"
-        "   WHERE i.event_id = ?1 AND u.data_version IS NOT i.data_version)",
-        [(e.seq,) for e in materialized if e.inputs],
-    )
-    flag_readers(db, [(*_key(e), e.data_version) for e in materialized])
+    readers = [e.seq for e in materialized if e.inputs]
+    if readers:
+        db.execute(
+            "UPDATE latest_materializations SET inputs_changed = 1"
+            " WHERE event_id IN (SELECT value FROM json_each(?1))"
+            " AND EXISTS (SELECT 1 FROM materialization_inputs i"
+            "   LEFT JOIN latest_materializations u"
+            "     ON u.asset_key = i.asset_key AND u.partition_key = i.partition_key"
+            "   WHERE i.event_id = latest_materializations.event_id"
+            "     AND u.data_version IS NOT i.data_version)",
+            (json.dumps(readers),),
+        )
+    flag_readers(db, [(*key, e.data_version) for e, key in keyed])
 
 
 def _observations(db: sqlite3.Connection, observed: list[AssetObserved]) -> None:
@@ -361,12 +375,17 @@ def _observations(db: sqlite3.Connection, observed: list[AssetObserved]) -> None
 def flag_readers(db: sqlite3.Connection, changed: Sequence[tuple[str, str, str | None]]) -> None:
     """Mark the latest materializations that read each (asset, partition) with a data
     version other than its own now (``None``: it is gone), so partition status compares only
-    those with their upstreams. A reader's next materialization clears its mark."""
-    db.executemany(
+    those with their upstreams. A reader's next materialization clears its mark. One
+    statement for all of ``changed``: the key list drives the lookup of their readers."""
+    if not changed:
+        return
+    db.execute(
         "UPDATE latest_materializations SET inputs_changed = 1"
-        " WHERE inputs_changed = 0 AND event_id IN (SELECT event_id FROM materialization_inputs"
-        "   WHERE asset_key = ? AND partition_key = ? AND data_version IS NOT ?)",
-        changed,
+        " WHERE inputs_changed = 0 AND event_id IN (SELECT i.event_id FROM json_each(?) c"
+        "   CROSS JOIN materialization_inputs i"
+        "   WHERE i.asset_key = c.value ->> 0 AND i.partition_key = c.value ->> 1"
+        "     AND i.data_version IS NOT c.value ->> 2)",
+        (json.dumps(changed),),
     )
 
 
@@ -380,7 +399,33 @@ def _keys(e: Event) -> list[tuple[str, str]]:
     return [(asset, p or "") for p in partitions_of(e)]
 
 
-def _event_row(event: Event) -> tuple[Any, ...]:
+# ``json.dumps(x, default=str)`` builds an encoder per call; the writer makes thousands.
+_encode = json.JSONEncoder(default=str).encode
+
+
+def _event_row(event: Event, metadata: dict[int, str]) -> tuple[Any, ...]:
+    """The row of ``event``; a materialization's full metadata JSON goes into ``metadata``
+    (by ``id(event)``), serialized in the same pass as its compact form."""
+    if isinstance(event, AssetMaterialized):
+        payload = event.payload()
+        entries = {name: _encode(value) for name, value in payload["metadata"].items()}
+        metadata[id(event)] = (
+            "{" + ", ".join(f"{_encode(name)}: {text}" for name, text in entries.items()) + "}"
+        )
+        # The history keeps a materialization's metadata in its compact form (its full form
+        # is in ``latest_materializations`` while it is the latest).
+        payload["metadata"] = {
+            name: payload["metadata"][name]
+            for name, text in entries.items()
+            if len(text) <= COMPACT_ENTRY
+        }
+    elif isinstance(event, AutomationEvaluated):
+        # What it requested per asset; reasons and memory (~1 KB per asset) are in
+        # ``automation_evaluations``.
+        requested = {k: {"requested": e["requested"]} for k, e in event.evaluations.items()}
+        payload = {"sensor": event.sensor, "evaluations": requested}
+    else:
+        payload = event.payload()
     return (
         event.seq,
         event.run_id,
@@ -389,36 +434,14 @@ def _event_row(event: Event) -> tuple[Any, ...]:
         event.check_name,
         event.kind,
         event.timestamp,
-        json.dumps(_stored_payload(event), default=str),
+        _encode(payload),
     )
-
-
-def _stored_payload(event: Event) -> dict[str, Any]:
-    """An event as the history keeps it: a materialization's metadata in its compact form
-    (its full form is in ``latest_materializations`` while it is the latest); an automation
-    evaluation as what it requested per asset (reasons and memory, ~1 KB per asset, are in
-    ``automation_evaluations``)."""
-    if isinstance(event, AutomationEvaluated):
-        requested = {k: {"requested": e["requested"]} for k, e in event.evaluations.items()}
-        return {"sensor": event.sensor, "evaluations": requested}
-    payload = event.payload()
-    if isinstance(event, AssetMaterialized):
-        payload["metadata"] = compact_metadata(payload["metadata"])
-    return payload
 
 
 # What a materialization's history keeps of its metadata: each entry whose JSON is this
 # short (row counts, timings, paths, versions); frame schemas and previews (~3 KB per
 # materialization) only while it is the latest.
 COMPACT_ENTRY = 240
-
-
-def compact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: value
-        for name, value in metadata.items()
-        if len(json.dumps(value, default=str)) <= COMPACT_ENTRY
-    }
 
 
 def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:
@@ -433,6 +456,6 @@ def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:
         e.severity,
         int(e.blocking),
         e.description,
-        json.dumps(payload["metadata"], default=str),
+        _encode(payload["metadata"]),
         json.dumps(payload["error"]) if e.error else None,
     )
