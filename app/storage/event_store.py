@@ -1,7 +1,8 @@
 """The SQLite event store: runs, events, materializations with their provenance, and leases.
 
 One writer per process drains the event bus in batches, one transaction per batch, so neither
-the executor nor a UI ever waits on a commit.
+the executor nor a UI ever waits on a commit. The store's one connection lives on its own
+thread (``connection.py``): a batch, a lease or a query is one hop there and back.
 """
 
 from __future__ import annotations
