@@ -379,7 +379,7 @@ def graphlib_reference(shape: str, n: int) -> float:
 
 
 class ThreadProfiles:
-    """cProfile the calling thread and every thread started while active (steps, aiosqlite)."""
+    """cProfile the calling thread and every thread started while active (steps, the store's)."""
 
     def __init__(self) -> None:
         self.main = cProfile.Profile()

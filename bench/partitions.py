@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from millrace import (
     AssetIn,
     AssetKey,
@@ -76,11 +76,11 @@ async def generate(home: Path, n: int, hours: HourlyPartitionsDefinition) -> tup
     keys = hours.get_partition_keys()
     store = await EventStore.open(home)
     await store.close()
-    db = await aiosqlite.connect(home / "millrace.db", isolation_level=None)
+    db = sqlite3.connect(home / "millrace.db", isolation_level=None)
     started = time.perf_counter()
     seq = 1
     run_id = "generated"
-    await write_batch(db, [_at(RunStarted(run_id=run_id, selection=("h*",)), seq)], {})
+    write_batch(db, [_at(RunStarted(run_id=run_id, selection=("h*",)), seq)], {})
     seq += 1
     latest: dict[str, tuple[str, int]] = {}  # the previous asset's (version, event) per key
     count = 0
@@ -109,17 +109,17 @@ async def generate(home: Path, n: int, hours: HourlyPartitionsDefinition) -> tup
             current[k] = (version, seq)
             seq += 1
             if len(batch) >= BATCH:
-                await write_batch(db, batch, {})
+                write_batch(db, batch, {})
                 count += len(batch)
                 batch = []
         if batch:
-            await write_batch(db, batch, {})
+            write_batch(db, batch, {})
             count += len(batch)
         latest = current
     done = RunFinished(run_id=run_id, status=RunStatus.SUCCESS)
-    await write_batch(db, [_at(done, seq)], {})
-    await db.execute("UPDATE meta SET value = ? WHERE name = 'next_event_id'", (seq + 1,))
-    await db.close()
+    write_batch(db, [_at(done, seq)], {})
+    db.execute("UPDATE meta SET value = ? WHERE name = 'next_event_id'", (seq + 1,))
+    db.close()
     return time.perf_counter() - started, count
 
 

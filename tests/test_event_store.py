@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 
@@ -30,11 +31,15 @@ from millrace import (
 from millrace.errors import StorageError
 from millrace.events import (
     AssetMaterialized,
+    AssetObserved,
     ErrorInfo,
+    InputVersion,
     LogMessage,
     RunFinished,
     RunStarted,
     StepFailed,
+    StepStarted,
+    StepSucceeded,
 )
 from millrace.storage.event_store import INTERRUPTED, SCHEMA_VERSION, EventStore
 
@@ -272,6 +277,119 @@ async def test_events_appended_after_close_of_a_batch_go_in_the_next_one(db: Db,
     assert db.rows("SELECT status, message FROM runs") == [("FAILURE", "failed: x")]
 
 
+async def test_a_batch_failing_midway_commits_nothing_and_flush_names_the_database(
+    home: Path, db: Db
+) -> None:
+    store = await EventStore.open(home)
+    try:
+        store.append(RunStarted(run_id="r1"))
+        await store.flush()
+        [taken] = [seq for (seq,) in db.rows("SELECT id FROM events")]
+        # The run's row and a value go in before the events' insert meets the taken id.
+        store.append(RunStarted(run_id="r2"))
+        made = AssetMaterialized(run_id="r2", asset_key=AssetKey("a"), data_version="v")
+        store.stage_value(made, b"small value")
+        store.append(made)
+        clash = LogMessage(run_id="r2", message="reuses an id")
+        object.__setattr__(clash, "seq", taken)
+        store.append(clash)
+        with pytest.raises(StorageError, match=f"writing events to {store.path}"):
+            await store.flush()
+        store.append(RunStarted(run_id="r3"))  # the writer goes on with the next batch
+        with pytest.raises(StorageError):
+            await store.flush()  # the failure stays reported
+        assert [r.run_id for r in await store.runs()] == ["r3", "r1"]
+    finally:
+        with pytest.raises(StorageError):
+            await store.close()
+    assert db.rows("SELECT run_id FROM runs ORDER BY run_id") == [("r1",), ("r3",)]
+    for table in ("latest_materializations", "materializations", "asset_values"):
+        assert db.rows(f"SELECT * FROM {table}") == []
+    assert db.value("SELECT COUNT(*) FROM events WHERE run_id = 'r2'") == 0
+
+
+def in_progress(db: Db) -> list[tuple[str, str]]:
+    return db.rows("SELECT asset_key, run_id FROM in_progress ORDER BY asset_key")
+
+
+async def test_in_progress_rows_across_batches_and_retries(home: Path, db: Db) -> None:
+    """A step started and ended in one batch leaves no row (none is written); one still
+    running at a commit has its row until its end; a retry ends the earlier attempt's row."""
+    store = await EventStore.open(home)
+    try:
+        store.append(RunStarted(run_id="r"))
+        for name in ("quick", "slow", "retried"):
+            store.append(StepStarted(run_id="r", asset_key=AssetKey(name)))
+        store.append(StepSucceeded(run_id="r", asset_key=AssetKey("quick")))
+        store.append(
+            StepFailed(
+                run_id="r",
+                asset_key=AssetKey("retried"),
+                error=ErrorInfo("E", "again"),
+                will_retry=True,
+            )
+        )
+        await store.flush()
+        assert in_progress(db) == [("retried", "r"), ("slow", "r")]
+        store.append(StepStarted(run_id="r", asset_key=AssetKey("retried"), attempt=2))
+        store.append(StepSucceeded(run_id="r", asset_key=AssetKey("retried")))
+        await store.flush()
+        assert in_progress(db) == [("slow", "r")]
+        store.append(StepSucceeded(run_id="r", asset_key=AssetKey("slow")))
+        await store.flush()
+        assert in_progress(db) == []
+    finally:
+        await store.close()
+
+
+async def test_readers_are_flagged_when_what_they_read_changes(home: Path, db: Db) -> None:
+    """Readers of an old version are flagged, a reader of the new one is not; a reader of an
+    external asset never observed (version None) is flagged by its first observation."""
+
+    def made(key: str, version: str, *reads: tuple[str, str | None]) -> AssetMaterialized:
+        inputs = tuple(InputVersion(AssetKey(k), None, v, None) for k, v in reads)
+        return AssetMaterialized(
+            run_id="r", asset_key=AssetKey(key), data_version=version, inputs=inputs
+        )
+
+    store = await EventStore.open(home)
+    try:
+        store.append(RunStarted(run_id="r"))
+        store.append(made("up", "v1"))
+        store.append(made("old_reader", "o", ("up", "v1")))
+        store.append(made("outside_reader", "x", ("outside", None)))
+        await store.flush()
+        store.append(made("up", "v2"))
+        store.append(made("new_reader", "n", ("up", "v2")))
+        store.append(AssetObserved(run_id="r", asset_key=AssetKey("outside"), data_version="e1"))
+        await store.flush()
+    finally:
+        await store.close()
+    flags = dict(db.rows("SELECT asset_key, inputs_changed FROM latest_materializations"))
+    assert flags == {
+        "up": 0,
+        "old_reader": 1,
+        "new_reader": 0,
+        "outside": 0,
+        "outside_reader": 1,
+    }
+
+
+async def test_reads_see_what_flush_committed_and_close_ends_the_thread(home: Path) -> None:
+    store = await EventStore.open(home)
+    try:
+        store.append(RunStarted(run_id="r"))
+        store.append(LogMessage(run_id="r", message="hello"))
+        await store.flush()
+        assert [e.kind for e in await store.events("r")] == ["RUN_STARTED", "LOG"]
+        threads = [t for t in threading.enumerate() if t.name == f"store {store.path}"]
+        assert len(threads) == 1
+    finally:
+        await store.close()
+    assert not threads[0].is_alive()
+    assert not store.path.with_name(store.path.name + "-wal").exists()  # checkpointed at close
+
+
 # -- crash recovery --------------------------------------------------------------------------
 
 CHILD = """
@@ -385,7 +503,7 @@ def test_close_after_a_failed_batch_raises_and_still_lets_the_process_exit(tmp_p
         [sys.executable, str(script), str(tmp_path / "home")],
         capture_output=True,
         text=True,
-        timeout=30,  # a leaked aiosqlite thread would hang the exit past this
+        timeout=30,  # a leaked non-daemon thread would hang the exit past this
     )
     assert done.returncode == 0, done.stderr
     assert "close raised: writing events to" in done.stdout

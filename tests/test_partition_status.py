@@ -257,7 +257,9 @@ def test_a_v7_history_is_marked_where_its_readers_are_stale_when_it_migrates(
 def test_a_reader_that_commits_after_its_input_was_replaced_is_stale(home: Path, db: Db) -> None:
     """Another run rematerialized ``source`` x while ``reader`` x was running on the old
     value: the reader's record arrives last, and is stale from the start."""
-    import aiosqlite
+    import sqlite3
+    from contextlib import closing
+
     from millrace.events import AssetMaterialized, InputVersion
     from millrace.storage.batch import write_batch
     from millrace.storage.event_store import EventStore
@@ -281,12 +283,12 @@ def test_a_reader_that_commits_after_its_input_was_replaced_is_stale(home: Path,
 
     async def go() -> PartitionStatuses:
         await (await EventStore.open(home)).close()
-        async with aiosqlite.connect(db.path, isolation_level=None) as conn:
-            await write_batch(conn, [made("source", "v1", 1)], {})
-            await write_batch(conn, [made("source", "v2", 2)], {})
+        with closing(sqlite3.connect(db.path, isolation_level=None)) as conn:
+            write_batch(conn, [made("source", "v1", 1)], {})
+            write_batch(conn, [made("source", "v2", 2)], {})
             read = (InputVersion(AssetKey("source"), "x", "v1", 1),)
-            await write_batch(conn, [made("reader", "r1", 3, read)], {})
-            await conn.execute("UPDATE meta SET value = 4 WHERE name = 'next_event_id'")
+            write_batch(conn, [made("reader", "r1", 3, read)], {})
+            conn.execute("UPDATE meta SET value = 4 WHERE name = 'next_event_id'")
         async with Runtime(Definitions(assets=[source, reader]), home=home) as runtime:
             return (await runtime.partition_status())[AssetKey("reader")]
 

@@ -6,10 +6,10 @@ import asyncio
 import json
 import os
 import socket
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
-
-import aiosqlite
 
 from ..declarations.metadata import metadata_to_json
 from ..events import (
@@ -37,79 +37,102 @@ from ..events import (
 from .partition_index import record_partitions
 
 
-async def write_batch(
-    db: aiosqlite.Connection,
+def write_batch(
+    db: sqlite3.Connection,
     batch: Sequence[Event],
     values: Mapping[int, bytes],
     now: float | None = None,
 ) -> None:
-    """Commit ``batch``; ``values`` are small stored values by ``id(event)`` of the
-    materialization that stored them, committed with it."""
-    await db.execute("BEGIN IMMEDIATE")
+    """Commit ``batch`` in one transaction; ``values`` are small stored values by
+    ``id(event)`` of the materialization that stored them, committed with it."""
+    with transaction(db):
+        write_rows(db, batch, values, now)
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back if the block raises (on a connection in
+    autocommit mode, ``isolation_level=None``)."""
+    db.execute("BEGIN IMMEDIATE")
     try:
-        await _runs(db, batch, now)
-        await db.executemany(
-            "INSERT INTO events (id, run_id, asset_key, partition_key, check_name, type,"
-            " timestamp, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [_event_row(e) for e in batch],
-        )
-        evaluations = [e for e in batch if isinstance(e, AssetCheckEvaluated)]
-        if evaluations:
-            await db.executemany(
-                "INSERT OR REPLACE INTO latest_check_results (asset_key, check_name,"
-                " partition_key, run_id, timestamp, passed, severity, blocking, description,"
-                " metadata, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_check_row(e) for e in evaluations],
-            )
-        materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
-        if materialized:
-            await _materializations(db, materialized, values)
-        observed = [e for e in batch if isinstance(e, AssetObserved)]
-        if observed:
-            await _observations(db, observed)
-        failed = [e for e in batch if isinstance(e, StepFailed) and marks_asset_failed(e)]
-        if failed:
-            await db.executemany(
-                "INSERT OR REPLACE INTO asset_failures (asset_key, partition_key, run_id,"
-                " event_id, timestamp, error) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (*key, e.run_id, e.seq, e.timestamp, str(e.error))
-                    for e in failed
-                    for key in _keys(e)
-                ],
-            )
-        await _in_progress(db, batch)
-        await _automation(db, batch)
-        await db.execute("COMMIT")
+        yield
     except BaseException:
-        await db.execute("ROLLBACK")
+        db.execute("ROLLBACK")
         raise
+    db.execute("COMMIT")
 
 
-async def _in_progress(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
+def write_rows(
+    db: sqlite3.Connection,
+    batch: Sequence[Event],
+    values: Mapping[int, bytes],
+    now: float | None = None,
+) -> None:
+    """The rows of ``batch``, in the caller's transaction."""
+    _runs(db, batch, now)
+    metadata: dict[int, str] = {}  # a materialization's full metadata, by id(event)
+    db.executemany(
+        "INSERT INTO events (id, run_id, asset_key, partition_key, check_name, type,"
+        " timestamp, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [_event_row(e, metadata) for e in batch],
+    )
+    evaluations = [e for e in batch if isinstance(e, AssetCheckEvaluated)]
+    if evaluations:
+        db.executemany(
+            "INSERT OR REPLACE INTO latest_check_results (asset_key, check_name,"
+            " partition_key, run_id, timestamp, passed, severity, blocking, description,"
+            " metadata, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_check_row(e) for e in evaluations],
+        )
+    materialized = [e for e in batch if isinstance(e, AssetMaterialized)]
+    if materialized:
+        _materializations(db, materialized, values, metadata)
+    observed = [e for e in batch if isinstance(e, AssetObserved)]
+    if observed:
+        _observations(db, observed)
+    failed = [e for e in batch if isinstance(e, StepFailed) and marks_asset_failed(e)]
+    if failed:
+        db.executemany(
+            "INSERT OR REPLACE INTO asset_failures (asset_key, partition_key, run_id,"
+            " event_id, timestamp, error) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (*key, e.run_id, e.seq, e.timestamp, str(e.error))
+                for e in failed
+                for key in _keys(e)
+            ],
+        )
+    _in_progress(db, batch)
+    _automation(db, batch)
+
+
+def _in_progress(db: sqlite3.Connection, batch: Sequence[Event]) -> None:
     """An asset (partition) is in progress from its step's start to its end; a retry
-    between attempts still is."""
-    started, ended = [], []
+    between attempts still is. A step that started (first attempt) and ended within the
+    batch writes nothing: no row of it can exist before the batch."""
+    started: dict[tuple[str, str, str], float] = {}  # the latest start's time
+    first: set[tuple[str, str, str]] = set()  # first attempts started in this batch
+    ended: set[tuple[str, str, str]] = set()
     for e in batch:
         if e.check_name is not None or e.asset_key is None:
             continue
         if isinstance(e, StepStarted):
-            started += [(*key, e.run_id, e.timestamp) for key in _keys(e)]
+            for key in _keys(e):
+                started[(*key, e.run_id)] = e.timestamp
+                if e.attempt == 1:
+                    first.add((*key, e.run_id))
         elif isinstance(e, StepSucceeded | StepSkipped | StepUpToDate) or (
             isinstance(e, StepFailed) and not e.will_retry
         ):
-            ended += [(*key, e.run_id) for key in _keys(e)]
-    if started:
-        await db.executemany(
-            "INSERT OR REPLACE INTO in_progress (asset_key, partition_key, run_id, timestamp)"
-            " VALUES (?, ?, ?, ?)",
-            started,
-        )
-    if ended:
-        await db.executemany(
-            "DELETE FROM in_progress WHERE asset_key = ? AND partition_key = ? AND run_id = ?",
-            ended,
-        )
+            ended.update((*key, e.run_id) for key in _keys(e))
+    db.executemany(
+        "INSERT OR REPLACE INTO in_progress (asset_key, partition_key, run_id, timestamp)"
+        " VALUES (?, ?, ?, ?)",
+        [(*key, ts) for key, ts in started.items() if key not in ended],
+    )
+    db.executemany(
+        "DELETE FROM in_progress WHERE asset_key = ? AND partition_key = ? AND run_id = ?",
+        [key for key in ended if key not in first],
+    )
 
 
 def marks_asset_failed(event: StepFailed) -> bool:
@@ -121,10 +144,10 @@ def marks_asset_failed(event: StepFailed) -> bool:
     )
 
 
-async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | None) -> None:
+def _runs(db: sqlite3.Connection, batch: Sequence[Event], now: float | None) -> None:
     for event in batch:
         if isinstance(event, RunStarted):
-            await db.execute(
+            db.execute(
                 "INSERT INTO runs (run_id, status, selection, config, tags, start_time,"
                 " pid, hostname, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -141,7 +164,7 @@ async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | N
             )
             backfill = event.tags.get(BACKFILL_TAG)
             if backfill is not None:
-                await db.execute(
+                db.execute(
                     "INSERT OR IGNORE INTO backfills (backfill_id, selection, spec, created,"
                     " total) VALUES (?, ?, ?, ?, ?)",
                     (
@@ -152,22 +175,22 @@ async def _runs(db: aiosqlite.Connection, batch: Sequence[Event], now: float | N
                         int(event.tags.get(BACKFILL_TOTAL_TAG, "0")),
                     ),
                 )
-                await db.execute(
+                db.execute(
                     "INSERT OR IGNORE INTO backfill_runs (backfill_id, run_id) VALUES (?, ?)",
                     (backfill, event.run_id),
                 )
         elif isinstance(event, RunFinished):
-            await db.execute(
+            db.execute(
                 "UPDATE runs SET status = ?, end_time = ?, message = ? WHERE run_id = ?",
                 (event.status.value, now or event.timestamp, event.message, event.run_id),
             )
             # The run's writes are all in this transaction or earlier: its leases end here,
             # and nothing of it is in progress any more.
-            await db.execute("DELETE FROM leases WHERE run_id = ?", (event.run_id,))
-            await db.execute("DELETE FROM in_progress WHERE run_id = ?", (event.run_id,))
+            db.execute("DELETE FROM leases WHERE run_id = ?", (event.run_id,))
+            db.execute("DELETE FROM in_progress WHERE run_id = ?", (event.run_id,))
 
 
-async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
+def _automation(db: sqlite3.Connection, batch: Sequence[Event]) -> None:
     """A tick, its run keys and the sensor's cursor commit together: a restart never sees
     a run key used without the cursor that went with it, or the reverse."""
     ticks = [e for e in batch if isinstance(e, TickEvaluated)]
@@ -175,7 +198,7 @@ async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
     evaluated = [e for e in batch if isinstance(e, AutomationEvaluated)]
     if not ticks and not changes and not evaluated:
         return
-    await db.executemany(
+    db.executemany(
         "INSERT OR REPLACE INTO automation_evaluations (asset_key, sensor, timestamp, evaluation)"
         " VALUES (?, ?, ?, ?)",
         [
@@ -184,7 +207,7 @@ async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
             for key, evaluation in e.evaluations.items()
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO ticks (name, kind, timestamp, scheduled, status, run_ids, skip_reason,"
         " error, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -202,12 +225,12 @@ async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
             for e in ticks
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO instigators (name, kind, cursor, updated) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, updated = excluded.updated",
         [(e.name, e.instigator, e.cursor, e.timestamp) for e in ticks if e.instigator == "sensor"],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT OR IGNORE INTO run_keys (name, run_key, run_id, timestamp) VALUES (?, ?, ?, ?)",
         [
             (e.name, key, run_id, e.timestamp)
@@ -216,7 +239,7 @@ async def _automation(db: aiosqlite.Connection, batch: Sequence[Event]) -> None:
             if key
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO instigators (name, kind, status, updated) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (name) DO UPDATE SET status = excluded.status, updated = excluded.updated",
         [
@@ -230,39 +253,44 @@ def _running(running: bool) -> str:
     return "RUNNING" if running else "STOPPED"
 
 
-async def _materializations(
-    db: aiosqlite.Connection, materialized: list[AssetMaterialized], values: Mapping[int, bytes]
+def _materializations(
+    db: sqlite3.Connection,
+    materialized: list[AssetMaterialized],
+    values: Mapping[int, bytes],
+    metadata: Mapping[int, str],
 ) -> None:
+    """``metadata``: each one's full metadata as JSON, by ``id(event)``."""
+    keyed = [(e, _key(e)) for e in materialized]
     # A small value commits with its materialization; a value stored elsewhere (a file)
     # leaves no stale copy behind.
-    await db.executemany(
+    db.executemany(
         "INSERT OR REPLACE INTO asset_values (asset_key, partition_key, data) VALUES (?, ?, ?)",
-        [(*_key(e), values[id(e)]) for e in materialized if id(e) in values],
+        [(*key, values[id(e)]) for e, key in keyed if id(e) in values],
     )
-    await db.executemany(
+    db.executemany(
         "DELETE FROM asset_values WHERE asset_key = ? AND partition_key = ?",
-        [_key(e) for e in materialized if id(e) not in values],
+        [key for e, key in keyed if id(e) not in values],
     )
-    await db.executemany(
+    db.executemany(
         "DELETE FROM asset_failures WHERE asset_key = ? AND partition_key = ?",
-        [_key(e) for e in materialized],
+        [key for _, key in keyed],
     )
-    await record_partitions(db, materialized)  # before the upsert: it tells new keys apart
+    record_partitions(db, materialized)  # before the upsert: it tells new keys apart
     rows = [
         (
-            *_key(e),
+            *key,
             e.run_id,
             e.seq,
             e.timestamp,
             e.code_version,
             e.data_version,
-            json.dumps(metadata_to_json(e.metadata)),
+            metadata[id(e)],
             json.dumps(e.config) if e.config is not None else None,
             int(not e.recovered),  # has_provenance
         )
-        for e in materialized
+        for e, key in keyed
     ]
-    await db.executemany(
+    db.executemany(
         "INSERT INTO latest_materializations (asset_key, partition_key, run_id, event_id,"
         " timestamp, code_version, data_version, metadata, config, has_provenance)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -274,13 +302,13 @@ async def _materializations(
         " inputs_changed = 0, observed = 0",
         rows,
     )
-    await db.executemany(
+    db.executemany(
         "INSERT INTO materializations (asset_key, partition_key, run_id, event_id, timestamp,"
         " code_version, data_version, config, has_provenance)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(*row[:7], *row[8:]) for row in rows],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT OR REPLACE INTO materialization_inputs (event_id, asset_key, partition_key,"
         " data_version, input_event_id) VALUES (?, ?, ?, ?, ?)",
         [
@@ -296,27 +324,31 @@ async def _materializations(
         ],
     )
     # A reader can commit after what it read was replaced (another run wrote it meanwhile).
-    await db.executemany(
-        "UPDATE latest_materializations SET inputs_changed = 1"
-        " WHERE event_id = ?1 AND EXISTS (SELECT 1 FROM materialization_inputs i"
-        "   LEFT JOIN latest_materializations u"
-        "     ON u.asset_key = i.asset_key AND u.partition_key = i.partition_key"
-        "   WHERE i.event_id = ?1 AND u.data_version IS NOT i.data_version)",
-        [(e.seq,) for e in materialized if e.inputs],
-    )
-    await flag_readers(db, [(*_key(e), e.data_version) for e in materialized])
+    readers = [e.seq for e in materialized if e.inputs]
+    if readers:
+        db.execute(
+            "UPDATE latest_materializations SET inputs_changed = 1"
+            " WHERE event_id IN (SELECT value FROM json_each(?1))"
+            " AND EXISTS (SELECT 1 FROM materialization_inputs i"
+            "   LEFT JOIN latest_materializations u"
+            "     ON u.asset_key = i.asset_key AND u.partition_key = i.partition_key"
+            "   WHERE i.event_id = latest_materializations.event_id"
+            "     AND u.data_version IS NOT i.data_version)",
+            (json.dumps(readers),),
+        )
+    flag_readers(db, [(*key, e.data_version) for e, key in keyed])
 
 
-async def _observations(db: aiosqlite.Connection, observed: list[AssetObserved]) -> None:
+def _observations(db: sqlite3.Connection, observed: list[AssetObserved]) -> None:
     """An external asset's latest observation is its latest record, as a materialization is
     an asset's: its data version is what downstream provenance records and is compared
     with. It has no code version, config or inputs; no value is stored."""
-    await db.executemany(
+    db.executemany(
         "DELETE FROM asset_failures WHERE asset_key = ? AND partition_key = ?",
         [_key(e) for e in observed],
     )
-    await record_partitions(db, observed)
-    await db.executemany(
+    record_partitions(db, observed)
+    db.executemany(
         "INSERT INTO latest_materializations (asset_key, partition_key, run_id, event_id,"
         " timestamp, code_version, data_version, metadata, config, has_provenance, observed)"
         " VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL, 0, 1)"
@@ -337,20 +369,23 @@ async def _observations(db: aiosqlite.Connection, observed: list[AssetObserved])
             for e in observed
         ],
     )
-    await flag_readers(db, [(*_key(e), e.data_version) for e in observed])
+    flag_readers(db, [(*_key(e), e.data_version) for e in observed])
 
 
-async def flag_readers(
-    db: aiosqlite.Connection, changed: Sequence[tuple[str, str, str | None]]
-) -> None:
+def flag_readers(db: sqlite3.Connection, changed: Sequence[tuple[str, str, str | None]]) -> None:
     """Mark the latest materializations that read each (asset, partition) with a data
     version other than its own now (``None``: it is gone), so partition status compares only
-    those with their upstreams. A reader's next materialization clears its mark."""
-    await db.executemany(
+    those with their upstreams. A reader's next materialization clears its mark. One
+    statement for all of ``changed``: the key list drives the lookup of their readers."""
+    if not changed:
+        return
+    db.execute(
         "UPDATE latest_materializations SET inputs_changed = 1"
-        " WHERE inputs_changed = 0 AND event_id IN (SELECT event_id FROM materialization_inputs"
-        "   WHERE asset_key = ? AND partition_key = ? AND data_version IS NOT ?)",
-        changed,
+        " WHERE inputs_changed = 0 AND event_id IN (SELECT i.event_id FROM json_each(?) c"
+        "   CROSS JOIN materialization_inputs i"
+        "   WHERE i.asset_key = c.value ->> 0 AND i.partition_key = c.value ->> 1"
+        "     AND i.data_version IS NOT c.value ->> 2)",
+        (json.dumps(changed),),
     )
 
 
@@ -364,7 +399,33 @@ def _keys(e: Event) -> list[tuple[str, str]]:
     return [(asset, p or "") for p in partitions_of(e)]
 
 
-def _event_row(event: Event) -> tuple[Any, ...]:
+# ``json.dumps(x, default=str)`` builds an encoder per call; the writer makes thousands.
+_encode = json.JSONEncoder(default=str).encode
+
+
+def _event_row(event: Event, metadata: dict[int, str]) -> tuple[Any, ...]:
+    """The row of ``event``; a materialization's full metadata JSON goes into ``metadata``
+    (by ``id(event)``), serialized in the same pass as its compact form."""
+    if isinstance(event, AssetMaterialized):
+        payload = event.payload()
+        entries = {name: _encode(value) for name, value in payload["metadata"].items()}
+        metadata[id(event)] = (
+            "{" + ", ".join(f"{_encode(name)}: {text}" for name, text in entries.items()) + "}"
+        )
+        # The history keeps a materialization's metadata in its compact form (its full form
+        # is in ``latest_materializations`` while it is the latest).
+        payload["metadata"] = {
+            name: payload["metadata"][name]
+            for name, text in entries.items()
+            if len(text) <= COMPACT_ENTRY
+        }
+    elif isinstance(event, AutomationEvaluated):
+        # What it requested per asset; reasons and memory (~1 KB per asset) are in
+        # ``automation_evaluations``.
+        requested = {k: {"requested": e["requested"]} for k, e in event.evaluations.items()}
+        payload = {"sensor": event.sensor, "evaluations": requested}
+    else:
+        payload = event.payload()
     return (
         event.seq,
         event.run_id,
@@ -373,36 +434,14 @@ def _event_row(event: Event) -> tuple[Any, ...]:
         event.check_name,
         event.kind,
         event.timestamp,
-        json.dumps(_stored_payload(event), default=str),
+        _encode(payload),
     )
-
-
-def _stored_payload(event: Event) -> dict[str, Any]:
-    """An event as the history keeps it: a materialization's metadata in its compact form
-    (its full form is in ``latest_materializations`` while it is the latest); an automation
-    evaluation as what it requested per asset (reasons and memory, ~1 KB per asset, are in
-    ``automation_evaluations``)."""
-    if isinstance(event, AutomationEvaluated):
-        requested = {k: {"requested": e["requested"]} for k, e in event.evaluations.items()}
-        return {"sensor": event.sensor, "evaluations": requested}
-    payload = event.payload()
-    if isinstance(event, AssetMaterialized):
-        payload["metadata"] = compact_metadata(payload["metadata"])
-    return payload
 
 
 # What a materialization's history keeps of its metadata: each entry whose JSON is this
 # short (row counts, timings, paths, versions); frame schemas and previews (~3 KB per
 # materialization) only while it is the latest.
 COMPACT_ENTRY = 240
-
-
-def compact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: value
-        for name, value in metadata.items()
-        if len(json.dumps(value, default=str)) <= COMPACT_ENTRY
-    }
 
 
 def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:
@@ -417,6 +456,6 @@ def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:
         e.severity,
         int(e.blocking),
         e.description,
-        json.dumps(payload["metadata"], default=str),
+        _encode(payload["metadata"]),
         json.dumps(payload["error"]) if e.error else None,
     )

@@ -1,13 +1,15 @@
 """The SQLite event store: runs, events, materializations with their provenance, and leases.
 
 One writer per process drains the event bus in batches, one transaction per batch, so neither
-the executor nor a UI ever waits on a commit.
+the executor nor a UI ever waits on a commit. The store's one connection lives on its own
+thread (``connection.py``): a batch, a lease or a query is one hop there and back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -15,8 +17,6 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterator
 from pathlib import Path
-
-import aiosqlite
 
 from ..declarations.keys import AssetKey
 from ..declarations.metadata import MetadataValue
@@ -29,7 +29,8 @@ from ..events import (
     RunStatus,
 )
 from ..versions.data import file_version
-from .batch import flag_readers, write_batch
+from .batch import flag_readers, transaction, write_batch, write_rows
+from .connection import ThreadConnection
 from .faults import newer_schema, raise_clearly, unwritable
 from .history import History
 from .liveness import alive
@@ -70,24 +71,46 @@ class EventIds(Iterator[int]):
 _RESERVE = "UPDATE meta SET value = value + ? WHERE name = 'next_event_id' RETURNING value"
 
 
-async def _wal_mode(db: aiosqlite.Connection, attempts: int = 50) -> None:
+def _wal_mode(db: sqlite3.Connection, attempts: int = 50) -> None:
     """Switch a home's database to WAL. The switch needs the database to itself, and SQLite
     can refuse it at once ("database is locked", its busy wait not applied) while another
-    process opening the same fresh home holds it: wait and try again, a few seconds at most."""
+    process opening the same fresh home holds it: wait and try again, a few seconds at most
+    (on the store's own thread, not the loop)."""
     for attempt in range(attempts):
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or attempt == attempts - 1:
                 raise
-            await asyncio.sleep(0.1)
+            time.sleep(0.1)
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> int:
+    """Make a writable connection's database current; the first event id reserved."""
+    db.execute("PRAGMA busy_timeout=5000")  # first: other processes may be opening
+    _wal_mode(db)
+    db.execute("PRAGMA synchronous=NORMAL")
+    # One transaction reads the schema version, migrates and reserves this process's
+    # event ids, so processes opening a fresh home at once migrate it exactly once.
+    with transaction(db):
+        row = db.execute("PRAGMA user_version").fetchone()
+        version = row[0] if row else 0
+        if version > SCHEMA_VERSION:
+            raise newer_schema(path, version)
+        for number in range(version, SCHEMA_VERSION):
+            for statement in statements(MIGRATIONS[number]):
+                db.execute(statement)
+        if version != SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        row = db.execute(_RESERVE, (ID_BLOCK,)).fetchone()
+    return int(row[0]) - ID_BLOCK
 
 
 class EventStore(History):
     """Async access to ``<home>/millrace.db``; use ``async with await EventStore.open(home)``."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, db: ThreadConnection, path: Path) -> None:
         self._db = db
         self.path = path
         self.ids: EventIds = EventIds(path, 0, 0)
@@ -98,9 +121,6 @@ class EventStore(History):
         self._idle.set()
         self._urgent = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
-        # One transaction at a time on the connection: the writer's batches and the leases
-        # are both sequences of awaits, and SQLite has no nested transactions.
-        self._transaction = asyncio.Lock()
         self._closed = False
         self._error: Exception | None = None
 
@@ -133,14 +153,18 @@ class EventStore(History):
     async def _open_writable(cls, home: Path, path: Path) -> EventStore:
         try:
             home.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path, isolation_level=None)
+            db = await ThreadConnection.open(
+                functools.partial(sqlite3.connect, path, isolation_level=None), f"store {path}"
+            )
         except (OSError, sqlite3.OperationalError) as exc:
             raise unwritable(home, exc) from exc
         store = cls(db, path)
         try:
-            await store._prepare()
+            first = await db.run(functools.partial(_prepare, path=path))
+            store.ids = EventIds(path, first, first + ID_BLOCK)
+            await store._fail_interrupted_runs()
         except BaseException as exc:
-            await db.close()  # else its worker thread outlives the loop
+            await db.close()
             raise_clearly(home, path, exc)
         store._writer = asyncio.get_running_loop().create_task(store._drain_forever())
         return store
@@ -179,36 +203,6 @@ class EventStore(History):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _prepare(self) -> None:
-        db = self._db
-        await db.execute("PRAGMA busy_timeout=5000")  # first: other processes may be opening
-        await _wal_mode(db)
-        await db.execute("PRAGMA synchronous=NORMAL")
-        # One transaction reads the schema version, migrates and reserves this process's
-        # event ids, so processes opening a fresh home at once migrate it exactly once.
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            async with db.execute("PRAGMA user_version") as cur:
-                row = await cur.fetchone()
-            version = row[0] if row else 0
-            if version > SCHEMA_VERSION:
-                raise newer_schema(self.path, version)
-            for number in range(version, SCHEMA_VERSION):
-                for statement in statements(MIGRATIONS[number]):
-                    await db.execute(statement)
-            if version != SCHEMA_VERSION:
-                await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            async with db.execute(_RESERVE, (ID_BLOCK,)) as cur:
-                row = await cur.fetchone()
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        assert row is not None
-        first = int(row[0]) - ID_BLOCK
-        self.ids = EventIds(self.path, first, first + ID_BLOCK)
-        await self._fail_interrupted_runs()
-
     async def _interrupted_runs(self) -> list[str]:
         """Runs still STARTED whose process died (crash, kill -9): they can never finish."""
         host = socket.gethostname()
@@ -230,21 +224,26 @@ class EventStore(History):
         dead = await self._interrupted_runs()
         if not dead:
             return
-        recovered = await self._orphaned_values(dead)
+        recovered, gone = await self._orphaned_values(dead)
         finished: list[Event] = [
             *recovered,
             *(RunFinished(run_id=r, status=RunStatus.FAILURE, message=INTERRUPTED) for r in dead),
         ]
         for event in finished:
             object.__setattr__(event, "seq", next(self.ids))
-        await write_batch(self._db, finished, {}, time.time())
+        await self._db.run(
+            functools.partial(_repair, gone=gone, finished=finished, now=time.time())
+        )
 
-    async def _orphaned_values(self, dead: list[str]) -> list[Event]:
+    async def _orphaned_values(
+        self, dead: list[str]
+    ) -> tuple[list[Event], list[tuple[str, int | None]]]:
         """What a killed run stored but never recorded: a run is killed between putting a
         file in place and committing its materialization (at most one batch interval), and
         the file is then newer than its record. Each such file is recorded as the dead run's,
         without provenance (its code and inputs are unknown), so the asset shows as stale;
-        a recorded file it removed is no longer claimed."""
+        a recorded file it removed is no longer claimed: returned as (asset, event id) of its
+        latest record, to be deleted."""
         marks = ", ".join("?" * len(dead))
         runs = await self._rows(
             f"SELECT run_id, selection FROM runs WHERE run_id IN ({marks}) ORDER BY start_time",
@@ -253,16 +252,14 @@ class EventStore(History):
         writer = {name: run_id for run_id, names in runs for name in json.loads(names)}
         latest = await self.latest_materializations(k for k in writer if ":" not in k)
         events: list[Event] = []
+        gone: list[tuple[str, int | None]] = []
         for key, record in latest.items():
             path = record.metadata.get("path")
             if path is None or record.run_id in dead:
                 continue  # a small value commits with its record; a dead run's own is true
             stored = Path(str(path.value))
             if not stored.exists():
-                await self._db.execute(
-                    "DELETE FROM latest_materializations WHERE event_id = ?", (record.event_id,)
-                )
-                await flag_readers(self._db, [(key, "", None)])
+                gone.append((key, record.event_id))
                 continue
             version = await asyncio.to_thread(file_version, stored)
             if version == record.data_version:
@@ -283,7 +280,7 @@ class EventStore(History):
                     recovered=True,
                 )
             )
-        return events
+        return events, gone
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -335,8 +332,7 @@ class EventStore(History):
                 staged = [id(e) for e in batch if id(e) in self._values]
                 values = {k: self._values.pop(k) for k in staged}
                 try:
-                    async with self._transaction:
-                        await write_batch(self._db, batch, values)
+                    await self._db.run(functools.partial(write_batch, batch=batch, values=values))
                 except Exception as exc:  # keep draining: one bad batch must not hang flush()
                     self._error = exc
             self._idle.set()
@@ -348,43 +344,7 @@ class EventStore(History):
         runs of other processes holding some of them (empty: acquired). Leases of dead
         processes on this host are reclaimed; the run's leases end with its RUN_FINISHED."""
         wanted = {(k, p or "") for k, p in keys}
-        host, pid = socket.gethostname(), os.getpid()
-        db = self._db
-        async with self._transaction:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                async with db.execute(
-                    "SELECT asset_key, partition_key, run_id, pid, hostname FROM leases"
-                ) as cur:
-                    rows = list(await cur.fetchall())
-                holders, dead = [], set()
-                for asset_key, partition_key, holder, holder_pid, hostname in rows:
-                    if (asset_key, partition_key) not in wanted or holder_pid == pid:
-                        continue  # runs of this process are ordered by its own write locks
-                    if hostname == host and not _alive(holder_pid):
-                        dead.add(holder)
-                    else:
-                        holders.append(
-                            LeaseHolder(
-                                asset_key, partition_key or None, holder, holder_pid, hostname
-                            )
-                        )
-                if dead:
-                    await db.executemany(
-                        "DELETE FROM leases WHERE run_id = ?", [(r,) for r in sorted(dead)]
-                    )
-                if not holders:
-                    now = time.time()
-                    await db.executemany(
-                        "INSERT OR IGNORE INTO leases (asset_key, partition_key, run_id, pid,"
-                        " hostname, acquired) VALUES (?, ?, ?, ?, ?, ?)",
-                        [(k, p, run_id, pid, host, now) for k, p in sorted(wanted)],
-                    )
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-        return holders
+        return await self._db.run(functools.partial(_acquire, run_id=run_id, wanted=wanted))
 
     async def close(self) -> None:
         if self._closed:
@@ -394,19 +354,63 @@ class EventStore(History):
             if self._writer is not None:
                 await self.flush()
         finally:
-            # Always close: aiosqlite's thread is not a daemon, a leaked one hangs the exit.
             if self._writer is not None:
                 self._writer.cancel()
                 await asyncio.gather(self._writer, return_exceptions=True)
             await self._db.close()
 
 
-async def _connect_readonly(uri: str) -> tuple[aiosqlite.Connection, int]:
+def _repair(
+    db: sqlite3.Connection, gone: list[tuple[str, int | None]], finished: list[Event], now: float
+) -> None:
+    """In one transaction: forget the records of files a dead run removed, and record what
+    it left (``finished``: recovered materializations, then the runs' failures)."""
+    with transaction(db):
+        db.executemany(
+            "DELETE FROM latest_materializations WHERE event_id = ?", [(i,) for _, i in gone]
+        )
+        flag_readers(db, [(key, "", None) for key, _ in gone])
+        write_rows(db, finished, {}, now)
+
+
+def _acquire(
+    db: sqlite3.Connection, run_id: str, wanted: set[tuple[str, str]]
+) -> list[LeaseHolder]:
+    host, pid = socket.gethostname(), os.getpid()
+    with transaction(db):
+        rows = db.execute(
+            "SELECT asset_key, partition_key, run_id, pid, hostname FROM leases"
+        ).fetchall()
+        holders, dead = [], set()
+        for asset_key, partition_key, holder, holder_pid, hostname in rows:
+            if (asset_key, partition_key) not in wanted or holder_pid == pid:
+                continue  # runs of this process are ordered by its own write locks
+            if hostname == host and not _alive(holder_pid):
+                dead.add(holder)
+            else:
+                holders.append(
+                    LeaseHolder(asset_key, partition_key or None, holder, holder_pid, hostname)
+                )
+        if dead:
+            db.executemany("DELETE FROM leases WHERE run_id = ?", [(r,) for r in sorted(dead)])
+        if not holders:
+            now = time.time()
+            db.executemany(
+                "INSERT OR IGNORE INTO leases (asset_key, partition_key, run_id, pid,"
+                " hostname, acquired) VALUES (?, ?, ?, ?, ?, ?)",
+                [(k, p, run_id, pid, host, now) for k, p in sorted(wanted)],
+            )
+    return holders
+
+
+async def _connect_readonly(uri: str) -> tuple[ThreadConnection, int]:
     """A read-only connection and the schema version (reading it proves the file opens)."""
-    db = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+    db = await ThreadConnection.open(
+        functools.partial(sqlite3.connect, uri, uri=True, isolation_level=None),
+        f"store {uri}",
+    )
     try:
-        async with db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
+        row = await db.run(lambda conn: conn.execute("PRAGMA user_version").fetchone())
     except BaseException:
         await db.close()
         raise

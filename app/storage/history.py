@@ -4,13 +4,12 @@ failures and check results, as plain records. The event store is this, plus its 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from ..declarations.keys import AssetKey
 from ..declarations.metadata import metadata_from_json
@@ -23,6 +22,7 @@ from ..events import (
     RunStatus,
     event_from_record,
 )
+from .connection import ThreadConnection
 from .faults import raise_clearly
 from .partition_index import joined_keys
 from .records import (
@@ -42,13 +42,12 @@ from .records import (
 class History:
     """Queries of ``<home>/millrace.db`` on one connection (read-only or not)."""
 
-    _db: aiosqlite.Connection
+    _db: ThreadConnection
     path: Path
 
     async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         try:
-            async with self._db.execute(sql, args) as cur:
-                return list(await cur.fetchall())
+            return await self._db.run(functools.partial(_fetch, sql, args))
         except sqlite3.DatabaseError as exc:  # a page went bad after it opened
             raise_clearly(self.path.parent, self.path, exc)
 
@@ -571,3 +570,7 @@ def _chunks(ids: list[Any], size: int = 500) -> Iterator[list[Any]]:
     """SQLite caps the parameters of one statement: ask in chunks."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+def _fetch(sql: str, args: Sequence[Any], db: sqlite3.Connection) -> list[Any]:
+    return db.execute(sql, args).fetchall()

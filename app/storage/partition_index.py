@@ -13,10 +13,9 @@ current one). A reader then fetches a handful of rows.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
-
-import aiosqlite
 
 from ..events import AssetMaterialized, AssetObserved
 
@@ -27,7 +26,7 @@ SEPARATOR = "\x1f"
 MAX_CHUNKS = 64  # rows of keys per asset before they are merged into one
 
 
-async def record_partitions(db: aiosqlite.Connection, materialized: Sequence[Recorded]) -> None:
+def record_partitions(db: sqlite3.Connection, materialized: Sequence[Recorded]) -> None:
     """Before the batch's rows are upserted: append the partitions materialized for the
     first time, and fold the batch into each asset's summary."""
     by_asset: dict[str, list[Recorded]] = {}
@@ -36,65 +35,66 @@ async def record_partitions(db: aiosqlite.Connection, materialized: Sequence[Rec
             by_asset.setdefault(event.asset_key.to_user_string(), []).append(event)
     for asset, events in by_asset.items():
         keys = {e.partition_key for e in events if e.partition_key}
-        known = await _existing(db, asset, keys)
+        known = _existing(db, asset, keys)
         new = sorted(keys - known)
         if new:
-            await db.execute(
+            db.execute(
                 "INSERT INTO partition_keys (asset_key, keys) VALUES (?, ?)",
                 (asset, SEPARATOR.join(new)),
             )
-            await _merge_if_many(db, asset)
-        await _summarize(db, asset, events)
+            _merge_if_many(db, asset)
+        _summarize(db, asset, events)
 
 
-async def _existing(db: aiosqlite.Connection, asset: str, keys: set[str]) -> set[str]:
+def _existing(db: sqlite3.Connection, asset: str, keys: set[str]) -> set[str]:
     found: set[str] = set()
     ordered = sorted(keys)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
-        async with db.execute(
+        cursor = db.execute(
             "SELECT partition_key FROM latest_materializations WHERE asset_key = ?"
             f" AND partition_key IN ({', '.join('?' * len(chunk))})",
             (asset, *chunk),
-        ) as cursor:
-            found.update(key for (key,) in await cursor.fetchall())
+        )
+        found.update(key for (key,) in cursor.fetchall())
     return found
 
 
-async def _merge_if_many(db: aiosqlite.Connection, asset: str) -> None:
+def _merge_if_many(db: sqlite3.Connection, asset: str) -> None:
     """Many small rows (a run per hour adds one each) become one, and the summary's code
     versions become exactly those the partitions have now."""
-    async with db.execute(
+    [(count,)] = db.execute(
         "SELECT COUNT(*) FROM partition_keys WHERE asset_key = ?", (asset,)
-    ) as cursor:
-        [(count,)] = list(await cursor.fetchall())
+    ).fetchall()
     if count <= MAX_CHUNKS:
         return
-    async with db.execute("SELECT keys FROM partition_keys WHERE asset_key = ?", (asset,)) as cur:
-        joined = joined_keys(await cur.fetchall())
+    joined = joined_keys(
+        db.execute("SELECT keys FROM partition_keys WHERE asset_key = ?", (asset,)).fetchall()
+    )
     # Sorted: time-window keys then read in their definition's order (see partition_status).
     joined = SEPARATOR.join(sorted(joined.split(SEPARATOR)))
-    await db.execute("DELETE FROM partition_keys WHERE asset_key = ?", (asset,))
-    await db.execute("INSERT INTO partition_keys (asset_key, keys) VALUES (?, ?)", (asset, joined))
-    async with db.execute(
-        "SELECT DISTINCT code_version FROM latest_materializations"
-        " WHERE asset_key = ? AND partition_key != ''",
-        (asset,),
-    ) as cursor:
-        versions = [v for (v,) in await cursor.fetchall()]
-    await db.execute(
+    db.execute("DELETE FROM partition_keys WHERE asset_key = ?", (asset,))
+    db.execute("INSERT INTO partition_keys (asset_key, keys) VALUES (?, ?)", (asset, joined))
+    versions = [
+        v
+        for (v,) in db.execute(
+            "SELECT DISTINCT code_version FROM latest_materializations"
+            " WHERE asset_key = ? AND partition_key != ''",
+            (asset,),
+        )
+    ]
+    db.execute(
         "UPDATE partition_summaries SET code_versions = ? WHERE asset_key = ?",
         (json.dumps(sorted(versions, key=lambda v: (v is not None, v))), asset),
     )
 
 
-async def _summarize(db: aiosqlite.Connection, asset: str, events: Sequence[Recorded]) -> None:
-    async with db.execute(
+def _summarize(db: sqlite3.Connection, asset: str, events: Sequence[Recorded]) -> None:
+    row = db.execute(
         "SELECT newest_event_id, newest_timestamp, code_versions FROM partition_summaries"
         " WHERE asset_key = ?",
         (asset,),
-    ) as cursor:
-        row = await cursor.fetchone()
+    ).fetchone()
     newest = max(events, key=lambda e: e.seq)
     newest_id, newest_ts = newest.seq, max(e.timestamp for e in events)
     versions = {e.code_version for e in events}
@@ -102,7 +102,7 @@ async def _summarize(db: aiosqlite.Connection, asset: str, events: Sequence[Reco
         newest_id = max(newest_id, row[0] or 0)
         newest_ts = max(newest_ts, row[1] or 0.0)
         versions |= set(json.loads(row[2]))
-    await db.execute(
+    db.execute(
         "INSERT OR REPLACE INTO partition_summaries (asset_key, newest_event_id,"
         " newest_timestamp, code_versions) VALUES (?, ?, ?, ?)",
         (
