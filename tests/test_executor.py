@@ -608,8 +608,8 @@ async def test_a_step_made_ready_on_a_worker_waits_for_another_runs_write_lock()
     assert one.success and two.success
     started = [e for e in two.all_events if isinstance(e, StepStarted)]
     assert [e.asset_key.to_user_string() for e in started] == ["up", "shared"]
-    done = next(e for e in one.all_events if isinstance(e, StepSucceeded))
-    assert done.seq < started[1].seq  # it started only once the first run had written
+    written = next(e for e in one.all_events if isinstance(e, AssetMaterialized))
+    assert written.seq < started[1].seq  # it started only once the first run had written
 
 
 async def test_a_run_finishing_on_a_worker_gives_its_slot_to_a_waiting_run() -> None:
