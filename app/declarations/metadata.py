@@ -233,12 +233,16 @@ def normalize_metadata(
     return {str(k): _storable(v, key=str(k), where=where) for k, v in metadata.items()}
 
 
+_JSON_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 def _storable(value: Any, *, key: str, where: str) -> MetadataValue:
     """``value`` as a MetadataValue the store can write as JSON, checked here, at the call
     that made it: a value that fails later would cost the whole batch of events."""
     try:
         coerced = coerce_metadata_value(value, key=key, where=where)
-        json.dumps(coerced.to_json(), allow_nan=True)
+        if type(coerced.value) not in _JSON_SCALARS:  # a scalar always is (most metadata)
+            json.dumps(coerced.to_json(), allow_nan=True)
     except MetadataError:
         raise
     except (TypeError, ValueError, RecursionError) as exc:

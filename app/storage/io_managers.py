@@ -80,6 +80,7 @@ class InMemoryIOManager(IOManager):
 INLINE_LIMIT = 64 * 1024  # pickles up to this size go to the event store, not to a file
 
 _SUFFIXES = (".parquet", ".pkl")
+_PATHS_KEPT = 16_384
 _Stamp = tuple[int, int, int, int]
 
 
@@ -121,9 +122,19 @@ class ParquetIOManager(IOManager):
         # knowing which names exist saves a failing stat per value on the hot path.
         self._names: dict[Path, set[str]] = {}
         self._ours: dict[Path, _Stamp] = {}  # the files this manager wrote, as written
+        # Building and confining a path costs more than storing a small value: each is built
+        # once (bounded, as a backfill's partitions are many).
+        self._paths: dict[tuple[AssetKey, str | None], Path] = {}
 
     def path_for(self, asset_key: AssetKey, partition_key: str | None = None) -> Path:
-        return key_path(self.base_dir, asset_key, partition_key)
+        path = self._paths.get((asset_key, partition_key))
+        if path is None:
+            if len(self._paths) >= _PATHS_KEPT:
+                self._paths.clear()
+            path = self._paths[(asset_key, partition_key)] = key_path(
+                self.base_dir, asset_key, partition_key
+            )
+        return path
 
     def _names_in(self, directory: Path) -> set[str]:
         names = self._names.get(directory)
