@@ -1,0 +1,82 @@
+"""The event bus: ids at publish on any thread, delivery on the loop's thread, in id order."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from millrace.events import EventBus, LogMessage
+
+TIMEOUT = 10
+
+
+def _message(text: str) -> LogMessage:
+    return LogMessage(run_id="r", level="INFO", message=text)
+
+
+async def test_events_from_threads_reach_subscribers_on_the_loop_in_id_order() -> None:
+    bus = EventBus()
+    bus.bind(asyncio.get_running_loop())
+    loop_thread = threading.get_ident()
+    seen: list[tuple[int, str, int]] = []
+    all_seen = asyncio.Event()
+
+    def record(event: LogMessage) -> None:
+        seen.append((event.seq, event.message, threading.get_ident()))
+        if len(seen) == 800:
+            all_seen.set()  # on the loop's thread, as every delivery
+
+    bus.subscribe(record)
+
+    def publish_many(name: str) -> None:
+        for n in range(200):
+            bus.publish(_message(f"{name}{n}"))
+
+    threads = [threading.Thread(target=publish_many, args=(f"t{i}-",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        await asyncio.to_thread(thread.join, TIMEOUT)
+    await asyncio.wait_for(all_seen.wait(), TIMEOUT)
+    assert [seq for seq, _, _ in seen] == list(range(1, 801))  # each once, in id order
+    assert {ident for _, _, ident in seen} == {loop_thread}
+    for i in range(4):  # and each thread's events in the order it published them
+        mine = [text for _, text, _ in seen if text.startswith(f"t{i}-")]
+        assert mine == [f"t{i}-{n}" for n in range(200)]
+
+
+async def test_a_publish_on_the_loop_first_delivers_what_threads_queued_before_it() -> None:
+    bus = EventBus()
+    bus.bind(asyncio.get_running_loop())
+    seen: list[str] = []
+    bus.subscribe(lambda e: seen.append(e.message))
+    worker = threading.Thread(target=lambda: bus.publish(_message("from a worker")))
+    worker.start()
+    worker.join(TIMEOUT)
+    assert seen == []  # queued: the loop has not run since
+    bus.publish(_message("on the loop"))
+    assert seen == ["from a worker", "on the loop"]
+
+
+async def test_a_subscriber_publishing_has_its_event_delivered_after_the_current_one() -> None:
+    bus = EventBus()
+    bus.bind(asyncio.get_running_loop())
+    seen: list[str] = []
+
+    def echo(event: LogMessage) -> None:
+        seen.append(event.message)
+        if event.message == "first":
+            bus.publish(_message("echo"))
+
+    bus.subscribe(echo)
+    bus.subscribe(lambda e: seen.append(f"second subscriber: {e.message}"))
+    bus.publish(_message("first"))
+    assert seen == ["first", "second subscriber: first", "echo", "second subscriber: echo"]
+
+
+def test_an_unbound_bus_delivers_at_once() -> None:
+    bus = EventBus()
+    seen: list[int] = []
+    bus.subscribe(lambda e: seen.append(e.seq))
+    bus.publish(_message("a"))
+    assert seen == [1]
