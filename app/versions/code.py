@@ -31,7 +31,6 @@ from .normalize import (
     bytecode_text,
     decorator_root,
     digest,
-    dump,
     dump_function,
     find_class,
     find_function,
@@ -176,9 +175,11 @@ class _Resolver:
         identity = f"{fn.__module__}:{fn.__qualname__}"
         parsed = self._parse(code.co_filename)
         node = find_function(parsed, code) if parsed is not None else None
-        if node is not None:
+        if parsed is not None and node is not None:
             keep = functools.partial(_keeps_decorator, fn.__globals__)
-            return _Item(identity, digest("source", dump_function(node, keep), *refs), (*edges,))
+            return _Item(
+                identity, digest("source", dump_function(parsed, node, keep), *refs), (*edges,)
+            )
         where = (
             f"({code.co_filename}) cannot be read"
             if parsed is None
@@ -244,8 +245,8 @@ class _Resolver:
         identity = f"{cls.__module__}:{cls.__qualname__}"
         parsed = self._parse(filename) if isinstance(filename, str) else None
         nodes = find_class(parsed, cls) if parsed is not None else []
-        if nodes:
-            text = "\x1e".join(dump(n) for n in nodes)
+        if parsed is not None and nodes:
+            text = "\x1e".join(parsed.dump(n) for n in nodes)
             return _Item(identity, digest("source", text, *sorted(refs)), (*edges,))
         code = "\x1e".join(sorted(bytecode_text(f.__code__) for f in methods))
         where = f"({filename}) cannot be read" if parsed is None else f"is not in {filename}"
@@ -259,7 +260,7 @@ class _Resolver:
             return _Item(module.__name__, digest("namespace"), ())
         parsed = self._parse(file)
         if parsed is not None:
-            return _Item(module.__name__, digest("source", dump(parsed.tree)), ())
+            return _Item(module.__name__, digest("source", parsed.dump(parsed.tree)), ())
         note = f"source of module {module.__name__} ({file}) cannot be read: versioned by name"
         return _Item(module.__name__, digest("unreadable"), (), note)
 

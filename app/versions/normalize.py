@@ -2,7 +2,9 @@
 without line numbers, and the global names a code object reads.
 
 Everything here is a pure function of its input, so the same code always gives the same text,
-whatever the process, the hash seed or the position of the code in its file.
+whatever the process, the hash seed or the position of the code in its file; that is also why
+parsing a file and reading a code object's globals are cached across calls, keyed by the text
+and by the code object (compared by value: a re-import of an unchanged file hits).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import ast
 import copy
 import dis
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,14 +36,26 @@ def digest(*parts: str) -> str:
 class ParsedSource:
     """One file's docstring-free tree, indexed the ways running code can be traced back: code
     objects carry (name, first line), classes their qualified name (and on 3.13 their first
-    line)."""
+    line). Shared by every caller that parses the same text, so never modified after parsing;
+    ``dumps`` holds the texts of its nodes once made (by node id and kept decorators)."""
 
     tree: ast.Module
     functions: dict[tuple[str, int], list[FunctionNode]] = field(default_factory=dict)
     classes: dict[tuple[str, int], list[ast.ClassDef]] = field(default_factory=dict)
     qualnames: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
+    dumps: dict[tuple[int, tuple[bool, ...]], str] = field(default_factory=dict)
+
+    def dump(self, node: ast.AST) -> str:
+        """``dump(node)`` for a node of this tree, made once."""
+        key = (id(node), ())
+        text = self.dumps.get(key)
+        if text is None:
+            text = self.dumps[key] = dump(node)
+        return text
 
 
+# A project's files, several versions of each while it is edited; a miss costs one parse.
+@functools.lru_cache(maxsize=512)
 def parse_source(text: str, filename: str) -> ParsedSource | None:
     try:
         tree = ast.parse(text, filename)
@@ -134,17 +149,25 @@ def dump(node: ast.AST) -> str:
     return ast.dump(node, annotate_fields=False, include_attributes=False)
 
 
-def dump_function(node: FunctionNode, keep_decorator: Callable[[ast.expr], bool]) -> str:
-    """The function's tree without the decorators ``keep_decorator`` rejects (the shallow copy
-    leaves the cached tree intact for other callers)."""
+def dump_function(
+    parsed: ParsedSource, node: FunctionNode, keep_decorator: Callable[[ast.expr], bool]
+) -> str:
+    """The tree of a function of ``parsed`` without the decorators ``keep_decorator`` rejects
+    (the shallow copy leaves the shared tree intact), made once per choice of decorators."""
     if isinstance(node, ast.Lambda):
-        return dump(node)
-    kept = [d for d in node.decorator_list if keep_decorator(d)]
-    if len(kept) == len(node.decorator_list):
-        return dump(node)
-    clone = copy.copy(node)
-    clone.decorator_list = kept
-    return dump(clone)
+        return parsed.dump(node)
+    keeps = tuple(keep_decorator(d) for d in node.decorator_list)
+    if all(keeps):
+        return parsed.dump(node)
+    key = (id(node), keeps)
+    text = parsed.dumps.get(key)
+    if text is None:
+        clone = copy.copy(node)
+        clone.decorator_list = [
+            d for d, keep in zip(node.decorator_list, keeps, strict=True) if keep
+        ]
+        text = parsed.dumps[key] = dump(clone)
+    return text
 
 
 def decorator_root(expr: ast.expr) -> str | None:
@@ -195,7 +218,9 @@ _GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _ATTRIBUTE_LOADS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 
 
-def global_chains(code: CodeType) -> set[tuple[str, ...]]:
+# One entry per function of a large project; a code object is small next to its function.
+@functools.lru_cache(maxsize=1 << 16)
+def global_chains(code: CodeType) -> frozenset[tuple[str, ...]]:
     """Each global read by ``code`` or the code nested in it, with the attributes read right
     after it: ``helpers.clean(x)`` gives ("helpers", "clean"), so a module's member can be
     resolved in that module. Only names and attributes are followed, never values."""
@@ -213,7 +238,7 @@ def global_chains(code: CodeType) -> set[tuple[str, ...]]:
             chain = [instruction.argval] if instruction.opname in _GLOBAL_LOADS else []
         if chain:
             chains.add(tuple(chain))
-    return chains
+    return frozenset(chains)
 
 
 def _code_tree(code: CodeType) -> Iterator[CodeType]:
