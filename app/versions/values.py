@@ -50,6 +50,8 @@ class Describer:
         kind = type(obj)
         if kind in _PLAIN:
             return f"{kind.__name__}:{obj!r}"
+        if kind in _CONTAINER_TYPES and not obj:  # most of a definition's lists are empty
+            return f"{kind.__name__}()"
         if seen or kind is int or kind in _CONTAINER_TYPES:
             return self._guarded(obj, edges, seen)
         shared = self._shared.get(id(obj))
