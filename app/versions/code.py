@@ -91,8 +91,9 @@ class _Item:
 
 
 class _Resolver:
-    """Caches for one call: each file is parsed once, each function hashed once, whatever the
-    number of assets that share it; nothing survives the call to go stale after an edit."""
+    """Caches for one call: each file is read once, each function hashed once, whatever the
+    number of assets that share it. What outlives the call is keyed by what it is made from
+    (a file's text, a code object: see normalize); what names are bound to is read afresh."""
 
     def __init__(self, root: Path | None, sources: Mapping[str, str] | None) -> None:
         self._values = Describer(Origins(root))
@@ -143,7 +144,11 @@ class _Resolver:
     def _definition(self, node: Node, edges: list[Edge]) -> str:
         """The decorator arguments that change what is computed or stored; the descriptive
         ones (description, group, owners, tags, kinds) are left out."""
-        d = functools.partial(self._values.describe, edges=edges)
+        values = self._values
+
+        def d(value: object) -> str:  # not a partial: with keywords it costs 3x the call
+            return values.describe(value, edges)
+
         parts = {
             "fn": d(getattr(node, "composed_of", ()) or node.fn),
             "inputs": d(tuple((i.param, i.key.path, dict(i.metadata)) for i in node.inputs)),

@@ -120,8 +120,8 @@ class Describer:
         kind = type(obj)
         tag = kind.__name__ if kind in _CONTAINERS else self.describe(kind, edges)
         if isinstance(obj, dict):
-            d = functools.partial(self.describe, edges=edges, seen=seen)
-            parts = sorted(f"{d(k)}:{d(v)}" for k, v in obj.items())
+            d = self.describe
+            parts = sorted(f"{d(k, edges, seen)}:{d(v, edges, seen)}" for k, v in obj.items())
         elif isinstance(obj, set | frozenset):  # sorted: set order follows the hash seed
             parts = sorted(self.describe(v, edges, seen) for v in obj)
         else:
