@@ -32,15 +32,22 @@ def digest(*parts: str) -> str:
 @dataclass(slots=True)
 class ParsedSource:
     """One file's docstring-free tree, indexed the ways running code can be traced back: code
-    objects carry (name, first line), classes their qualified name (and on 3.13 their first
-    line). Shared by every caller that parses the same text, so never modified after parsing;
-    ``dumps`` holds the texts of its nodes once made (by node id and kept decorators)."""
+    objects carry (name, first line), lambdas only their first line, classes their qualified
+    name (and on 3.13 their first line). Shared by every caller that parses the same text, so
+    the tree is never modified after parsing; ``dumps`` holds the texts of its nodes once
+    made (by node id and kept decorators)."""
 
     tree: ast.Module
     functions: dict[tuple[str, int], list[FunctionNode]] = field(default_factory=dict)
     classes: dict[tuple[str, int], list[ast.ClassDef]] = field(default_factory=dict)
     qualnames: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
     dumps: dict[tuple[int, tuple[bool, ...]], str] = field(default_factory=dict)
+    lambdas_by_line: dict[int, list[FunctionNode]] | None = None  # made when first asked
+
+    def lambdas(self) -> dict[int, list[FunctionNode]]:
+        if self.lambdas_by_line is None:
+            self.lambdas_by_line = _lambdas(self.tree)
+        return self.lambdas_by_line
 
     def dump(self, node: ast.AST) -> str:
         """``dump(node)`` for a node of this tree, made once."""
@@ -84,33 +91,42 @@ def _first_lines(node: _Definition) -> set[int]:
 
 
 def _index(parsed: ParsedSource, parent: ast.AST, prefix: str) -> None:
-    """Index every definition under ``parent``, naming them as the compiler's __qualname__,
-    and strip docstrings on the way (one walk of the tree, not two)."""
+    """Index every ``def`` and ``class`` under ``parent``, naming them as the compiler's
+    __qualname__, and strip docstrings on the way (one walk, not two). Only statements can
+    hold them, so expressions, most of a tree, are not walked: lambdas are found on demand."""
     for node in ast.iter_child_nodes(parent):
-        if isinstance(node, _Definition):
-            _strip_docstring(node)
         if isinstance(node, ast.ClassDef):
+            _strip_docstring(node)
             qualname = prefix + node.name
             parsed.qualnames.setdefault(qualname, []).append(node)
             for line in _first_lines(node):
                 parsed.classes.setdefault((node.name, line), []).append(node)
             _index(parsed, node, qualname + ".")
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            _strip_docstring(node)
             for line in _first_lines(node):
                 parsed.functions.setdefault((node.name, line), []).append(node)
             _index(parsed, node, f"{prefix}{node.name}.<locals>.")
-        elif isinstance(node, ast.Lambda):
-            parsed.functions.setdefault(("<lambda>", node.lineno), []).append(node)
-            _index(parsed, node, f"{prefix}<lambda>.<locals>.")
-        else:
+        elif isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
             _index(parsed, node, prefix)
+
+
+def _lambdas(tree: ast.Module) -> dict[int, list[FunctionNode]]:
+    found: dict[int, list[FunctionNode]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Lambda):
+            found.setdefault(node.lineno, []).append(node)
+    return found
 
 
 def find_function(parsed: ParsedSource, code: CodeType) -> FunctionNode | None:
     """The node of ``code``, or None when it is not exactly one node (the file changed since
     the code was compiled, or nested lambdas share a line): guessing could hash the wrong code.
     Lambdas side by side on one line are told apart by the columns of their instructions."""
-    found = parsed.functions.get((code.co_name, code.co_firstlineno), [])
+    if code.co_name == "<lambda>":
+        found = parsed.lambdas().get(code.co_firstlineno, [])
+    else:
+        found = parsed.functions.get((code.co_name, code.co_firstlineno), [])
     if len(found) > 1:
         start = _first_position(code)
         found = [n for n in found if start is not None and _spans(n, start)]
