@@ -4,7 +4,7 @@ without line numbers, and the global names a code object reads.
 Everything here is a pure function of its input, so the same code always gives the same text,
 whatever the process, the hash seed or the position of the code in its file; that is also why
 parsing a file and reading a code object's globals are cached across calls, keyed by the text
-and by the code object (compared by value: a re-import of an unchanged file hits).
+and by the code object (compared by value, so a re-import of an unchanged file hits).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import copy
 import dis
 import functools
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import CodeType
@@ -58,9 +60,30 @@ class ParsedSource:
         return text
 
 
-# A project's files, several versions of each while it is edited; a miss costs one parse.
-@functools.lru_cache(maxsize=512)
+# The last text parsed of each file (a parsed file holds ~75 times its text in memory, so not
+# every version of a file edited all day), for the files most recently asked for.
+_LAST_PARSED: OrderedDict[str, tuple[str, ParsedSource | None]] = OrderedDict()
+_LAST_PARSED_FILES = 256
+_last_parsed_lock = threading.Lock()  # versions are computed on the loop and off it
+
+
 def parse_source(text: str, filename: str) -> ParsedSource | None:
+    """``text`` parsed and indexed, or None if it does not parse; shared, so read-only."""
+    with _last_parsed_lock:
+        last = _LAST_PARSED.get(filename)
+        if last is not None and last[0] == text:
+            _LAST_PARSED.move_to_end(filename)
+            return last[1]
+    parsed = _parse(text, filename)
+    with _last_parsed_lock:
+        _LAST_PARSED[filename] = (text, parsed)
+        _LAST_PARSED.move_to_end(filename)
+        if len(_LAST_PARSED) > _LAST_PARSED_FILES:
+            _LAST_PARSED.popitem(last=False)
+    return parsed
+
+
+def _parse(text: str, filename: str) -> ParsedSource | None:
     try:
         tree = ast.parse(text, filename)
     except (SyntaxError, ValueError):
@@ -231,8 +254,9 @@ _GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _ATTRIBUTE_LOADS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 
 
-# One entry per function of a large project; a code object is small next to its function.
-@functools.lru_cache(maxsize=1 << 16)
+# One entry per function of a large project, and the least recently used go first: every
+# load reads all of its code, so what an edit replaced is what is dropped.
+@functools.lru_cache(maxsize=1 << 15)
 def global_chains(code: CodeType) -> frozenset[tuple[str, ...]]:
     """Each global read by ``code`` or the code nested in it, with the attributes read right
     after it: ``helpers.clean(x)`` gives ("helpers", "clean"), so a module's member can be
