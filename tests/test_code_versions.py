@@ -784,3 +784,159 @@ def test_values_too_long_or_too_deep_to_walk_still_version(project: Project) -> 
 
     assert before["uses_huge"] != after["uses_huge"]  # the int itself is hashed, in hex
     assert before["uses_deep"] == after["uses_deep"]  # stable, though only its type is known
+
+
+# Parsed files, function trees and the globals a code object reads are kept across calls, keyed
+# by the file's text and the code object; what names are bound to is read afresh every call.
+
+MUTABLE_GLOBALS = """
+    from dataclasses import dataclass
+
+    from millrace import asset
+
+    from . import settings
+
+    @dataclass
+    class Options:
+        scale: int
+
+    CHOICES = [1, 2]
+    OPTIONS = Options(scale=1)
+
+    @asset
+    def chooses():
+        return max(CHOICES)
+
+    @asset
+    def scaled():
+        return OPTIONS.scale * 2
+
+    @asset
+    def capped():
+        return min(100, settings.LIMIT)
+"""
+
+
+def test_globals_changed_at_runtime_change_the_version_without_a_reimport(
+    project: Project,
+) -> None:
+    project.write("settings", "LIMIT = 10\n")
+    project.write("assets", MUTABLE_GLOBALS)
+    module = project.load("assets")
+    nodes = [module.chooses, module.capped, module.scaled]
+
+    def values() -> dict[str, str]:
+        found = code_versions(nodes, root=project.root)
+        return {key.to_user_string(): version.value for key, version in found.items()}
+
+    before = values()
+    module.CHOICES.append(3)  # mutated in place: the same list object
+    appended = values()
+    module.settings.LIMIT = 20  # rebound in the other module, which is not re-imported
+    rebound = values()
+    module.OPTIONS.scale = 2  # an attribute of a shared object
+    scaled = values()
+    assert scaled["scaled"] != rebound["scaled"]
+    assert {k for k in scaled if scaled[k] != rebound[k]} == {"scaled"}
+    assert appended["chooses"] != before["chooses"]
+    assert appended["capped"] == before["capped"]
+    assert rebound["capped"] != appended["capped"]
+    assert rebound["chooses"] == appended["chooses"]
+
+
+def test_factory_made_functions_differ_by_closure_across_calls(project: Project) -> None:
+    # One code object, versioned in separate calls: its cached tree and globals are shared,
+    # its closure value is not.
+    project.write("factory", FACTORY)
+    module = project.load("factory")
+    double = code_version_of(module.double, root=project.root)
+    triple = code_version_of(module.triple, root=project.root)
+    assert double != triple
+    assert code_version_of(module.double_again, root=project.root) == double
+
+
+SAME_TEXT = """
+    from millrace import asset
+
+    LIMIT = {limit}
+
+    @asset(name="{name}")
+    def capped():
+        return min(100, LIMIT)
+"""
+
+
+def test_identical_code_in_two_files_reads_each_files_globals(project: Project) -> None:
+    # Equal code objects (code compares by value, not by file) share what they read, not the
+    # values those names are bound to.
+    project.write("first", SAME_TEXT.format(limit=10, name="first"))
+    project.write("second", SAME_TEXT.format(limit=20, name="second"))
+    first = project.values("first")["first"]
+    assert project.values("second")["second"] != first
+    project.write("second", SAME_TEXT.format(limit=10, name="second"))
+    assert project.values("second")["second"] != first  # still another module's function
+    assert project.values("first")["first"] == first
+
+
+def test_an_edit_undone_gives_the_first_version_back(project: Project) -> None:
+    project.write("settings", "LIMIT = 10\n")
+    project.write("assets", CONSTANT_USERS.format(value=1))
+    first = project.values("assets")
+    project.write("assets", CONSTANT_USERS.format(value=2).replace("min(x,", "max(x,"))
+    edited = project.values("assets")
+    project.write("assets", CONSTANT_USERS.format(value=1))
+    assert edited["capped"] != first["capped"]
+    assert project.values("assets") == first
+
+
+SHARED_ARGUMENTS = """
+    from millrace import RetryPolicy, StaticPartitionsDefinition, asset
+
+    from . import helpers
+
+    PARTS = StaticPartitionsDefinition(["a", "b"])
+    RETRY = RetryPolicy(max_retries=2)
+
+    def make(name, helper):
+        @asset(name=name, partitions_def=PARTS, retry_policy=RETRY)
+        def made():
+            return helper(1)
+        return made
+
+    one = make("one", helpers.inc)
+    two = make("two", helpers.dec)
+    three = make("three", helpers.inc)
+
+    @asset(partitions_def=PARTS, retry_policy=RETRY)
+    def direct():
+        return helpers.dec(2)
+"""
+
+HELPERS_OF_SHARED = """
+    def inc(x):
+        return x + 1
+
+    def dec(x):
+        return x - 1
+"""
+
+
+def test_versions_computed_together_equal_versions_computed_one_by_one(
+    project: Project,
+) -> None:
+    # Objects shared by many assets are described once per call: what they lead to must still
+    # reach each asset that uses them, and only those.
+    project.write("helpers", HELPERS_OF_SHARED)
+    project.write("assets", SHARED_ARGUMENTS)
+    module = project.load("assets")
+    nodes = [module.one, module.two, module.three, module.direct]
+    together = {
+        key.to_user_string(): v for key, v in code_versions(nodes, root=project.root).items()
+    }
+    alone = {n.key.to_user_string(): code_version_of(n, root=project.root) for n in nodes}
+    assert together == alone
+    assert len({together["one"], together["two"], together["direct"]}) == 3
+    project.write("helpers", HELPERS_OF_SHARED.replace("x - 1", "x - 2"))
+    after = project.values("assets")
+    changed = {k for k, v in together.items() if after[k] != v.value}
+    assert changed == {"two", "direct"}

@@ -322,6 +322,75 @@ def test_a_comment_only_edit_of_a_real_module_changes_nothing(tmp_path: Path):
     ]
 
 
+PACKAGE = {
+    "__init__.py": """
+        from millrace import Definitions, load_assets_from_modules
+
+        from . import clean, raw
+
+        defs = Definitions(assets=load_assets_from_modules([raw, clean]))
+    """,
+    "settings.py": "LIMIT = 10\n",
+    "helpers.py": """
+        def trim(values):
+            return values[:3]
+    """,
+    "raw.py": """
+        from millrace import asset
+
+        from . import settings
+
+        @asset
+        def numbers() -> list[int]:
+            return list(range(settings.LIMIT))
+    """,
+    "clean.py": """
+        from millrace import asset
+
+        from .helpers import trim
+
+        @asset
+        def trimmed(numbers: list[int]) -> list[int]:
+            return trim(numbers)
+
+        @asset
+        def counted(numbers: list[int]) -> int:
+            return len(numbers)
+    """,
+}
+
+
+def test_a_reload_after_editing_one_module_changes_exactly_the_assets_reaching_it(
+    tmp_path: Path,
+):
+    for name, source in PACKAGE.items():
+        write_source(tmp_path / "pipeline" / name, source)
+    (tmp_path / "pyproject.toml").write_text("")
+    package = tmp_path / "pipeline"
+
+    def load() -> LoadedCode:
+        location = load_code_location(package)
+        return LoadedCode.of(location.defs, location)
+
+    def changed(old: LoadedCode, new: LoadedCode) -> set[str]:
+        return {c.asset_key.to_user_string() for c in diff_code(old, new)[2] if c.code_changed}
+
+    first = load()
+    unchanged = load()
+    write_source(package / "helpers.py", PACKAGE["helpers.py"].replace("[:3]", "[:4]"))
+    helper_edited = load()
+    write_source(package / "settings.py", "LIMIT = 20\n")
+    constant_edited = load()
+    # Edited on disk, not reloaded: the loaded code keeps the versions of what it compiled.
+    write_source(package / "raw.py", PACKAGE["raw.py"].replace("LIMIT)", "LIMIT + 1)"))
+    again = LoadedCode.of(constant_edited.defs, constant_edited.location)
+
+    assert changed(first, unchanged) == set()
+    assert changed(unchanged, helper_edited) == {"trimmed"}
+    assert changed(helper_edited, constant_edited) == {"numbers"}
+    assert again.versions == constant_edited.versions
+
+
 # -- lineage ---------------------------------------------------------------------------------
 
 

@@ -31,7 +31,6 @@ from .normalize import (
     bytecode_text,
     decorator_root,
     digest,
-    dump,
     dump_function,
     find_class,
     find_function,
@@ -92,8 +91,9 @@ class _Item:
 
 
 class _Resolver:
-    """Caches for one call: each file is parsed once, each function hashed once, whatever the
-    number of assets that share it; nothing survives the call to go stale after an edit."""
+    """Caches for one call: each file is read once, each function hashed once, whatever the
+    number of assets that share it. What outlives the call is keyed by what it is made from
+    (a file's text, a code object: see normalize); what names are bound to is read afresh."""
 
     def __init__(self, root: Path | None, sources: Mapping[str, str] | None) -> None:
         self._values = Describer(Origins(root))
@@ -144,7 +144,11 @@ class _Resolver:
     def _definition(self, node: Node, edges: list[Edge]) -> str:
         """The decorator arguments that change what is computed or stored; the descriptive
         ones (description, group, owners, tags, kinds) are left out."""
-        d = functools.partial(self._values.describe, edges=edges)
+        values = self._values
+
+        def d(value: object) -> str:  # not a partial: with keywords it costs 3x the call
+            return values.describe(value, edges)
+
         parts = {
             "fn": d(getattr(node, "composed_of", ()) or node.fn),
             "inputs": d(tuple((i.param, i.key.path, dict(i.metadata)) for i in node.inputs)),
@@ -176,9 +180,11 @@ class _Resolver:
         identity = f"{fn.__module__}:{fn.__qualname__}"
         parsed = self._parse(code.co_filename)
         node = find_function(parsed, code) if parsed is not None else None
-        if node is not None:
+        if parsed is not None and node is not None:
             keep = functools.partial(_keeps_decorator, fn.__globals__)
-            return _Item(identity, digest("source", dump_function(node, keep), *refs), (*edges,))
+            return _Item(
+                identity, digest("source", dump_function(parsed, node, keep), *refs), (*edges,)
+            )
         where = (
             f"({code.co_filename}) cannot be read"
             if parsed is None
@@ -244,8 +250,8 @@ class _Resolver:
         identity = f"{cls.__module__}:{cls.__qualname__}"
         parsed = self._parse(filename) if isinstance(filename, str) else None
         nodes = find_class(parsed, cls) if parsed is not None else []
-        if nodes:
-            text = "\x1e".join(dump(n) for n in nodes)
+        if parsed is not None and nodes:
+            text = "\x1e".join(parsed.dump(n) for n in nodes)
             return _Item(identity, digest("source", text, *sorted(refs)), (*edges,))
         code = "\x1e".join(sorted(bytecode_text(f.__code__) for f in methods))
         where = f"({filename}) cannot be read" if parsed is None else f"is not in {filename}"
@@ -259,7 +265,7 @@ class _Resolver:
             return _Item(module.__name__, digest("namespace"), ())
         parsed = self._parse(file)
         if parsed is not None:
-            return _Item(module.__name__, digest("source", dump(parsed.tree)), ())
+            return _Item(module.__name__, digest("source", parsed.dump(parsed.tree)), ())
         note = f"source of module {module.__name__} ({file}) cannot be read: versioned by name"
         return _Item(module.__name__, digest("unreadable"), (), note)
 

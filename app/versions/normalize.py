@@ -2,7 +2,9 @@
 without line numbers, and the global names a code object reads.
 
 Everything here is a pure function of its input, so the same code always gives the same text,
-whatever the process, the hash seed or the position of the code in its file.
+whatever the process, the hash seed or the position of the code in its file; that is also why
+parsing a file and reading a code object's globals are cached across calls, keyed by the text
+and by the code object (compared by value, so a re-import of an unchanged file hits).
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import ast
 import copy
 import dis
+import functools
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import CodeType
@@ -21,27 +26,64 @@ _Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 def digest(*parts: str) -> str:
     """16 hex characters; each part is length-prefixed so ("ab", "c") and ("a", "bc") differ."""
-    h = hashlib.blake2b(digest_size=8)
-    for part in parts:
-        data = part.encode("utf-8", "surrogatepass")
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
+    data = [part.encode("utf-8", "surrogatepass") for part in parts]
+    framed = b"".join([len(d).to_bytes(8, "little") + d for d in data])  # one update, not two each
+    return hashlib.blake2b(framed, digest_size=8).hexdigest()
 
 
 @dataclass(slots=True)
 class ParsedSource:
     """One file's docstring-free tree, indexed the ways running code can be traced back: code
-    objects carry (name, first line), classes their qualified name (and on 3.13 their first
-    line)."""
+    objects carry (name, first line), lambdas only their first line, classes their qualified
+    name (and on 3.13 their first line). Shared by every caller that parses the same text, so
+    the tree is never modified after parsing; ``dumps`` holds the texts of its nodes once
+    made (by node id and kept decorators)."""
 
     tree: ast.Module
     functions: dict[tuple[str, int], list[FunctionNode]] = field(default_factory=dict)
     classes: dict[tuple[str, int], list[ast.ClassDef]] = field(default_factory=dict)
     qualnames: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
+    dumps: dict[tuple[int, tuple[bool, ...]], str] = field(default_factory=dict)
+    lambdas_by_line: dict[int, list[FunctionNode]] | None = None  # made when first asked
+
+    def lambdas(self) -> dict[int, list[FunctionNode]]:
+        if self.lambdas_by_line is None:
+            self.lambdas_by_line = _lambdas(self.tree)
+        return self.lambdas_by_line
+
+    def dump(self, node: ast.AST) -> str:
+        """``dump(node)`` for a node of this tree, made once."""
+        key = (id(node), ())
+        text = self.dumps.get(key)
+        if text is None:
+            text = self.dumps[key] = dump(node)
+        return text
+
+
+# The last text parsed of each file (a parsed file holds ~75 times its text in memory, so not
+# every version of a file edited all day), for the files most recently asked for.
+_LAST_PARSED: OrderedDict[str, tuple[str, ParsedSource | None]] = OrderedDict()
+_LAST_PARSED_FILES = 256
+_last_parsed_lock = threading.Lock()  # versions are computed on the loop and off it
 
 
 def parse_source(text: str, filename: str) -> ParsedSource | None:
+    """``text`` parsed and indexed, or None if it does not parse; shared, so read-only."""
+    with _last_parsed_lock:
+        last = _LAST_PARSED.get(filename)
+        if last is not None and last[0] == text:
+            _LAST_PARSED.move_to_end(filename)
+            return last[1]
+    parsed = _parse(text, filename)
+    with _last_parsed_lock:
+        _LAST_PARSED[filename] = (text, parsed)
+        _LAST_PARSED.move_to_end(filename)
+        if len(_LAST_PARSED) > _LAST_PARSED_FILES:
+            _LAST_PARSED.popitem(last=False)
+    return parsed
+
+
+def _parse(text: str, filename: str) -> ParsedSource | None:
     try:
         tree = ast.parse(text, filename)
     except (SyntaxError, ValueError):
@@ -72,33 +114,42 @@ def _first_lines(node: _Definition) -> set[int]:
 
 
 def _index(parsed: ParsedSource, parent: ast.AST, prefix: str) -> None:
-    """Index every definition under ``parent``, naming them as the compiler's __qualname__,
-    and strip docstrings on the way (one walk of the tree, not two)."""
+    """Index every ``def`` and ``class`` under ``parent``, naming them as the compiler's
+    __qualname__, and strip docstrings on the way (one walk, not two). Only statements can
+    hold them, so expressions, most of a tree, are not walked: lambdas are found on demand."""
     for node in ast.iter_child_nodes(parent):
-        if isinstance(node, _Definition):
-            _strip_docstring(node)
         if isinstance(node, ast.ClassDef):
+            _strip_docstring(node)
             qualname = prefix + node.name
             parsed.qualnames.setdefault(qualname, []).append(node)
             for line in _first_lines(node):
                 parsed.classes.setdefault((node.name, line), []).append(node)
             _index(parsed, node, qualname + ".")
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            _strip_docstring(node)
             for line in _first_lines(node):
                 parsed.functions.setdefault((node.name, line), []).append(node)
             _index(parsed, node, f"{prefix}{node.name}.<locals>.")
-        elif isinstance(node, ast.Lambda):
-            parsed.functions.setdefault(("<lambda>", node.lineno), []).append(node)
-            _index(parsed, node, f"{prefix}<lambda>.<locals>.")
-        else:
+        elif isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
             _index(parsed, node, prefix)
+
+
+def _lambdas(tree: ast.Module) -> dict[int, list[FunctionNode]]:
+    found: dict[int, list[FunctionNode]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Lambda):
+            found.setdefault(node.lineno, []).append(node)
+    return found
 
 
 def find_function(parsed: ParsedSource, code: CodeType) -> FunctionNode | None:
     """The node of ``code``, or None when it is not exactly one node (the file changed since
     the code was compiled, or nested lambdas share a line): guessing could hash the wrong code.
     Lambdas side by side on one line are told apart by the columns of their instructions."""
-    found = parsed.functions.get((code.co_name, code.co_firstlineno), [])
+    if code.co_name == "<lambda>":
+        found = parsed.lambdas().get(code.co_firstlineno, [])
+    else:
+        found = parsed.functions.get((code.co_name, code.co_firstlineno), [])
     if len(found) > 1:
         start = _first_position(code)
         found = [n for n in found if start is not None and _spans(n, start)]
@@ -134,17 +185,25 @@ def dump(node: ast.AST) -> str:
     return ast.dump(node, annotate_fields=False, include_attributes=False)
 
 
-def dump_function(node: FunctionNode, keep_decorator: Callable[[ast.expr], bool]) -> str:
-    """The function's tree without the decorators ``keep_decorator`` rejects (the shallow copy
-    leaves the cached tree intact for other callers)."""
+def dump_function(
+    parsed: ParsedSource, node: FunctionNode, keep_decorator: Callable[[ast.expr], bool]
+) -> str:
+    """The tree of a function of ``parsed`` without the decorators ``keep_decorator`` rejects
+    (the shallow copy leaves the shared tree intact), made once per choice of decorators."""
     if isinstance(node, ast.Lambda):
-        return dump(node)
-    kept = [d for d in node.decorator_list if keep_decorator(d)]
-    if len(kept) == len(node.decorator_list):
-        return dump(node)
-    clone = copy.copy(node)
-    clone.decorator_list = kept
-    return dump(clone)
+        return parsed.dump(node)
+    keeps = tuple(keep_decorator(d) for d in node.decorator_list)
+    if all(keeps):
+        return parsed.dump(node)
+    key = (id(node), keeps)
+    text = parsed.dumps.get(key)
+    if text is None:
+        clone = copy.copy(node)
+        clone.decorator_list = [
+            d for d, keep in zip(node.decorator_list, keeps, strict=True) if keep
+        ]
+        text = parsed.dumps[key] = dump(clone)
+    return text
 
 
 def decorator_root(expr: ast.expr) -> str | None:
@@ -195,7 +254,10 @@ _GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _ATTRIBUTE_LOADS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 
 
-def global_chains(code: CodeType) -> set[tuple[str, ...]]:
+# One entry per function of a large project, and the least recently used go first: every
+# load reads all of its code, so what an edit replaced is what is dropped.
+@functools.lru_cache(maxsize=1 << 15)
+def global_chains(code: CodeType) -> frozenset[tuple[str, ...]]:
     """Each global read by ``code`` or the code nested in it, with the attributes read right
     after it: ``helpers.clean(x)`` gives ("helpers", "clean"), so a module's member can be
     resolved in that module. Only names and attributes are followed, never values."""
@@ -213,7 +275,7 @@ def global_chains(code: CodeType) -> set[tuple[str, ...]]:
             chain = [instruction.argval] if instruction.opname in _GLOBAL_LOADS else []
         if chain:
             chains.add(tuple(chain))
-    return chains
+    return frozenset(chains)
 
 
 def _code_tree(code: CodeType) -> Iterator[CodeType]:

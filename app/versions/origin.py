@@ -18,7 +18,7 @@ PYTHON = f"python {sys.version_info.major}.{sys.version_info.minor}"
 @functools.cache
 def _distributions() -> dict[str, list[str]]:
     # Libraries do not change while a process runs, and the scan reads every installed
-    # distribution's metadata: this is the one cache that outlives a call.
+    # distribution's metadata: so it is cached for the process.
     return dict(metadata.packages_distributions())
 
 

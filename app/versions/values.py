@@ -24,7 +24,10 @@ Edge = FunctionType | type | ModuleType  # project code, versioned from its own 
 _SCALARS = frozenset(
     {type(None), bool, int, float, complex, str, bytes, Decimal, date, datetime, time, timedelta}
 )
+# Described by their repr alone; int is not, for its length check.
+_PLAIN = frozenset({type(None), bool, float, str, bytes})
 _CONTAINERS = (tuple, list, dict, set, frozenset)
+_CONTAINER_TYPES = frozenset(_CONTAINERS)  # exactly these, not subclasses
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 # Decimal text of an int is refused past 4,300 digits (sys.int_info): stay well below.
 _LONGEST_INT_BITS = 10_000
@@ -35,11 +38,36 @@ class Describer:
 
     def __init__(self, origins: Origins) -> None:
         self._origins = origins
+        # Objects other than plain values and containers, described once per call however many
+        # assets share them (a partitions definition, a policy, a helper): by id, holding the
+        # object so its id is not reused while the call runs. Only at the top, where no
+        # enclosing container can make a part of the text read "cycle".
+        self._shared: dict[int, tuple[object, str, tuple[Edge, ...]]] = {}
 
     def describe(self, obj: object, edges: list[Edge], seen: frozenset[int] = frozenset()) -> str:
         """A canonical text for a value; project code it refers to goes into ``edges``. A
         value nested deeper than Python can walk is described by its type alone."""
+        kind = type(obj)
+        if kind in _PLAIN:
+            return f"{kind.__name__}:{obj!r}"
+        if kind in _CONTAINER_TYPES and not obj:  # most of a definition's lists are empty
+            return f"{kind.__name__}()"
+        if seen or kind is int or kind in _CONTAINER_TYPES:
+            return self._guarded(obj, edges, seen)
+        shared = self._shared.get(id(obj))
+        if shared is None:
+            found: list[Edge] = []
+            text = self._guarded(obj, found, seen)
+            shared = self._shared[id(obj)] = (obj, text, tuple(found))
+        edges.extend(shared[2])
+        return shared[1]
+
+    def _guarded(self, obj: object, edges: list[Edge], seen: frozenset[int]) -> str:
         try:
+            if type(obj) in _CONTAINER_TYPES:  # the common case first, as _describe would
+                if id(obj) in seen:
+                    return "cycle"
+                return self._container(obj, edges, seen | {id(obj)})  # type: ignore[arg-type]
             return self._describe(obj, edges, seen)
         except RecursionError:
             return f"{type(obj).__qualname__} (nested too deeply to version)"
@@ -92,8 +120,8 @@ class Describer:
         kind = type(obj)
         tag = kind.__name__ if kind in _CONTAINERS else self.describe(kind, edges)
         if isinstance(obj, dict):
-            d = functools.partial(self.describe, edges=edges, seen=seen)
-            parts = sorted(f"{d(k)}:{d(v)}" for k, v in obj.items())
+            d = self.describe
+            parts = sorted(f"{d(k, edges, seen)}:{d(v, edges, seen)}" for k, v in obj.items())
         elif isinstance(obj, set | frozenset):  # sorted: set order follows the hash seed
             parts = sorted(self.describe(v, edges, seen) for v in obj)
         else:
