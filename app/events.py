@@ -520,6 +520,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._at_publish: list[Subscriber] = []
         self.ids: Iterator[int] = _counter()
         self._lock = threading.Lock()
         self._queued: list[Event] = []
@@ -541,10 +542,24 @@ class EventBus:
 
         return unsubscribe
 
+    def subscribe_at_publish(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call ``subscriber`` at once, on the publishing thread, in id order: for what a step
+        must read back right away (``context.instance`` sees its upstream's materialization
+        before the loop has delivered it). It must be thread-safe, quick, and never publish."""
+        self._at_publish.append(subscriber)
+
+        def unsubscribe() -> None:
+            if subscriber in self._at_publish:
+                self._at_publish.remove(subscriber)
+
+        return unsubscribe
+
     def publish(self, event: Event) -> None:
         here = self._loop_thread is None or threading.get_ident() == self._loop_thread
         with self._lock:
             object.__setattr__(event, "seq", next(self.ids))
+            for subscriber in tuple(self._at_publish):
+                _call(subscriber, event, self._at_publish)
             self._queued.append(event)
             wake = not here and not self._drain_scheduled
             if wake:
@@ -589,19 +604,23 @@ class EventBus:
 
     def _deliver(self, event: Event) -> None:
         for subscriber in tuple(self._subscribers):
-            try:
-                subscriber(event)
-            except Exception:
-                # A broken view (a closed pipe, a UI bug) must not stop the run or the store.
-                _log.exception("event subscriber %r failed; unsubscribing it", subscriber)
-                if subscriber in self._subscribers:
-                    self._subscribers.remove(subscriber)
+            _call(subscriber, event, self._subscribers)
 
     def stream(
         self, kinds: Collection[str] | None = None, run_id: str | None = None
     ) -> Subscription:
         """Every event published from this call on (of ``kinds``, of run ``run_id``)."""
         return Subscription(self, kinds, run_id)
+
+
+def _call(subscriber: Subscriber, event: Event, subscribers: list[Subscriber]) -> None:
+    try:
+        subscriber(event)
+    except Exception:
+        # A broken view (a closed pipe, a UI bug) must not stop the run or the store.
+        _log.exception("event subscriber %r failed; unsubscribing it", subscriber)
+        if subscriber in subscribers:
+            subscribers.remove(subscriber)
 
 
 def _counter() -> Iterator[int]:

@@ -74,6 +74,21 @@ async def test_a_subscriber_publishing_has_its_event_delivered_after_the_current
     assert seen == ["first", "second subscriber: first", "echo", "second subscriber: echo"]
 
 
+async def test_an_at_publish_subscriber_sees_a_threads_event_before_the_loop_does() -> None:
+    bus = EventBus()
+    bus.bind(asyncio.get_running_loop())
+    at_publish: list[tuple[str, int]] = []
+    delivered: list[str] = []
+    bus.subscribe_at_publish(lambda e: at_publish.append((e.message, threading.get_ident())))
+    bus.subscribe(lambda e: delivered.append(e.message))
+    worker = threading.Thread(target=lambda: bus.publish(_message("made")))
+    worker.start()
+    worker.join(TIMEOUT)
+    assert at_publish == [("made", worker.ident)] and delivered == []
+    bus.drain()
+    assert delivered == ["made"]
+
+
 def test_an_unbound_bus_delivers_at_once() -> None:
     bus = EventBus()
     seen: list[int] = []

@@ -133,7 +133,7 @@ class Runtime:
         self.instance = DagsterInstance(
             self.home / DATABASE if persist else None, readonly=readonly
         )
-        self.bus.subscribe(self.instance.on_event)
+        self.bus.subscribe_at_publish(self.instance.on_event)  # read back by running steps
         self.code_error: CodeError | None = None  # set while the last save does not load
         self.automation: Automation | None = None  # schedules and sensors, once started
         self.abandoned = False  # close(grace=...) left step threads running
