@@ -21,7 +21,7 @@ every 25th; groups per module, kinds and tags on some. Measured, each next to it
 * the TUI catalog (``MillraceApp.run_test``, 160 x 50) of every asset: from the app's start
   to the table's rows drawn, then ``/`` and a filter typed one key at a time (each key pressed
   through Pilot until the app is idle again);
-* peak RSS (``ru_maxrss``) of a fresh process running every asset of an unpartitioned
+* peak RSS (``VmHWM``) of a fresh process running every asset of an unpartitioned
   project of ``--assets`` no-op assets, and of a run whose one asset logs ``--events`` lines;
   and the ``Event`` objects still alive after each run while its result is held.
 """
@@ -40,6 +40,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 MODULES = 20
 PARTITION_EVERY = 10  # every tenth asset of a module is partitioned
@@ -114,7 +115,7 @@ def counted_assets(proj: Path) -> int:
 # -- fresh processes ---------------------------------------------------------------------------
 
 
-def python(snippet: str, *args: str, env: dict[str, str] | None = None) -> dict[str, float]:
+def python(snippet: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``snippet`` in a fresh interpreter; it prints one JSON object as its last line."""
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(snippet), *args],
@@ -199,13 +200,16 @@ STATUS_PARTS = """
 
 
 RUN_MEMORY = """
-    import asyncio, gc, json, resource, sys
+    import asyncio, gc, json, sys
+    from collections import Counter
     from millrace.events import Event
     from millrace.runtime.loader import load_code_location
     from millrace.runtime.runtime import Runtime
 
-    def peak_mib():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    def peak_mib():  # VmHWM: this process's own peak (ru_maxrss keeps the forking parent's)
+        with open("/proc/self/status") as f:
+            line = next(s for s in f if s.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
 
     async def main():
         location = load_code_location(sys.argv[1])
@@ -214,8 +218,8 @@ RUN_MEMORY = """
             result = await runtime.materialize()
             assert result.success, result
             gc.collect()
-            alive = sum(1 for o in gc.get_objects() if isinstance(o, Event))
-            return {"loaded_mib": loaded, "events_alive": alive}
+            alive = Counter(o.kind for o in gc.get_objects() if isinstance(o, Event))
+            return {"loaded_mib": loaded, "events_alive": sum(alive.values()), "kinds": alive}
 
     out = asyncio.run(main())
     out["peak_mib"] = peak_mib()
@@ -233,7 +237,7 @@ def chatty(context) -> int:
 """
 
 
-def run_memory(proj: Path, home: Path) -> dict[str, float]:
+def run_memory(proj: Path, home: Path) -> dict[str, Any]:
     return python(RUN_MEMORY, str(proj), str(home))
 
 
@@ -348,6 +352,10 @@ async def catalog_ui(proj: Path, home: Path, assets: int) -> tuple[float, list[f
 # -- main --------------------------------------------------------------------------------------
 
 
+def kinds(r: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(r["kinds"].items(), key=lambda kv: -kv[1]))
+
+
 def verdict(value: float, aim: float) -> str:
     return "meets it" if value < aim else f"MISSES ({value / aim:.1f}x)"
 
@@ -423,7 +431,7 @@ def main() -> None:
                 f"{counted_assets(plain):,}-asset no-op run, fresh process: peak RSS "
                 f"{r['peak_mib']:.0f} MiB [aim < 80 MB: {verdict(r['peak_mib'] * 1.048576, 80)}]"
                 f" (after the load: {r['loaded_mib']:.0f} MiB); Event objects alive after it, "
-                f"result held: {r['events_alive']:,}"
+                f"result held: {r['events_alive']:,} ({kinds(r)})"
             )
             chatty = root / "chatty"
             chatty.mkdir()
@@ -433,7 +441,7 @@ def main() -> None:
                 f"{args.events:,}-event run (one asset logging {args.events:,} lines), fresh "
                 f"process: peak RSS {r['peak_mib']:.0f} MiB (after the load: "
                 f"{r['loaded_mib']:.0f} MiB); Event objects alive after it, result held: "
-                f"{r['events_alive']:,} [aim: events not held]"
+                f"{r['events_alive']:,} ({kinds(r)}) [aim: events not held]"
             )
     finally:
         shutil.rmtree(root, ignore_errors=True)
