@@ -18,9 +18,11 @@ import threading
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CLI_TIMEOUT, write_source
+from millrace.declarations.keys import AssetKey
 from millrace.errors import CodeLoadError
 from millrace.runtime.loader import (
     CodeLocation,
@@ -611,3 +613,41 @@ def test_a_definitions_function_taking_a_context_is_refused_at_import(tmp_path: 
     with pytest.raises(CodeLoadError, match="must take no arguments") as caught:
         load_code_location(file)
     assert caught.value.line == 11
+
+
+def test_a_reload_runs_every_file_afresh_and_compiles_only_the_edited_one(
+    tmp_path: Path,
+) -> None:
+    write_source(
+        tmp_path / "proj" / "edited.py",
+        """
+        from millrace import asset
+
+        @asset
+        def one() -> int:
+            return 1
+        """,
+    )
+    write_source(
+        tmp_path / "proj" / "kept.py",
+        """
+        from millrace import asset
+
+        @asset
+        def two() -> int:
+            return 2
+        """,
+    )
+    first = load_code_location(tmp_path / "proj")
+    (tmp_path / "proj" / "edited.py").write_text(
+        (tmp_path / "proj" / "edited.py").read_text().replace("return 1", "return 10")
+    )
+    second = load_code_location(tmp_path / "proj")
+
+    def fn(location: Any, name: str) -> Any:
+        return location.defs.graph.nodes[AssetKey(name)].fn
+
+    assert fn(second, "one")() == 10
+    assert fn(second, "one").__code__ is not fn(first, "one").__code__
+    assert fn(second, "two") is not fn(first, "two")  # its module ran again...
+    assert fn(second, "two").__code__ is fn(first, "two").__code__  # ...without a compile

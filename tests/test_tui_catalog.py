@@ -11,9 +11,7 @@ from tui_harness import running_app, until, write_project
 
 def table_rows(app) -> dict[str, list[str]]:
     table = app.screen.query_one(DataTable)
-    return {
-        str(key.value): [str(cell) for cell in table.get_row(key)] for key in table.rows
-    }
+    return {str(key.value): [str(cell) for cell in table.get_row(key)] for key in table.rows}
 
 
 def status_of(app, key: str) -> str:
@@ -100,3 +98,33 @@ def test_the_catalog_looks_as_it_should(tmp_path: Path, snap_compare) -> None:
         await pilot.press("down")  # beta_mid: its causes in the side panel
 
     assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
+
+
+async def test_a_big_catalog_shows_its_first_rows_and_the_filter_finds_the_others(
+    tmp_path: Path, home: Path
+) -> None:
+    """More assets than the table holds: the rest are counted under it, and typing narrows
+    down to one that was left out; a live update keeps the rows drawn."""
+    from millrace.tui.screens.catalog import MAX_ROWS
+
+    count = MAX_ROWS + 50
+    source = "from millrace import asset\n" + "".join(
+        f"\n@asset\ndef item_{i:04}() -> int:\n    return {i}\n" for i in range(count)
+    )
+    project = write_project(tmp_path, source)
+    async with running_app(project, home, materialized=False) as (app, pilot):
+        await until(pilot, lambda: len(table_rows(app)) == MAX_ROWS, "the first rows")
+        more = app.screen.query_one("#more", Static)
+        assert "50 more of" in str(more.render())
+        names = {f"item_{i:04}" for i in range(count)}
+        [left_out, *_] = sorted(names - set(table_rows(app)))
+
+        await pilot.press("slash", *left_out)
+        await until(pilot, lambda: left_out in table_rows(app), "it, found by the filter")
+        assert len(table_rows(app)) < MAX_ROWS
+        assert not more.display
+        await pilot.press("enter")  # back to the table
+        await until(pilot, lambda: app.screen.highlighted_key() is not None, "a highlighted row")
+        target = app.screen.highlighted_key()
+        await pilot.press("m")
+        await until(pilot, lambda: status_of(app, target) == "fresh", "it materialized")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from dataclasses import dataclass
@@ -14,14 +15,18 @@ class SourceLocation:
     line: int
 
     def __str__(self) -> str:
-        path = self.file
-        try:
-            rel = os.path.relpath(path)
-            if not rel.startswith(".."):
-                path = rel
-        except ValueError:  # another drive on Windows
-            pass
-        return f"{path}:{self.line}"
+        return f"{_shown_path(self.file, os.getcwd())}:{self.line}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _shown_path(path: str, cwd: str) -> str:
+    """``path`` relative to ``cwd`` if under it. Cached: every ``@asset`` names its location
+    (relpath is ~20 us, 0.2 s of loading 10,000 assets)."""
+    try:
+        rel = os.path.relpath(path, cwd)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def location_of(fn: Any) -> SourceLocation | None:

@@ -189,7 +189,18 @@ class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
         self, data: bytes, path: str, *, _optimize: int = -1
     ) -> CodeType:
         self._session.record(path, importlib.util.decode_source(data))
-        return super().source_to_code(data, path, _optimize=_optimize)
+        compiled = _COMPILED.get(path)
+        if compiled is not None and compiled[0] == data and compiled[1] == _optimize:
+            return compiled[2]  # the very text compiled before: a reload compiles the edit only
+        code = super().source_to_code(data, path, _optimize=_optimize)
+        _COMPILED[path] = (data, _optimize, code)
+        return code
+
+
+# Each user file's last compile: (its bytes, the optimization level, the code object). Code
+# objects are immutable, so a reload executes the unchanged files' afresh without compiling
+# them again (compile is ~30 us a line: 0.3 s of a 10,000-asset location).
+_COMPILED: dict[str, tuple[bytes, int, CodeType]] = {}
 
 
 class ImportThread(Generic[T]):

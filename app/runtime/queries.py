@@ -130,7 +130,9 @@ class PartitionAssessor:
             if node.is_executable
             else []
         )
-        self.facts = _facts(rows, code.code_versions().get(asset), definition, self.keys)
+        version = code.versions.get(asset)
+        code_version = version.value if version is not None else None
+        self.facts = _facts(rows, code_version, definition, self.keys)
         self.newest_event_id = rows.newest_event_id
         self.newest_timestamp = rows.newest_timestamp
         self.shared = shared

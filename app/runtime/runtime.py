@@ -646,6 +646,8 @@ class Runtime:
         context = PartitionContext(dynamic=self.instance)
         shared: dict[AssetKey, dict[str, Any]] = {}
         out = {}
+        if self.store is not None:
+            await self.store.flush()
         for key in graph.toposort:
             node = graph.nodes[key]
             if node.partitions_def is None or (only is not None and key not in only):
@@ -653,11 +655,11 @@ class Runtime:
             if self.store is None:
                 rows = PartitionRows("", frozenset(), frozenset(), [], [], [], None)
             else:
-                await self.store.flush()
+                version = code.versions.get(key)
                 rows = await self._facts.rows(
                     self.store,
                     key,
-                    code.code_versions().get(key),
+                    version.value if version is not None else None,
                     [u.to_user_string() for u in node.upstream_keys],
                 )
             out[key] = PartitionAssessor(key, code, rows, shared, context)

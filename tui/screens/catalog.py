@@ -9,7 +9,7 @@ shows each one's state, and the panel beside the table why).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from millrace.declarations.keys import AssetKey
 from millrace.events import Event
@@ -36,12 +36,20 @@ COLUMNS = ("asset", "group", "kinds", "status", "materialized", "rows", "checks"
 PARTITIONS = "partitions"  # after status while some asset is partitioned: fresh/total
 FRESHNESS = "freshness"  # after status while some asset has a freshness policy: its state
 ALL = "all assets"
+# Textual's DataTable measures every cell it is given (~60 us a cell: seconds for 10,000
+# rows), so the table holds the first MAX_ROWS assets that match, a few screenfuls, and a
+# line under it says how many more the filter would narrow down.
+MAX_ROWS = 200
 
 
-def matches(row: AssetState, tags: dict[str, str], text: str) -> bool:
-    """Fuzzy: the typed letters appear in order in the key, group, kinds or tags."""
+def haystack(row: AssetState, tags: dict[str, str]) -> str:
+    """What the filter searches: the key, group, kinds and tags, lowercased."""
     words = [row.asset_key.to_user_string(), row.group, *row.kinds]
-    haystack = " ".join([*words, *(f"{k}={v}" for k, v in tags.items())]).lower()
+    return " ".join([*words, *(f"{k}={v}" for k, v in tags.items())]).lower()
+
+
+def matches(haystack: str, text: str) -> bool:
+    """Fuzzy: the typed letters appear in order in the haystack."""
     at = 0
     for letter in text.lower():
         at = haystack.find(letter, at)
@@ -81,6 +89,8 @@ class CatalogScreen(RuntimeScreen):
     CatalogScreen #groups { width: 24; border-right: solid $primary-background; }
     CatalogScreen #assets { width: 1fr; }
     CatalogScreen #why { width: 40; padding: 0 1; border-left: solid $primary-background; }
+    CatalogScreen #more { display: none; color: $text-muted; }
+    CatalogScreen #more.shown { display: block; }
     CatalogScreen #filter { dock: bottom; display: none; }
     CatalogScreen #filter.open { display: block; }
     """
@@ -121,6 +131,9 @@ class CatalogScreen(RuntimeScreen):
         self.text = ""
         self.selected: set[AssetKey] | None = None  # from :select
         self._loaded_at = 0.0
+        self._by_key: dict[str, AssetState] = {}
+        self._haystacks: dict[AssetKey, str] = {}
+        self._drawn: dict[str, tuple[Any, ...]] = {}  # the table's rows: key -> cells
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -129,6 +142,7 @@ class CatalogScreen(RuntimeScreen):
             yield Tree(ALL, id="groups")
             with Vertical(id="assets"):
                 yield DataTable(id="table", cursor_type="row", zebra_stripes=True)
+                yield Static(id="more")
             yield Static(id="why")
         yield Input(placeholder="filter: key, group, kind, tag", id="filter")
         yield RunProgress()
@@ -152,6 +166,14 @@ class CatalogScreen(RuntimeScreen):
         """A newer refresh cancels one still reading: the table never lags behind."""
         self.rows = await self.fetch(self.millrace.runtime.catalog())
         self._loaded_at = time.time()
+        graph = self.millrace.runtime.code.graph
+        self._by_key = {row.asset_key.to_user_string(): row for row in self.rows}
+        self._haystacks = {
+            row.asset_key: haystack(
+                row, dict(getattr(graph.nodes.get(row.asset_key), "tags", {}) or {})
+            )
+            for row in self.rows
+        }
         self._fill_groups()
         self._fill_table()
 
@@ -168,16 +190,13 @@ class CatalogScreen(RuntimeScreen):
         tree.root.expand()
 
     def shown_rows(self) -> list[AssetState]:
-        graph = self.millrace.runtime.code.graph
         rows = []
         for row in self.rows:
             if self.group is not None and row.group != self.group:
                 continue
             if self.selected is not None and row.asset_key not in self.selected:
                 continue
-            node = graph.nodes.get(row.asset_key)
-            tags = dict(getattr(node, "tags", {}) or {})
-            if self.text and not matches(row, tags, self.text):
+            if self.text and not matches(self._haystacks.get(row.asset_key, ""), self.text):
                 continue
             rows.append(row)
         return rows
@@ -201,34 +220,59 @@ class CatalogScreen(RuntimeScreen):
                 table.add_column(PARTITIONS, key=PARTITIONS)
 
     def _fill_table(self) -> None:
+        """Show the first ``MAX_ROWS`` of ``shown_rows()``: if they are the rows drawn, only
+        the cells that changed are updated; else the table is rebuilt."""
         table = self.query_one(DataTable)
-        highlighted = self.highlighted()
         partitioned = any(row.partitions is not None for row in self.rows)
         fresh = any(row.freshness is not None for row in self.rows)
         self._columns(partitioned=partitioned, fresh=fresh)
-        table.clear()
         now = time.time()
-        for row in self.shown_rows():
-            last = now - row.last_materialized if row.last_materialized else None
-            cells = [
-                row.asset_key.to_user_string(),
-                row.group,
-                ", ".join(row.kinds),
-                _status_cell(row),
-                *([freshness_text(row.freshness)] if fresh else []),
-                *([partitions_text(row)] if partitioned else []),
-                ago(last),
-                f"{row.row_count:,}" if row.row_count is not None else "",
-                checks_text(row),
-            ]
-            table.add_row(*cells, key=row.asset_key.to_user_string())
-        if highlighted is not None and highlighted.asset_key.to_user_string() in table.rows:
-            table.move_cursor(row=table.get_row_index(highlighted.asset_key.to_user_string()))
+        matching = self.shown_rows()
+        self._more(len(matching))
+        shown = [(row.asset_key.to_user_string(), row) for row in matching[:MAX_ROWS]]
+        cells = {key: self._cells(row, now, fresh, partitioned) for key, row in shown}
+        if table.row_count == len(self._drawn) and list(self._drawn) == list(cells):
+            columns = list(table.columns)
+            for key, row_cells in cells.items():
+                for column, was, cell in zip(columns, self._drawn[key], row_cells, strict=True):
+                    if cell != was:
+                        table.update_cell(key, column, cell)
+        else:
+            highlighted = self.highlighted_key()
+            table.clear()
+            for key, row_cells in cells.items():
+                table.add_row(*row_cells, key=key)
+            if highlighted is not None and highlighted in cells:
+                table.move_cursor(row=table.get_row_index(highlighted))
+        self._drawn = cells
         self._explain()
+
+    def _more(self, matching: int) -> None:
+        """Say how many matching assets the table leaves out, if any."""
+        more = self.query_one("#more", Static)
+        left_out = matching - MAX_ROWS
+        more.set_class(left_out > 0, "shown")
+        if left_out > 0:
+            more.update(f"… and {left_out:,} more of {matching:,}: / narrows the table")
+
+    @staticmethod
+    def _cells(row: AssetState, now: float, fresh: bool, partitioned: bool) -> tuple[Any, ...]:
+        last = now - row.last_materialized if row.last_materialized else None
+        return (  # Text, not str: a str cell is parsed as markup, a cost in every cell
+            Text(row.asset_key.to_user_string()),
+            Text(row.group),
+            Text(", ".join(row.kinds)),
+            _status_cell(row),
+            *([freshness_text(row.freshness)] if fresh else []),
+            *([partitions_text(row)] if partitioned else []),
+            Text(ago(last)),
+            Text(f"{row.row_count:,}" if row.row_count is not None else ""),
+            checks_text(row),
+        )
 
     def highlighted(self) -> AssetState | None:
         key = self.highlighted_key()
-        return next((r for r in self.rows if r.asset_key.to_user_string() == key), None)
+        return self._by_key.get(key) if key is not None else None
 
     @on(DataTable.RowHighlighted)
     def _explain(self) -> None:
