@@ -328,14 +328,19 @@ class EventStore(History):
             self._wakeup.clear()
             self._urgent.clear()
             while self._pending:
-                batch, self._pending = self._pending, []
-                staged = [id(e) for e in batch if id(e) in self._values]
-                values = {k: self._values.pop(k) for k in staged}
-                try:
-                    await self._db.run(functools.partial(write_batch, batch=batch, values=values))
-                except Exception as exc:  # keep draining: one bad batch must not hang flush()
-                    self._error = exc
+                await self._write_pending()
             self._idle.set()
+
+    async def _write_pending(self) -> None:
+        """What is pending, in one transaction; a method so that its events are let go once
+        written (a long run's last batch is not kept alive until the next one)."""
+        batch, self._pending = self._pending, []
+        staged = [id(e) for e in batch if id(e) in self._values]
+        values = {k: self._values.pop(k) for k in staged}
+        try:
+            await self._db.run(functools.partial(write_batch, batch=batch, values=values))
+        except Exception as exc:  # keep draining: one bad batch must not hang flush()
+            self._error = exc
 
     async def acquire_leases(
         self, run_id: str, keys: Collection[tuple[str, str | None]]
