@@ -233,7 +233,7 @@ def normalize_metadata(
     return {str(k): _storable(v, key=str(k), where=where) for k, v in metadata.items()}
 
 
-_JSON_SCALARS = frozenset({int, float, str, bool, type(None)})
+_JSON_SCALARS = frozenset({float, str, bool, type(None)})
 
 
 def _storable(value: Any, *, key: str, where: str) -> MetadataValue:
@@ -241,7 +241,10 @@ def _storable(value: Any, *, key: str, where: str) -> MetadataValue:
     that made it: a value that fails later would cost the whole batch of events."""
     try:
         coerced = coerce_metadata_value(value, key=key, where=where)
-        if type(coerced.value) not in _JSON_SCALARS:  # a scalar always is (most metadata)
+        raw = coerced.value
+        # Most metadata is a plain scalar, which is always storable; an int of thousands of
+        # digits is not (Python's int-to-string limit), so only a machine-sized one skips.
+        if type(raw) not in _JSON_SCALARS and not (type(raw) is int and raw.bit_length() < 64):
             json.dumps(coerced.to_json(), allow_nan=True)
     except MetadataError:
         raise
