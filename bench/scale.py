@@ -322,6 +322,8 @@ async def catalog_ui(proj: Path, home: Path, assets: int) -> dict[str, Any]:
     from millrace.tui.screens.catalog import MAX_ROWS, CatalogScreen
     from textual.widgets import DataTable
 
+    from tui import Stalls  # bench/tui.py's ticker of the loop's lateness
+
     runtime = Runtime(load_code_location(proj), home=home, readonly=True)
     started = time.perf_counter()
     await runtime.start()
@@ -357,24 +359,6 @@ async def catalog_ui(proj: Path, home: Path, assets: int) -> dict[str, Any]:
     finally:
         await runtime.close()
     return {"first": first, "every": every, "keys": keys, "stall": max(late, default=0.0)}
-
-
-class Stalls:
-    """The event loop's lateness, sampled by a 10 ms ticker: what a key press would wait."""
-
-    def __init__(self) -> None:
-        self.late: list[float] = []
-        self._task = asyncio.create_task(self._tick())
-
-    async def _tick(self) -> None:
-        while True:
-            start = time.perf_counter()
-            await asyncio.sleep(0.01)
-            self.late.append(time.perf_counter() - start - 0.01)
-
-    def stop(self) -> list[float]:
-        self._task.cancel()
-        return self.late
 
 
 # -- main --------------------------------------------------------------------------------------
