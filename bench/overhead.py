@@ -287,11 +287,12 @@ def thread_hop(calls: int = 20_000, rounds: int = 5) -> tuple[float, float]:
 
 
 async def _pool_hops(pool: Any, calls: int) -> float:
+    hop = getattr(pool, "run", pool.submit)  # older versions' submit returned the awaitable
     for _ in range(200):
-        await pool.submit(_noop)
+        await hop(_noop)
     started = time.perf_counter()
     for _ in range(calls):
-        await pool.submit(_noop)
+        await hop(_noop)
     return (time.perf_counter() - started) / calls
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import write_source
-from millrace import AssetsDefinition, AssetSpec, asset
+from millrace import AssetsDefinition, AssetSpec, MetadataValue, asset
 from millrace.declarations.checks import AssetCheckKey, AssetChecksDefinition
 from millrace.versions.code import CodeVersion, code_version_of, code_versions
 
@@ -538,6 +538,25 @@ def test_decorator_arguments_that_shape_the_result_change_the_version(
     project.write("assets", DECORATED.format(args=DECORATOR_ARGS.replace(old, new)))
     (after,) = project.values("assets").values()
     assert (after != before) is changes
+
+
+def test_a_definition_kept_between_calls_is_described_again_once_an_argument_is_replaced(
+    project: Project,
+) -> None:
+    # Describing the decorator arguments is kept on the node between calls: a replaced
+    # argument (not the same object) must not reuse it.
+    project.write("assets", DECORATED.format(args=DECORATOR_ARGS))
+    module = project.load("assets")
+    node = module.target
+    first = code_version_of(node, root=project.root)
+    assert code_version_of(node, root=project.root) == first
+    node.io_manager_key = "other"
+    other = code_version_of(node, root=project.root)
+    assert other != first
+    node.io_manager_key = "io_manager"
+    assert code_version_of(node, root=project.root) == first
+    node.metadata = {**node.metadata, "rows": MetadataValue.int(2)}
+    assert code_version_of(node, root=project.root) not in (first, other)
 
 
 def test_the_config_class_is_versioned_by_its_source(project: Project) -> None:

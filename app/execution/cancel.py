@@ -12,12 +12,13 @@ import threading
 
 
 class CancelToken:
-    __slots__ = ("_active", "_changed", "_requested")
+    __slots__ = ("_active", "_drained", "_lock", "_requested")
 
     def __init__(self) -> None:
         self._requested = False
         self._active = 0  # stores under way
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._drained = threading.Event()  # set once requested and no store is under way
 
     @property
     def requested(self) -> bool:
@@ -40,9 +41,10 @@ class CancelToken:
 
     def wait_for_commits(self) -> None:
         """Block until no store is under way (call it off the event loop, after request())."""
-        with self._changed:
-            while self._active:
-                self._changed.wait()
+        with self._lock:
+            if not self._active:
+                return
+        self._drained.wait()  # the last store under way sets it: no new one can start
 
 
 class _Committing:
@@ -56,12 +58,13 @@ class _Committing:
 
     def __enter__(self) -> None:
         token = self._token
-        with token._changed:
-            token.check()  # under the condition: no store starts after wait_for_commits saw none
+        with token._lock:
+            token.check()  # under the lock: no store starts after wait_for_commits saw none
             token._active += 1
 
     def __exit__(self, *exc: object) -> None:
         token = self._token
-        with token._changed:
+        with token._lock:
             token._active -= 1
-            token._changed.notify_all()
+            if not token._active and token._requested:
+                token._drained.set()

@@ -147,7 +147,11 @@ class Executor:
         self._finished: asyncio.Future[None] | None = None
         self._settled: asyncio.Future[None] | None = None  # while settle() waits
         self._canceled = False
-        self._mutex = threading.RLock()
+        # Booking is flat-combined: a thread that finds another booking leaves its change in
+        # ``_changes`` for that one to apply, so workers never queue up behind each other.
+        self._mutex = threading.Lock()
+        self._changes: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._booker: int | None = None  # the thread applying changes, while one is
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
 
@@ -170,39 +174,53 @@ class Executor:
         """Launch nothing more, store nothing more; cancel running async steps and waits.
         A thread finishes what it computes (``context.is_canceled`` lets it stop early), but
         its value is discarded unless it was already being stored."""
-        with self._mutex:
-            if self._canceled:
-                return
-            self._canceled = True
-            self._summary.canceled = True
-            self._services.cancel.request()
-            for future in self._running.values():
-                if future is not None:
-                    future.cancel()
-            self._book(_nothing)
+        self._book(self._cancel, wait=True)
+
+    def _cancel(self) -> None:
+        if self._canceled:
+            return
+        self._canceled = True
+        self._summary.canceled = True
+        self._services.cancel.request()
+        for future in self._running.values():
+            if future is not None:
+                future.cancel()
 
     async def settle(self) -> None:
         """Wait until every value stored before a cancel has been reported: from then on the
         canceled run stores and publishes nothing."""
         await asyncio.to_thread(self._services.cancel.wait_for_commits)
-        with self._mutex:
-            if not self._storing():
-                return
-            settled = self._settled = asyncio.get_running_loop().create_future()
+        settled = asyncio.get_running_loop().create_future()
+        self._book(self._await_storing, settled, wait=True)
         await settled
+
+    def _await_storing(self, settled: asyncio.Future[None]) -> None:
+        self._settled = settled  # resolved once no step is storing any more
 
     def _storing(self) -> bool:
         return any(self._requests[i].committed for i in self._running)
 
     # -- threads ---------------------------------------------------------------------------
 
-    def _book(self, change: Callable[..., None], *args: Any) -> None:
-        """Apply ``change`` to the run's state and launch what became ready, on any thread;
-        a bug in the bookkeeping fails run() rather than leave it waiting forever."""
-        with self._mutex:
+    def _book(self, change: Callable[..., None], *args: Any, wait: bool = False) -> None:
+        """Apply ``change`` to the run's state and launch what became ready, on any thread.
+        If another thread is booking, it applies ``change`` too, in order, before it lets go;
+        ``wait`` returns only once it has. A bug in the bookkeeping fails run() rather than
+        leave it waiting forever."""
+        changes, me = self._changes, threading.get_ident()
+        changes.append((change, args))
+        if self._booker == me:
+            return  # a change made while booking: the loop below applies it next
+        # A change appended just as the booker lets go is seen by its re-check or by ours.
+        while (wait or changes) and self._mutex.acquire(blocking=wait):
+            wait = False
+            self._booker = me
             try:
-                change(*args)
-                self._pump()
+                while changes:
+                    while changes:
+                        change, args = changes.popleft()
+                        change(*args)
+                    self._pump()
                 if self._settled is not None and not self._storing():
                     self._resolve(self._settled)
                     self._settled = None
@@ -210,6 +228,9 @@ class Executor:
                 if self._finished is not None:
                     self._resolve(self._finished, exc)
                 raise
+            finally:
+                self._booker = None
+                self._mutex.release()
 
     def _on_loop_thread(self) -> bool:
         return threading.get_ident() == self._loop_thread

@@ -15,6 +15,7 @@ import ast
 import builtins
 import functools
 import importlib.util
+import operator
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -79,6 +80,38 @@ def code_version_of(
     return _Resolver(root, sources).version(node)
 
 
+# What ``_definition`` reads of a check (False) and of an asset (True).
+_DEFINITION_READS = {
+    False: operator.attrgetter(
+        "fn",
+        "inputs",
+        "deps",
+        "metadata",
+        "required_resource_keys",
+        "key",
+        "blocking",
+    ),
+    True: operator.attrgetter(
+        "fn",
+        "composed_of",
+        "inputs",
+        "deps",
+        "metadata",
+        "required_resource_keys",
+        "key",
+        "io_manager_key",
+        "special",
+        "partitions_def",
+        "partition_mappings",
+        "backfill_policy",
+        "retry_policy",
+        "check_specs",
+        "output_annotation",
+    ),
+}
+_KEPT = "_millrace_version_definition"  # the attribute a node keeps its description in
+
+
 @dataclass(frozen=True, slots=True)
 class _Item:
     """One piece of project code: its own hash (source, and what each name it reads is bound
@@ -96,6 +129,7 @@ class _Resolver:
     (a file's text, a code object: see normalize); what names are bound to is read afresh."""
 
     def __init__(self, root: Path | None, sources: Mapping[str, str] | None) -> None:
+        self._root = root
         self._values = Describer(Origins(root))
         self._sources = sources or {}
         self._parsed: dict[str, ParsedSource | None] = {}
@@ -143,7 +177,27 @@ class _Resolver:
 
     def _definition(self, node: Node, edges: list[Edge]) -> str:
         """The decorator arguments that change what is computed or stored; the descriptive
-        ones (description, group, owners, tags, kinds) are left out."""
+        ones (description, group, owners, tags, kinds) are left out.
+
+        Kept on the node between calls, for as long as it holds the same objects: a
+        definition is not changed in place (as in Dagster, copies are made instead), and
+        describing its arguments is most of the cost of versioning an unchanged asset."""
+        read = _DEFINITION_READS[type(node) is not AssetChecksDefinition](node)
+        cached = vars(node).get(_KEPT)
+        if (
+            cached is not None
+            and (cached[0] is self._root or cached[0] == self._root)
+            and all(map(operator.is_, cached[1], read))
+        ):
+            edges.extend(cached[3])
+            return cached[2]
+        found: list[Edge] = []
+        text = self._describe_definition(node, found)
+        vars(node)[_KEPT] = (self._root, read, text, tuple(found))
+        edges.extend(found)
+        return text
+
+    def _describe_definition(self, node: Node, edges: list[Edge]) -> str:
         values = self._values
 
         def d(value: object) -> str:  # not a partial: with keywords it costs 3x the call
