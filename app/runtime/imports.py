@@ -18,7 +18,7 @@ import os
 import sys
 import sysconfig
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from types import CodeType, ModuleType, TracebackType
 from typing import Any, Generic, TypeVar
@@ -76,14 +76,17 @@ def user_modules(scope: Path) -> dict[str, ModuleType]:
     }
 
 
-def purge(scope: Path) -> None:
-    """Forget the user modules under ``scope`` so the next import runs their files afresh,
-    and those of another location loaded in this process under a name a file here would
-    take (another project's ``helpers.py``), so an import here never finds theirs."""
+def purge(scope: Path, keep: Collection[str] = ()) -> None:
+    """Forget the user modules under ``scope`` but ``keep`` so the next import runs their
+    files afresh, and those of another location loaded in this process under a name a file
+    here would take (another project's ``helpers.py``), so an import here never finds theirs."""
     for name in user_modules(scope):
-        sys.modules.pop(name, None)
+        if name not in keep:
+            sys.modules.pop(name, None)
     local = _top_level_names(scope)
     for name, module in list(sys.modules.items()):
+        if name in keep:
+            continue
         if name.partition(".")[0] in local and isinstance(
             getattr(module, "__loader__", None), _SourceOnlyLoader
         ):
@@ -124,13 +127,14 @@ class ImportSession:
     compiles user files from source while active, and purges again if the load fails, so
     no half-imported user module outlives it."""
 
-    def __init__(self, scope: Path) -> None:
+    def __init__(self, scope: Path, keep: Collection[str] = ()) -> None:
         self.scope = scope
+        self.keep = frozenset(keep)  # user modules a reload keeps (see kept_modules)
         self.sources: dict[str, str] = {}  # filename -> the exact text it was compiled from
         self._finder = _SourceOnlyFinder(self)
 
     def __enter__(self) -> ImportSession:
-        purge(self.scope)
+        purge(self.scope, self.keep)
         importlib.invalidate_caches()
         machinery = importlib.machinery.PathFinder
         at = sys.meta_path.index(machinery) if machinery in sys.meta_path else len(sys.meta_path)
@@ -184,6 +188,16 @@ class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
 
     def path_stats(self, path: str) -> Any:
         raise OSError("no bytecode for user code")  # SourceLoader then skips the .pyc
+
+    def exec_module(self, module: ModuleType) -> None:
+        # A package that runs again finds the submodules a reload kept bound to it, as the
+        # import that first loaded them left them: ``import pkg.kept`` then ``pkg.kept.x``.
+        prefix = module.__name__ + "."
+        for name in self._session.keep:
+            child = name[len(prefix) :]
+            if name.startswith(prefix) and "." not in child and name in sys.modules:
+                setattr(module, child, sys.modules[name])
+        super().exec_module(module)
 
     def source_to_code(  # type: ignore[override]
         self, data: bytes, path: str, *, _optimize: int = -1

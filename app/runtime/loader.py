@@ -36,6 +36,7 @@ from .imports import (
     shadowed_module,
     user_modules,
 )
+from .kept_modules import directory_layout, kept_modules
 from .project import DagsterProject, dg_project_around, project_in
 
 DEFAULT_LOAD_TIMEOUT = 60.0  # seconds
@@ -54,23 +55,33 @@ class CodeLocation:
     files: tuple[Path, ...]  # the user files this load compiled, in import order
     sources: dict[str, str]  # filename -> the exact text it was compiled from
     attribute: str | None = None
+    layout: frozenset[str] = frozenset()  # what was beside those files (kept_modules)
 
 
 def load_code_location(
-    target: str | Path, *, attribute: str | None = None, timeout: float | None = None
+    target: str | Path,
+    *,
+    attribute: str | None = None,
+    timeout: float | None = None,
+    previous: CodeLocation | None = None,
 ) -> CodeLocation:
     """Import ``target`` afresh and pick its Definitions (``attribute``, else the rule of
     ``_find_definitions``). Waits up to ``timeout`` seconds (None: $MILLRACE_LOAD_TIMEOUT,
-    else DEFAULT_LOAD_TIMEOUT) for the user's top-level code, which runs on a daemon thread."""
+    else DEFAULT_LOAD_TIMEOUT) for the user's top-level code, which runs on a daemon thread.
+    A reload of ``previous`` runs again only the modules an edit can affect."""
     seconds = _timeout(timeout)
-    load = _start(_plan(target), attribute, None)
+    load = _start(_plan(target), attribute, None, previous)
     if not load.done.wait(seconds):
         raise load.timeout_error(seconds)
     return load.result()
 
 
 async def aload_code_location(
-    target: str | Path, *, attribute: str | None = None, timeout: float | None = None
+    target: str | Path,
+    *,
+    attribute: str | None = None,
+    timeout: float | None = None,
+    previous: CodeLocation | None = None,
 ) -> CodeLocation:
     """``load_code_location`` for the event loop: awaits the loading thread without blocking."""
     seconds = _timeout(timeout)
@@ -81,7 +92,7 @@ async def aload_code_location(
         with contextlib.suppress(RuntimeError):  # the loop closed after we gave up waiting
             loop.call_soon_threadsafe(_resolve, finished)
 
-    load = _start(_plan(target), attribute, notify)
+    load = _start(_plan(target), attribute, notify, previous)
     try:
         await asyncio.wait_for(finished, seconds)
     except TimeoutError:
@@ -248,17 +259,30 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 def _start(
-    plan: _Plan, attribute: str | None, notify: Callable[[], None] | None
+    plan: _Plan,
+    attribute: str | None,
+    notify: Callable[[], None] | None,
+    previous: CodeLocation | None,
 ) -> ImportThread[CodeLocation]:
-    return ImportThread.start(plan.target, plan.scope, lambda: _load(plan, attribute), notify)
+    return ImportThread.start(
+        plan.target, plan.scope, lambda: _load(plan, attribute, previous), notify
+    )
 
 
 # -- importing -------------------------------------------------------------------------------
 
 
-def _load(plan: _Plan, attribute: str | None) -> CodeLocation:
+def _load(plan: _Plan, attribute: str | None, previous: CodeLocation | None) -> CodeLocation:
     """Import the plan's modules afresh and pick their Definitions (on the loading thread)."""
-    with ImportSession(plan.scope) as session:
+    keep: set[str] = set()
+    kept: dict[str, str] = {}  # filename -> text, of the modules this reload keeps
+    if previous is not None and previous.target == plan.target:
+        loaded = user_modules(plan.scope)
+        keep = kept_modules(loaded, previous.sources, previous.layout)
+        for name in keep:
+            path = str(loaded[name].__file__)  # kept_modules keeps only files it compared
+            kept[path] = previous.sources[path]
+    with ImportSession(plan.scope, keep=keep) as session:
         if plan.path_entry is not None:
             ensure_on_path(plan.path_entry)
         if plan.own_names:
@@ -269,14 +293,16 @@ def _load(plan: _Plan, attribute: str | None) -> CodeLocation:
         others = [m for m in user_modules(plan.scope).values() if m not in modules]
         defs = _find_definitions(modules, others, attribute, plan)
     directory = plan.directory or _module_directory(modules[0], plan.scope)
+    sources = {**kept, **session.sources}
     return CodeLocation(
         defs=defs,
         directory=directory,
         target=plan.target,
         root=project_root(directory),
-        files=tuple(Path(f).resolve() for f in session.sources),
-        sources=dict(session.sources),
+        files=tuple(Path(f).resolve() for f in sources),
+        sources=sources,
         attribute=attribute,
+        layout=directory_layout(sources),
     )
 
 

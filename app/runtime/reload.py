@@ -24,7 +24,7 @@ def diff_code(
     removed = tuple(k for k in before.toposort if k not in after.nodes)
     changed = []
     for key in after.toposort:
-        if key not in before.nodes:
+        if key not in before.nodes or _kept(old, new, key):
             continue
         was, now = _facts(old, key), _facts(new, key)
         attributes = tuple(name for name in now if now[name] != was.get(name))
@@ -41,16 +41,31 @@ def diff_code(
     return added, removed, tuple(changed)
 
 
+def _kept(old: LoadedCode, new: LoadedCode, key: AssetKey) -> bool:
+    """The same definition object (its module was kept by the reload), with the same code
+    version, upstreams and checks: none of its facts can differ."""
+    return (
+        old.graph.nodes[key] is new.graph.nodes[key]
+        and old.versions.get(key) == new.versions.get(key)
+        and old.graph.upstream[key] == new.graph.upstream[key]
+        and _checks(old, key) == _checks(new, key)
+    )
+
+
+def _checks(code: LoadedCode, key: AssetKey) -> tuple[tuple[str, str | None], ...]:
+    checks = code.graph.checks_by_asset.get(key, ())
+    return tuple((c.name, v.value if (v := code.versions.get(c)) else None) for c in checks)
+
+
 def _facts(code: LoadedCode, key: AssetKey) -> dict[str, Any]:
     """The attributes of an asset a reload reports on, by the names the reload line uses."""
     graph = code.graph
     node = graph.nodes[key]
     version = code.versions.get(key)
-    checks = graph.checks_by_asset.get(key, ())
     return {
         "code": version.value if version else node.code_version,
         "deps": tuple(graph.upstream[key]),
-        "checks": tuple((c.name, v.value if (v := code.versions.get(c)) else None) for c in checks),
+        "checks": _checks(code, key),
         "group": node.group_name,
         "description": node.description,
         "metadata": metadata_to_json(dict(node.metadata)),

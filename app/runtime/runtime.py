@@ -259,7 +259,9 @@ class Runtime:
         async with self._reloading:
             started = time.perf_counter()
             try:
-                loaded = await aload_code_location(location.target, attribute=location.attribute)
+                loaded = await aload_code_location(
+                    location.target, attribute=location.attribute, previous=location
+                )
                 new = await asyncio.to_thread(LoadedCode.of, loaded.defs, loaded)
             except CodeLoadError as exc:
                 return self._code_failed(CodeError(file=exc.file, line=exc.line, message=str(exc)))

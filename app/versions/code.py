@@ -17,10 +17,11 @@ import functools
 import importlib.util
 import operator
 import sys
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import CellType, FunctionType, ModuleType
+from types import CellType, CodeType, FunctionType, ModuleType
 from typing import Any
 
 from ..declarations.asset import AssetsDefinition
@@ -110,6 +111,12 @@ _DEFINITION_READS = {
     ),
 }
 _KEPT = "_millrace_version_definition"  # the attribute a node keeps its description in
+# Each function's source text as hashed, while its file's parse (the same text) and its code
+# are the same objects: a reload that kept its module finds it here. Nothing in the value
+# leads back to the function, so an entry goes with it.
+_SOURCES: weakref.WeakKeyDictionary[FunctionType, tuple[ParsedSource, CodeType, str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,12 +240,15 @@ class _Resolver:
         code = fn.__code__
         identity = f"{fn.__module__}:{fn.__qualname__}"
         parsed = self._parse(code.co_filename)
+        kept = _SOURCES.get(fn)
+        if kept is not None and kept[0] is parsed and kept[1] is code:
+            return _Item(identity, digest("source", kept[2], *refs), (*edges,))
         node = find_function(parsed, code) if parsed is not None else None
         if parsed is not None and node is not None:
             keep = functools.partial(_keeps_decorator, fn.__globals__)
-            return _Item(
-                identity, digest("source", dump_function(parsed, node, keep), *refs), (*edges,)
-            )
+            text = dump_function(parsed, node, keep)
+            _SOURCES[fn] = (parsed, code, text)
+            return _Item(identity, digest("source", text, *refs), (*edges,))
         where = (
             f"({code.co_filename}) cannot be read"
             if parsed is None
