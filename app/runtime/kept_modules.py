@@ -14,7 +14,8 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from types import FunctionType, ModuleType
 
 from ..declarations.asset import AssetsDefinition
@@ -74,7 +75,7 @@ def _unchanged(file: str | None, sources: Mapping[str, str]) -> bool:
     return text == sources[file]
 
 
-def _reaches(name: str, module: ModuleType, imported: set[str], dirty: set[str]) -> bool:
+def _reaches(name: str, module: ModuleType, imported: AbstractSet[str], dirty: set[str]) -> bool:
     if imported & dirty or any(d.startswith(name + ".") for d in dirty):
         return True
     return any(_origin(value) in dirty for value in list(vars(module).values()))
@@ -91,16 +92,18 @@ def _origin(value: object) -> str | None:
     return None
 
 
-def _imported(name: str, module: ModuleType, text: str) -> set[str]:
+def _imported(name: str, module: ModuleType, text: str) -> frozenset[str]:
     """Every module name an import statement of the file can bind, anywhere in the file
     (a function's import binds when it runs: the current module then, but it costs nothing
-    to be careful), with each package on the way."""
-    parsed = parse_source(text, getattr(module, "__file__", None) or name)
-    if parsed is None:
-        return set()
+    to be careful), with each package on the way. Kept per file while its text is the same."""
+    file = getattr(module, "__file__", None) or name
     package = module.__package__ or ""
+    cached = _IMPORTS.get(file)
+    if cached is not None and cached[0] == text and cached[1] == package:
+        return cached[2]
+    parsed = parse_source(text, file)
     found: set[str] = set()
-    for node in ast.walk(parsed.tree):
+    for node in _statements(parsed.tree.body if parsed is not None else []):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -112,7 +115,22 @@ def _imported(name: str, module: ModuleType, text: str) -> set[str]:
     for imported in found:
         parts = imported.split(".")
         with_parents.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    return with_parents
+    _IMPORTS[file] = (text, package, frozenset(with_parents))
+    return _IMPORTS[file][2]
+
+
+_IMPORTS: dict[str, tuple[str, str, frozenset[str]]] = {}  # file -> (text, package, imports)
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement, in blocks too: only statements import; expressions are not walked."""
+    for node in body:
+        yield node
+        for field in _BODIES:
+            inner = getattr(node, field, None)
+            if inner:
+                yield from _statements(inner)
 
 
 def _absolute(module: str | None, level: int, package: str) -> str | None:

@@ -112,11 +112,12 @@ _DEFINITION_READS = {
 }
 _KEPT = "_millrace_version_definition"  # the attribute a node keeps its description in
 # Each function's source text as hashed, while its file's parse (the same text) and its code
-# are the same objects: a reload that kept its module finds it here. Nothing in the value
-# leads back to the function, so an entry goes with it.
-_SOURCES: weakref.WeakKeyDictionary[FunctionType, tuple[ParsedSource, CodeType, str]] = (
-    weakref.WeakKeyDictionary()
-)
+# are the same objects, with the hash of that text and what its names were last bound to: a
+# reload that kept its module finds it here. Nothing in the value leads back to the
+# function, so an entry goes with it.
+_SOURCES: weakref.WeakKeyDictionary[
+    FunctionType, tuple[ParsedSource, CodeType, str, list[str], str]
+] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,13 +243,16 @@ class _Resolver:
         parsed = self._parse(code.co_filename)
         kept = _SOURCES.get(fn)
         if kept is not None and kept[0] is parsed and kept[1] is code:
-            return _Item(identity, digest("source", kept[2], *refs), (*edges,))
+            if kept[3] != refs:
+                kept = _SOURCES[fn] = (*kept[:3], refs, digest("source", kept[2], *refs))
+            return _Item(identity, kept[4], (*edges,))
         node = find_function(parsed, code) if parsed is not None else None
         if parsed is not None and node is not None:
             keep = functools.partial(_keeps_decorator, fn.__globals__)
             text = dump_function(parsed, node, keep)
-            _SOURCES[fn] = (parsed, code, text)
-            return _Item(identity, digest("source", text, *refs), (*edges,))
+            local = digest("source", text, *refs)
+            _SOURCES[fn] = (parsed, code, text, refs, local)
+            return _Item(identity, local, (*edges,))
         where = (
             f"({code.co_filename}) cannot be read"
             if parsed is None
