@@ -5,11 +5,13 @@ this is the declaration alone."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DefinitionsError
-from .conditions import AutomationCondition
 from .sensors import DefaultSensorStatus
+
+if TYPE_CHECKING:
+    from .conditions import AutomationCondition
 
 
 class AutomationConditionSensorDefinition:
@@ -34,7 +36,7 @@ class AutomationConditionSensorDefinition:
     ) -> None:
         if not name or not isinstance(name, str):
             raise DefinitionsError("AutomationConditionSensorDefinition needs a name (a string)")
-        if default_condition is not None and not isinstance(default_condition, AutomationCondition):
+        if default_condition is not None and not _is_condition(default_condition):
             raise DefinitionsError(
                 f"sensor {name!r}: default_condition must be an AutomationCondition, got "
                 f"{default_condition!r}"
@@ -56,3 +58,10 @@ class AutomationConditionSensorDefinition:
 
     def __repr__(self) -> str:
         return f"AutomationConditionSensorDefinition({self.name!r})"
+
+
+def _is_condition(value: object) -> bool:
+    # Imported here: a code location without automation loads without the conditions module.
+    from .conditions import AutomationCondition
+
+    return isinstance(value, AutomationCondition)

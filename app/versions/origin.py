@@ -7,8 +7,11 @@ from __future__ import annotations
 import functools
 import sys
 import sysconfig
-from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 _SITE_DIRS = frozenset({"site-packages", "dist-packages"})
 _MILLRACE_DIR = Path(__file__).resolve().parents[1]
@@ -19,13 +22,19 @@ PYTHON = f"python {sys.version_info.major}.{sys.version_info.minor}"
 def _distributions() -> dict[str, list[str]]:
     # Libraries do not change while a process runs, and the scan reads every installed
     # distribution's metadata: so it is cached for the process.
+    from importlib import metadata
+
     return dict(metadata.packages_distributions())
 
 
 @functools.cache
 def _distributions_of(top: str) -> tuple[str, ...]:
     """The distributions that install module ``top``: the one named like it when it does (one
-    small read), else from the scan of every distribution (~0.1 s, so only on a miss)."""
+    small read), else from the scan of every distribution (~0.1 s, so only on a miss).
+    importlib.metadata is imported here: it costs ~10 ms of start-up, and most runs of a
+    project that reaches no library never need it."""
+    from importlib import metadata
+
     try:
         named = metadata.distribution(top) if top else None
     except metadata.PackageNotFoundError:
@@ -106,6 +115,8 @@ class Origins:
 
     def _version(self, name: str) -> str:
         if name not in self._versions:
+            from importlib import metadata
+
             try:
                 self._versions[name] = metadata.version(name)
             except metadata.PackageNotFoundError:
