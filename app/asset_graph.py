@@ -76,21 +76,20 @@ class AssetGraph:
         self.stubs: dict[AssetKey, AssetNode | CheckNode] = {}
         if not strict:
             self.stubs = _unresolved_order_only(self.nodes, checks)
-            names = [k.to_user_string() for k in self.nodes]
+            names = [k.to_user_string() for k in self.nodes] if self.stubs else []
             for key, referrer in self.stubs.items():
                 self.nodes[key] = external_stub(key, referrer)
                 _warn_if_typo(referrer, key, names)
 
         self.upstream: dict[AssetKey, tuple[AssetKey, ...]] = {}
         downstream: dict[AssetKey, list[AssetKey]] = {k: [] for k in self.nodes}
-        names = [k.to_user_string() for k in self.nodes]
         for key, node in self.nodes.items():
             ups = node.upstream_keys
             for up in ups:
                 if up in downstream:
                     downstream[up].append(key)
                 else:
-                    problems.append(_unknown_dependency(node, up, names))
+                    problems.append(_unknown_dependency(node, up, self.nodes))
             self.upstream[key] = ups
         self.downstream: dict[AssetKey, tuple[AssetKey, ...]] = {
             k: tuple(v) for k, v in downstream.items()
@@ -105,7 +104,7 @@ class AssetGraph:
                 continue
             missing = [u for u in _check_upstream(check) if u not in self.nodes]
             for up in missing:
-                problems.append(_unknown_dependency(check, up, names))
+                problems.append(_unknown_dependency(check, up, self.nodes))
             if not missing:
                 self.checks[check.key] = check
                 self.checks_by_asset.setdefault(check.asset_key, []).append(check.key)
@@ -288,10 +287,14 @@ def _duplicate(node: AssetNode, seen: AssetNode) -> str:
     return f"asset key '{key}' is defined twice: {where}"
 
 
-def _unknown_dependency(node: AssetNode | CheckNode, wanted_key: AssetKey, names: list[str]) -> str:
-    """An asset is never its own suggestion: ``orders`` depending on a missing ``order``."""
+def _unknown_dependency(
+    node: AssetNode | CheckNode, wanted_key: AssetKey, known: Iterable[AssetKey]
+) -> str:
+    """An asset is never its own suggestion: ``orders`` depending on a missing ``order``.
+    The names to suggest from are made here, on an error, not for every graph."""
     wanted = wanted_key.to_user_string()
     own = node.key.to_user_string() if isinstance(node, AssetsDefinition | AssetSpec) else None
+    names = (k.to_user_string() for k in known)
     hint = suggestion(wanted, (name for name in names if name != own))
     return (
         f"{describe(node)} depends on '{wanted}'{hint}, which these Definitions do not define. "
