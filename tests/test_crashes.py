@@ -326,7 +326,6 @@ class Campaign:
     final_code: int | None = None
     final_events: list[dict[str, Any]] = field(default_factory=list)
     final_runs: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
 
     def note(self, rule: str, when: str, problems: list[str]) -> None:
         self.broken.setdefault(rule, []).extend(f"{when}: {p}" for p in problems)
@@ -337,7 +336,6 @@ class Campaign:
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
-    began = time.monotonic()
     root = tmp_path_factory.mktemp("crashes")
     code = write_source(root / "proj" / "crashy.py", PROJECT)
     home, barrier = root / "home", root / "barrier"
@@ -405,7 +403,6 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
             result.note("full run", "the run after the kills", [final.stderr[-2000:]])
         for rule, problems in examine(home, dead).items():
             result.note(rule, "after the final run", problems)
-        result.seconds = time.monotonic() - began
         yield result
     finally:
         for run in spawned:
@@ -425,9 +422,9 @@ def report(problems: list[str]) -> str:
 # -- the rules, over the whole campaign --------------------------------------------------------
 
 
-def test_enough_kills_land_in_bounded_time(campaign: Campaign):
+def test_enough_kills_land(campaign: Campaign):
+    # Bounded by MAX_ATTEMPTS, not by a wall-clock limit: how long it takes is bench/crash.py's.
     assert len(campaign.kills) == KILLS >= 30, (campaign.kills, campaign.finished_first)
-    assert campaign.seconds < 60, f"the campaign took {campaign.seconds:.1f} s"
 
 
 def test_the_database_is_never_damaged(campaign: Campaign):
