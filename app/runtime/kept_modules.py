@@ -11,16 +11,15 @@ cannot see (a file added or removed next to the code, no file changed at all) re
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from types import FunctionType, ModuleType
 
 from ..declarations.asset import AssetsDefinition
 from ..declarations.checks import AssetChecksDefinition
-from ..versions.normalize import parse_source
+from ..versions.normalize import import_statements
 
 
 def kept_modules(
@@ -92,45 +91,26 @@ def _origin(value: object) -> str | None:
     return None
 
 
-def _imported(name: str, module: ModuleType, text: str) -> frozenset[str]:
+def _imported(name: str, module: ModuleType, text: str) -> set[str]:
     """Every module name an import statement of the file can bind, anywhere in the file
     (a function's import binds when it runs: the current module then, but it costs nothing
-    to be careful), with each package on the way. Kept per file while its text is the same."""
-    file = getattr(module, "__file__", None) or name
+    to be careful), with each package on the way."""
     package = module.__package__ or ""
-    cached = _IMPORTS.get(file)
-    if cached is not None and cached[0] == text and cached[1] == package:
-        return cached[2]
-    parsed = parse_source(text, file)
     found: set[str] = set()
-    for node in _statements(parsed.tree.body if parsed is not None else []):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node.module, node.level, package)
-            if base is not None:
-                found.add(base)
-                found.update(f"{base}.{alias.name}" if base else alias.name for alias in node.names)
+    file = getattr(module, "__file__", None) or name
+    for imported, level, names in import_statements(text, file):
+        if not level and not names:  # import a.b
+            found.add(str(imported))
+            continue
+        base = _absolute(imported, level, package)
+        if base is not None:
+            found.add(base)
+            found.update(f"{base}.{n}" if base else n for n in names)
     with_parents = set(found)
     for imported in found:
         parts = imported.split(".")
         with_parents.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    _IMPORTS[file] = (text, package, frozenset(with_parents))
-    return _IMPORTS[file][2]
-
-
-_IMPORTS: dict[str, tuple[str, str, frozenset[str]]] = {}  # file -> (text, package, imports)
-_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
-
-
-def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
-    """Every statement, in blocks too: only statements import; expressions are not walked."""
-    for node in body:
-        yield node
-        for field in _BODIES:
-            inner = getattr(node, field, None)
-            if inner:
-                yield from _statements(inner)
+    return with_parents
 
 
 def _absolute(module: str | None, level: int, package: str) -> str | None:

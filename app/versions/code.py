@@ -111,13 +111,13 @@ _DEFINITION_READS = {
     ),
 }
 _KEPT = "_millrace_version_definition"  # the attribute a node keeps its description in
-# Each function's source text as hashed, while its file's parse (the same text) and its code
-# are the same objects, with the hash of that text and what its names were last bound to: a
-# reload that kept its module finds it here. Nothing in the value leads back to the
-# function, so an entry goes with it.
-_SOURCES: weakref.WeakKeyDictionary[
-    FunctionType, tuple[ParsedSource, CodeType, str, list[str], str]
-] = weakref.WeakKeyDictionary()
+# Each function's source text as hashed, while its file's text and its code are the same,
+# with the hash of that text and what its names were last bound to: a reload that kept its
+# module finds it here without parsing the file again. Nothing in the value leads back to
+# the function, so an entry goes with it.
+_SOURCES: weakref.WeakKeyDictionary[FunctionType, tuple[str, CodeType, str, list[str], str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +140,9 @@ class _Resolver:
         self._root = root
         self._values = Describer(Origins(root))
         self._sources = sources or {}
-        self._parsed: dict[str, ParsedSource | None] = {}
+        # Each file's text, read once per call; its parse is shared through parse_source,
+        # which keeps only a few trees (a tree is ~75 times its text in memory).
+        self._texts: dict[str, str | None] = {}
         # By id, holding the object so its id cannot be reused while the call runs.
         self._items: dict[int, tuple[object, _Item]] = {}
 
@@ -240,18 +242,19 @@ class _Resolver:
         refs = self._code_references(fn, edges)
         code = fn.__code__
         identity = f"{fn.__module__}:{fn.__qualname__}"
-        parsed = self._parse(code.co_filename)
+        source = self._text(code.co_filename)
         kept = _SOURCES.get(fn)
-        if kept is not None and kept[0] is parsed and kept[1] is code:
+        if kept is not None and kept[1] is code and source is not None and kept[0] == source:
             if kept[3] != refs:
                 kept = _SOURCES[fn] = (*kept[:3], refs, digest("source", kept[2], *refs))
             return _Item(identity, kept[4], (*edges,))
+        parsed = self._parse(code.co_filename)
         node = find_function(parsed, code) if parsed is not None else None
-        if parsed is not None and node is not None:
+        if parsed is not None and node is not None and source is not None:
             keep = functools.partial(_keeps_decorator, fn.__globals__)
             text = dump_function(parsed, node, keep)
             local = digest("source", text, *refs)
-            _SOURCES[fn] = (parsed, code, text, refs, local)
+            _SOURCES[fn] = (source, code, text, refs, local)
             return _Item(identity, local, (*edges,))
         where = (
             f"({code.co_filename}) cannot be read"
@@ -338,21 +341,23 @@ class _Resolver:
         return _Item(module.__name__, digest("unreadable"), (), note)
 
     def _parse(self, filename: str) -> ParsedSource | None:
-        if filename not in self._parsed:
-            self._parsed[filename] = self._read(filename)
-        return self._parsed[filename]
+        text = self._text(filename)
+        return None if text is None else parse_source(text, filename)
 
-    def _read(self, filename: str) -> ParsedSource | None:
+    def _text(self, filename: str) -> str | None:
+        if filename not in self._texts:
+            self._texts[filename] = self._read(filename)
+        return self._texts[filename]
+
+    def _read(self, filename: str) -> str | None:
         # The file, not inspect.getsource: linecache can hold the text from before an edit.
         text = self._sources.get(filename)
-        if text is None:
-            if filename.startswith("<"):
-                return None
-            try:
-                text = importlib.util.decode_source(Path(filename).read_bytes())
-            except (OSError, ValueError, SyntaxError):
-                return None
-        return parse_source(text, filename)
+        if text is not None or filename.startswith("<"):
+            return text
+        try:
+            return importlib.util.decode_source(Path(filename).read_bytes())
+        except (OSError, ValueError, SyntaxError):
+            return None
 
 
 def _keeps_decorator(namespace: Mapping[str, Any], decorator: ast.expr) -> bool:

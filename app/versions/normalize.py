@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from types import CodeType
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+# An import statement: ``import a.b`` is ("a.b", 0, ()); ``from ..m import x`` ("m", 2, ("x",)).
+ImportStatement = tuple[str | None, int, tuple[str, ...]]
 _Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
@@ -44,6 +46,7 @@ class ParsedSource:
     classes: dict[tuple[str, int], list[ast.ClassDef]] = field(default_factory=dict)
     qualnames: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
     dumps: dict[tuple[int, tuple[bool, ...]], str] = field(default_factory=dict)
+    imports: list[ImportStatement] = field(default_factory=list)
     lambdas_by_line: dict[int, list[FunctionNode]] | None = None  # made when first asked
 
     def lambdas(self) -> dict[int, list[FunctionNode]]:
@@ -60,11 +63,15 @@ class ParsedSource:
         return text
 
 
-# The last text parsed of each file (a parsed file holds ~75 times its text in memory, so not
-# every version of a file edited all day), for the files most recently asked for.
+# The last text parsed of each file, for the few files most recently asked for: a parsed
+# file holds ~75 times its text in memory (20 files of 500 assets: ~100 MB), and what later
+# calls need of an unchanged file is kept without its tree (each function's text in
+# code.py, its imports here).
 _LAST_PARSED: OrderedDict[str, tuple[str, ParsedSource | None]] = OrderedDict()
-_LAST_PARSED_FILES = 256
+_LAST_PARSED_FILES = 4
 _last_parsed_lock = threading.Lock()  # versions are computed on the loop and off it
+# The import statements of every file parsed: (module, level, names) each, by file.
+_IMPORTS: dict[str, tuple[str, list[ImportStatement]]] = {}
 
 
 def parse_source(text: str, filename: str) -> ParsedSource | None:
@@ -76,11 +83,23 @@ def parse_source(text: str, filename: str) -> ParsedSource | None:
             return last[1]
     parsed = _parse(text, filename)
     with _last_parsed_lock:
+        _IMPORTS[filename] = (text, parsed.imports if parsed is not None else [])
         _LAST_PARSED[filename] = (text, parsed)
         _LAST_PARSED.move_to_end(filename)
         if len(_LAST_PARSED) > _LAST_PARSED_FILES:
             _LAST_PARSED.popitem(last=False)
     return parsed
+
+
+def import_statements(text: str, filename: str) -> list[ImportStatement]:
+    """The import statements of ``text`` (any depth), from its last parse when it was the
+    same text: a reload asks this of every file it may keep."""
+    with _last_parsed_lock:
+        seen = _IMPORTS.get(filename)
+    if seen is not None and seen[0] == text:
+        return seen[1]
+    parsed = parse_source(text, filename)
+    return parsed.imports if parsed is not None else []
 
 
 def _parse(text: str, filename: str) -> ParsedSource | None:
@@ -130,6 +149,10 @@ def _index(parsed: ParsedSource, parent: ast.AST, prefix: str) -> None:
             for line in _first_lines(node):
                 parsed.functions.setdefault((node.name, line), []).append(node)
             _index(parsed, node, f"{prefix}{node.name}.<locals>.")
+        elif isinstance(node, ast.Import):
+            parsed.imports += [(alias.name, 0, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            parsed.imports.append((node.module, node.level, tuple(a.name for a in node.names)))
         elif isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
             _index(parsed, node, prefix)
 
