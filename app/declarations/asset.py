@@ -363,6 +363,9 @@ class AssetsDefinition:
             if upstream_keys is not None
             else tuple(dict.fromkeys([*(i.key for i in inputs), *deps]))
         )
+        # What its code version described of it (versions/code.py). Set here, not added
+        # later: an attribute added after __init__ gives every instance a dict of its own.
+        self._described: tuple[Any, ...] | None = None
 
     @property
     def keys(self) -> frozenset[AssetKey]:

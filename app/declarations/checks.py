@@ -159,6 +159,9 @@ class AssetChecksDefinition:
         # One check of a @multi_asset_check (a MultiAssetChecksDefinition): its function and
         # step are shared with the others.
         self.multi = multi
+        # What its code version described of it (versions/code.py). Set here, not added
+        # later: an attribute added after __init__ gives every instance a dict of its own.
+        self._described: tuple[Any, ...] | None = None
 
     @property
     def check_nodes(self) -> tuple[AssetChecksDefinition, ...]:

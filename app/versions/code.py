@@ -110,7 +110,6 @@ _DEFINITION_READS = {
         "output_annotation",
     ),
 }
-_KEPT = "_millrace_version_definition"  # the attribute a node keeps its description in
 # Each function's source text as hashed, while its file's text and its code are the same,
 # with the hash of that text and what its names were last bound to: a reload that kept its
 # module finds it here without parsing the file again. Nothing in the value leads back to
@@ -193,7 +192,7 @@ class _Resolver:
         definition is not changed in place (as in Dagster, copies are made instead), and
         describing its arguments is most of the cost of versioning an unchanged asset."""
         read = _DEFINITION_READS[type(node) is not AssetChecksDefinition](node)
-        cached = vars(node).get(_KEPT)
+        cached = node._described
         if (
             cached is not None
             and (cached[0] is self._root or cached[0] == self._root)
@@ -203,7 +202,7 @@ class _Resolver:
             return cached[2]
         found: list[Edge] = []
         text = self._describe_definition(node, found)
-        vars(node)[_KEPT] = (self._root, read, text, tuple(found))
+        node._described = (self._root, read, text, tuple(found))
         edges.extend(found)
         return text
 
