@@ -55,7 +55,8 @@ def test_a_stored_runs_result_holds_none_of_its_events(home: Path) -> None:
     assert result.success
     assert alive(result.run_id) == Counter()
     events = result.get_asset_materialization_events()
-    assert sorted(e.asset_key.to_user_string() for e in events) == [f"n{i:03d}" for i in range(MANY)]
+    names = sorted(e.asset_key.to_user_string() for e in events)
+    assert names == [f"n{i:03d}" for i in range(MANY)]
     assert [e.seq for e in events] == sorted(e.seq for e in events)
     assert len(result.get_step_success_events()) == MANY
     assert alive(result.run_id)["ASSET_MATERIALIZED"] == MANY  # those handed out, no more
