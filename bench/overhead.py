@@ -288,10 +288,10 @@ def thread_hop(calls: int = 20_000, rounds: int = 5) -> tuple[float, float]:
 
 async def _pool_hops(pool: Any, calls: int) -> float:
     for _ in range(200):
-        await pool.submit(_noop)
+        await pool.run(_noop)
     started = time.perf_counter()
     for _ in range(calls):
-        await pool.submit(_noop)
+        await pool.run(_noop)
     return (time.perf_counter() - started) / calls
 
 
