@@ -577,8 +577,18 @@ def run_events_query(
 
 def decode_events(rows: Iterable[Sequence[Any]]) -> list[Event]:
     """Rows of ``EVENT_COLUMNS`` as the events they were written from."""
+    # A run's events name each asset several times (its step, its materialization, the
+    # inputs of its downstream): one AssetKey per name, validated once, not per event.
+    keys: dict[str, AssetKey] = {}
+
+    def key_of(text: str) -> AssetKey:
+        key = keys.get(text)
+        if key is None:
+            key = keys[text] = AssetKey.from_user_string(text)
+        return key
+
     return [
-        event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
+        event_from_record(t, r, a, p, c, ts, json.loads(pl), seq, key_of)
         for t, r, a, p, c, ts, pl, seq in rows
     ]
 
