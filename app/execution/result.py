@@ -72,6 +72,7 @@ class RunResult:
     ) -> None:
         self.run_id = run_id
         self.status = status
+        # Where the run's events are read from: memory, or the store that committed them.
         self.recorded: RunEvents = (
             KeptEvents(run_id, events) if isinstance(events, Sequence) else events
         )

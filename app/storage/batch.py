@@ -489,6 +489,7 @@ def _metadata_whole(metadata: Mapping[str, MetadataValue], limit: int | None) ->
 
 
 def _json_whole(value: Any) -> bool:
+    """Whether ``value`` comes back from its JSON equal to itself."""
     return bool(json.loads(_encode(value)) == value)
 
 
