@@ -606,7 +606,7 @@ def summarize(
     parts = [f"{materialized} materialized"] if materialized or not observed else []
     if observed:
         parts.append(f"{observed} observed")
-    current = [e for e in result.all_events if isinstance(e, StepUpToDate) and not e.check_name]
+    current = [e for e in result.recorded.events([StepUpToDate]) if not e.check_name]
     if current:
         parts.append(f"{len(current)} up to date")
     if failures:

@@ -71,9 +71,11 @@ class InputVersion:
         }
 
     @staticmethod
-    def from_json(data: dict[str, Any]) -> InputVersion:
+    def from_json(
+        data: dict[str, Any], key_of: Callable[[str], AssetKey] = AssetKey.from_user_string
+    ) -> InputVersion:
         return InputVersion(
-            AssetKey.from_user_string(data["asset_key"]),
+            key_of(data["asset_key"]),
             data.get("partition_key"),
             data.get("data_version"),
             data.get("event_id"),
@@ -423,8 +425,10 @@ def event_from_record(
     timestamp: float,
     payload: dict[str, Any],
     seq: int = 0,
+    key_of: Callable[[str], AssetKey] = AssetKey.from_user_string,
 ) -> Event:
-    """Rebuild a stored event; the inverse of ``Event.payload``."""
+    """Rebuild a stored event; the inverse of ``Event.payload``. ``key_of`` makes the
+    AssetKey of a stored key (a reader of many events remembers those it made)."""
     cls = EVENT_TYPES[kind]
     if cls is RunFinished:
         payload["status"] = RunStatus(payload["status"])
@@ -433,7 +437,9 @@ def event_from_record(
         payload["metadata"] = metadata_from_json(payload.get("metadata"))
     elif cls is AssetMaterialized:
         payload["metadata"] = metadata_from_json(payload["metadata"])
-        payload["inputs"] = tuple(InputVersion.from_json(i) for i in payload.get("inputs", ()))
+        payload["inputs"] = tuple(
+            InputVersion.from_json(i, key_of) for i in payload.get("inputs", ())
+        )
     elif cls is ReloadApplied:
         payload["added"] = tuple(AssetKey.from_user_string(k) for k in payload["added"])
         payload["removed"] = tuple(AssetKey.from_user_string(k) for k in payload["removed"])
@@ -463,7 +469,7 @@ def event_from_record(
         payload["partition_keys"] = tuple(payload["partition_keys"])
     return cls(
         run_id=run_id,
-        asset_key=AssetKey.from_user_string(asset_key) if asset_key else None,
+        asset_key=key_of(asset_key) if asset_key else None,
         partition_key=partition_key or None,  # stored as '' when unpartitioned
         check_name=check_name,
         timestamp=timestamp,

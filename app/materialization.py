@@ -64,6 +64,7 @@ def materialize(
             tags,
             run_config,
             raise_on_error,
+            instance,
         )
     )
 
@@ -107,6 +108,7 @@ def materialize_to_memory(
             tags,
             run_config,
             raise_on_error,
+            instance,
         )
     )
 
@@ -140,6 +142,7 @@ def run_job(
             run.tags,
             run.run_config,
             raise_on_error,
+            instance,
         )
     )
 
@@ -226,6 +229,7 @@ async def _materialize(
     tags: Mapping[str, str] | None,
     run_config: Mapping[str, Any] | None,
     raise_on_error: bool,
+    instance: Any,
 ) -> RunResult:
     async with runtime:
         result = await runtime.materialize(
@@ -236,6 +240,7 @@ async def _materialize(
             capture_values=True,
         )
     result.nodes = node_outputs(runtime.defs.assets)
+    result.retain(instance)  # an ephemeral one's home holds the result's events
     if raise_on_error and not result.success:
         raise_first_failure(result)
     return result

@@ -77,6 +77,7 @@ def observe(
             )
 
     result = _run_sync(run)
+    result.retain(instance)
     if raise_on_error and not result.success:
         for exc in result.partition_exceptions.values():
             raise exc
@@ -100,7 +101,7 @@ async def observe_in(
         list(keys), tags=tags, run_config=run_config, partition_key=partition_key
     )
     return ObservationRunResult(
-        result.run_id, result.status, result.all_events, exceptions=result.partition_exceptions
+        result.run_id, result.status, result.recorded, exceptions=result.partition_exceptions
     )
 
 

@@ -3,7 +3,7 @@ back once a run ends, with the accessors of Dagster's ``ExecuteInProcessResult``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..automation.event_log import AssetMaterialization
@@ -29,6 +29,7 @@ from ..events import (
     partitions_of,
 )
 from .dagster_events import dagster_view
+from .run_events import KeptEvents, RunEvents
 
 # Dagster's output name of an asset's one value.
 DEFAULT_OUTPUT = "result"
@@ -57,21 +58,24 @@ class RunResult:
     """The outcome of one run: status, events, and (when captured) each asset's value.
 
     The events it hands out (``all_events``, ``get_*_events()``) are ours with Dagster's
-    ``DagsterEvent`` accessors added (``event_type_value``, ``step_key``, ...)."""
+    ``DagsterEvent`` accessors added (``event_type_value``, ``step_key``, ...), copied at
+    each call; a run kept in a store has them read from it then, not held in memory."""
 
     def __init__(
         self,
         run_id: str,
         status: RunStatus,
-        events: Sequence[Event],
+        events: Sequence[Event] | RunEvents,
         values: dict[tuple[AssetKey, str | None], Any] | None = None,
         exceptions: dict[tuple[AssetKey, str | None], BaseException] | None = None,
         nodes: NodeOutputs | None = None,
     ) -> None:
         self.run_id = run_id
         self.status = status
-        self._events = list(events)
-        self._views: list[Any] = [None] * len(self._events)
+        # Where the run's events are read from: memory, or the store that committed them.
+        self.recorded: RunEvents = (
+            KeptEvents(run_id, events) if isinstance(events, Sequence) else events
+        )
         self._values = values
         # By (asset key, partition key or None): what each failed step raised, or the
         # MaxRetriesExceededError it ended with.
@@ -79,6 +83,12 @@ class RunResult:
         # By node name and output name, the asset each output is; set by materialize() from
         # the definitions. Without it, each materialized key is its own node.
         self.nodes: NodeOutputs | None = nodes
+        self._retained: Any = None
+
+    def retain(self, owner: Any) -> None:
+        """Keep ``owner`` alive as long as this result: what removes the home its events are
+        read from once dropped (an ephemeral instance's temporary directory)."""
+        self._retained = owner
 
     # -- Dagster's accessors ---------------------------------------------------------------
 
@@ -89,7 +99,8 @@ class RunResult:
     @property
     def dagster_run(self) -> DagsterRun:
         """The run as Dagster describes it: id, status, job name, tags and config."""
-        started = next((e for e in self._events if isinstance(e, RunStarted)), None)
+        found = self.recorded.events([RunStarted])
+        started = found[0] if found and isinstance(found[0], RunStarted) else None
         tags = dict(started.tags) if started is not None else {}
         config = dict(started.config) if started is not None else {}
         status = DagsterRunStatus.of(self.status)
@@ -98,7 +109,7 @@ class RunResult:
     @property
     def all_events(self) -> list[Any]:
         """Every event of the run, in order (log lines too, which Dagster keeps apart)."""
-        return [self._view(i) for i in range(len(self._events))]
+        return [self._view(e) for e in self.recorded.events()]
 
     def asset_value(self, asset_key: Any, partition_key: str | None = None) -> Any:
         """An asset's value; of a partitioned asset, the one partition this run made, or
@@ -153,7 +164,8 @@ class RunResult:
     def events_for_node(self, node_name: str) -> list[Any]:
         """The step events of node ``node_name`` (each partition's, each attempt's)."""
         keys = set(self._node_outputs().get(node_name, {}).values())
-        return [e for e in self.all_node_events if e.asset_key in keys and not e.check_name]
+        about = [self._view(e) for e in self.recorded.events(asset_keys=keys)]
+        return [e for e in about if e.is_step_event and not e.check_name]
 
     def get_job_success_event(self) -> Any:
         return self._run_end("PIPELINE_SUCCESS")
@@ -167,11 +179,7 @@ class RunResult:
     def asset_materializations_for_node(self, node_name: str) -> list[AssetMaterialization]:
         """The ``AssetMaterialization`` of each asset node ``node_name`` materialized."""
         keys = set(self._node_outputs().get(node_name, {}).values())
-        return [
-            e.materialization
-            for e in self.get_asset_materialization_events()
-            if e.asset_key in keys
-        ]
+        return [e.materialization for e in self._views_of(AssetMaterialized, keys)]
 
     def get_asset_observation_events(self) -> list[Any]:
         return self._views_of(AssetObserved)
@@ -180,9 +188,7 @@ class RunResult:
         """The ``AssetObservation`` of each observation node ``node_name`` made."""
         keys = set(self._node_outputs().get(node_name, {}).values())
         return [
-            e.asset_observation_data.asset_observation
-            for e in self.get_asset_observation_events()
-            if e.asset_key in keys
+            e.asset_observation_data.asset_observation for e in self._views_of(AssetObserved, keys)
         ]
 
     def get_asset_check_evaluations(self) -> list[Any]:
@@ -234,38 +240,35 @@ class RunResult:
 
     @property
     def materialized_keys(self) -> list[AssetKey]:
-        return [
-            e.asset_key for e in self._events if isinstance(e, AssetMaterialized) and e.asset_key
-        ]
+        return [e.asset_key for e in self.recorded.events([AssetMaterialized]) if e.asset_key]
 
     def __repr__(self) -> str:
         return f"<RunResult {self.run_id} {self.status.value}>"
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _view(self, i: int) -> Any:
-        """Event ``i`` with Dagster's accessors, copied once, when first asked for."""
-        view = self._views[i]
-        if view is None:
-            event = self._events[i]
-            raised = None
-            if isinstance(event, StepFailed) and not event.will_retry and event.asset_key:
-                raised = self.partition_exceptions.get((event.asset_key, event.partition_key))
-                if isinstance(raised, MaxRetriesExceededError):
-                    raised = raised.__cause__  # what the last attempt raised
-            view = self._views[i] = dagster_view(event, raised)
-        return view
+    def _view(self, event: Event) -> Any:
+        """``event`` with Dagster's accessors."""
+        raised = None
+        if isinstance(event, StepFailed) and not event.will_retry and event.asset_key:
+            raised = self.partition_exceptions.get((event.asset_key, event.partition_key))
+            if isinstance(raised, MaxRetriesExceededError):
+                raised = raised.__cause__  # what the last attempt raised
+        return dagster_view(event, raised)
 
     def _run_end(self, event_type_value: str) -> Any:
-        for i, e in enumerate(self._events):
-            if isinstance(e, RunFinished) and self._view(i).event_type_value == event_type_value:
-                return self._view(i)
+        for e in self.recorded.events([RunFinished]):
+            view = self._view(e)
+            if view.event_type_value == event_type_value:
+                return view
         raise InvariantViolationError(
             f"run {self.run_id} has no {event_type_value} event: it ended {self.status.value}"
         )
 
-    def _views_of(self, kind: type[Event]) -> list[Any]:
-        return [self._view(i) for i, e in enumerate(self._events) if isinstance(e, kind)]
+    def _views_of(
+        self, kind: type[Event], asset_keys: Collection[AssetKey] | None = None
+    ) -> list[Any]:
+        return [self._view(e) for e in self.recorded.events([kind], asset_keys)]
 
     def _kept_values(self) -> dict[tuple[AssetKey, str | None], Any]:
         if self._values is None:
@@ -281,7 +284,7 @@ class RunResult:
         made = {k for k, _ in self._values or {}}
         made.update(
             e.asset_key
-            for e in self._events
-            if isinstance(e, AssetMaterialized | AssetObserved) and e.asset_key
+            for e in self.recorded.events([AssetMaterialized, AssetObserved])
+            if e.asset_key
         )
         return {key.to_python_identifier(): {DEFAULT_OUTPUT: key} for key in made}

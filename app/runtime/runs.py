@@ -35,6 +35,7 @@ from ..execution.launcher import StepLauncher
 from ..execution.locks import WriteLocks
 from ..execution.plan import ExecutionPlan
 from ..execution.result import RunResult
+from ..execution.run_events import KeptEvents, StoredEvents
 from ..execution.slots import StepSlots
 from ..execution.step import RunServices
 from ..storage.event_store import EventStore
@@ -117,24 +118,15 @@ class RunEnvironment:
     job_retry_policy: RetryPolicy | None = None  # the job's op_retry_policy
 
 
-# A RunResult keeps the run's outcome, not its log lines (those are in the store), so a long
-# run does not hold all of its events in memory.
-_NOT_KEPT = frozenset({LogMessage.kind})
-
-
 async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
     run_id, plan, bus, store = handle.run_id, handle.plan, env.bus, env.store
-    events: list[Event] = []
-
-    def collect(event: Event) -> None:
-        if event.run_id == run_id and event.kind not in _NOT_KEPT:
-            events.append(event)
-
     if not await _turn(handle, env.queue):
         return _canceled_in_queue(handle, env)
+    # Where the store commits the run's events, its result reads them back from there.
+    events = StoredEvents(store.path, run_id) if store is not None else KeptEvents(run_id)
     bus.bind(asyncio.get_running_loop())  # steps publish from worker threads
     handle._bus = bus
-    unsubscribe = bus.subscribe(collect)
+    unsubscribe = bus.subscribe(events.collect)
     publish = bus.publish
     try:
         publish(
@@ -164,6 +156,8 @@ async def drive(handle: RunHandle, env: RunEnvironment) -> RunResult:
     finally:
         unsubscribe()
         env.queue.release(run_id)
+    if store is not None:
+        await store.flush()  # what reached the result during the last flush is committed too
     steps = plan.steps
     capture = env.capture_values
     return RunResult(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -11,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..declarations.metadata import metadata_to_json
+from ..declarations.metadata import MetadataValue, metadata_to_json
 from ..events import (
     BACKFILL_SELECTION_TAG,
     BACKFILL_SPEC_TAG,
@@ -442,6 +443,54 @@ def _event_row(event: Event, metadata: dict[int, str]) -> tuple[Any, ...]:
 # short (row counts, timings, paths, versions); frame schemas and previews (~3 KB per
 # materialization) only while it is the latest.
 COMPACT_ENTRY = 240
+
+
+def reads_back_whole(event: Event) -> bool:
+    """Whether ``event`` read back from its row is equal to it: not when the row keeps only
+    part of it (a materialization's compact metadata, an automation evaluation's requests),
+    nor when JSON changes a value (a tuple, a float that is not finite, a key that is no
+    string, an object written as its ``str``)."""
+    if isinstance(event, AssetMaterialized):
+        return _metadata_whole(event.metadata, COMPACT_ENTRY) and (
+            event.config is None or _json_whole(event.config)
+        )
+    if isinstance(event, StepFailed | AssetObserved | AssetCheckEvaluated):
+        return _metadata_whole(event.metadata, None)
+    if isinstance(event, RunStarted):
+        return _json_whole(event.config)
+    return not isinstance(event, AutomationEvaluated)
+
+
+# Kinds whose plain values are told whole at a glance (short names: the entry stays short).
+_PLAIN_KINDS = frozenset(
+    {"int", "float", "text", "md", "url", "path", "bool", "null", "json", "timestamp"}
+)
+
+
+def _metadata_whole(metadata: Mapping[str, MetadataValue], limit: int | None) -> bool:
+    """Whether every entry survives its JSON (within ``limit`` characters, if given)."""
+    for value in metadata.values():
+        raw, kind = value.value, type(value.value)
+        if value.type in _PLAIN_KINDS and (
+            raw is None
+            or kind is bool
+            or (kind is int and raw.bit_length() < 512)  # at most 155 digits
+            or (kind is float and math.isfinite(raw))
+            # At most two characters each (an escaped quote or backslash): a short entry.
+            or (kind is str and len(raw) <= 100 and raw.isascii() and raw.isprintable())
+        ):
+            continue  # nearly every entry: no encoding on the loop for it
+        text = _encode(value.to_json())
+        if limit is not None and len(text) > limit:
+            return False
+        if MetadataValue.from_json(json.loads(text)) != value:
+            return False
+    return True
+
+
+def _json_whole(value: Any) -> bool:
+    """Whether ``value`` comes back from its JSON equal to itself."""
+    return bool(json.loads(_encode(value)) == value)
 
 
 def _check_row(e: AssetCheckEvaluated) -> tuple[Any, ...]:

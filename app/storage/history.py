@@ -75,23 +75,8 @@ class History:
         limit: int | None = None,
     ) -> list[Event]:
         """A run's events in the order they were published, after ``after_seq``."""
-        sql = (
-            "SELECT type, run_id, asset_key, partition_key, check_name, timestamp, payload, id"
-            " FROM events WHERE run_id = ? AND id > ?"
-        )
-        args: list[Any] = [run_id, after_seq]
-        if kinds is not None:
-            kinds = list(kinds)
-            sql += f" AND type IN ({', '.join('?' * len(kinds))})"
-            args.extend(kinds)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [
-            event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
-            for t, r, a, p, c, ts, pl, seq in await self._rows(sql, args)
-        ]
+        sql, args = run_events_query(run_id, kinds, after_seq=after_seq, limit=limit)
+        return decode_events(await self._rows(sql, args))
 
     async def latest_materializations(
         self, keys: Iterable[str] | None = None
@@ -295,11 +280,7 @@ class History:
             " AND type = 'ASSET_MATERIALIZED' AND id > ? ORDER BY id LIMIT ?",
             (*keys, after, limit),
         )
-        events = [
-            event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
-            for t, r, a, p, c, ts, pl, seq in rows
-        ]
-        return [e for e in events if isinstance(e, AssetMaterialized)]
+        return [e for e in decode_events(rows) if isinstance(e, AssetMaterialized)]
 
     async def runs_finished_after(
         self, after: int | None, limit: int = 1000
@@ -517,10 +498,7 @@ class History:
             " ORDER BY id DESC LIMIT ?",
             (asset_key, limit),
         )
-        return [
-            event_from_record(t, r, a, p, c, ts, json.loads(pl), seq)
-            for t, r, a, p, c, ts, pl, seq in rows
-        ]
+        return decode_events(rows)
 
     async def failures(self) -> dict[str, FailureRecord]:
         """Unpartitioned assets whose last attempt failed, by user key string."""
@@ -564,6 +542,55 @@ _HISTORY_COLUMNS = (
 _EVENT_METADATA = (
     "(SELECT json_extract(payload, '$.metadata') FROM events WHERE events.id = event_id)"
 )
+
+
+EVENT_COLUMNS = "type, run_id, asset_key, partition_key, check_name, timestamp, payload, id"
+
+
+def run_events_query(
+    run_id: str,
+    kinds: Iterable[str] | None = None,
+    *,
+    after_seq: int = 0,
+    through_seq: int | None = None,
+    asset_keys: Iterable[str] | None = None,
+    limit: int | None = None,
+) -> tuple[str, list[Any]]:
+    """The query of a run's events (of ``kinds``, about ``asset_keys``) with an id above
+    ``after_seq`` and at most ``through_seq``, in id order: rows for ``decode_events``."""
+    sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ? AND id > ?"
+    args: list[Any] = [run_id, after_seq]
+    if through_seq is not None:
+        sql += " AND id <= ?"
+        args.append(through_seq)
+    for column, values in (("type", kinds), ("asset_key", asset_keys)):
+        if values is not None:
+            wanted = list(values)
+            sql += f" AND {column} IN ({', '.join('?' * len(wanted))})"
+            args.extend(wanted)
+    sql += " ORDER BY id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return sql, args
+
+
+def decode_events(rows: Iterable[Sequence[Any]]) -> list[Event]:
+    """Rows of ``EVENT_COLUMNS`` as the events they were written from."""
+    # A run's events name each asset several times (its step, its materialization, the
+    # inputs of its downstream): one AssetKey per name, validated once, not per event.
+    keys: dict[str, AssetKey] = {}
+
+    def key_of(text: str) -> AssetKey:
+        key = keys.get(text)
+        if key is None:
+            key = keys[text] = AssetKey.from_user_string(text)
+        return key
+
+    return [
+        event_from_record(t, r, a, p, c, ts, json.loads(pl), seq, key_of)
+        for t, r, a, p, c, ts, pl, seq in rows
+    ]
 
 
 def _chunks(ids: list[Any], size: int = 500) -> Iterator[list[Any]]:
