@@ -347,7 +347,6 @@ class AssetsDefinition:
         self.freshness_policy = freshness_policy
         self.check_specs = check_specs
         self.output_annotation = output_annotation
-        self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         self.source = location_of(fn)
         # One output of a @multi_asset (a MultiAssetsDefinition) shares its function, inputs
         # and step with the others; ``upstream_keys`` then narrows to its internal_asset_deps.
@@ -370,6 +369,12 @@ class AssetsDefinition:
     @property
     def keys(self) -> frozenset[AssetKey]:
         return frozenset((self.key,))
+
+    @property
+    def is_async(self) -> bool:
+        # Derived, not stored: an instance of up to 29 attributes shares its dict's keys with
+        # the others (CPython), and a 30th would double the memory of every asset.
+        return inspect.iscoroutinefunction(self.fn) or inspect.isasyncgenfunction(self.fn)
 
     @property
     def context_param(self) -> str | None:

@@ -97,7 +97,7 @@ class MultiAssetsDefinition(AssetsDefinition):
         return self.op_name
 
     @property
-    def is_async(self) -> bool:  # type: ignore[override]
+    def is_async(self) -> bool:
         return self.outputs[0].is_async
 
     @property
