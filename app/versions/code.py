@@ -65,11 +65,15 @@ def code_versions(
     that was compiled, for when a file may have changed on disk since it was imported.
     """
     resolver = _Resolver(root, sources)
-    return {
-        node.key: resolver.version(node)
-        for node in nodes
-        if isinstance(node, AssetsDefinition | AssetChecksDefinition)
-    }
+    versioned = [n for n in nodes if isinstance(n, AssetsDefinition | AssetChecksDefinition)]
+    # File by file (a location lists its assets, then its checks): each file's parse is then
+    # asked for while it is among the few parse_source keeps.
+    found = {n.key: resolver.version(n) for n in sorted(versioned, key=_file_of)}
+    return {n.key: found[n.key] for n in versioned}
+
+
+def _file_of(node: Node) -> str:
+    return str(getattr(getattr(node.fn, "__code__", None), "co_filename", ""))
 
 
 def code_version_of(
