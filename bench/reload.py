@@ -131,8 +131,7 @@ def main() -> None:
     ):
         values = figures[name]
         print(
-            f"  {label:36} {statistics.median(values):7.1f}   "
-            f"({min(values):.1f}-{max(values):.1f})"
+            f"  {label:36} {statistics.median(values):7.1f}   ({min(values):.1f}-{max(values):.1f})"
         )
 
 

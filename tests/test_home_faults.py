@@ -87,9 +87,7 @@ def test_a_read_only_home_answers_reading_commands_and_refuses_writing_ones_clea
 
         refused = run_cli(*MATERIALIZE, cwd=materialized, home=home)
 
-    assert_one_line_error(
-        refused, f"cannot keep history in {home}", "permission denied", "--home"
-    )
+    assert_one_line_error(refused, f"cannot keep history in {home}", "permission denied", "--home")
 
 
 # -- a damaged or foreign database -----------------------------------------------------------
@@ -146,9 +144,9 @@ def test_repair_keeps_what_still_reads_of_a_damaged_database(
     assert repaired.returncode == 0, repaired.stdout
     assert "kept 2 row(s) of latest_materializations" in repaired.stdout
     with contextlib.closing(sqlite3.connect(database)) as db:
-        assert sorted(db.execute(
-            "SELECT asset_key, data_version FROM latest_materializations"
-        ).fetchall()) == sorted(kept)
+        assert sorted(
+            db.execute("SELECT asset_key, data_version FROM latest_materializations").fetchall()
+        ) == sorted(kept)
     status = run_cli("status", "proj", "--json", cwd=materialized, home=home)
     assert status.returncode == 0 and '"status": "fresh"' in status.stdout
     # A run downstream reads the kept small value of alpha from the new database.

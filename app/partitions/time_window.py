@@ -283,9 +283,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
             with self._lock:
                 table = self._table
                 if len(table) < count:
-                    table = self._table = table + self._ticks.keys(
-                        len(table), count, self._format
-                    )
+                    table = self._table = table + self._ticks.keys(len(table), count, self._format)
         return table
 
     def _indexed(self) -> dict[str, int]:

@@ -34,8 +34,7 @@ class DynamicPartitions:
                 return list(self._memory.get(partitions_def_name, {}))
         try:
             rows = self._db().execute(
-                "SELECT partition_key FROM dynamic_partitions WHERE name = ?"
-                " ORDER BY added, rowid",
+                "SELECT partition_key FROM dynamic_partitions WHERE name = ? ORDER BY added, rowid",
                 (partitions_def_name,),
             )
         except sqlite3.OperationalError:  # no home yet, or one from before dynamic partitions
@@ -47,10 +46,14 @@ class DynamicPartitions:
             with self._lock:
                 return partition_key in self._memory.get(partitions_def_name, {})
         try:
-            row = self._db().execute(
-                "SELECT 1 FROM dynamic_partitions WHERE name = ? AND partition_key = ?",
-                (partitions_def_name, partition_key),
-            ).fetchone()
+            row = (
+                self._db()
+                .execute(
+                    "SELECT 1 FROM dynamic_partitions WHERE name = ? AND partition_key = ?",
+                    (partitions_def_name, partition_key),
+                )
+                .fetchone()
+            )
         except sqlite3.OperationalError:
             return False
         return row is not None
