@@ -110,6 +110,15 @@ CoercibleToAssetKey = AssetKey | str | Sequence[str]
 CoercibleToAssetKeyPrefix = str | Sequence[str] | None
 
 
+class KeysByName(dict[str, AssetKey]):
+    """``keys[name]`` is ``AssetKey.from_user_string(name)``, made once per name: rows read
+    from the store name each asset many times, and each name is validated once, not per row."""
+
+    def __missing__(self, name: str) -> AssetKey:
+        key = self[name] = AssetKey.from_user_string(name)
+        return key
+
+
 def coerce_key(value: Any) -> AssetKey:
     """Turn a key, a ``"a/b"`` string, a list of parts or an asset definition into an AssetKey."""
     if isinstance(value, AssetKey):

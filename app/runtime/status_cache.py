@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..declarations.checks import AssetCheckKey
-from ..declarations.keys import AssetKey
+from ..declarations.keys import AssetKey, KeysByName
 from ..events import (
     AssetCheckEvaluated,
     AssetMaterialized,
@@ -70,14 +70,8 @@ class StatusCache:
         partition), (run, asset, partition) and each check's latest evaluation: (asset,
         check, partition or '', event id, whether it errored, whether it passed); and the ids
         of the runs known to be backfills."""
-        keys: dict[str, AssetKey] = {}
-
-        def key(name: str) -> AssetKey:
-            found = keys.get(name)
-            if found is None:
-                found = keys[name] = AssetKey.from_user_string(name)
-            return found
-
+        keys = KeysByName()
+        key = keys.__getitem__
         self.latest, self.last_time, self.newest = {}, {}, {}
         for a, p, event_id, timestamp in latest:
             k = key(a)

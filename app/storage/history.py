@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..declarations.keys import AssetKey
+from ..declarations.keys import AssetKey, KeysByName
 from ..declarations.metadata import metadata_from_json
 from ..events import (
     AssetMaterialized,
@@ -578,15 +578,8 @@ def run_events_query(
 def decode_events(rows: Iterable[Sequence[Any]]) -> list[Event]:
     """Rows of ``EVENT_COLUMNS`` as the events they were written from."""
     # A run's events name each asset several times (its step, its materialization, the
-    # inputs of its downstream): one AssetKey per name, validated once, not per event.
-    keys: dict[str, AssetKey] = {}
-
-    def key_of(text: str) -> AssetKey:
-        key = keys.get(text)
-        if key is None:
-            key = keys[text] = AssetKey.from_user_string(text)
-        return key
-
+    # inputs of its downstream).
+    key_of = KeysByName().__getitem__
     return [
         event_from_record(t, r, a, p, c, ts, json.loads(pl), seq, key_of)
         for t, r, a, p, c, ts, pl, seq in rows
