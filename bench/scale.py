@@ -316,13 +316,12 @@ async def catalog_ui(proj: Path, home: Path, assets: int) -> dict[str, Any]:
     """Seconds from the app's start to the catalog's first screen of rows and to its table
     filled (the first ``MAX_ROWS``), and milliseconds per filter key (pressed, then the app
     idle again)."""
+    from loop_stalls import Stalls
     from millrace.runtime.loader import load_code_location
     from millrace.runtime.runtime import Runtime
     from millrace.tui.app import MillraceApp
     from millrace.tui.screens.catalog import MAX_ROWS, CatalogScreen
     from textual.widgets import DataTable
-
-    from tui import Stalls  # bench/tui.py's ticker of the loop's lateness
 
     runtime = Runtime(load_code_location(proj), home=home, readonly=True)
     started = time.perf_counter()

@@ -40,6 +40,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from loop_stalls import Stalls
 from millrace.declarations.keys import AssetKey
 from millrace.runtime.loader import load_code_location
 from millrace.runtime.runtime import Runtime
@@ -81,24 +82,6 @@ async def until(pilot: Pilot[None], condition, what: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
         await pilot.pause(0.005)
-
-
-class Stalls:
-    """The event loop's lateness, sampled by a 10 ms ticker."""
-
-    def __init__(self) -> None:
-        self.late: list[float] = []
-        self._task = asyncio.create_task(self._tick())
-
-    async def _tick(self) -> None:
-        while True:
-            start = time.perf_counter()
-            await asyncio.sleep(0.01)
-            self.late.append(time.perf_counter() - start - 0.01)
-
-    def stop(self) -> list[float]:
-        self._task.cancel()
-        return self.late
 
 
 async def startup() -> float:
