@@ -11,7 +11,6 @@ cannot see (a file added or removed next to the code, no file changed at all) re
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
@@ -19,7 +18,7 @@ from types import FunctionType, ModuleType
 
 from ..declarations.asset import AssetsDefinition
 from ..declarations.checks import AssetChecksDefinition
-from ..versions.normalize import import_statements
+from ..versions.normalize import import_statements, read_source
 
 
 def kept_modules(
@@ -64,14 +63,7 @@ def directory_layout(sources: Iterable[str]) -> frozenset[str]:
 
 
 def _unchanged(file: str | None, sources: Mapping[str, str]) -> bool:
-    if not isinstance(file, str) or file not in sources:
-        return False
-    try:
-        with open(file, "rb") as handle:
-            text = importlib.util.decode_source(handle.read())
-    except (OSError, SyntaxError, ValueError):
-        return False
-    return text == sources[file]
+    return isinstance(file, str) and file in sources and read_source(file) == sources[file]
 
 
 def _reaches(name: str, module: ModuleType, imported: AbstractSet[str], dirty: set[str]) -> bool:

@@ -52,7 +52,7 @@ class CodeLocation:
     directory: Path  # the code directory: the file's, the package's or the directory itself
     target: str
     root: Path  # project_root(directory)
-    files: tuple[Path, ...]  # the user files this load compiled, in import order
+    files: tuple[Path, ...]  # its user files: those a reload kept, then those it compiled
     sources: dict[str, str]  # filename -> the exact text it was compiled from
     attribute: str | None = None
     layout: frozenset[str] = frozenset()  # what was beside those files (kept_modules)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-import importlib.util
 import operator
 import sys
 import weakref
@@ -38,6 +37,7 @@ from .normalize import (
     find_function,
     global_chains,
     parse_source,
+    read_source,
 )
 from .origin import Origins
 from .values import Describer, Edge, annotation_text
@@ -353,14 +353,10 @@ class _Resolver:
         return self._texts[filename]
 
     def _read(self, filename: str) -> str | None:
-        # The file, not inspect.getsource: linecache can hold the text from before an edit.
         text = self._sources.get(filename)
         if text is not None or filename.startswith("<"):
             return text
-        try:
-            return importlib.util.decode_source(Path(filename).read_bytes())
-        except (OSError, ValueError, SyntaxError):
-            return None
+        return read_source(filename)
 
 
 def _keeps_decorator(namespace: Mapping[str, Any], decorator: ast.expr) -> bool:

@@ -14,6 +14,7 @@ import copy
 import dis
 import functools
 import hashlib
+import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -89,6 +90,16 @@ def parse_source(text: str, filename: str) -> ParsedSource | None:
         if len(_LAST_PARSED) > _LAST_PARSED_FILES:
             _LAST_PARSED.popitem(last=False)
     return parsed
+
+
+def read_source(filename: str) -> str | None:
+    """A file's text as Python decodes source (its coding cookie), or None if unreadable.
+    The file, not inspect.getsource: linecache can hold the text from before an edit."""
+    try:
+        with open(filename, "rb") as file:
+            return importlib.util.decode_source(file.read())
+    except (OSError, ValueError, SyntaxError):
+        return None
 
 
 def import_statements(text: str, filename: str) -> list[ImportStatement]:
