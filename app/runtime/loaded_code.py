@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..asset_graph import AssetGraph
 from ..declarations.asset import AssetsDefinition
@@ -38,7 +39,11 @@ class LoadedCode:
         return {k: v.value for k, v in self.versions.items() if isinstance(k, AssetKey)}
 
     @staticmethod
-    def of(defs: Definitions, location: CodeLocation | None = None) -> LoadedCode:
+    def of(
+        defs: Definitions, location: CodeLocation | None = None, cache: Path | None = None
+    ) -> LoadedCode:
+        """``cache``: where code versioning keeps what it read of each file (see
+        versions/source_cache.py), if anywhere."""
         graph = defs.graph
         nodes = [
             node
@@ -47,4 +52,6 @@ class LoadedCode:
         ]
         root = location.directory if location is not None else None
         sources = location.sources if location is not None else None
-        return LoadedCode(defs, code_versions(nodes, root=root, sources=sources), location)
+        return LoadedCode(
+            defs, code_versions(nodes, root=root, sources=sources, cache=cache), location
+        )

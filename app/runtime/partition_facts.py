@@ -10,7 +10,8 @@ read afresh (a few rows).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 
 from ..declarations.keys import AssetKey
 from ..events import AssetMaterialized, Event, StepFailed
@@ -44,35 +45,37 @@ class PartitionFactsCache:
         self._rows.clear()
 
     async def rows(
-        self,
-        store: EventStore,
-        key: AssetKey,
-        code_version: str | None,
-        upstream: Sequence[str],
-    ) -> PartitionRows:
+        self, store: EventStore, wanted: Mapping[AssetKey, tuple[str | None, tuple[str, ...]]]
+    ) -> dict[AssetKey, PartitionRows]:
+        """Each wanted asset's rows; ``wanted`` maps it to its code version and upstream keys
+        now. What is not cached is read in one job, what is running in one query."""
         version = await store.data_version()
         if version != self._data_version:  # another process wrote the history
             self.forget()
             self._data_version = version
-        wanted = (code_version, tuple(upstream))
-        cached = self._rows.get(key)
-        if cached is not None and cached[0] == wanted:
-            rows = cached[1]
-        else:
-            generation = self._generation.get(key, 0)
-            rows = await store.partition_facts(key.to_user_string(), code_version, upstream)
-            if self._generation.get(key, 0) == generation:  # nothing changed while reading
-                self._rows[key] = (wanted, rows)
-        running = await store.running_partitions(key.to_user_string())
-        if running == rows.running:
-            return rows
-        return PartitionRows(
-            rows.keys,
-            rows.failed,
-            running,
-            rows.code,
-            rows.data,
-            rows.new_dependencies,
-            rows.newest_event_id,
-            rows.newest_timestamp,
-        )
+        found: dict[AssetKey, PartitionRows] = {}
+        missing: dict[AssetKey, tuple[str | None, tuple[str, ...]]] = {}
+        for key, asked in wanted.items():
+            cached = self._rows.get(key)
+            if cached is not None and cached[0] == asked:
+                found[key] = cached[1]
+            else:
+                missing[key] = asked
+        if missing:
+            generations = {key: self._generation.get(key, 0) for key in missing}
+            read = await store.partition_facts(
+                {key.to_user_string(): asked for key, asked in missing.items()}
+            )
+            for key, asked in missing.items():
+                rows = found[key] = read[key.to_user_string()]
+                if self._generation.get(key, 0) == generations[key]:  # unchanged meanwhile
+                    self._rows[key] = (asked, rows)
+            if len(missing) == len(wanted):  # all read just now, running partitions with them
+                return found
+        running = await store.running_partitions()
+        return {
+            key: rows
+            if (now := running.get(key.to_user_string(), frozenset())) == rows.running
+            else dataclasses.replace(rows, running=now)
+            for key, rows in found.items()
+        }

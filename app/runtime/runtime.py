@@ -143,7 +143,9 @@ class Runtime:
             if persist
             else InMemoryIOManager()
         )
-        self._code = LoadedCode.of(defs, location)
+        # What versioning read of each file: the next process need not parse it again.
+        self._source_cache = self.home / "cache" / "code" if persist else None
+        self._code = LoadedCode.of(defs, location, self._source_cache)
         self._resources = self._resources_of(defs)
         self._runs: dict[str, RunHandle] = {}
         self._running: set[tuple[str, AssetKey]] = set()  # (run, asset) steps under way
@@ -262,7 +264,9 @@ class Runtime:
                 loaded = await aload_code_location(
                     location.target, attribute=location.attribute, previous=location
                 )
-                new = await asyncio.to_thread(LoadedCode.of, loaded.defs, loaded)
+                new = await asyncio.to_thread(
+                    LoadedCode.of, loaded.defs, loaded, self._source_cache
+                )
             except CodeLoadError as exc:
                 return self._code_failed(CodeError(file=exc.file, line=exc.line, message=str(exc)))
             except Exception as exc:  # a Millrace bug on unusual code: still, keep serving
@@ -647,25 +651,22 @@ class Runtime:
         graph = code.graph
         context = PartitionContext(dynamic=self.instance)
         shared: dict[AssetKey, dict[str, Any]] = {}
-        out = {}
         if self.store is not None:
             await self.store.flush()
+        wanted = {}
         for key in graph.toposort:
             node = graph.nodes[key]
             if node.partitions_def is None or (only is not None and key not in only):
                 continue
-            if self.store is None:
-                rows = PartitionRows("", frozenset(), frozenset(), [], [], [], None)
-            else:
-                version = code.versions.get(key)
-                rows = await self._facts.rows(
-                    self.store,
-                    key,
-                    version.value if version is not None else None,
-                    [u.to_user_string() for u in node.upstream_keys],
-                )
-            out[key] = PartitionAssessor(key, code, rows, shared, context)
-        return out
+            version = code.versions.get(key)
+            upstream = tuple(u.to_user_string() for u in node.upstream_keys)
+            wanted[key] = (version.value if version is not None else None, upstream)
+        if self.store is None:
+            empty = PartitionRows("", frozenset(), frozenset(), [], [], [], None)
+            facts = dict.fromkeys(wanted, empty)
+        else:
+            facts = await self._facts.rows(self.store, wanted)
+        return {key: PartitionAssessor(key, code, facts[key], shared, context) for key in wanted}
 
     async def catalog(self) -> list[AssetState]:
         """Every asset with its status and causes, last materialization and check summary."""

@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,71 +124,16 @@ class History:
         return {(r.asset_key, r.partition_key or ""): r for r in await self._records(rows)}
 
     async def partition_facts(
-        self, asset_key: str, code_version: str | None, upstream: Sequence[str]
-    ) -> PartitionRows:
-        """What the history knows of a partitioned asset's partitions, as the rows partition
-        status needs; the comparisons run in SQLite, so only stale partitions come back.
-        ``upstream``: the asset's upstream keys now (for new dependencies)."""
-        args = (asset_key,)
-        # The writer's compact index (storage/partition_index.py), not 87,600 rows.
-        keys = joined_keys(
-            await self._rows("SELECT keys FROM partition_keys WHERE asset_key = ?", args)
-        )
-        summary = await self._rows(
-            "SELECT newest_event_id, newest_timestamp, code_versions FROM partition_summaries"
-            " WHERE asset_key = ?",
-            args,
-        )
-        newest_event_id, newest_timestamp, versions = summary[0] if summary else (None, None, "[]")
-        other_code = any(v != code_version for v in json.loads(versions))
-        code = (
-            await self._rows(
-                "SELECT partition_key, code_version FROM latest_materializations"
-                " WHERE asset_key = ? AND partition_key != '' AND code_version IS NOT ?",
-                (asset_key, code_version),
-            )
-            if other_code
-            else []
-        )
-        failed = await self._rows(
-            "SELECT partition_key FROM asset_failures WHERE asset_key = ? AND partition_key != ''",
-            args,
-        )
-        running = await self.running_partitions(asset_key)
-        # Only rows flagged when an input got another version can be stale by their data.
-        data = await self._rows(
-            "SELECT m.partition_key, i.asset_key, i.partition_key FROM latest_materializations m"
-            " JOIN materialization_inputs i ON i.event_id = m.event_id"
-            " LEFT JOIN latest_materializations u"
-            "   ON u.asset_key = i.asset_key AND u.partition_key = i.partition_key"
-            " WHERE m.asset_key = ? AND m.inputs_changed = 1 AND m.partition_key != ''"
-            "   AND u.data_version IS NOT i.data_version",
-            args,
-        )
-        new_deps: list[tuple[str, str]] = []
-        # A new upstream changes the code version too: only code-stale partitions can have one.
-        for up in upstream if code else ():
-            new_deps += [
-                (key, up)
-                for (key,) in await self._rows(
-                    "SELECT m.partition_key FROM latest_materializations m"
-                    " WHERE m.asset_key = ? AND m.partition_key != '' AND m.has_provenance = 1"
-                    "   AND m.code_version IS NOT ?"
-                    "   AND NOT EXISTS (SELECT 1 FROM materialization_inputs i"
-                    "     WHERE i.event_id = m.event_id AND i.asset_key = ?)",
-                    (asset_key, code_version, up),
-                )
-            ]
-        return PartitionRows(
-            keys=keys,
-            failed=frozenset(k for (k,) in failed),
-            running=running,
-            code=[(k, v) for k, v in code],
-            data=[(k, up, p or None) for k, up, p in data],
-            new_dependencies=new_deps,
-            newest_event_id=newest_event_id,
-            newest_timestamp=newest_timestamp,
-        )
+        self, wanted: Mapping[str, tuple[str | None, Sequence[str]]]
+    ) -> dict[str, PartitionRows]:
+        """What the history knows of each wanted partitioned asset's partitions, as the rows
+        partition status needs: ``wanted`` maps a user key string to its code version and
+        upstream keys now (for new dependencies). One job on the connection's thread for them
+        all: a catalog of 1,000 partitioned assets is one round trip, not 7,000."""
+        try:
+            return await self._db.run(functools.partial(_partition_facts, dict(wanted)))
+        except sqlite3.DatabaseError as exc:
+            raise_clearly(self.path.parent, self.path, exc)
 
     # -- automation ------------------------------------------------------------------------
 
@@ -321,14 +266,9 @@ class History:
             for row in await self._rows(sql, args)
         ]
 
-    async def running_partitions(self, asset_key: str) -> frozenset[str]:
-        """The partitions of an asset some run is materializing now."""
-        rows = await self._rows(
-            "SELECT DISTINCT partition_key FROM in_progress"
-            " WHERE asset_key = ? AND partition_key != ''",
-            (asset_key,),
-        )
-        return frozenset(k for (k,) in rows)
+    async def running_partitions(self) -> dict[str, frozenset[str]]:
+        """The partitions of each partitioned asset some run is materializing now."""
+        return _running_partitions(await self._rows(_RUNNING_PARTITIONS))
 
     async def data_version(self) -> int:
         """SQLite's ``data_version``: it changes when another connection commits."""
@@ -590,6 +530,87 @@ def _chunks(ids: list[Any], size: int = 500) -> Iterator[list[Any]]:
     """SQLite caps the parameters of one statement: ask in chunks."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+_RUNNING_PARTITIONS = (
+    "SELECT DISTINCT asset_key, partition_key FROM in_progress WHERE partition_key != ''"
+)
+
+
+def _running_partitions(rows: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    by_asset: dict[str, set[str]] = {}
+    for asset_key, partition_key in rows:
+        by_asset.setdefault(asset_key, set()).add(partition_key)
+    return {asset_key: frozenset(keys) for asset_key, keys in by_asset.items()}
+
+
+def _partition_facts(
+    wanted: dict[str, tuple[str | None, Sequence[str]]], db: sqlite3.Connection
+) -> dict[str, PartitionRows]:
+    # Each asset's own statements, by its key: the indexes answer one asset of 87,600
+    # partitions without a scan, and the comparisons run in SQLite, so only stale
+    # partitions come back.
+    running = _running_partitions(db.execute(_RUNNING_PARTITIONS))
+    out = {}
+    for asset_key, (code_version, upstream) in wanted.items():
+        args = (asset_key,)
+        # The writer's compact index (storage/partition_index.py), not 87,600 rows.
+        keys = joined_keys(db.execute("SELECT keys FROM partition_keys WHERE asset_key = ?", args))
+        summary = db.execute(
+            "SELECT newest_event_id, newest_timestamp, code_versions FROM partition_summaries"
+            " WHERE asset_key = ?",
+            args,
+        ).fetchone()
+        newest_event_id, newest_timestamp, versions = summary or (None, None, "[]")
+        other_code = any(v != code_version for v in json.loads(versions))
+        code = (
+            db.execute(
+                "SELECT partition_key, code_version FROM latest_materializations"
+                " WHERE asset_key = ? AND partition_key != '' AND code_version IS NOT ?",
+                (asset_key, code_version),
+            ).fetchall()
+            if other_code
+            else []
+        )
+        failed = db.execute(
+            "SELECT partition_key FROM asset_failures WHERE asset_key = ? AND partition_key != ''",
+            args,
+        )
+        # Only rows flagged when an input got another version can be stale by their data.
+        data = db.execute(
+            "SELECT m.partition_key, i.asset_key, i.partition_key FROM latest_materializations m"
+            " JOIN materialization_inputs i ON i.event_id = m.event_id"
+            " LEFT JOIN latest_materializations u"
+            "   ON u.asset_key = i.asset_key AND u.partition_key = i.partition_key"
+            " WHERE m.asset_key = ? AND m.inputs_changed = 1 AND m.partition_key != ''"
+            "   AND u.data_version IS NOT i.data_version",
+            args,
+        )
+        new_deps: list[tuple[str, str]] = []
+        # A new upstream changes the code version too: only code-stale partitions can have one.
+        for up in upstream if code else ():
+            new_deps += [
+                (key, up)
+                for (key,) in db.execute(
+                    "SELECT m.partition_key FROM latest_materializations m"
+                    " WHERE m.asset_key = ? AND m.partition_key != '' AND m.has_provenance = 1"
+                    "   AND m.code_version IS NOT ?"
+                    "   AND NOT EXISTS (SELECT 1 FROM materialization_inputs i"
+                    "     WHERE i.event_id = m.event_id AND i.asset_key = ?)",
+                    (asset_key, code_version, up),
+                )
+            ]
+        out[asset_key] = PartitionRows(
+            keys=keys,
+            failed=frozenset(k for (k,) in failed),
+            running=running.get(asset_key, frozenset()),
+            code=[(k, v) for k, v in code],
+            data=[(k, up, p or None) for k, up, p in data],
+            new_dependencies=new_deps,
+            newest_event_id=newest_event_id,
+            newest_timestamp=newest_timestamp,
+        )
+    return out
 
 
 def _fetch(sql: str, args: Sequence[Any], db: sqlite3.Connection) -> list[Any]:

@@ -11,7 +11,6 @@ or stored. An explicit ``code_version`` is taken as given.
 
 from __future__ import annotations
 
-import ast
 import builtins
 import functools
 import operator
@@ -30,7 +29,7 @@ from ..declarations.metadata import metadata_to_json
 from .normalize import (
     ParsedSource,
     bytecode_text,
-    decorator_root,
+    decorator_roots,
     digest,
     dump_function,
     find_class,
@@ -40,6 +39,7 @@ from .normalize import (
     read_source,
 )
 from .origin import Origins
+from .source_cache import SourceCache, StoredFunction
 from .values import Describer, Edge, annotation_text
 
 Node = AssetsDefinition | AssetChecksDefinition
@@ -57,18 +57,21 @@ def code_versions(
     *,
     root: Path | None,
     sources: Mapping[str, str] | None = None,
+    cache: Path | None = None,
 ) -> dict[AssetKey | AssetCheckKey, CodeVersion]:
     """The code version of every asset and check; external assets (AssetSpec) have none.
 
     ``root`` is the project directory: code under it is hashed from source, code elsewhere is
     identified by its distribution's name and version. ``sources`` maps file names to the text
     that was compiled, for when a file may have changed on disk since it was imported.
+    ``cache``: a directory where what was read of each file is kept for the next process.
     """
-    resolver = _Resolver(root, sources)
+    resolver = _Resolver(root, sources, SourceCache(cache))
     versioned = [n for n in nodes if isinstance(n, AssetsDefinition | AssetChecksDefinition)]
     # File by file (a location lists its assets, then its checks): each file's parse is then
     # asked for while it is among the few parse_source keeps.
     found = {n.key: resolver.version(n) for n in sorted(versioned, key=_file_of)}
+    resolver.stored.save()
     return {n.key: found[n.key] for n in versioned}
 
 
@@ -82,7 +85,7 @@ def code_version_of(
     root: Path | None,
     sources: Mapping[str, str] | None = None,
 ) -> CodeVersion:
-    return _Resolver(root, sources).version(node)
+    return _Resolver(root, sources, SourceCache(None)).version(node)
 
 
 # What ``_definition`` reads of a check (False) and of an asset (True).
@@ -139,8 +142,11 @@ class _Resolver:
     number of assets that share it. What outlives the call is keyed by what it is made from
     (a file's text, a code object: see normalize); what names are bound to is read afresh."""
 
-    def __init__(self, root: Path | None, sources: Mapping[str, str] | None) -> None:
+    def __init__(
+        self, root: Path | None, sources: Mapping[str, str] | None, stored: SourceCache
+    ) -> None:
         self._root = root
+        self.stored = stored
         self._values = Describer(Origins(root))
         self._sources = sources or {}
         # Each file's text, read once per call; its parse is shared through parse_source,
@@ -241,38 +247,48 @@ class _Resolver:
         return digest(*(f"{name}={text}" for name, text in sorted(parts.items())))
 
     def _function_item(self, fn: FunctionType) -> _Item:
-        edges: list[Edge] = []
-        refs = self._code_references(fn, edges)
         code = fn.__code__
         identity = f"{fn.__module__}:{fn.__qualname__}"
         source = self._text(code.co_filename)
+        stored = self.stored.get(source, code) if source is not None else None
+        edges: list[Edge] = []
+        chains = stored.chains if stored is not None else global_chains(code)
+        refs = self._code_references(fn, edges, chains)
         kept = _SOURCES.get(fn)
         if kept is not None and kept[1] is code and source is not None and kept[0] == source:
             if kept[3] != refs:
                 kept = _SOURCES[fn] = (*kept[:3], refs, digest("source", kept[2], *refs))
             return _Item(identity, kept[4], (*edges,))
-        parsed = self._parse(code.co_filename)
-        node = find_function(parsed, code) if parsed is not None else None
-        if parsed is not None and node is not None and source is not None:
-            keep = functools.partial(_keeps_decorator, fn.__globals__)
-            text = dump_function(parsed, node, keep)
+        text = None
+        if stored is not None and stored.keeps == _keeps(fn.__globals__, stored.roots):
+            text = stored.text
+        elif source is not None and (parsed := self._parse(code.co_filename)) is not None:
+            node = find_function(parsed, code)
+            if node is not None:
+                roots = decorator_roots(node)
+                keeps = _keeps(fn.__globals__, roots)
+                text = dump_function(parsed, node, keeps)
+                self.stored.put(source, code, StoredFunction(roots, keeps, text, chains))
+        if text is not None and source is not None:
             local = digest("source", text, *refs)
             _SOURCES[fn] = (source, code, text, refs, local)
             return _Item(identity, local, (*edges,))
         where = (
             f"({code.co_filename}) cannot be read"
-            if parsed is None
+            if source is None or self._parse(code.co_filename) is None
             else f"cannot be found in {code.co_filename} at line {code.co_firstlineno}"
         )
         note = f"source of {fn.__qualname__} {where}: versioned from its bytecode"
         return _Item(identity, digest("bytecode", bytecode_text(code), *refs), (*edges,), note)
 
-    def _code_references(self, fn: FunctionType, edges: list[Edge]) -> list[str]:
+    def _code_references(
+        self, fn: FunctionType, edges: list[Edge], chains: Iterable[tuple[str, ...]] | None = None
+    ) -> list[str]:
         """What each name the function reads is bound to: globals (followed into modules),
         closure cells and defaults. Values, not names, so factory-made functions that share
-        one code object still differ."""
+        one code object still differ. ``chains``: its global chains, if known already."""
         refs: set[str] = set()
-        for chain in global_chains(fn.__code__):
+        for chain in global_chains(fn.__code__) if chains is None else chains:
             ref = self._global(chain, fn.__globals__, edges)
             if ref is not None:
                 refs.add(ref)
@@ -359,10 +375,14 @@ class _Resolver:
         return read_source(filename)
 
 
-def _keeps_decorator(namespace: Mapping[str, Any], decorator: ast.expr) -> bool:
-    """Millrace's own decorators are left out of the source: what their arguments change is
-    hashed from the definition, and what they only describe must not change the version."""
-    root = decorator_root(decorator)
+def _keeps(namespace: Mapping[str, Any], roots: tuple[str | None, ...]) -> tuple[bool, ...]:
+    """Which decorators stay in the source, by the global each starts from: Millrace's own
+    are left out, as what their arguments change is hashed from the definition, and what they
+    only describe must not change the version."""
+    return tuple(_keeps_decorator(namespace, root) for root in roots)
+
+
+def _keeps_decorator(namespace: Mapping[str, Any], root: str | None) -> bool:
     if root is None or root not in namespace:
         return True
     value = namespace[root]

@@ -17,7 +17,7 @@ import hashlib
 import importlib.util
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import CodeType
 
@@ -185,12 +185,12 @@ def find_function(parsed: ParsedSource, code: CodeType) -> FunctionNode | None:
     else:
         found = parsed.functions.get((code.co_name, code.co_firstlineno), [])
     if len(found) > 1:
-        start = _first_position(code)
+        start = first_position(code)
         found = [n for n in found if start is not None and _spans(n, start)]
     return found[0] if len(found) == 1 else None
 
 
-def _first_position(code: CodeType) -> tuple[int, int] | None:
+def first_position(code: CodeType) -> tuple[int, int] | None:
     # The first instruction with a real extent: RESUME and the like are placed at (line, 0, 0).
     for line, end_line, col, end_col in code.co_positions():
         if line is None or end_line is None or col is None or end_col is None:
@@ -219,15 +219,11 @@ def dump(node: ast.AST) -> str:
     return ast.dump(node, annotate_fields=False, include_attributes=False)
 
 
-def dump_function(
-    parsed: ParsedSource, node: FunctionNode, keep_decorator: Callable[[ast.expr], bool]
-) -> str:
-    """The tree of a function of ``parsed`` without the decorators ``keep_decorator`` rejects
-    (the shallow copy leaves the shared tree intact), made once per choice of decorators."""
-    if isinstance(node, ast.Lambda):
-        return parsed.dump(node)
-    keeps = tuple(keep_decorator(d) for d in node.decorator_list)
-    if all(keeps):
+def dump_function(parsed: ParsedSource, node: FunctionNode, keeps: tuple[bool, ...]) -> str:
+    """The tree of a function of ``parsed`` without the decorators ``keeps`` says to leave
+    out, one flag per decorator (the shallow copy leaves the shared tree intact), made once
+    per choice of decorators."""
+    if isinstance(node, ast.Lambda) or all(keeps):
         return parsed.dump(node)
     key = (id(node), keeps)
     text = parsed.dumps.get(key)
@@ -238,6 +234,13 @@ def dump_function(
         ]
         text = parsed.dumps[key] = dump(clone)
     return text
+
+
+def decorator_roots(node: FunctionNode) -> tuple[str | None, ...]:
+    """The global each decorator of ``node`` starts from (none for a lambda)."""
+    if isinstance(node, ast.Lambda):
+        return ()
+    return tuple(decorator_root(d) for d in node.decorator_list)
 
 
 def decorator_root(expr: ast.expr) -> str | None:
