@@ -134,6 +134,9 @@ class CatalogScreen(RuntimeScreen):
         self._by_key: dict[str, AssetState] = {}
         self._haystacks: dict[AssetKey, str] = {}
         self._drawn: dict[str, tuple[Any, ...]] = {}  # the table's rows: key -> cells
+        # The last shown_rows(): what it was asked (group, selection, text) and found.
+        self._matched: tuple[str | None, set[AssetKey] | None, str, list[AssetState]] | None = None
+        self._fill_pending = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -174,6 +177,7 @@ class CatalogScreen(RuntimeScreen):
             )
             for row in self.rows
         }
+        self._matched = None
         self._fill_groups()
         self._fill_table()
 
@@ -190,8 +194,18 @@ class CatalogScreen(RuntimeScreen):
         tree.root.expand()
 
     def shown_rows(self) -> list[AssetState]:
+        """The rows the group, selection and filter text let through. A key typed at the end
+        of the filter only narrows (its letters must come after the others'), so the rows
+        the text before it let through are the only ones searched again."""
+        candidates = self.rows
+        if self._matched is not None:
+            group, selected, text, found = self._matched
+            if group == self.group and selected is self.selected and self.text.startswith(text):
+                if text == self.text:
+                    return found
+                candidates = found
         rows = []
-        for row in self.rows:
+        for row in candidates:
             if self.group is not None and row.group != self.group:
                 continue
             if self.selected is not None and row.asset_key not in self.selected:
@@ -199,6 +213,7 @@ class CatalogScreen(RuntimeScreen):
             if self.text and not matches(self._haystacks.get(row.asset_key, ""), self.text):
                 continue
             rows.append(row)
+        self._matched = (self.group, self.selected, self.text, rows)
         return rows
 
     def _columns(self, *, partitioned: bool, fresh: bool) -> None:
@@ -220,8 +235,9 @@ class CatalogScreen(RuntimeScreen):
                 table.add_column(PARTITIONS, key=PARTITIONS)
 
     def _fill_table(self) -> None:
-        """Show the first ``MAX_ROWS`` of ``shown_rows()``: if they are the rows drawn, only
-        the cells that changed are updated; else the table is rebuilt."""
+        """Show the first ``MAX_ROWS`` of ``shown_rows()``: if they begin with the rows drawn,
+        only the cells that changed are updated and the others added; else the table is
+        rebuilt."""
         table = self.query_one(DataTable)
         partitioned = any(row.partitions is not None for row in self.rows)
         fresh = any(row.freshness is not None for row in self.rows)
@@ -231,12 +247,15 @@ class CatalogScreen(RuntimeScreen):
         self._more(len(matching))
         shown = [(row.asset_key.to_user_string(), row) for row in matching[:MAX_ROWS]]
         cells = {key: self._cells(row, now, fresh, partitioned) for key, row in shown}
-        if table.row_count == len(self._drawn) and list(self._drawn) == list(cells):
-            columns = list(table.columns)
-            for key, row_cells in cells.items():
-                for column, was, cell in zip(columns, self._drawn[key], row_cells, strict=True):
-                    if cell != was:
-                        table.update_cell(key, column, cell)
+        drawn = list(self._drawn) if table.row_count == len(self._drawn) else []
+        wanted = list(cells)
+        if drawn and wanted[: len(drawn)] == drawn:
+            # Rows only added after the drawn ones (a live update, a filter widened at the
+            # end): the table measures the new rows only. Rows left out are not removed one by
+            # one: DataTable.remove_row renumbers every row, dearer than a refill.
+            self._update_cells(table, {key: cells[key] for key in drawn})
+            for key in wanted[len(drawn) :]:
+                table.add_row(*cells[key], key=key)
         else:
             highlighted = self.highlighted_key()
             table.clear()
@@ -246,6 +265,14 @@ class CatalogScreen(RuntimeScreen):
                 table.move_cursor(row=table.get_row_index(highlighted))
         self._drawn = cells
         self._explain()
+
+    def _update_cells(self, table: DataTable[Any], cells: dict[str, tuple[Any, ...]]) -> None:
+        """Update the cells of rows drawn before that differ from what they were."""
+        columns = list(table.columns)
+        for key, row_cells in cells.items():
+            for column, was, cell in zip(columns, self._drawn[key], row_cells, strict=True):
+                if cell != was:
+                    table.update_cell(key, column, cell)
 
     def _more(self, matching: int) -> None:
         """Say how many matching assets the table leaves out, if any."""
@@ -333,7 +360,15 @@ class CatalogScreen(RuntimeScreen):
 
     @on(Input.Changed, "#filter")
     def _typed(self, event: Input.Changed) -> None:
+        """Keys typed faster than the table fills are taken together: one fill, after the
+        changes already queued, shows the latest text."""
         self.text = event.value
+        if not self._fill_pending:
+            self._fill_pending = True
+            self.call_later(self._fill_typed)
+
+    def _fill_typed(self) -> None:
+        self._fill_pending = False
         self._fill_table()
 
     @on(Input.Submitted, "#filter")
