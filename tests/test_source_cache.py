@@ -197,3 +197,22 @@ def test_unused_files_beyond_the_limit_go_least_recently_written_first(tmp_path:
     assert len(left) == source_cache.KEEP_FILES
     assert {"old0", "old1", "old2", "old3"}.isdisjoint(left)
     assert {f"old{n}" for n in range(4, source_cache.KEEP_FILES + 3)} <= left
+
+
+def test_the_runtime_keeps_its_cache_in_an_existing_home_only(proj: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    make = [
+        sys.executable,
+        "-c",
+        "import sys\n"
+        "from millrace.runtime.loader import load_code_location\n"
+        "from millrace.runtime.runtime import Runtime\n"
+        "Runtime(load_code_location(sys.argv[1]), home=sys.argv[2])\n",
+        str(proj / "assets.py"),
+        str(home),
+    ]
+    subprocess.run(make, check=True, timeout=120, cwd=proj)
+    assert not home.exists()  # a command that stops before running creates nothing
+    home.mkdir()
+    subprocess.run(make, check=True, timeout=120, cwd=proj)
+    assert len(list((home / "cache" / "code").iterdir())) == 2

@@ -143,9 +143,7 @@ class Runtime:
             if persist
             else InMemoryIOManager()
         )
-        # What versioning read of each file: the next process need not parse it again.
-        self._source_cache = self.home / "cache" / "code" if persist else None
-        self._code = LoadedCode.of(defs, location, self._source_cache)
+        self._code = LoadedCode.of(defs, location, self._source_cache())
         self._resources = self._resources_of(defs)
         self._runs: dict[str, RunHandle] = {}
         self._running: set[tuple[str, AssetKey]] = set()  # (run, asset) steps under way
@@ -153,6 +151,11 @@ class Runtime:
         self.bus.subscribe(self._track_steps)
         self._facts = PartitionFactsCache(lambda key: self._code.graph.downstream.get(key, ()))
         self.bus.subscribe(self._facts.on_event)
+
+    def _source_cache(self) -> Path | None:
+        """Where versioning keeps what it read of each file, for the next process; only in a
+        home that exists: a command that stops at a typo creates nothing."""
+        return self.home / "cache" / "code" if self.persist and self.home.is_dir() else None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -265,7 +268,7 @@ class Runtime:
                     location.target, attribute=location.attribute, previous=location
                 )
                 new = await asyncio.to_thread(
-                    LoadedCode.of, loaded.defs, loaded, self._source_cache
+                    LoadedCode.of, loaded.defs, loaded, self._source_cache()
                 )
             except CodeLoadError as exc:
                 return self._code_failed(CodeError(file=exc.file, line=exc.line, message=str(exc)))
