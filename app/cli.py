@@ -358,7 +358,8 @@ async def follow(
 ) -> int:
     """Start a run (``start`` returns its handle), print it as it goes and sum it up;
     the exit code says how it ended. ``report`` prints more after the summary."""
-    from .console import JsonPrinter, LinePrinter, LivePrinter, summarize
+    from .console import JsonPrinter, LinePrinter, LivePrinter, events_of, summarize
+    from .events import AssetCheckEvaluated
 
     handle = await start()
     steps = len(handle.plan)
@@ -382,7 +383,7 @@ async def follow(
     if result.status.value == "CANCELED":
         return EXIT_CANCELED
     failed_checks = [
-        e for e in result.get_asset_check_evaluations() if not e.passed and e.severity == "ERROR"
+        e for e in events_of(result, AssetCheckEvaluated) if not e.passed and e.severity == "ERROR"
     ]
     if not result.success or (fail_on_error_checks and failed_checks):
         return EXIT_FAILURE

@@ -29,10 +29,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from .events import (
     AssetCheckEvaluated,
+    AssetMaterialized,
     AssetObserved,
     CodeError,
     CodeRecovered,
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
 
     from .declarations.metadata import MetadataValue
     from .execution.plan import ExecutionPlan
+
+E = TypeVar("E", bound=Event)
 
 # What a step prints is logged as STDOUT / STDERR (execution/context.py): shown like INFO.
 _SHOWN_LOG_LEVELS = {"INFO", "WARNING", "ERROR", "CRITICAL", STDOUT, STDERR}
@@ -592,21 +595,22 @@ def summarize(
     if width == "auto":
         width = terminal_width(sys.stdout)
     canceled = result.status.value == "CANCELED"
-    failures, stopped = [], []
-    for failure in result.get_step_failure_events():
+    failures: list[StepFailed] = []
+    stopped: list[StepFailed] = []
+    for failure in result.step_failures():
         if canceled and failure.error.type == "CancelledError":
             stopped.append(failure)  # stopped by the cancel: not a failure of its own
         else:
             failures.append(failure)
-    skips = result.get_step_skipped_events()
-    evaluations = result.get_asset_check_evaluations()
+    skips = events_of(result, StepSkipped)
+    evaluations = events_of(result, AssetCheckEvaluated)
     failed_checks = [e for e in evaluations if not e.passed]
-    materialized = len(result.get_asset_materialization_events())
-    observed = len(result.get_asset_observation_events())
+    materialized = len(events_of(result, AssetMaterialized))
+    observed = len(events_of(result, AssetObserved))
     parts = [f"{materialized} materialized"] if materialized or not observed else []
     if observed:
         parts.append(f"{observed} observed")
-    current = [e for e in result.recorded.events([StepUpToDate]) if not e.check_name]
+    current = [e for e in events_of(result, StepUpToDate) if not e.check_name]
     if current:
         parts.append(f"{len(current)} up to date")
     if failures:
@@ -640,6 +644,12 @@ def summarize(
         if check.error is not None and check.error.traceback:
             lines.append(check.error.traceback.rstrip())
     return "\n".join(lines)
+
+
+def events_of(result: RunResult, kind: type[E]) -> list[E]:
+    """The run's events of ``kind``, as Millrace's events: the summary and the CLI read these
+    rather than ``RunResult``'s Dagster views, which cost an import and a copy per event."""
+    return [e for e in result.recorded.events([kind]) if isinstance(e, kind)]
 
 
 SUMMARY_NAMES = 10  # steps named on one line of the summary; the rest are counted

@@ -17,6 +17,7 @@ from millrace import (
     AssetKey,
     BackfillPolicy,
     Config,
+    DagsterEventType,
     Definitions,
     MillraceError,
     OpExecutionContext,
@@ -30,7 +31,6 @@ from millrace import (
 from millrace.runtime.backfill import BackfillSpec
 from millrace.storage.instance import (
     AssetRecordsFilter,
-    DagsterEventType,
     DagsterInstance,
     EventRecordsFilter,
 )

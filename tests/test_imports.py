@@ -62,6 +62,37 @@ def test_cli_help_loads_no_runtime_no_store_and_no_event_loop() -> None:
     }
 
 
+def test_a_plain_materialize_loads_no_dagster_views_and_no_status_queries(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "trivial.py"
+    project.write_text(
+        "from millrace import Definitions, asset\n\n\n@asset\ndef one() -> int:\n"
+        "    return 1\n\n\ndefs = Definitions(assets=[one])\n"
+    )
+    run = (
+        "from millrace.cli import main\n"
+        f"assert main(['materialize', {str(project)!r}, '--home', {str(tmp_path / 'home')!r}]) == 0"
+    )
+    modules = _loaded_after(run)
+    loaded = _ours(modules)
+    assert "millrace.runtime.runtime" in loaded  # it did run
+    unneeded = {
+        "millrace.automation.event_log",
+        "millrace.automation.freshness",
+        "millrace.automation.run_status",
+        "millrace.execution.dagster_events",
+        "millrace.runtime.backfill",
+        "millrace.runtime.lineage",
+        "millrace.runtime.preview",
+        "millrace.runtime.queries",
+        "millrace.runtime.reload",
+        "millrace.versions.partition_status",
+    }
+    assert sorted(loaded & unneeded) == []
+    assert "tomllib" not in modules  # no dg.toml or pyproject.toml to read
+
+
 def test_the_cli_spells_the_instigator_kinds_as_the_runtime_does() -> None:
     from millrace import automation_commands
     from millrace.runtime import automation

@@ -4,10 +4,8 @@ back once a run ends, with the accessors of Dagster's ``ExecuteInProcessResult``
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..automation.event_log import AssetMaterialization
-from ..automation.run_status import DagsterRun, DagsterRunStatus
 from ..declarations.asset import AssetsDefinition
 from ..declarations.job import JOB_NAME_TAG
 from ..declarations.keys import AssetKey, coerce_key
@@ -28,8 +26,13 @@ from ..events import (
     StepSucceeded,
     partitions_of,
 )
-from .dagster_events import dagster_view
 from .run_events import KeptEvents, RunEvents
+
+# Dagster's views of events and runs load when first asked for: the CLI's report and
+# Millrace's own accessors read Millrace's events, so a plain run never imports them.
+if TYPE_CHECKING:
+    from ..automation.event_log import AssetMaterialization
+    from ..automation.run_status import DagsterRun
 
 # Dagster's output name of an asset's one value.
 DEFAULT_OUTPUT = "result"
@@ -99,6 +102,8 @@ class RunResult:
     @property
     def dagster_run(self) -> DagsterRun:
         """The run as Dagster describes it: id, status, job name, tags and config."""
+        from ..automation.run_status import DagsterRun, DagsterRunStatus
+
         found = self.recorded.events([RunStarted])
         started = found[0] if found and isinstance(found[0], RunStarted) else None
         tags = dict(started.tags) if started is not None else {}
@@ -199,7 +204,7 @@ class RunResult:
 
     def get_step_failure_events(self) -> list[Any]:
         """The failures that ended a step (not those it was retried after)."""
-        return [e for e in self._views_of(StepFailed) if not e.will_retry]
+        return [self._view(e) for e in self.step_failures()]
 
     def get_failed_step_keys(self) -> set[str]:
         return {e.step_key for e in self.get_step_failure_events()}
@@ -208,6 +213,15 @@ class RunResult:
         return self._views_of(StepSkipped)
 
     # -- Millrace's ------------------------------------------------------------------------
+
+    def step_failures(self) -> list[StepFailed]:
+        """The failures that ended a step, as Millrace's events (``get_step_failure_events``
+        without Dagster's accessors)."""
+        return [
+            e
+            for e in self.recorded.events([StepFailed])
+            if isinstance(e, StepFailed) and not e.will_retry
+        ]
 
     @property
     def exceptions(self) -> dict[AssetKey, BaseException]:
@@ -222,7 +236,7 @@ class RunResult:
     def failures(self) -> dict[AssetKey, ErrorInfo]:
         """Each failed asset's error (its first failed partition's, if partitioned)."""
         out: dict[AssetKey, ErrorInfo] = {}
-        for e in self.get_step_failure_events():
+        for e in self.step_failures():
             if e.asset_key is not None:
                 out.setdefault(e.asset_key, e.error)
         return out
@@ -231,7 +245,7 @@ class RunResult:
     def failed_partitions(self) -> dict[AssetKey, list[str]]:
         """The partitions whose step failed, per asset."""
         out: dict[AssetKey, list[str]] = {}
-        for e in self.get_step_failure_events():
+        for e in self.step_failures():
             if e.asset_key is not None and not e.check_name:
                 keys = [p for p in partitions_of(e) if p is not None]
                 if keys:
@@ -249,6 +263,8 @@ class RunResult:
 
     def _view(self, event: Event) -> Any:
         """``event`` with Dagster's accessors."""
+        from .dagster_events import dagster_view
+
         raised = None
         if isinstance(event, StepFailed) and not event.will_retry and event.asset_key:
             raised = self.partition_exceptions.get((event.asset_key, event.partition_key))

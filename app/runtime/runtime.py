@@ -60,22 +60,22 @@ from ..storage.records import (
     RunRecord,
     TickRecord,
 )
-from ..versions.partition_status import PartitionStatuses
-from ..versions.staleness import Assessment, Status
-
-if TYPE_CHECKING:
-    from .automation import Automation
-
-from .backfill import BackfillSpec, backfill_partitions, backfill_tags, new_request
-from .lineage import downstream_lineage, upstream_lineage
+from ..versions.staleness import Status
 from .loaded_code import LoadedCode
 from .loader import CodeLocation, aload_code_location, project_root
 from .partition_facts import PartitionFactsCache
-from .preview import Preview, read_preview
-from .queries import AssetState, PartitionAssessor, assess_code, build_catalog
 from .queue import RunQueue
-from .reload import diff_code
 from .runs import RunEnvironment, RunHandle, as_run_config, drive, resolve_configs
+
+# What only statuses, backfills, lineage, previews and reloads use is imported by the
+# method that needs it: a plain run (millrace materialize) loads none of it.
+if TYPE_CHECKING:
+    from ..versions.partition_status import PartitionStatuses
+    from ..versions.staleness import Assessment
+    from .automation import Automation
+    from .backfill import BackfillSpec
+    from .preview import Preview
+    from .queries import AssetState, PartitionAssessor
 
 HOME_ENV = "MILLRACE_HOME"
 HOME_DIRNAME = ".millrace"
@@ -258,6 +258,8 @@ class Runtime:
         """Import the code afresh off the loop and swap it in if it loads; else keep serving
         the last good code and publish the error. Runs in flight keep the code they started
         with. The published event is returned."""
+        from .reload import diff_code
+
         location = self.location
         if location is None:
             raise MillraceError("this Runtime was built from Definitions; reloading needs a path")
@@ -522,6 +524,8 @@ class Runtime:
     ) -> tuple[str, RunHandle]:
         """Start a backfill of ``spec``'s partitions of the selected assets (or resume one:
         only what its runs did not materialize); returns its id and its run."""
+        from .backfill import BackfillSpec, backfill_partitions, backfill_tags, new_request
+
         done = None
         backfill_id = None
         if resume is not None:
@@ -641,6 +645,8 @@ class Runtime:
     async def _assess(
         self, partitioned: Mapping[AssetKey, PartitionAssessor]
     ) -> dict[AssetKey, Assessment]:
+        from .queries import assess_code
+
         latest = await self._latest()
         failures = await self.store.failures() if self.store is not None else {}
         return await self._off_loop(
@@ -650,6 +656,8 @@ class Runtime:
     async def _partition_assessors(
         self, only: Collection[AssetKey] | None = None
     ) -> dict[AssetKey, PartitionAssessor]:
+        from .queries import PartitionAssessor
+
         code = self._code
         graph = code.graph
         context = PartitionContext(dynamic=self.instance)
@@ -673,6 +681,8 @@ class Runtime:
 
     async def catalog(self) -> list[AssetState]:
         """Every asset with its status and causes, last materialization and check summary."""
+        from .queries import build_catalog
+
         latest = await self._latest()
         failures, checks = {}, {}
         if self.store is not None:
@@ -741,6 +751,8 @@ class Runtime:
     async def lineage(self, key: Any, *, downstream: bool = False) -> dict[str, Any] | None:
         """The tree of materializations behind ``key``'s latest one (None if it has none),
         or with ``downstream`` the current downstream assets and whether each consumed it."""
+        from .lineage import downstream_lineage, upstream_lineage
+
         asset_key = coerce_key(key)
         if asset_key not in self._code.graph:
             raise SelectionError(f"No asset named '{asset_key.to_user_string()}'")
@@ -761,6 +773,8 @@ class Runtime:
         """The first ``limit`` rows of the asset's latest stored value (``partition_key``'s,
         or the newest partition's) as a Polars frame, or a short text of a value that is no
         frame; None if it was never materialized."""
+        from .preview import read_preview
+
         asset_key = coerce_key(key)
         node = self._code.graph.nodes.get(asset_key)
         record = await self.latest_materialization(asset_key, partition_key)

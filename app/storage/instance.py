@@ -23,22 +23,20 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..automation.event_log import (
-    AssetMaterialization,
-    DagsterEventType,
-    EventLogEntry,
-    EventLogRecord,
-    record_of,
-)
-from ..automation.run_status import DagsterRun, DagsterRunStatus
 from ..declarations.keys import AssetKey, coerce_key
 from ..declarations.metadata import metadata_from_json
 from ..errors import MillraceError
-from ..events import AssetMaterialized, Event, RunFinished, RunStarted
+from ..events import AssetMaterialized, Event, RunFinished, RunStarted, RunStatus
 from .dynamic_partitions import DynamicPartitions
 from .schema import DATABASE
+
+# Dagster's record and run types load when a read first makes one: every Runtime has an
+# instance, and a run whose assets never read it must not pay for them.
+if TYPE_CHECKING:
+    from ..automation.event_log import DagsterEventType, EventLogEntry, EventLogRecord
+    from ..automation.run_status import DagsterRun, DagsterRunStatus
 
 # The environment variable naming the home, as the CLI reads it (runtime.HOME_ENV).
 _HOME_ENV = "MILLRACE_HOME"
@@ -80,6 +78,8 @@ class EventRecordsFilter:
     storage_ids: Sequence[int] | None = None
 
     def __post_init__(self) -> None:
+        from ..automation.event_log import DagsterEventType
+
         if self.event_type != DagsterEventType.ASSET_MATERIALIZATION:
             raise MillraceError(
                 f"EventRecordsFilter(event_type={self.event_type!r}): Millrace keeps records "
@@ -176,7 +176,7 @@ class DagsterInstance(DynamicPartitions):
             maxlen=None if database is None else _RECENT
         )
         # Runs started in this process, for the runs of a home-less runtime: start, status.
-        self._runs: dict[str, tuple[RunStarted, DagsterRunStatus]] = {}
+        self._runs: dict[str, tuple[RunStarted, RunStatus]] = {}
         self._temporary: tempfile.TemporaryDirectory[str] | None = None
 
     @classmethod
@@ -232,11 +232,11 @@ class DagsterInstance(DynamicPartitions):
                 self._published.append(event)
         elif isinstance(event, RunStarted) and self._database is None:
             with self._lock:
-                self._runs[event.run_id] = (event, DagsterRunStatus.STARTED)
+                self._runs[event.run_id] = (event, RunStatus.STARTED)
         elif isinstance(event, RunFinished) and event.run_id in self._runs:
             with self._lock:
                 started, _ = self._runs[event.run_id]
-                self._runs[event.run_id] = (started, DagsterRunStatus.of(event.status))
+                self._runs[event.run_id] = (started, event.status)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -247,6 +247,8 @@ class DagsterInstance(DynamicPartitions):
     def get_latest_materialization_events(
         self, asset_keys: Iterable[Any]
     ) -> Mapping[AssetKey, EventLogEntry | None]:
+        from ..automation.event_log import record_of
+
         keys = [coerce_key(key) for key in asset_keys]
         found: dict[AssetKey, EventLogRecord | None] = dict.fromkeys(keys)
         for key in keys:
@@ -309,6 +311,8 @@ class DagsterInstance(DynamicPartitions):
         """Stored and published records meeting ``where``, in storage-id order, at most
         ``limit``: the stored ones up to the limit plus every published one that matches
         hold the first ``limit`` of all, whichever the writer has committed."""
+        from ..automation.event_log import record_of
+
         sql = (
             "SELECT m.asset_key, m.event_id, m.run_id, m.timestamp, m.partition_key,"
             " json_extract(e.payload, '$.metadata')"
@@ -376,6 +380,8 @@ class DagsterInstance(DynamicPartitions):
 
     def get_run_by_id(self, run_id: str) -> DagsterRun | None:
         """The run with this id (its status, tags), or None."""
+        from ..automation.run_status import DagsterRun
+
         fields = self.run_fields(run_id)
         if fields is None:
             return None
@@ -386,11 +392,13 @@ class DagsterInstance(DynamicPartitions):
         self, run_id: str
     ) -> tuple[DagsterRunStatus, dict[str, str], dict[str, Any]] | None:
         """A run's status, tags and resolved run config (what ``context.run_config`` is)."""
+        from ..automation.run_status import DagsterRunStatus
+
         with self._lock:
             known = self._runs.get(run_id)
         if known is not None:
             started, status = known
-            return status, dict(started.tags), dict(started.config)
+            return DagsterRunStatus.of(status), dict(started.tags), dict(started.config)
         rows = self._select("SELECT status, tags, config FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             return None
@@ -435,6 +443,8 @@ def _stored_record(
     partition_key: str,
     metadata: str | None,
 ) -> EventLogRecord:
+    from ..automation.event_log import AssetMaterialization, EventLogEntry, EventLogRecord
+
     materialization = AssetMaterialization(
         asset_key=key,
         metadata=metadata_from_json(json.loads(metadata)) if metadata else {},
