@@ -7,6 +7,7 @@ edits and loads again, and checks what ``sys.modules``, ``sys.path`` and ``linec
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import linecache
 import os
@@ -124,14 +125,75 @@ def test_a_reload_runs_the_edited_source_even_with_a_stale_pyc_of_the_same_mtime
     assert linecache.getline(str(code), line_of(code, "return")).strip() == "return 2"
 
 
-def test_loading_writes_no_bytecode(tmp_path: Path):
+def pyc_flags(source: Path) -> int:
+    return int.from_bytes(
+        Path(importlib.util.cache_from_source(str(source))).read_bytes()[4:8], "little"
+    )
+
+
+def test_loading_writes_only_bytecode_checked_against_the_source_hash(tmp_path: Path):
     code = write_source(tmp_path / "proj" / "assets.py", "from helper import VALUE\n" + ONE)
-    write_source(tmp_path / "proj" / "helper.py", "VALUE = 1\n")
+    helper = write_source(tmp_path / "proj" / "helper.py", "VALUE = 1\n")
 
     location = load_code_location(code)
 
-    assert location.files == (code, tmp_path / "proj" / "helper.py")
+    assert location.files == (code, helper)
+    assert pyc_flags(code) == pyc_flags(helper) == 0b11  # hash-based, checked (PEP 552)
+
+
+def test_loading_writes_no_bytecode_when_python_is_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    code = write_source(tmp_path / "proj" / "assets.py", ONE)
+
+    assert asset_value(load_code_location(code), "number") == 1
     assert not (tmp_path / "proj" / "__pycache__").exists()
+
+
+def load_in_a_fresh_process(code: Path) -> object:
+    """``number``'s value, as a new interpreter loading ``code`` finds it."""
+    script = (
+        "import sys\n"
+        "from millrace.runtime.loader import load_code_location\n"
+        "print(load_code_location(sys.argv[1]).defs.get_assets_def('number').fn())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=CLI_TIMEOUT,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def test_a_fresh_process_runs_the_kept_bytecode_of_the_same_bytes_and_compiles_an_edit(
+    tmp_path: Path,
+):
+    code = write_source(tmp_path / "proj" / "assets.py", ONE)
+    assert load_in_a_fresh_process(code) == 1
+    pyc = Path(importlib.util.cache_from_source(str(code)))
+    # Bytecode of other code under this source's hash: only a load that reads it returns 3.
+    other = write_source(tmp_path / "other" / "assets.py", ONE.replace("return 1", "return 3"))
+    py_compile.compile(
+        str(other),
+        str(pyc),
+        str(code),
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
+    forged = bytearray(pyc.read_bytes())
+    forged[8:16] = importlib.util.source_hash(code.read_bytes())
+    pyc.write_bytes(bytes(forged))
+
+    assert load_in_a_fresh_process(code) == 3
+
+    rewrite_keeping_stat(code, "return 1", "return 2")
+    assert load_in_a_fresh_process(code) == 2
+    assert load_in_a_fresh_process(code) == 2  # from the bytecode the last load wrote
+    assert pyc.read_bytes()[8:16] == importlib.util.source_hash(code.read_bytes())
 
 
 def test_renamed_and_deleted_assets_disappear_on_reload(tmp_path: Path):

@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from ..declarations.source import SourceLocation
 from ..errors import CodeLoadError
+from . import bytecode
 
 T = TypeVar("T")
 
@@ -179,8 +180,9 @@ class _SourceOnlyFinder(importlib.abc.MetaPathFinder):
 
 
 class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
-    """Compiles from source, never reading or writing a .pyc: pyc validation is by mtime
-    seconds and size, so a quick save that keeps the size would otherwise run stale code."""
+    """Compiles from source, or reads what ``bytecode`` kept of these exact bytes; never a
+    timestamp .pyc: validated by mtime seconds and size, a quick save that keeps the size
+    would run stale code."""
 
     def __init__(self, fullname: str, path: str, session: ImportSession) -> None:
         super().__init__(fullname, path)
@@ -206,7 +208,12 @@ class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
         compiled = _COMPILED.get(path)
         if compiled is not None and compiled[0] == data and compiled[1] == _optimize:
             return compiled[2]  # the very text compiled before: a reload compiles the edit only
-        code = super().source_to_code(data, path, _optimize=_optimize)
+        # Bytecode for other optimization levels is named differently; imports use the default.
+        code = bytecode.read(path, data) if _optimize == -1 else None
+        if code is None:
+            code = super().source_to_code(data, path, _optimize=_optimize)
+            if _optimize == -1:
+                bytecode.write(path, data, code)
         _COMPILED[path] = (data, _optimize, code)
         return code
 

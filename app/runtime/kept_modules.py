@@ -52,11 +52,13 @@ def kept_modules(
 
 def directory_layout(sources: Iterable[str]) -> frozenset[str]:
     """The entries of the directories that hold the loaded files: a file or package added
-    or removed there changes it."""
+    or removed there changes it (``__pycache__``, which loading itself may create, does not)."""
     entries: set[str] = set()
     for directory in {os.path.dirname(f) for f in sources}:
         try:
-            entries.update(os.path.join(directory, e) for e in os.listdir(directory))
+            entries.update(
+                os.path.join(directory, e) for e in os.listdir(directory) if e != "__pycache__"
+            )
         except OSError:
             entries.add(directory)  # gone: differs from any listing taken while it was there
     return frozenset(entries)

@@ -15,13 +15,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import marshal
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
 
+from ..atomic_file import write_bytes_atomically
 from . import normalize
 from .normalize import digest
 
@@ -84,7 +83,7 @@ class SourceCache:
         with contextlib.suppress(OSError):
             self._directory.mkdir(parents=True, exist_ok=True)
             for key in sorted(self._changed):
-                _write(self._directory / key, marshal.dumps(self._files[key]))
+                write_bytes_atomically(self._directory / key, marshal.dumps(self._files[key]))
             self._changed.clear()
             self._prune()
 
@@ -138,18 +137,6 @@ def _read(path: Path) -> _Entries:
     except (OSError, EOFError, ValueError, TypeError):
         return {}
     return entries if isinstance(entries, dict) else {}
-
-
-def _write(path: Path, data: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _written(path: Path) -> float:
