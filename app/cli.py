@@ -253,6 +253,16 @@ def _location(args: argparse.Namespace) -> CodeLocation:
     return load_code_location(args.path, attribute=args.attribute)
 
 
+def _runtime(args: argparse.Namespace, **options: Any) -> Runtime:
+    """The code loaded and versioned for a command that does not reload: built as objects
+    that live as long as the process (``long_lived``)."""
+    from .runtime.long_lived import long_lived
+    from .runtime.runtime import Runtime
+
+    with long_lived():
+        return Runtime(_location(args), home=args.home, **options)
+
+
 def _concurrency(args: argparse.Namespace) -> dict[str, Any]:
     """``--max-concurrency`` when given; else the Runtime's own default applies."""
     return {} if args.max_concurrency is None else {"max_concurrency": args.max_concurrency}
@@ -266,12 +276,12 @@ def _await(main: Coroutine[Any, Any, T]) -> T:
 
 
 def _materialize(args: argparse.Namespace) -> int:
-    from .runtime.runtime import Runtime
     from .selection import as_selection
 
-    location = _location(args)
+    runtime = _runtime(args, **_concurrency(args))
+    location = runtime.location
+    assert location is not None
     tags = dict(_key_value(t, "--tag") for t in args.tag)
-    runtime = Runtime(location, home=args.home, **_concurrency(args))
     run_config = _run_config(args.config, args.config_values)
     if args.job is not None:
         from .declarations.job import job_selection
@@ -290,12 +300,10 @@ def _materialize(args: argparse.Namespace) -> int:
 def _observe(args: argparse.Namespace) -> int:
     """An observation run (what ``observe_in`` starts): a plan of observation steps alone."""
     from .observation import observable_keys
-    from .runtime.runtime import Runtime
 
-    location = _location(args)
+    runtime = _runtime(args)
     tags = dict(_key_value(t, "--tag") for t in args.tag)
-    runtime = Runtime(location, home=args.home)
-    plan = runtime.plan(observable_keys(location.defs.graph, args.select), args.partition)
+    plan = runtime.plan(observable_keys(runtime.defs.graph, args.select), args.partition)
     return _await(_run(runtime, plan, tags, args.json))
 
 
@@ -309,9 +317,7 @@ def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .runtime.runtime import Runtime
-
-    runtime = Runtime(_location(args), home=args.home)
+    runtime = _runtime(args)
     plan = runtime.plan(args.select, args.partition, checks_only=True)
     return _await(_run(runtime, plan, {}, args.json, fail_on_error_checks=True))
 
@@ -477,9 +483,7 @@ def _lineage(args: argparse.Namespace) -> int:
 
 def _with_runtime(args: argparse.Namespace, query: Callable[[Runtime], Awaitable[Any]]) -> Any:
     """Load the code, open its history read-only and await ``query(runtime)``."""
-    from .runtime.runtime import Runtime
-
-    runtime = Runtime(_location(args), home=args.home, readonly=True)
+    runtime = _runtime(args, readonly=True)
 
     async def ask() -> Any:
         async with runtime:
@@ -567,13 +571,12 @@ async def watched_location(
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from .runtime.runtime import Runtime
     from .tui.app import MillraceApp
 
-    location = _location(args)
+    runtime = _runtime(args, readonly=True)  # never reloads: its code lives as long as it
 
     async def show() -> None:
-        async with Runtime(location, home=args.home, readonly=True) as runtime:
+        async with runtime:
             await MillraceApp(runtime, readonly=True).run_async()
 
     _await(show())

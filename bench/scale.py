@@ -10,7 +10,8 @@ every 25th; groups per module, kinds and tags on some. Measured, each next to it
 (issue 19, items 4 and 5):
 
 * load + validate + plan, as ``millrace materialize`` does it (``load_code_location``, the
-  ``Runtime`` that versions the code, ``Runtime.plan`` of every unpartitioned asset), in a
+  ``Runtime`` that versions the code, both ``long_lived``; ``Runtime.plan`` of every
+  unpartitioned asset), in a
   fresh process with Millrace imported first: best of ``--repeat`` processes;
 * ``millrace status`` wall time in a fresh process (interpreter start-up included) over a
   ``.millrace/`` holding ``--events`` events, produced by real runs of the project (and one
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -135,12 +137,14 @@ LOAD_PLAN = """
     import json, sys, time
     import millrace.cli  # what the CLI has imported before it loads the code
     from millrace.runtime.loader import load_code_location
+    from millrace.runtime.long_lived import long_lived
     from millrace.runtime.runtime import Runtime
 
     started = time.perf_counter()
-    location = load_code_location(sys.argv[1])
-    loaded = time.perf_counter()
-    runtime = Runtime(location, home=sys.argv[2])
+    with long_lived():  # as the CLI's one-shot commands build it
+        location = load_code_location(sys.argv[1])
+        loaded = time.perf_counter()
+        runtime = Runtime(location, home=sys.argv[2])
     versioned = time.perf_counter()
     keys = [k for k, n in location.defs.graph.nodes.items() if n.partitions_def is None]
     plan = runtime.plan(keys)
@@ -153,7 +157,9 @@ LOAD_PLAN = """
 
 
 def load_and_plan(proj: Path, home: Path, repeat: int) -> dict[str, float]:
-    """The fastest of ``repeat`` fresh processes, by total, with its parts."""
+    """The fastest of ``repeat`` fresh processes, by total, with its parts. The home exists,
+    as after a project's first run, so versioning keeps what it read for the next process."""
+    home.mkdir(parents=True, exist_ok=True)
     runs = [python(LOAD_PLAN, str(proj), str(home)) for _ in range(repeat)]
     return min(runs, key=lambda r: r["load"] + r["version"] + r["plan"])
 
@@ -396,6 +402,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
+    # The fresh processes keep the project's bytecode, as a user's machine does: the first
+    # one compiles, the others read it back.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     root = Path(tempfile.mkdtemp(prefix="millrace-scale-"))
     try:
         proj = write_project(root, args.assets)
