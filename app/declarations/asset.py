@@ -22,6 +22,7 @@ from .keys import (
 )
 from .metadata import MetadataValue, normalize_metadata
 from .outputs import value_annotation
+from .signatures import signature_of
 from .source import SourceLocation, caller_location, location_of
 
 DEFAULT_GROUP = "default"
@@ -529,7 +530,7 @@ def asset(
         )
         label = f"asset '{asset_key.to_user_string()}' ({where})"
         try:
-            signature = inspect.signature(fn)
+            signature = signature_of(fn)
         except (TypeError, ValueError) as exc:
             raise DefinitionsError(f"{label}: cannot read the function's signature: {exc}") from exc
         hints = type_hints(fn)

@@ -22,6 +22,7 @@ from .asset import (
 from .invocation import invoke, label_of
 from .keys import AssetKey, CoercibleToAssetKey, coerce_key
 from .metadata import MetadataValue, normalize_metadata
+from .signatures import signature_of
 from .source import location_of
 
 
@@ -250,7 +251,7 @@ def asset_check(
     def decorate(fn: Callable[..., Any]) -> AssetChecksDefinition:
         key = AssetCheckKey(asset_key, name or fn.__name__)
         label = f"check '{key.to_user_string()}' ({location_of(fn)})"
-        special, rest = split_params(inspect.signature(fn), type_hints(fn), label)
+        special, rest = split_params(signature_of(fn), type_hints(fn), label)
         if special.config is not None:
             raise DefinitionsError(f"{label}: checks take no Config parameter")
         extra = dict(additional_ins or {})

@@ -39,6 +39,7 @@ from .keys import (
 )
 from .metadata import normalize_metadata
 from .outputs import value_annotation
+from .signatures import signature_of
 from .source import location_of
 
 
@@ -175,7 +176,7 @@ def multi_asset(
         label = f"multi_asset '{op_name}' ({where})"
         if (outs is None) == (specs is None):
             raise DefinitionsError(f"{label}: pass outs={{name: AssetOut(...)}} or specs=[...]")
-        signature = inspect.signature(fn)
+        signature = signature_of(fn)
         hints = type_hints(fn)
         special, rest = split_params(signature, hints, label)
         inputs = inputs_from_params(rest, dict(ins or {}), (), label)

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import DefinitionsError
 from .asset import AssetIn, RetryPolicy, inputs_from_params, split_params, type_hints
 from .checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
+from .signatures import signature_of
 from .source import location_of
 
 
@@ -70,7 +71,7 @@ def multi_asset_check(
         label = f"multi_asset_check '{op_name}' ({location_of(fn)})"
         if not specs:
             raise DefinitionsError(f"{label}: specs=[AssetCheckSpec(...), ...] is empty")
-        special, rest = split_params(inspect.signature(fn), type_hints(fn), label)
+        special, rest = split_params(signature_of(fn), type_hints(fn), label)
         if special.config is not None:
             raise DefinitionsError(f"{label}: checks take no Config parameter")
         inputs = inputs_from_params(rest, dict(ins or {}), (), label)
