@@ -216,3 +216,61 @@ def test_the_runtime_keeps_its_cache_in_an_existing_home_only(proj: Path, tmp_pa
     home.mkdir()
     subprocess.run(make, check=True, timeout=120, cwd=proj)
     assert len(list((home / "cache" / "code").iterdir())) == 2
+
+
+RELOAD = """
+import json, sys
+from pathlib import Path
+from millrace.runtime.loader import load_code_location
+from millrace.versions import normalize
+from millrace.versions.code import code_versions
+
+proj, cache = Path(sys.argv[1]), (Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+assets = proj / "assets.py"
+location = load_code_location(assets)
+graph = location.defs.graph
+code_versions([*graph.nodes.values(), *graph.checks.values()], root=proj, cache=cache)
+versioned = set(normalize._LAST_PARSED)
+assets.write_text(assets.read_text().replace("drop([0, 5, 6])", "drop([0, 5, 7])"))
+again = load_code_location(assets, previous=location)
+kept = sorted(Path(f).name for f in location.sources if again.sources[f] is location.sources[f])
+print(json.dumps({
+    "parsed": sorted(Path(f).name for f in set(normalize._LAST_PARSED) - versioned),
+    "kept": kept,
+}))
+"""
+MORE = """
+from millrace import asset
+
+
+@asset
+def extra() -> int:
+    return 1
+"""
+
+
+def reload_once(proj: Path, cache: Path | None) -> dict[str, list[str]]:
+    """A fresh process versions the code, then reloads it after an edit to assets.py: the
+    files the reload parsed, and those it kept."""
+    text = (proj / "assets.py").read_text()
+    args = [str(proj)] if cache is None else [str(proj), str(cache)]
+    out = subprocess.run(
+        [sys.executable, "-c", RELOAD, *args], capture_output=True, text=True, timeout=120, cwd=proj
+    )
+    assert out.returncode == 0, out.stderr
+    write_source(proj / "assets.py", text)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_a_reload_after_versioning_from_the_cache_parses_no_kept_file(
+    proj: Path, tmp_path: Path
+) -> None:
+    """Which modules import an edited one is read from each file's import statements; a
+    process that versioned from the cache has them stored beside the functions (more.py,
+    all functions, is parsed by nothing else)."""
+    write_source(proj / "more.py", MORE)
+    write_source(proj / "assets.py", "from more import extra\n" + ASSETS)
+    assert reload_once(proj, None) == {"parsed": [], "kept": ["helpers.py", "more.py"]}
+    cache = tmp_path / "cache"
+    versions(proj, cache)  # computes, and stores every file
+    assert reload_once(proj, cache) == {"parsed": [], "kept": ["helpers.py", "more.py"]}

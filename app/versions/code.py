@@ -35,8 +35,10 @@ from .normalize import (
     find_class,
     find_function,
     global_chains,
+    known_imports,
     parse_source,
     read_source,
+    remember_imports,
 )
 from .origin import Origins
 from .source_cache import SourceCache, StoredFunction
@@ -118,12 +120,12 @@ _DEFINITION_READS = {
     ),
 }
 # Each function's source text as hashed, while its file's text and its code are the same,
-# with the hash of that text and what its names were last bound to: a reload that kept its
-# module finds it here without parsing the file again. Nothing in the value leads back to
-# the function, so an entry goes with it.
-_SOURCES: weakref.WeakKeyDictionary[FunctionType, tuple[str, CodeType, str, list[str], str]] = (
-    weakref.WeakKeyDictionary()
-)
+# with the hash of that text, what its names were last bound to and the global chains its
+# code reads: a reload that kept its module finds it here without parsing the file again
+# or reading the source cache. Nothing in the value leads back to the function, so an
+# entry goes with it.
+_Kept = tuple[str, CodeType, str, list[str], str, Iterable[tuple[str, ...]]]
+_SOURCES: weakref.WeakKeyDictionary[FunctionType, _Kept] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,15 +252,16 @@ class _Resolver:
         code = fn.__code__
         identity = f"{fn.__module__}:{fn.__qualname__}"
         source = self._text(code.co_filename)
-        stored = self.stored.get(source, code) if source is not None else None
         edges: list[Edge] = []
-        chains = stored.chains if stored is not None else global_chains(code)
-        refs = self._code_references(fn, edges, chains)
         kept = _SOURCES.get(fn)
         if kept is not None and kept[1] is code and source is not None and kept[0] == source:
+            refs = self._code_references(fn, edges, kept[5])
             if kept[3] != refs:
-                kept = _SOURCES[fn] = (*kept[:3], refs, digest("source", kept[2], *refs))
+                kept = _SOURCES[fn] = (*kept[:3], refs, digest("source", kept[2], *refs), kept[5])
             return _Item(identity, kept[4], (*edges,))
+        stored = self.stored.get(source, code) if source is not None else None
+        chains = stored.chains if stored is not None else global_chains(code)
+        refs = self._code_references(fn, edges, chains)
         text = None
         if stored is not None and stored.keeps == _keeps(fn.__globals__, stored.roots):
             text = stored.text
@@ -271,7 +274,7 @@ class _Resolver:
                 self.stored.put(source, code, StoredFunction(roots, keeps, text, chains))
         if text is not None and source is not None:
             local = digest("source", text, *refs)
-            _SOURCES[fn] = (source, code, text, refs, local)
+            _SOURCES[fn] = (source, code, text, refs, local, chains)
             return _Item(identity, local, (*edges,))
         where = (
             f"({code.co_filename}) cannot be read"
@@ -361,11 +364,20 @@ class _Resolver:
 
     def _parse(self, filename: str) -> ParsedSource | None:
         text = self._text(filename)
-        return None if text is None else parse_source(text, filename)
+        if text is None:
+            return None
+        parsed = parse_source(text, filename)
+        if parsed is not None:
+            self.stored.put_imports(text, parsed.imports)
+        return parsed
 
     def _text(self, filename: str) -> str | None:
         if filename not in self._texts:
-            self._texts[filename] = self._read(filename)
+            text = self._texts[filename] = self._read(filename)
+            if text is not None and known_imports(text, filename) is None:
+                stored = self.stored.imports(text)
+                if stored is not None:
+                    remember_imports(text, filename, stored)
         return self._texts[filename]
 
     def _read(self, filename: str) -> str | None:

@@ -102,13 +102,25 @@ def read_source(filename: str) -> str | None:
         return None
 
 
+def known_imports(text: str, filename: str) -> list[ImportStatement] | None:
+    """The import statements of ``text`` if they are known without parsing it."""
+    with _last_parsed_lock:
+        seen = _IMPORTS.get(filename)
+    return seen[1] if seen is not None and seen[0] == text else None
+
+
+def remember_imports(text: str, filename: str, imports: list[ImportStatement]) -> None:
+    """What a parse of ``text`` found, read back from elsewhere (the source cache)."""
+    with _last_parsed_lock:
+        _IMPORTS[filename] = (text, imports)
+
+
 def import_statements(text: str, filename: str) -> list[ImportStatement]:
     """The import statements of ``text`` (any depth), from its last parse when it was the
     same text: a reload asks this of every file it may keep."""
-    with _last_parsed_lock:
-        seen = _IMPORTS.get(filename)
-    if seen is not None and seen[0] == text:
-        return seen[1]
+    known = known_imports(text, filename)
+    if known is not None:
+        return known
     parsed = parse_source(text, filename)
     return parsed.imports if parsed is not None else []
 

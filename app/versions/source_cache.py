@@ -22,7 +22,7 @@ from types import CodeType
 
 from ..atomic_file import write_bytes_atomically
 from . import normalize
-from .normalize import digest
+from .normalize import ImportStatement, digest
 
 # Unused entries (files edited since, other projects' homes never share this directory) are
 # dropped past this many, least recently written first.
@@ -42,6 +42,9 @@ class StoredFunction:
 
 
 _Entries = dict[tuple[str, int, tuple[int, int] | None], tuple[object, ...]]
+# A file's import statements, beside its functions: a reload asks which modules import an
+# edited one, and a process that versioned from this cache has parsed none of them.
+_IMPORTS_KEY = ("", 0, None)
 
 
 class SourceCache:
@@ -63,6 +66,19 @@ class SourceCache:
             return None
         roots, keeps, source, chains = found
         return StoredFunction(roots, keeps, source, chains)  # type: ignore[arg-type]
+
+    def imports(self, text: str) -> list[ImportStatement] | None:
+        """The import statements of the file whose text this is, if stored."""
+        if self._directory is None:
+            return None
+        found = self._entries(text).get(_IMPORTS_KEY)
+        return None if found is None else list(found)  # type: ignore[arg-type]
+
+    def put_imports(self, text: str, imports: list[ImportStatement]) -> None:
+        if self._directory is None or self.imports(text) is not None:
+            return
+        self._entries(text)[_IMPORTS_KEY] = tuple(imports)
+        self._changed.add(self._file_key(text))
 
     def put(self, text: str, code: CodeType, function: StoredFunction) -> None:
         if self._directory is None:
