@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_source
+from millrace.declarations.keys import AssetKey
 from millrace.runtime.imports import purge
 from millrace.runtime.loaded_code import LoadedCode
 from millrace.runtime.loader import CodeLocation, load_code_location
@@ -95,6 +96,23 @@ def test_an_edit_runs_again_its_module_and_keeps_the_others(tmp_path: Path) -> N
     assert after["scaled"] == before["scaled"] and after["alone"] != before["alone"]
     assert set(second.sources) == set(first.sources)  # the kept files' texts are carried over
     assert after == from_scratch(code)
+
+
+def test_a_reload_versions_again_only_the_definitions_it_did_not_keep(tmp_path: Path) -> None:
+    code = project(
+        tmp_path, helpers=HELPERS.format(limit=3), uses=USES_HELPER, other=ALONE.format(value=1)
+    )
+    first = load_code_location(code)
+    loaded = LoadedCode.of(first.defs, first)
+    write_source(code / "other.py", ALONE.format(value=2))
+    second = load_code_location(code, previous=first)
+
+    reloaded = LoadedCode.of(second.defs, second, previous=loaded)
+
+    scaled, alone = AssetKey("scaled"), AssetKey("alone")
+    assert reloaded.versions[scaled] is loaded.versions[scaled]  # kept, not versioned again
+    assert reloaded.versions[alone] != loaded.versions[alone]
+    assert {k.to_user_string(): v.value for k, v in reloaded.versions.items()} == from_scratch(code)
 
 
 IMPORTS_A_NAME = """

@@ -270,7 +270,7 @@ class Runtime:
                     location.target, attribute=location.attribute, previous=location
                 )
                 new = await asyncio.to_thread(
-                    LoadedCode.of, loaded.defs, loaded, self._source_cache()
+                    LoadedCode.of, loaded.defs, loaded, self._source_cache(), self._code
                 )
             except CodeLoadError as exc:
                 return self._code_failed(CodeError(file=exc.file, line=exc.line, message=str(exc)))
