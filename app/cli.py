@@ -401,7 +401,7 @@ async def follow(
 ) -> int:
     """Start a run (``start`` returns its handle), print it as it goes and sum it up;
     the exit code says how it ended. ``report`` prints more after the summary."""
-    from .console import JsonPrinter, LinePrinter, LivePrinter, events_of, summarize
+    from .console import JsonPrinter, LinePrinter, LivePrinter, summarize, summarized_events
     from .events import AssetCheckEvaluated
 
     handle = await start()
@@ -419,14 +419,17 @@ async def follow(
         result = await handle
     finally:
         printer.close()
+    events = summarized_events(result)
     if not as_json:
-        print(summarize(result, time.monotonic() - started))
+        print(summarize(result, time.monotonic() - started, events=events))
         if report is not None:
             report(result)
     if result.status.value == "CANCELED":
         return EXIT_CANCELED
     failed_checks = [
-        e for e in events_of(result, AssetCheckEvaluated) if not e.passed and e.severity == "ERROR"
+        e
+        for e in events
+        if isinstance(e, AssetCheckEvaluated) and not e.passed and e.severity == "ERROR"
     ]
     if not result.success or (fail_on_error_checks and failed_checks):
         return EXIT_FAILURE
