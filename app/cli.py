@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .errors import MillraceError, SelectionError
 from .interrupts import EXIT_CANCELED, on_interrupts
@@ -33,7 +33,8 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(argv[0] if argv else None).parse_args(argv)
     try:
         code = int(args.command(args) or 0)
         sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
@@ -47,7 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``only``, the first argument, the parser of that
+    command alone, when it is one: a command then pays for its own options, not for the
+    options of twenty (the rest would be parsed nowhere: argparse hands every argument
+    after a command's name to that command's parser)."""
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -56,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"millrace {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
+    built: list[str] = []
+
     def command(name: str, fn: Any, help: str, *, path: bool = True) -> argparse.ArgumentParser:
+        if only is not None and name != only:
+            return cast(argparse.ArgumentParser, _Unbuilt())
+        built.append(name)
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(command=fn)
         if path:
@@ -218,7 +228,16 @@ def _parser() -> argparse.ArgumentParser:
     from .automation_commands import add_parsers
 
     add_parsers(command, _positive_int)
+    if only is not None and not built:  # not a command: the full parser says which are
+        return _parser()
     return parser
+
+
+class _Unbuilt:
+    """A command's parser, not built: every option added to it goes nowhere."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unbuilt]:
+        return lambda *args, **kwargs: self
 
 
 def _run_options(p: argparse.ArgumentParser, partition: str) -> None:
@@ -276,34 +295,44 @@ def _await(main: Coroutine[Any, Any, T]) -> T:
 
 
 def _materialize(args: argparse.Namespace) -> int:
-    from .selection import as_selection
+    from .runtime.long_lived import long_lived
 
-    runtime = _runtime(args, **_concurrency(args))
-    location = runtime.location
-    assert location is not None
-    tags = dict(_key_value(t, "--tag") for t in args.tag)
-    run_config = _run_config(args.config, args.config_values)
-    if args.job is not None:
-        from .declarations.job import job_selection
+    with long_lived():  # as _runtime, with the run's plan and the modules it imports
+        from .runtime.runtime import Runtime
+        from .selection import as_selection
 
-        run = job_selection(location.defs, args.job, tags=tags, run_config=run_config)
-        plan = runtime.plan(list(run.asset_keys), args.partition)
-        return _await(_run(runtime, plan, run.tags, args.json, run.run_config))
-    if as_selection(args.select).needs_statuses:  # resolved against the history, once open
-        return _await(
-            _run(runtime, args.select, tags, args.json, run_config, partition=args.partition)
-        )
-    plan = runtime.plan(args.select, args.partition)
-    return _await(_run(runtime, plan, tags, args.json, run_config))
+        location = _location(args)
+        tags = dict(_key_value(t, "--tag") for t in args.tag)
+        runtime = Runtime(location, home=args.home, **_concurrency(args))
+        run_config = _run_config(args.config, args.config_values)
+        if args.job is not None:
+            from .declarations.job import job_selection
+
+            run = job_selection(location.defs, args.job, tags=tags, run_config=run_config)
+            plan = runtime.plan(list(run.asset_keys), args.partition)
+            running = _run(runtime, plan, run.tags, args.json, run.run_config)
+        elif as_selection(args.select).needs_statuses:  # resolved against the history, once open
+            running = _run(
+                runtime, args.select, tags, args.json, run_config, partition=args.partition
+            )
+        else:
+            plan = runtime.plan(args.select, args.partition)
+            running = _run(runtime, plan, tags, args.json, run_config)
+    return _await(running)
 
 
 def _observe(args: argparse.Namespace) -> int:
     """An observation run (what ``observe_in`` starts): a plan of observation steps alone."""
-    from .observation import observable_keys
+    from .runtime.long_lived import long_lived
 
-    runtime = _runtime(args)
-    tags = dict(_key_value(t, "--tag") for t in args.tag)
-    plan = runtime.plan(observable_keys(runtime.defs.graph, args.select), args.partition)
+    with long_lived():
+        from .observation import observable_keys
+        from .runtime.runtime import Runtime
+
+        location = _location(args)
+        tags = dict(_key_value(t, "--tag") for t in args.tag)
+        runtime = Runtime(location, home=args.home)
+        plan = runtime.plan(observable_keys(location.defs.graph, args.select), args.partition)
     return _await(_run(runtime, plan, tags, args.json))
 
 
@@ -317,8 +346,13 @@ def _run_config(path: str | None, values: list[str]) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    runtime = _runtime(args)
-    plan = runtime.plan(args.select, args.partition, checks_only=True)
+    from .runtime.long_lived import long_lived
+
+    with long_lived():
+        from .runtime.runtime import Runtime
+
+        runtime = Runtime(_location(args), home=args.home)
+        plan = runtime.plan(args.select, args.partition, checks_only=True)
     return _await(_run(runtime, plan, {}, args.json, fail_on_error_checks=True))
 
 
@@ -364,7 +398,7 @@ async def follow(
 ) -> int:
     """Start a run (``start`` returns its handle), print it as it goes and sum it up;
     the exit code says how it ended. ``report`` prints more after the summary."""
-    from .console import JsonPrinter, LinePrinter, LivePrinter, events_of, summarize
+    from .console import JsonPrinter, LinePrinter, LivePrinter, summarize, summarized_events
     from .events import AssetCheckEvaluated
 
     handle = await start()
@@ -382,14 +416,17 @@ async def follow(
         result = await handle
     finally:
         printer.close()
+    events = summarized_events(result)
     if not as_json:
-        print(summarize(result, time.monotonic() - started))
+        print(summarize(result, time.monotonic() - started, events=events))
         if report is not None:
             report(result)
     if result.status.value == "CANCELED":
         return EXIT_CANCELED
     failed_checks = [
-        e for e in events_of(result, AssetCheckEvaluated) if not e.passed and e.severity == "ERROR"
+        e
+        for e in events
+        if isinstance(e, AssetCheckEvaluated) and not e.passed and e.severity == "ERROR"
     ]
     if not result.success or (fail_on_error_checks and failed_checks):
         return EXIT_FAILURE

@@ -582,35 +582,64 @@ def facts_tail(metadata: Mapping[str, MetadataValue]) -> str:
     return f" [{facts}]" if facts else ""
 
 
+SUMMARIZED: tuple[type[Event], ...] = (
+    StepFailed,
+    StepSkipped,
+    StepUpToDate,
+    AssetMaterialized,
+    AssetObserved,
+    AssetCheckEvaluated,
+)
+
+
+def summarized_events(result: RunResult) -> list[Event]:
+    """The run's events a summary reads, as Millrace's events (not ``RunResult``'s Dagster
+    views, which cost an import and a copy per event), in one read: a stored run's are read
+    back from the store each time they are asked for."""
+    return result.recorded.events(SUMMARIZED)
+
+
 def summarize(
-    result: RunResult, elapsed: float, *, width: int | Literal["auto"] | None = "auto"
+    result: RunResult,
+    elapsed: float,
+    *,
+    width: int | Literal["auto"] | None = "auto",
+    events: list[Event] | None = None,
 ) -> str:
     """The one closing report of a run: ``Run <id> <STATUS>: <counts> in <time>``, then each
     failed step with its error and user-code frames, the skipped steps with why (grouped by
     reason), and each check that failed, with its severity, why and facts.
 
     ``width``: wrap the lines (not the tracebacks) to it; "auto", to the terminal's when
-    stdout is one; None, never.
+    stdout is one; None, never. ``events``: ``summarized_events(result)``, when already read.
     """
     if width == "auto":
         width = terminal_width(sys.stdout)
+    if events is None:
+        events = summarized_events(result)
+
+    def of(kind: type[E]) -> list[E]:
+        return [e for e in events if isinstance(e, kind)]
+
     canceled = result.status.value == "CANCELED"
     failures: list[StepFailed] = []
     stopped: list[StepFailed] = []
-    for failure in result.step_failures():
+    for failure in of(StepFailed):
+        if failure.will_retry:  # not the step's end: what ``step_failures`` leaves out
+            continue
         if canceled and failure.error.type == "CancelledError":
             stopped.append(failure)  # stopped by the cancel: not a failure of its own
         else:
             failures.append(failure)
-    skips = events_of(result, StepSkipped)
-    evaluations = events_of(result, AssetCheckEvaluated)
+    skips = of(StepSkipped)
+    evaluations = of(AssetCheckEvaluated)
     failed_checks = [e for e in evaluations if not e.passed]
-    materialized = len(events_of(result, AssetMaterialized))
-    observed = len(events_of(result, AssetObserved))
+    materialized = len(of(AssetMaterialized))
+    observed = len(of(AssetObserved))
     parts = [f"{materialized} materialized"] if materialized or not observed else []
     if observed:
         parts.append(f"{observed} observed")
-    current = [e for e in events_of(result, StepUpToDate) if not e.check_name]
+    current = [e for e in of(StepUpToDate) if not e.check_name]
     if current:
         parts.append(f"{len(current)} up to date")
     if failures:
@@ -644,12 +673,6 @@ def summarize(
         if check.error is not None and check.error.traceback:
             lines.append(check.error.traceback.rstrip())
     return "\n".join(lines)
-
-
-def events_of(result: RunResult, kind: type[E]) -> list[E]:
-    """The run's events of ``kind``, as Millrace's events: the summary and the CLI read these
-    rather than ``RunResult``'s Dagster views, which cost an import and a copy per event."""
-    return [e for e in result.recorded.events([kind]) if isinstance(e, kind)]
 
 
 SUMMARY_NAMES = 10  # steps named on one line of the summary; the rest are counted

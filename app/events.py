@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import operator
+import reprlib
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -82,7 +84,10 @@ class InputVersion:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Every kind compares, hashes and prints as a frozen dataclass does (eq, repr), by methods
+# Event defines once: generating them for each of some twenty kinds was a third of what
+# importing this module cost, which every run's start-up pays.
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Event:
     kind: ClassVar[str] = "EVENT"
 
@@ -92,6 +97,21 @@ class Event:
     check_name: str | None = None  # set on the steps and results of asset checks
     timestamp: float = field(default_factory=time.time)
     seq: int = 0  # set by the bus when published; the event's id in the store
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        values = _field_values(self.__class__)
+        return values(self) == values(other)
+
+    def __hash__(self) -> int:
+        return hash(_field_values(self.__class__)(self))
+
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        cls = self.__class__
+        shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in _field_names(cls))
+        return f"{cls.__qualname__}({shown})"
 
     def payload(self) -> dict[str, Any]:
         """The kind-specific fields, as JSON-ready data."""
@@ -110,7 +130,7 @@ class Event:
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class RunStarted(Event):
     kind: ClassVar[str] = "RUN_STARTED"
     selection: tuple[str, ...] = ()
@@ -119,14 +139,14 @@ class RunStarted(Event):
     origin: RunOrigin = RunOrigin.MANUAL
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class RunFinished(Event):
     kind: ClassVar[str] = "RUN_FINISHED"
     status: RunStatus = RunStatus.SUCCESS
     message: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class StepEvent(Event):
     """An event about one step. A step for several partitions at once (a single-run
     backfill) has no ``partition_key``: ``partition_keys`` names them all."""
@@ -145,19 +165,19 @@ def partitions_of(event: Event) -> tuple[str | None, ...]:
     return getattr(event, "partition_keys", ()) or (event.partition_key,)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class StepStarted(StepEvent):
     kind: ClassVar[str] = "STEP_STARTED"
     attempt: int = 1
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class StepSucceeded(StepEvent):
     kind: ClassVar[str] = "STEP_SUCCEEDED"
     duration: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class StepFailed(StepEvent):
     kind: ClassVar[str] = "STEP_FAILED"
     error: ErrorInfo = ErrorInfo("Error", "")
@@ -172,13 +192,13 @@ class StepFailed(StepEvent):
         return out
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class StepSkipped(StepEvent):
     kind: ClassVar[str] = "STEP_SKIPPED"
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class StepUpToDate(StepEvent):
     """Early cutoff: the stored materialization already has this code and these inputs."""
 
@@ -187,7 +207,7 @@ class StepUpToDate(StepEvent):
     data_version: str | None = None  # the stored materialization's, which stays current
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class StepWaiting(StepEvent):
     """The step waits for another run that is writing the same asset."""
 
@@ -196,7 +216,7 @@ class StepWaiting(StepEvent):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class AssetMaterialized(Event):
     kind: ClassVar[str] = "ASSET_MATERIALIZED"
     metadata: dict[str, MetadataValue] = field(default_factory=dict)
@@ -209,7 +229,7 @@ class AssetMaterialized(Event):
     recovered: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class AssetObserved(Event):
     """An external asset (an observable source) was observed: the data version it has now,
     which its downstream assets' provenance is compared with. Never a materialization."""
@@ -222,7 +242,7 @@ class AssetObserved(Event):
     code_version: ClassVar[None] = None  # read beside materializations' by the partition index
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class AssetCheckEvaluated(Event):
     kind: ClassVar[str] = "ASSET_CHECK_EVALUATED"
     passed: bool = True
@@ -237,7 +257,7 @@ class AssetCheckEvaluated(Event):
         return f"{self.asset_key.to_user_string() if self.asset_key else '?'}:{self.check_name}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class LogMessage(Event):
     kind: ClassVar[str] = "LOG"
     level: str = "INFO"
@@ -264,7 +284,7 @@ class AssetChange:
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ReloadApplied(Event):
     """New code is loaded and serving; what changed against the graph it replaced."""
 
@@ -275,7 +295,7 @@ class ReloadApplied(Event):
     duration: float = 0.0  # seconds spent importing and diffing
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Watching(Event):
     """The dev runtime watches the code: a file saved from now on is reloaded."""
 
@@ -284,7 +304,7 @@ class Watching(Event):
     assets: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class CodeError(Event):
     """A save broke the code; the last good graph keeps serving."""
 
@@ -294,7 +314,7 @@ class CodeError(Event):
     message: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class CodeRecovered(Event):
     """The code loads again after a CodeError."""
 
@@ -302,7 +322,7 @@ class CodeRecovered(Event):
     message: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class TickEvaluated(Event):
     """A schedule or sensor evaluated once: what it decided, the runs it started (with
     their run keys, which it never launches again) and a sensor's cursor after it."""
@@ -319,7 +339,7 @@ class TickEvaluated(Event):
     cursor: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class AutomationEvaluated(Event):
     """Declarative automation evaluated some assets' conditions (for ``sensor``): per asset
     key, ``{"requested": [partition or None...], "reason": text, "state": memory}``. The
@@ -330,7 +350,7 @@ class AutomationEvaluated(Event):
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class FreshnessChanged(Event):
     """An asset's freshness policy now evaluates to another state (PASS, WARN, FAIL,
     UNKNOWN): at a deadline passing, or at a materialization."""
@@ -341,7 +361,7 @@ class FreshnessChanged(Event):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class InstigatorChanged(Event):
     """A schedule or sensor started or stopped (from the CLI, the TUI or code); it stays so
     across restarts."""
@@ -380,6 +400,24 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 _BASE_FIELDS = {"run_id", "asset_key", "partition_key", "check_name", "timestamp", "seq"}
 _FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
+_NAMES: dict[type, tuple[str, ...]] = {}
+_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _field_values(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """A kind's field values as a tuple: what its equality and hash compare, as a
+    dataclass's do (every field of every kind compares; there are always several)."""
+    values = _VALUES.get(cls)
+    if values is None:
+        values = _VALUES[cls] = operator.attrgetter(*_field_names(cls))
+    return values
 
 
 def _payload_fields(cls: type) -> tuple[str, ...]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import pickle
 import threading
 
-from millrace.events import EventBus, LogMessage
+import pytest
+from millrace.events import EVENT_TYPES, Event, EventBus, LogMessage, StepEvent, StepStarted
 
 TIMEOUT = 10
 
@@ -95,3 +98,26 @@ def test_an_unbound_bus_delivers_at_once() -> None:
     bus.subscribe(lambda e: seen.append(e.seq))
     bus.publish(_message("a"))
     assert seen == [1]
+
+
+@pytest.mark.parametrize("kind", [Event, StepEvent, *EVENT_TYPES.values()])
+def test_every_kind_compares_hashes_prints_and_pickles_as_a_frozen_dataclass(kind: type) -> None:
+    names = [f.name for f in dataclasses.fields(kind)]
+    event = kind(run_id="r", timestamp=1.0)
+    shown = ", ".join(f"{name}={getattr(event, name)!r}" for name in names)
+    assert repr(event) == f"{kind.__qualname__}({shown})"
+    assert event == kind(run_id="r", timestamp=1.0)
+    assert event != dataclasses.replace(event, seq=1)
+    assert event != object()
+    if any(isinstance(getattr(event, name), dict) for name in names):
+        with pytest.raises(TypeError):
+            hash(event)
+    else:
+        assert hash(event) == hash(tuple(getattr(event, name) for name in names))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.seq = 2
+    assert pickle.loads(pickle.dumps(event)) == event
+
+
+def test_events_of_different_kinds_are_never_equal() -> None:
+    assert StepStarted(run_id="r", timestamp=1.0) != StepEvent(run_id="r", timestamp=1.0)

@@ -10,7 +10,6 @@ project is not user code).
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import linecache
@@ -158,8 +157,11 @@ class ImportSession:
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
 
 
-class _SourceOnlyFinder(importlib.abc.MetaPathFinder):
-    """Finds modules as sys.path would, and hands the user files to ``_SourceOnlyLoader``."""
+class _SourceOnlyFinder:
+    """Finds modules as sys.path would, and hands the user files to ``_SourceOnlyLoader``.
+    A meta path finder is any object with ``find_spec``: not deriving from
+    ``importlib.abc.MetaPathFinder`` spares every load importing ``importlib.abc`` and
+    ``importlib.resources``."""
 
     def __init__(self, session: ImportSession) -> None:
         self._session = session

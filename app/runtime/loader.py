@@ -24,7 +24,6 @@ from types import ModuleType
 
 from ..declarations.definitions import Definitions
 from ..declarations.lazy_definitions import LazyDefinitions
-from ..declarations.loading import ModuleObjects
 from ..declarations.source import SourceLocation
 from ..errors import CodeLoadError, MillraceError
 from ..execution.failure import user_frames
@@ -458,6 +457,10 @@ def _by_attribute(modules: list[ModuleType], attribute: str, plan: _Plan) -> Def
 def _collect_assets(modules: list[ModuleType], plan: _Plan) -> Definitions:
     """Without a Definitions, one of everything the modules define, each object once: assets,
     checks, schedules, sensors and jobs (Dagster's ``load_definitions_from_modules``)."""
+    # Here, not at the top: a project with its Definitions never needs what finding them
+    # imports (copies of assets, every automation definition).
+    from ..declarations.loading import ModuleObjects
+
     try:
         found = ModuleObjects(modules).definitions_args()
     except MillraceError as exc:
