@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 
 from .declarations.asset import AssetsDefinition, AssetSpec
 from .declarations.checks import AssetCheckKey, AssetChecksDefinition, AssetCheckSpec
@@ -74,6 +75,11 @@ class AssetGraph:
         checks = [one for check in checks for one in check.check_nodes]  # multi checks too
         # The keys made external here, each with what referenced it first.
         self.stubs: dict[AssetKey, AssetNode | CheckNode] = {}
+        self._strict = strict
+        same = None if problems else _same_shape(self.nodes, strict)
+        if same is not None:
+            self._build_like(same, checks)
+            return
         if not strict:
             self.stubs = _unresolved_order_only(self.nodes, checks)
             names = [k.to_user_string() for k in self.nodes] if self.stubs else []
@@ -94,26 +100,60 @@ class AssetGraph:
         self.downstream: dict[AssetKey, tuple[AssetKey, ...]] = {
             k: tuple(v) for k, v in downstream.items()
         }
-        self.checks: dict[AssetCheckKey, CheckNode] = {}
-        self.checks_by_asset: dict[AssetKey, list[AssetCheckKey]] = {}
-        specs = [s for n in self.nodes.values() for s in getattr(n, "check_specs", ())]
-        for check in [*specs, *checks]:
-            where = describe(check)
-            if check.key in self.checks:
-                problems.append(f"{where}: a check of that name is already defined for the asset")
-                continue
-            missing = [u for u in _check_upstream(check) if u not in self.nodes]
-            for up in missing:
-                problems.append(_unknown_dependency(check, up, self.nodes))
-            if not missing:
-                self.checks[check.key] = check
-                self.checks_by_asset.setdefault(check.asset_key, []).append(check.key)
+        self.checks, self.checks_by_asset = self._add_checks(checks, problems)
         if not problems:
             problems += _partition_problems(self.nodes, self.checks)
         if problems:
             raise DefinitionsError("Invalid definitions:\n  - " + "\n  - ".join(problems))
         self.toposort: tuple[AssetKey, ...] = self._toposort()
         self.position: dict[AssetKey, int] = {k: i for i, k in enumerate(self.toposort)}
+        _built(self)
+
+    def _build_like(self, same: AssetGraph, checks: Sequence[CheckNode]) -> None:
+        """The rest of the build, for nodes of the keys and edges of ``same``: its edges and
+        order are this graph's, and only the nodes that are not ``same``'s, with what reads
+        them, have partitions to check again."""
+        self.upstream, self.downstream = same.upstream, same.downstream
+        self.toposort, self.position = same.toposort, same.position
+        problems: list[str] = []
+        self.checks, self.checks_by_asset = self._add_checks(checks, problems)
+        changed = [k for k, n in self.nodes.items() if same.nodes[k] is not n]
+        affected = {*changed, *(d for k in changed for d in self.downstream[k])}
+        if not problems:
+            problems += _partition_problems(
+                self.nodes,
+                self.checks,
+                [self.nodes[k] for k in affected],
+                [
+                    c
+                    for k, c in self.checks.items()
+                    if same.checks.get(k) is not c or k.asset_key in affected
+                ],
+            )
+        if problems:
+            raise DefinitionsError("Invalid definitions:\n  - " + "\n  - ".join(problems))
+        _built(self)
+
+    def _add_checks(
+        self, checks: Sequence[CheckNode], problems: list[str]
+    ) -> tuple[dict[AssetCheckKey, CheckNode], dict[AssetKey, list[AssetCheckKey]]]:
+        """Every check (the assets' check specs, then ``checks``) by key, and by asset."""
+        found: dict[AssetCheckKey, CheckNode] = {}
+        by_asset: dict[AssetKey, list[AssetCheckKey]] = {}
+        specs = [s for n in self.nodes.values() for s in getattr(n, "check_specs", ())]
+        for check in [*specs, *checks]:
+            if check.key in found:
+                problems.append(
+                    f"{describe(check)}: a check of that name is already defined for the asset"
+                )
+                continue
+            missing = [u for u in _check_upstream(check) if u not in self.nodes]
+            for up in missing:
+                problems.append(_unknown_dependency(check, up, self.nodes))
+            if not missing:
+                found[check.key] = check
+                by_asset.setdefault(check.asset_key, []).append(check.key)
+        return found, by_asset
 
     def is_stub(self, key: AssetKey) -> bool:
         """Whether ``key`` was made external here, for being depended on but not defined."""
@@ -187,12 +227,16 @@ class AssetGraph:
 
 
 def _partition_problems(
-    nodes: Mapping[AssetKey, AssetNode], checks: Mapping[AssetCheckKey, CheckNode]
+    nodes: Mapping[AssetKey, AssetNode],
+    checks: Mapping[AssetCheckKey, CheckNode],
+    of_nodes: Iterable[AssetNode] | None = None,
+    of_checks: Iterable[CheckNode] | None = None,
 ) -> list[str]:
     """Partition mappings that cannot map their two definitions, mappings of keys that are
-    not upstreams, and partitioned checks whose definition is not their asset's."""
+    not upstreams, and partitioned checks whose definition is not their asset's: of every
+    node and check, or of ``of_nodes`` and ``of_checks``."""
     problems = []
-    for node in nodes.values():
+    for node in nodes.values() if of_nodes is None else of_nodes:
         declared = getattr(node, "partition_mappings", {})
         for up in declared:
             if up not in node.upstream_keys:
@@ -210,7 +254,7 @@ def _partition_problems(
                 mapping.validate_partition_mapping(up_def, down_def)
             except DefinitionsError as exc:
                 problems.append(f"{describe(node)} reading '{up.to_user_string()}': {exc}")
-    for check in checks.values():
+    for check in checks.values() if of_checks is None else of_checks:
         check_def = getattr(check, "partitions_def", None)
         asset_def = getattr(nodes[check.asset_key], "partitions_def", None)
         if check_def is not None and check_def != asset_def:
@@ -219,6 +263,31 @@ def _partition_problems(
                 f"({asset_def!r}); a partitioned check runs per partition of its asset"
             )
     return problems
+
+
+# The last graph built, whose edges and order a graph of the same keys and edges shares: a
+# reload that changed a function body rebuilds the graph of every asset, but its shape is
+# the last one's (the edges and the order are most of building 10,000 assets' graph).
+_last: weakref.ref[AssetGraph] | None = None
+
+
+def _built(graph: AssetGraph) -> None:
+    global _last
+    _last = weakref.ref(graph)
+
+
+def _same_shape(nodes: Mapping[AssetKey, AssetNode], strict: bool) -> AssetGraph | None:
+    """The last graph built, if ``nodes`` have its keys in its order (the order breaks ties
+    in the topological one) and each reads the same upstreams, under the same rule for
+    undefined keys, and it made none external (stubs name who referred to them)."""
+    last = _last() if _last is not None else None
+    if last is None or last._strict != strict or last.stubs or len(last.nodes) != len(nodes):
+        return None
+    upstream = last.upstream
+    for (key, node), (was_key, was) in zip(nodes.items(), last.nodes.items(), strict=True):
+        if key != was_key or (node is not was and node.upstream_keys != upstream[key]):
+            return None
+    return last
 
 
 def _unresolved_order_only(
