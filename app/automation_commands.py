@@ -88,7 +88,11 @@ async def _serve(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.max_concurrency is not None:
         options["max_concurrency"] = args.max_concurrency
-    async with Runtime(location, home=args.home, **options) as runtime:
+    from .runtime.long_lived import long_lived
+
+    with long_lived():  # the first load only: see long_lived
+        served = Runtime(location, home=args.home, **options)
+    async with served as runtime:
         runtime.listen(printer)
         automation = await runtime.start_automation(catch_up=args.catch_up)
         running = [i.name for i in automation.instigators() if i.running]

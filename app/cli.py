@@ -578,7 +578,11 @@ async def _dev_loop(args: argparse.Namespace) -> int:
     location = await watched_location(args, printer, stop)
     if location is None:
         return EXIT_CANCELED
-    async with Runtime(location, home=args.home, **_concurrency(args)) as rt:
+    from .runtime.long_lived import long_lived
+
+    with long_lived():  # the first load only: see long_lived
+        runtime = Runtime(location, home=args.home, **_concurrency(args))
+    async with runtime as rt:
         await rt.start_automation()  # the code's schedules and sensors tick while developing
         loop = DevLoop(rt, auto=args.auto, run_stale=args.run_stale, run_config=run_config)
         if tui:

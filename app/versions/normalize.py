@@ -92,6 +92,12 @@ def parse_source(text: str, filename: str) -> ParsedSource | None:
     return parsed
 
 
+def forget_parsed() -> None:
+    """Drop the parsed trees kept; what later calls need of a file outlives them."""
+    with _last_parsed_lock:
+        _LAST_PARSED.clear()
+
+
 def read_source(filename: str) -> str | None:
     """A file's text as Python decodes source (its coding cookie), or None if unreadable.
     The file, not inspect.getsource: linecache can hold the text from before an edit."""
