@@ -31,7 +31,10 @@ NOTHING_LEFT = "every partition asked for is already done"
 Node = AssetsDefinition | AssetChecksDefinition | SourceAsset
 
 
-@dataclass(frozen=True, slots=True)
+# A plan's steps and inputs are built once, by build_plan, and never changed; not frozen,
+# as a frozen dataclass sets each field through object.__setattr__ (~1.5 us a step, 10%
+# of planning 10,000 assets). Compared and hashed by value all the same.
+@dataclass(slots=True, unsafe_hash=True)
 class StepInput:
     param: str
     key: AssetKey
@@ -48,7 +51,7 @@ class StepInput:
     dagster_type: Any = None  # AssetIn(dagster_type=...)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Step:
     index: int
     key: AssetKey  # the asset materialized or observed, or the asset a check evaluates
