@@ -52,6 +52,8 @@ class Describer:
             return f"{kind.__name__}:{obj!r}"
         if kind in _CONTAINER_TYPES and not obj:  # most of a definition's lists are empty
             return f"{kind.__name__}()"
+        if kind is FunctionType:  # every asset's own: named, never walked, so never a cycle
+            return self._reference(obj, edges)  # type: ignore[arg-type]
         if seen or kind is int or kind in _CONTAINER_TYPES:
             return self._guarded(obj, edges, seen)
         shared = self._shared.get(id(obj))
