@@ -15,6 +15,7 @@ import dis
 import functools
 import hashlib
 import importlib.util
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -27,11 +28,18 @@ ImportStatement = tuple[str | None, int, tuple[str, ...]]
 _Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
+_LENGTH = struct.Struct("<Q").pack  # 8 bytes, little-endian: the framing versions were made with
+
+
 def digest(*parts: str) -> str:
     """16 hex characters; each part is length-prefixed so ("ab", "c") and ("a", "bc") differ."""
-    data = [part.encode("utf-8", "surrogatepass") for part in parts]
-    framed = b"".join([len(d).to_bytes(8, "little") + d for d in data])  # one update, not two each
-    return hashlib.blake2b(framed, digest_size=8).hexdigest()
+    hashed = hashlib.blake2b(digest_size=8)
+    update = hashed.update
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        update(_LENGTH(len(data)))
+        update(data)
+    return hashed.hexdigest()
 
 
 @dataclass(slots=True)
